@@ -1,0 +1,65 @@
+//! The domain error: what went wrong, in terms a caller can act on.
+//! Protocol layers turn it into EC2 or S3 wire errors (gateway/src/error.rs).
+
+use crate::ids::ResourceKind;
+
+/// Result with the domain [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A failed domain operation. Messages are safe to show to clients; internal
+/// detail (SQL, file paths) stays in `Internal::detail` and in logs.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The resource does not exist, or belongs to another tenant (never say which).
+    #[error("the {kind} '{id}' does not exist")]
+    NotFound { kind: ResourceKind, id: String },
+    /// A resource with this name or identity already exists for the tenant.
+    #[error("the {kind} '{id}' already exists")]
+    Duplicate { kind: ResourceKind, id: String },
+    /// A bucket name is taken by another tenant.
+    #[error("the bucket '{0}' is owned by another account")]
+    BucketTakenByOther(String),
+    /// A request parameter has an unacceptable value.
+    #[error("{message}")]
+    InvalidParameter { parameter: String, message: String },
+    /// The operation conflicts with resources that still depend on this one.
+    #[error("{0}")]
+    DependencyViolation(String),
+    /// The operation is not allowed on this resource (e.g. deleting a default group).
+    #[error("{0}")]
+    CannotDelete(String),
+    /// The bucket still holds objects.
+    #[error("the bucket '{0}' is not empty")]
+    BucketNotEmpty(String),
+    /// A per-tenant quota would be exceeded.
+    #[error("quota exceeded: {resource} limit is {limit}")]
+    QuotaExceeded { resource: &'static str, limit: i64 },
+    /// The caller is not allowed to do this.
+    #[error("{0}")]
+    AccessDenied(String),
+    /// Something broke on our side; `detail` is logged, never sent to clients.
+    #[error("internal error: {detail}")]
+    Internal { detail: String },
+}
+
+impl Error {
+    /// Shorthand for [`Error::NotFound`].
+    pub fn not_found(kind: ResourceKind, id: impl Into<String>) -> Self {
+        Error::NotFound { kind, id: id.into() }
+    }
+
+    /// Shorthand for [`Error::Duplicate`].
+    pub fn duplicate(kind: ResourceKind, id: impl Into<String>) -> Self {
+        Error::Duplicate { kind, id: id.into() }
+    }
+
+    /// Shorthand for [`Error::InvalidParameter`].
+    pub fn invalid(parameter: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::InvalidParameter { parameter: parameter.into(), message: message.into() }
+    }
+
+    /// Wraps any internal failure, keeping its text for the logs only.
+    pub fn internal(detail: impl std::fmt::Display) -> Self {
+        Error::Internal { detail: detail.to_string() }
+    }
+}

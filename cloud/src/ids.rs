@@ -1,0 +1,95 @@
+//! Resource kinds and AWS-style identifiers (`sg-0123456789abcdef0`).
+
+use std::fmt;
+
+use rand::Rng;
+
+/// Every kind of resource a tenant can own. The EC2 resource-type name
+/// (as `DescribeTags` reports it) and the ID prefix come from here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ResourceKind {
+    KeyPair,
+    SecurityGroup,
+    SecurityGroupRule,
+    Bucket,
+    Tenant,
+    User,
+    AccessKey,
+}
+
+impl ResourceKind {
+    /// The ID prefix AWS uses for this kind.
+    pub fn prefix(self) -> &'static str {
+        match self {
+            ResourceKind::KeyPair => "key",
+            ResourceKind::SecurityGroup => "sg",
+            ResourceKind::SecurityGroupRule => "sgr",
+            ResourceKind::Bucket => "bucket",
+            ResourceKind::Tenant => "tenant",
+            ResourceKind::User => "user",
+            ResourceKind::AccessKey => "akid",
+        }
+    }
+
+    /// The EC2 `resource-type` name (DescribeTags, TagSpecification).
+    pub fn ec2_type(self) -> &'static str {
+        match self {
+            ResourceKind::KeyPair => "key-pair",
+            ResourceKind::SecurityGroup => "security-group",
+            ResourceKind::SecurityGroupRule => "security-group-rule",
+            ResourceKind::Bucket => "bucket",
+            ResourceKind::Tenant => "tenant",
+            ResourceKind::User => "user",
+            ResourceKind::AccessKey => "access-key",
+        }
+    }
+
+    /// The kind an EC2 resource ID belongs to, judged by its prefix.
+    pub fn of_id(id: &str) -> Option<ResourceKind> {
+        let (prefix, rest) = id.split_once('-')?;
+        if rest.is_empty() || !rest.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        [ResourceKind::KeyPair, ResourceKind::SecurityGroup, ResourceKind::SecurityGroupRule]
+            .into_iter()
+            .find(|kind| kind.prefix() == prefix)
+    }
+
+    /// A fresh ID: the prefix, a dash and 17 lowercase hex digits, as AWS issues them.
+    pub fn new_id(self) -> String {
+        let mut rng = rand::thread_rng();
+        let digits: String = (0..17).map(|_| char::from_digit(rng.gen_range(0..16), 16).unwrap_or('0')).collect();
+        format!("{}-{digits}", self.prefix())
+    }
+}
+
+impl fmt::Display for ResourceKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = match self {
+            ResourceKind::KeyPair => "key pair",
+            ResourceKind::SecurityGroup => "security group",
+            ResourceKind::SecurityGroupRule => "security group rule",
+            ResourceKind::Bucket => "bucket",
+            ResourceKind::Tenant => "tenant",
+            ResourceKind::User => "user",
+            ResourceKind::AccessKey => "access key",
+        };
+        f.write_str(name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn new_ids_look_like_aws_ids_and_parse_back() {
+        let id = ResourceKind::SecurityGroup.new_id();
+        assert!(id.starts_with("sg-"));
+        assert_eq!(id.len(), 3 + 17);
+        assert_eq!(ResourceKind::of_id(&id), Some(ResourceKind::SecurityGroup));
+        assert_eq!(ResourceKind::of_id("key-0123456789abcdef0"), Some(ResourceKind::KeyPair));
+        assert_eq!(ResourceKind::of_id("sg-xyz"), None);
+        assert_eq!(ResourceKind::of_id("i-0123"), None);
+    }
+}

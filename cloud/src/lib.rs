@@ -1,0 +1,15 @@
+//! Skyport's shared vocabulary: typed resource IDs, the domain records tenants own,
+//! the backend traits, and the one domain error every layer speaks.
+//!
+//! Both sides import this crate — `federation` and the backends — so no backend
+//! ever depends on the gateway, and the gateway maps [`Error`] to wire errors in
+//! one place.
+
+pub mod error;
+pub mod ids;
+pub mod object_store;
+pub mod types;
+
+pub use error::{Error, Result};
+pub use ids::ResourceKind;
+pub use object_store::ObjectStore;

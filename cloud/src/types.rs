@@ -1,0 +1,112 @@
+//! Records tenants own, as the domain sees them (no wire or SQL shapes here).
+
+/// A key/value tag on a resource.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tag {
+    pub key: String,
+    pub value: String,
+}
+
+/// A tag together with the resource it is attached to (DescribeTags rows).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResourceTag {
+    pub resource_id: String,
+    pub resource_type: &'static str,
+    pub key: String,
+    pub value: String,
+}
+
+/// Key pair algorithm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyType {
+    Rsa,
+    Ed25519,
+}
+
+impl KeyType {
+    /// The EC2 wire name (`rsa`, `ed25519`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyType::Rsa => "rsa",
+            KeyType::Ed25519 => "ed25519",
+        }
+    }
+
+    /// Parses the EC2 wire name.
+    pub fn parse(text: &str) -> Option<KeyType> {
+        match text {
+            "rsa" => Some(KeyType::Rsa),
+            "ed25519" => Some(KeyType::Ed25519),
+            _ => None,
+        }
+    }
+}
+
+/// A stored key pair: the public half only; private material is returned once at creation.
+#[derive(Debug, Clone)]
+pub struct KeyPair {
+    pub id: String,
+    pub name: String,
+    pub key_type: KeyType,
+    pub fingerprint: String,
+    /// OpenSSH one-line public key, injected into instances later.
+    pub public_key: String,
+    pub created_at: i64,
+    pub tags: Vec<Tag>,
+}
+
+/// Traffic direction of a security group rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    Ingress,
+    Egress,
+}
+
+impl Direction {
+    /// Name stored in the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::Ingress => "ingress",
+            Direction::Egress => "egress",
+        }
+    }
+}
+
+/// The peer a rule admits: an address range or another group.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RulePeer {
+    Cidr4 { cidr: String, description: Option<String> },
+    Cidr6 { cidr: String, description: Option<String> },
+    Group { group_id: String, description: Option<String> },
+}
+
+/// One (protocol, port range, peer) permission; the unit that Authorize/Revoke add and remove.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rule {
+    pub id: String,
+    pub direction: Direction,
+    /// `tcp`, `udp`, `icmp`, `icmpv6` or `-1` for all.
+    pub protocol: String,
+    pub from_port: Option<i32>,
+    pub to_port: Option<i32>,
+    pub peer: RulePeer,
+}
+
+/// A security group with its rules.
+#[derive(Debug, Clone)]
+pub struct SecurityGroup {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub owner_id: String,
+    pub rules: Vec<Rule>,
+    pub tags: Vec<Tag>,
+}
+
+/// A bucket as the tenant sees it.
+#[derive(Debug, Clone)]
+pub struct Bucket {
+    pub name: String,
+    pub region: String,
+    pub created_at: i64,
+}

@@ -1,0 +1,89 @@
+//! Database handle over SQLite (embedded default) or PostgreSQL, chosen by URL.
+//!
+//! All SQL is written once, portable to both (`$1` placeholders work in both
+//! through sqlx's `Any` driver); migrations run at connect.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use cloud::{Error, Result};
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Row};
+
+/// A pooled connection to Skyport's database.
+#[derive(Clone, Debug)]
+pub struct Db {
+    pool: AnyPool,
+    is_sqlite: bool,
+}
+
+impl Db {
+    /// Connects to `url` (`sqlite://path?mode=rwc` or `postgres://…`) and runs migrations.
+    pub async fn connect(url: &str) -> Result<Db> {
+        sqlx::any::install_default_drivers();
+        let is_sqlite = url.starts_with("sqlite:");
+        let pool = AnyPoolOptions::new()
+            .max_connections(if is_sqlite { 4 } else { 16 })
+            .connect(url)
+            .await
+            .map_err(|e| Error::internal(format!("connecting to the database: {e}")))?;
+        if is_sqlite {
+            // WAL lets readers run beside the writer; the setting is stored in the file.
+            sqlx::query("PRAGMA journal_mode=WAL").execute(&pool).await.map_err(db_err)?;
+        }
+        sqlx::migrate!("./migrations")
+            .run(&pool)
+            .await
+            .map_err(|e| Error::internal(format!("running database migrations: {e}")))?;
+        Ok(Db { pool, is_sqlite })
+    }
+
+    /// The connection pool.
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Whether this is the embedded SQLite database.
+    pub fn is_sqlite(&self) -> bool {
+        self.is_sqlite
+    }
+
+    /// Closes every pooled connection.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// Current time in Unix seconds.
+pub fn now() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}
+
+/// Folds a database failure into the domain's internal error.
+pub fn db_err(error: sqlx::Error) -> Error {
+    Error::internal(format!("database: {error}"))
+}
+
+/// Whether a database error is a unique-constraint violation.
+pub fn is_unique_violation(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(e) if e.kind() == sqlx::error::ErrorKind::UniqueViolation)
+}
+
+/// Reads a text column.
+pub fn text(row: &AnyRow, column: &str) -> Result<String> {
+    row.try_get::<String, _>(column).map_err(db_err)
+}
+
+/// Reads an integer column.
+pub fn int(row: &AnyRow, column: &str) -> Result<i64> {
+    row.try_get::<i64, _>(column).map_err(db_err)
+}
+
+/// Reads a nullable integer column.
+pub fn opt_int(row: &AnyRow, column: &str) -> Result<Option<i64>> {
+    row.try_get::<Option<i64>, _>(column).map_err(db_err)
+}
+
+/// Reads a nullable text column.
+pub fn opt_text(row: &AnyRow, column: &str) -> Result<Option<String>> {
+    row.try_get::<Option<String>, _>(column).map_err(db_err)
+}

@@ -1,0 +1,50 @@
+//! Skyport's account layer: tenants, users, access keys and quotas, and the
+//! records tenants own that are not tied to one cloud (key pairs, security
+//! groups, tags, the bucket registry). State lives in SQLite or PostgreSQL.
+//!
+//! Errors are the domain's [`cloud::Error`]: this crate adds no error enum of its
+//! own, it only folds database failures into `Error::Internal` (see [`db`]).
+
+pub mod access_keys;
+pub mod buckets;
+pub mod db;
+pub mod key_material;
+pub mod key_pairs;
+pub mod sealing;
+pub mod security_groups;
+pub mod tags;
+pub mod tenants;
+
+use std::sync::Arc;
+
+use cloud::ObjectStore;
+
+pub use db::Db;
+pub use sealing::SecretBox;
+pub use tenants::{Principal, Quotas, Role, Tenant};
+
+/// The account layer: one database, the key that seals secrets, and the object store.
+#[derive(Clone)]
+pub struct Federation {
+    db: Db,
+    secrets: Arc<SecretBox>,
+    objects: Arc<dyn ObjectStore>,
+    region: String,
+}
+
+impl Federation {
+    /// Wires the account layer. `region` is the region this site reports (e.g. `us-east-1`).
+    pub fn new(db: Db, secrets: SecretBox, objects: Arc<dyn ObjectStore>, region: impl Into<String>) -> Self {
+        Federation { db, secrets: Arc::new(secrets), objects, region: region.into() }
+    }
+
+    /// The database handle.
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// The region this site reports.
+    pub fn region(&self) -> &str {
+        &self.region
+    }
+}

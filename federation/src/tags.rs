@@ -1,0 +1,166 @@
+//! Tags on tenant resources (EC2 CreateTags / DeleteTags / DescribeTags).
+
+use std::collections::HashMap;
+
+use cloud::types::{ResourceTag, Tag};
+use cloud::{Error, ResourceKind, Result};
+
+use crate::db::{db_err, text};
+use crate::security_groups::GroupRef;
+use crate::tenants::Tenant;
+use crate::Federation;
+
+/// AWS's limit of tags per resource.
+pub const MAX_TAGS_PER_RESOURCE: usize = 50;
+
+fn validate_tag(tag: &Tag) -> Result<()> {
+    if tag.key.is_empty() || tag.key.chars().count() > 128 {
+        return Err(Error::invalid("Tag.Key", "tag keys are 1-128 characters"));
+    }
+    if tag.value.chars().count() > 256 {
+        return Err(Error::invalid("Tag.Value", "tag values are at most 256 characters"));
+    }
+    if tag.key.to_ascii_lowercase().starts_with("aws:") {
+        return Err(Error::invalid("Tag.Key", "Tag keys starting with 'aws:' are reserved for internal use"));
+    }
+    Ok(())
+}
+
+/// A tag to remove: by key alone, or only when it has this value.
+#[derive(Debug, Clone)]
+pub struct TagRemoval {
+    pub key: String,
+    pub value: Option<String>,
+}
+
+impl Federation {
+    /// Confirms a resource exists and belongs to the tenant; returns its kind.
+    async fn owned_resource(&self, tenant: &Tenant, resource_id: &str) -> Result<ResourceKind> {
+        let kind = ResourceKind::of_id(resource_id)
+            .ok_or_else(|| Error::invalid("ResourceId", format!("Invalid id: \"{resource_id}\"")))?;
+        let exists = match kind {
+            ResourceKind::KeyPair => self.list_key_pairs(tenant).await?.iter().any(|pair| pair.id == resource_id),
+            ResourceKind::SecurityGroup => {
+                self.security_group(tenant, &GroupRef::Id(resource_id.to_string())).await.is_ok()
+            }
+            _ => false,
+        };
+        if exists {
+            Ok(kind)
+        } else {
+            Err(Error::not_found(kind, resource_id))
+        }
+    }
+
+    /// Adds or overwrites tags on resources. All-or-nothing.
+    pub async fn create_tags(&self, tenant: &Tenant, resource_ids: &[String], tags: &[Tag]) -> Result<()> {
+        for tag in tags {
+            validate_tag(tag)?;
+        }
+        let mut kinds = Vec::with_capacity(resource_ids.len());
+        for id in resource_ids {
+            let kind = self.owned_resource(tenant, id).await?;
+            let existing = self.tags_of(tenant, id).await?;
+            let added = tags.iter().filter(|t| !existing.iter().any(|e| e.key == t.key)).count();
+            if existing.len() + added > MAX_TAGS_PER_RESOURCE {
+                return Err(Error::invalid("Tag", format!("a resource may have at most {MAX_TAGS_PER_RESOURCE} tags")));
+            }
+            kinds.push(kind);
+        }
+        let mut tx = self.db.pool().begin().await.map_err(db_err)?;
+        for (id, kind) in resource_ids.iter().zip(kinds) {
+            for tag in tags {
+                sqlx::query("DELETE FROM tags WHERE resource_id = $1 AND tag_key = $2")
+                    .bind(id)
+                    .bind(&tag.key)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                sqlx::query("INSERT INTO tags (tenant_id, resource_id, resource_type, tag_key, tag_value) VALUES ($1, $2, $3, $4, $5)")
+                    .bind(&tenant.id)
+                    .bind(id)
+                    .bind(kind.ec2_type())
+                    .bind(&tag.key)
+                    .bind(&tag.value)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+            }
+        }
+        tx.commit().await.map_err(db_err)
+    }
+
+    /// Removes tags; with no removals listed, removes every tag of the resources.
+    pub async fn delete_tags(&self, tenant: &Tenant, resource_ids: &[String], removals: &[TagRemoval]) -> Result<()> {
+        for id in resource_ids {
+            self.owned_resource(tenant, id).await?;
+        }
+        let mut tx = self.db.pool().begin().await.map_err(db_err)?;
+        for id in resource_ids {
+            if removals.is_empty() {
+                sqlx::query("DELETE FROM tags WHERE tenant_id = $1 AND resource_id = $2")
+                    .bind(&tenant.id)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+            }
+            for removal in removals {
+                let query = match &removal.value {
+                    Some(value) => sqlx::query("DELETE FROM tags WHERE tenant_id = $1 AND resource_id = $2 AND tag_key = $3 AND tag_value = $4")
+                        .bind(&tenant.id)
+                        .bind(id)
+                        .bind(&removal.key)
+                        .bind(value),
+                    None => sqlx::query("DELETE FROM tags WHERE tenant_id = $1 AND resource_id = $2 AND tag_key = $3")
+                        .bind(&tenant.id)
+                        .bind(id)
+                        .bind(&removal.key),
+                };
+                query.execute(&mut *tx).await.map_err(db_err)?;
+            }
+        }
+        tx.commit().await.map_err(db_err)
+    }
+
+    /// Every tag of the tenant, ordered by resource then key.
+    pub async fn list_tags(&self, tenant: &Tenant) -> Result<Vec<ResourceTag>> {
+        let rows = sqlx::query("SELECT resource_id, resource_type, tag_key, tag_value FROM tags WHERE tenant_id = $1 ORDER BY resource_id, tag_key")
+            .bind(&tenant.id)
+            .fetch_all(self.db.pool())
+            .await
+            .map_err(db_err)?;
+        rows.iter()
+            .map(|row| {
+                let resource_id = text(row, "resource_id")?;
+                let resource_type = ResourceKind::of_id(&resource_id).map(ResourceKind::ec2_type).unwrap_or("unknown");
+                Ok(ResourceTag { resource_id, resource_type, key: text(row, "tag_key")?, value: text(row, "tag_value")? })
+            })
+            .collect()
+    }
+
+    async fn tags_of(&self, tenant: &Tenant, resource_id: &str) -> Result<Vec<Tag>> {
+        let rows = sqlx::query("SELECT tag_key, tag_value FROM tags WHERE tenant_id = $1 AND resource_id = $2")
+            .bind(&tenant.id)
+            .bind(resource_id)
+            .fetch_all(self.db.pool())
+            .await
+            .map_err(db_err)?;
+        rows.iter().map(|row| Ok(Tag { key: text(row, "tag_key")?, value: text(row, "tag_value")? })).collect()
+    }
+
+    /// Tags of every resource of one kind, keyed by resource ID.
+    pub(crate) async fn tags_by_resource(&self, tenant: &Tenant, kind: ResourceKind) -> Result<HashMap<String, Vec<Tag>>> {
+        let rows = sqlx::query("SELECT resource_id, tag_key, tag_value FROM tags WHERE tenant_id = $1 AND resource_type = $2 ORDER BY tag_key")
+            .bind(&tenant.id)
+            .bind(kind.ec2_type())
+            .fetch_all(self.db.pool())
+            .await
+            .map_err(db_err)?;
+        let mut map: HashMap<String, Vec<Tag>> = HashMap::new();
+        for row in &rows {
+            map.entry(text(row, "resource_id")?).or_default().push(Tag { key: text(row, "tag_key")?, value: text(row, "tag_value")? });
+        }
+        Ok(map)
+    }
+}

@@ -1,0 +1,163 @@
+//! Command-line interface: `skyport [serve]` and `skyport admin …`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Skyport: one EC2- and S3-compatible endpoint in front of your clouds.
+#[derive(Debug, Parser)]
+#[command(name = "skyport", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the gateway (the default).
+    Serve(ServeArgs),
+    /// Administer tenants, users, keys and quotas through a running gateway.
+    Admin(AdminArgs),
+}
+
+/// Flags of `skyport serve`; each overrides skyport.toml and has a `SKYPORT_*` variable.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ServeArgs {
+    /// Configuration file (default: ./skyport.toml when it exists).
+    #[arg(long, env = "SKYPORT_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Listen address, e.g. 127.0.0.1:8773 (port 0 picks a free port).
+    #[arg(long, env = "SKYPORT_BIND")]
+    pub bind: Option<SocketAddr>,
+    /// Data directory.
+    #[arg(long, env = "SKYPORT_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Database URL (sqlite://… or postgres://…).
+    #[arg(long, env = "SKYPORT_DATABASE")]
+    pub database: Option<String>,
+    /// Master key file for sealing secrets.
+    #[arg(long, env = "SKYPORT_MASTER_KEY_FILE")]
+    pub master_key_file: Option<PathBuf>,
+    /// Region name this site reports.
+    #[arg(long, env = "SKYPORT_REGION")]
+    pub region: Option<String>,
+    /// Base domain for virtual-host-style S3.
+    #[arg(long, env = "SKYPORT_S3_BASE_DOMAIN")]
+    pub s3_base_domain: Option<String>,
+    /// Log filter, e.g. info or debug.
+    #[arg(long, env = "SKYPORT_LOG")]
+    pub log: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct AdminArgs {
+    /// Gateway endpoint.
+    #[arg(long, env = "SKYPORT_ENDPOINT", default_value = "http://127.0.0.1:8773")]
+    pub endpoint: String,
+    /// Data directory whose aws/credentials holds the admin key (used when no key is given).
+    #[arg(long, env = "SKYPORT_DATA_DIR", default_value = "./skyport-data")]
+    pub data_dir: PathBuf,
+    /// Admin access key ID (default: the `skyport` profile in <data-dir>/aws/credentials).
+    #[arg(long, env = "SKYPORT_ADMIN_ACCESS_KEY_ID")]
+    pub access_key_id: Option<String>,
+    /// Admin secret access key.
+    #[arg(long, env = "SKYPORT_ADMIN_SECRET_ACCESS_KEY")]
+    pub secret_access_key: Option<String>,
+    #[command(subcommand)]
+    pub command: AdminCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Tenants.
+    #[command(subcommand)]
+    Tenant(TenantCommand),
+    /// Users of a tenant.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Access keys.
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// Per-tenant quotas.
+    #[command(subcommand)]
+    Quota(QuotaCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TenantCommand {
+    /// Create a tenant (with its default security group).
+    Create { name: String },
+    /// List tenants.
+    List,
+    /// Delete a tenant and all its records (refused while it owns buckets).
+    Delete { name: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user in a tenant.
+    Create {
+        #[arg(long)]
+        tenant: String,
+        name: String,
+        /// Give the user admin rights (only meaningful in the `admin` tenant).
+        #[arg(long)]
+        admin: bool,
+    },
+    /// List a tenant's users.
+    List {
+        #[arg(long)]
+        tenant: String,
+    },
+    /// Delete a user and its keys.
+    Delete {
+        #[arg(long)]
+        tenant: String,
+        name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Create an access key (and the user, if new). Prints the secret once.
+    Create {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long, default_value = "default")]
+        user: String,
+    },
+    /// List a tenant's keys.
+    List {
+        #[arg(long)]
+        tenant: String,
+    },
+    /// Revoke a key.
+    Revoke { access_key_id: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum QuotaCommand {
+    /// Show a tenant's quotas.
+    Show {
+        #[arg(long)]
+        tenant: String,
+    },
+    /// Set a tenant's quotas (omitted limits become unlimited).
+    Set {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        instances: Option<i64>,
+        #[arg(long)]
+        vcpus: Option<i64>,
+        #[arg(long)]
+        volume_gib: Option<i64>,
+        #[arg(long)]
+        buckets: Option<i64>,
+        #[arg(long)]
+        stored_bytes: Option<i64>,
+    },
+}

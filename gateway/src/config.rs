@@ -1,0 +1,136 @@
+//! Skyport's configuration: `skyport.toml`, overridden by `SKYPORT_*` environment
+//! variables and command-line flags (flags win). Every key is documented in
+//! docs/configuration.md.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// Limits on request rates (requests per second and burst size).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateLimitConfig {
+    /// Sustained requests per second allowed for one access key.
+    pub per_key_per_second: u32,
+    /// Requests one access key may send at once before being limited.
+    pub per_key_burst: u32,
+    /// Sustained requests per second for all keys of one tenant together.
+    pub per_tenant_per_second: u32,
+    /// Burst size for one tenant.
+    pub per_tenant_burst: u32,
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        RateLimitConfig { per_key_per_second: 200, per_key_burst: 400, per_tenant_per_second: 400, per_tenant_burst: 800 }
+    }
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Address the single EC2 + S3 endpoint listens on.
+    pub bind: SocketAddr,
+    /// Directory holding the SQLite database, the object store and the client profile.
+    pub data_dir: PathBuf,
+    /// Database URL; empty means SQLite at `<data_dir>/skyport.db`.
+    pub database: String,
+    /// File holding the key that seals secret access keys; empty means `<data_dir>/master.key`.
+    pub master_key_file: PathBuf,
+    /// The region this site reports.
+    pub region: String,
+    /// Availability zones of this site; empty means one zone, `<region>a`.
+    pub availability_zones: Vec<String>,
+    /// Base domain for virtual-host-style S3 (`bucket.<domain>`); empty disables it.
+    pub s3_base_domain: String,
+    /// Log filter (tracing `EnvFilter` syntax), e.g. `info` or `gateway=debug`.
+    pub log: String,
+    /// Request rate limits.
+    pub rate_limit: RateLimitConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            bind: SocketAddr::from(([127, 0, 0, 1], 8773)),
+            data_dir: PathBuf::from("./skyport-data"),
+            database: String::new(),
+            master_key_file: PathBuf::new(),
+            region: "us-east-1".into(),
+            availability_zones: Vec::new(),
+            s3_base_domain: String::new(),
+            log: "info".into(),
+            rate_limit: RateLimitConfig::default(),
+        }
+    }
+}
+
+/// A configuration file that could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("reading {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{path}: {message}")]
+    Parse { path: PathBuf, message: String },
+}
+
+impl Config {
+    /// Reads a TOML file; unknown keys are errors that name the file and position.
+    pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.into(), source })?;
+        toml::from_str(&text).map_err(|e| ConfigError::Parse { path: path.into(), message: e.to_string() })
+    }
+
+    /// The database URL in force.
+    pub fn database_url(&self) -> String {
+        if self.database.is_empty() {
+            format!("sqlite://{}?mode=rwc", self.data_dir.join("skyport.db").display())
+        } else {
+            self.database.clone()
+        }
+    }
+
+    /// The master key file in force.
+    pub fn master_key_path(&self) -> PathBuf {
+        if self.master_key_file.as_os_str().is_empty() {
+            self.data_dir.join("master.key")
+        } else {
+            self.master_key_file.clone()
+        }
+    }
+
+    /// The availability zones in force.
+    pub fn zones(&self) -> Vec<String> {
+        if self.availability_zones.is_empty() {
+            vec![format!("{}a", self.region)]
+        } else {
+            self.availability_zones.clone()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_and_overrides() {
+        let config: Config = toml::from_str("region = \"ap-northeast-1\"\n[rate_limit]\nper_key_burst = 5\n").unwrap();
+        assert_eq!(config.bind.port(), 8773);
+        assert_eq!(config.zones(), ["ap-northeast-1a"]);
+        assert_eq!(config.rate_limit.per_key_burst, 5);
+        assert_eq!(config.rate_limit.per_key_per_second, 200);
+        assert!(config.database_url().starts_with("sqlite://./skyport-data/skyport.db"));
+    }
+
+    #[test]
+    fn unknown_keys_name_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("skyport.toml");
+        std::fs::write(&path, "bind = \"127.0.0.1:1\"\nbogus = 1\n").unwrap();
+        let message = Config::from_file(&path).unwrap_err().to_string();
+        assert!(message.contains("skyport.toml") && message.contains("bogus"), "{message}");
+    }
+}

@@ -1,0 +1,131 @@
+//! EC2 `Filter.N.Name` / `Filter.N.Value.M` filters, matched generically: each
+//! resource says which values it has for a filter name, tags are handled once here.
+
+use cloud::types::Tag;
+
+use super::params::Params;
+use crate::error::Ec2Error;
+
+/// One filter: the resource matches if any of its values matches any pattern.
+#[derive(Debug, Clone)]
+pub struct Filter {
+    pub name: String,
+    pub values: Vec<String>,
+}
+
+/// Something Describe* can filter.
+pub trait Filterable {
+    /// The resource's tags.
+    fn tags(&self) -> &[Tag];
+    /// Values for a non-tag filter name, or `None` if the name is not supported.
+    fn filter_values(&self, name: &str) -> Option<Vec<String>>;
+}
+
+/// Reads `Filter.N` from the parameters.
+pub fn parse_filters(params: &Params) -> Result<Vec<Filter>, Ec2Error> {
+    params
+        .structs("Filter")
+        .into_iter()
+        .map(|f| {
+            let name = f.get("Name").filter(|n| !n.is_empty()).ok_or_else(|| Ec2Error::missing("Filter.N.Name"))?;
+            Ok(Filter { name: name.to_string(), values: f.list("Value") })
+        })
+        .collect()
+}
+
+/// `*` matches any run of characters, `?` any one character.
+pub fn wildcard_match(pattern: &str, text: &str) -> bool {
+    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    let (mut pi, mut ti) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some((pi, ti));
+            pi += 1;
+        } else if let Some((star_p, star_t)) = star {
+            pi = star_p + 1;
+            ti = star_t + 1;
+            star = Some((star_p, star_t + 1));
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|c| *c == '*')
+}
+
+fn any_matches(patterns: &[String], values: &[String]) -> bool {
+    patterns.iter().any(|p| values.iter().any(|v| wildcard_match(p, v)))
+}
+
+/// Whether the resource passes every filter. Unknown filter names are an error, as on AWS.
+pub fn matches<T: Filterable>(resource: &T, filters: &[Filter]) -> Result<bool, Ec2Error> {
+    for filter in filters {
+        let values: Vec<String> = if let Some(key) = filter.name.strip_prefix("tag:") {
+            resource.tags().iter().filter(|t| t.key == key).map(|t| t.value.clone()).collect()
+        } else if filter.name == "tag-key" {
+            resource.tags().iter().map(|t| t.key.clone()).collect()
+        } else if filter.name == "tag-value" {
+            resource.tags().iter().map(|t| t.value.clone()).collect()
+        } else {
+            resource
+                .filter_values(&filter.name)
+                .ok_or_else(|| Ec2Error::invalid_value(format!("The filter '{}' is invalid", filter.name)))?
+        };
+        if !any_matches(&filter.values, &values) {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// Keeps the resources that pass every filter.
+pub fn apply<T: Filterable>(resources: Vec<T>, filters: &[Filter]) -> Result<Vec<T>, Ec2Error> {
+    let mut kept = Vec::with_capacity(resources.len());
+    for resource in resources {
+        if matches(&resource, filters)? {
+            kept.push(resource);
+        }
+    }
+    Ok(kept)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Thing {
+        name: String,
+        tags: Vec<Tag>,
+    }
+
+    impl Filterable for Thing {
+        fn tags(&self) -> &[Tag] {
+            &self.tags
+        }
+        fn filter_values(&self, name: &str) -> Option<Vec<String>> {
+            (name == "name").then(|| vec![self.name.clone()])
+        }
+    }
+
+    #[test]
+    fn wildcards() {
+        for (p, t, ok) in [("web-*", "web-01", true), ("web-?", "web-1", true), ("web-?", "web-12", false), ("*", "", true), ("a*b*c", "axxbyyc", true), ("a*b", "ab", true), ("a*b", "ac", false), ("exact", "exact", true), ("exact", "exactly", false)] {
+            assert_eq!(wildcard_match(p, t), ok, "{p} vs {t}");
+        }
+    }
+
+    #[test]
+    fn tag_filters_and_unknown_names() {
+        let thing = Thing { name: "db-1".into(), tags: vec![Tag { key: "env".into(), value: "prod".into() }] };
+        let f = |name: &str, values: &[&str]| vec![Filter { name: name.into(), values: values.iter().map(|v| v.to_string()).collect() }];
+        assert!(matches(&thing, &f("tag:env", &["prod", "dev"])).unwrap());
+        assert!(!matches(&thing, &f("tag:env", &["dev"])).unwrap());
+        assert!(matches(&thing, &f("tag-key", &["e*"])).unwrap());
+        assert!(matches(&thing, &f("tag-value", &["pr?d"])).unwrap());
+        assert!(matches(&thing, &f("name", &["db-*"])).unwrap());
+        assert_eq!(matches(&thing, &f("color", &["red"])).unwrap_err().code, "InvalidParameterValue");
+    }
+}

@@ -1,0 +1,242 @@
+//! The one place where failures become wire errors: EC2 codes, S3 codes, and
+//! admin API statuses. Client text and internal detail stay apart: internal
+//! detail is logged here and never sent.
+
+use cloud::{Error, ResourceKind};
+use http::StatusCode;
+use s3s::{S3Error, S3ErrorCode};
+
+use crate::auth::AuthError;
+
+/// An error as the EC2 Query API reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ec2Error {
+    pub status: StatusCode,
+    pub code: String,
+    pub message: String,
+}
+
+impl Ec2Error {
+    /// A 400 with the given code.
+    pub fn bad_request(code: &str, message: impl Into<String>) -> Ec2Error {
+        Ec2Error { status: StatusCode::BAD_REQUEST, code: code.into(), message: message.into() }
+    }
+
+    /// `InvalidParameterValue`.
+    pub fn invalid_value(message: impl Into<String>) -> Ec2Error {
+        Ec2Error::bad_request("InvalidParameterValue", message)
+    }
+
+    /// `MissingParameter`.
+    pub fn missing(parameter: &str) -> Ec2Error {
+        Ec2Error::bad_request("MissingParameter", format!("The request must contain the parameter {parameter}"))
+    }
+}
+
+fn not_found_code(kind: ResourceKind) -> &'static str {
+    match kind {
+        ResourceKind::KeyPair => "InvalidKeyPair.NotFound",
+        ResourceKind::SecurityGroup => "InvalidGroup.NotFound",
+        ResourceKind::SecurityGroupRule => "InvalidPermission.NotFound",
+        _ => "InvalidID.NotFound",
+    }
+}
+
+fn duplicate_code(kind: ResourceKind) -> &'static str {
+    match kind {
+        ResourceKind::KeyPair => "InvalidKeyPair.Duplicate",
+        ResourceKind::SecurityGroup => "InvalidGroup.Duplicate",
+        ResourceKind::SecurityGroupRule => "InvalidPermission.Duplicate",
+        _ => "InvalidParameterValue",
+    }
+}
+
+fn log_internal(detail: &str) {
+    tracing::warn!(detail, "internal error");
+}
+
+impl From<Error> for Ec2Error {
+    fn from(error: Error) -> Ec2Error {
+        let message = error.to_string();
+        match error {
+            Error::NotFound { kind, id } => {
+                let message = match kind {
+                    ResourceKind::KeyPair => format!("The key pair '{id}' does not exist"),
+                    ResourceKind::SecurityGroup => format!("The security group '{id}' does not exist"),
+                    ResourceKind::SecurityGroupRule => "The specified rule does not exist in this security group.".into(),
+                    _ => message,
+                };
+                Ec2Error::bad_request(not_found_code(kind), message)
+            }
+            Error::Duplicate { kind, id } => {
+                let message = match kind {
+                    ResourceKind::KeyPair => format!("The keypair '{id}' already exists."),
+                    ResourceKind::SecurityGroup => format!("The security group '{id}' already exists"),
+                    ResourceKind::SecurityGroupRule => {
+                        format!("the specified rule \"peer: {id}\" already exists")
+                    }
+                    _ => message,
+                };
+                Ec2Error::bad_request(duplicate_code(kind), message)
+            }
+            Error::InvalidParameter { parameter, message } => {
+                let code = match parameter.as_str() {
+                    "PublicKeyMaterial" => "InvalidKey.Format",
+                    "ResourceId" => "InvalidID",
+                    "Tag" | "Tag.Key" | "Tag.Value" => "InvalidParameterValue",
+                    _ => "InvalidParameterValue",
+                };
+                Ec2Error::bad_request(code, message)
+            }
+            Error::DependencyViolation(_) => Ec2Error::bad_request("DependencyViolation", message),
+            Error::CannotDelete(_) => Ec2Error::bad_request("CannotDelete", message),
+            Error::QuotaExceeded { .. } => Ec2Error::bad_request("ResourceLimitExceeded", message),
+            Error::AccessDenied(_) => {
+                Ec2Error { status: StatusCode::FORBIDDEN, code: "UnauthorizedOperation".into(), message }
+            }
+            Error::BucketNotEmpty(_) | Error::BucketTakenByOther(_) => Ec2Error::bad_request("InvalidParameterValue", message),
+            Error::Internal { detail } => {
+                log_internal(&detail);
+                Ec2Error {
+                    status: StatusCode::INTERNAL_SERVER_ERROR,
+                    code: "InternalError".into(),
+                    message: "An internal error has occurred".into(),
+                }
+            }
+        }
+    }
+}
+
+impl From<AuthError> for Ec2Error {
+    fn from(error: AuthError) -> Ec2Error {
+        let (status, code) = match &error {
+            AuthError::Missing => (StatusCode::UNAUTHORIZED, "MissingAuthenticationToken"),
+            AuthError::UnknownKey => (StatusCode::UNAUTHORIZED, "AuthFailure"),
+            AuthError::SignatureMismatch => (StatusCode::FORBIDDEN, "SignatureDoesNotMatch"),
+            AuthError::Skewed => (StatusCode::BAD_REQUEST, "RequestTimeTooSkewed"),
+            AuthError::Expired => (StatusCode::BAD_REQUEST, "RequestExpired"),
+            AuthError::Malformed(_) => (StatusCode::BAD_REQUEST, "IncompleteSignature"),
+            AuthError::Lookup(inner) => {
+                log_internal(&inner.to_string());
+                return Ec2Error {
+                    status: StatusCode::INTERNAL_SERVER_ERROR,
+                    code: "InternalError".into(),
+                    message: "An internal error has occurred".into(),
+                };
+            }
+        };
+        let message = match &error {
+            AuthError::UnknownKey => "AWS was not able to validate the provided access credentials".to_string(),
+            AuthError::SignatureMismatch => "The request signature we calculated does not match the signature you provided. \
+                Check your AWS Secret Access Key and signing method."
+                .to_string(),
+            other => other.to_string(),
+        };
+        Ec2Error { status, code: code.into(), message }
+    }
+}
+
+/// Maps a domain error to an S3 error.
+pub fn s3_error(error: Error) -> S3Error {
+    let message = error.to_string();
+    let code = match &error {
+        Error::NotFound { kind: ResourceKind::Bucket, .. } => S3ErrorCode::NoSuchBucket,
+        Error::NotFound { .. } => S3ErrorCode::NoSuchKey,
+        Error::Duplicate { kind: ResourceKind::Bucket, .. } => S3ErrorCode::BucketAlreadyOwnedByYou,
+        Error::BucketTakenByOther(_) => S3ErrorCode::BucketAlreadyExists,
+        Error::BucketNotEmpty(_) => S3ErrorCode::BucketNotEmpty,
+        Error::InvalidParameter { parameter, .. } if parameter == "Bucket" => S3ErrorCode::InvalidBucketName,
+        Error::InvalidParameter { .. } | Error::Duplicate { .. } => S3ErrorCode::InvalidArgument,
+        Error::QuotaExceeded { resource: "buckets", .. } => S3ErrorCode::TooManyBuckets,
+        Error::QuotaExceeded { .. } => S3ErrorCode::Custom("QuotaExceeded".into()),
+        Error::AccessDenied(_) | Error::CannotDelete(_) => S3ErrorCode::AccessDenied,
+        Error::DependencyViolation(_) => S3ErrorCode::InvalidRequest,
+        Error::Internal { detail } => {
+            log_internal(detail);
+            return S3Error::with_message(S3ErrorCode::InternalError, "We encountered an internal error. Please try again.");
+        }
+    };
+    S3Error::with_message(code, message)
+}
+
+/// An admin API error: HTTP status and a JSON `{"error": code, "message": …}` body.
+pub fn admin_status(error: &Error) -> (StatusCode, &'static str) {
+    match error {
+        Error::NotFound { .. } => (StatusCode::NOT_FOUND, "NotFound"),
+        Error::Duplicate { .. } | Error::BucketTakenByOther(_) => (StatusCode::CONFLICT, "AlreadyExists"),
+        Error::InvalidParameter { .. } => (StatusCode::BAD_REQUEST, "InvalidParameter"),
+        Error::DependencyViolation(_) | Error::BucketNotEmpty(_) | Error::CannotDelete(_) => {
+            (StatusCode::CONFLICT, "DependencyViolation")
+        }
+        Error::QuotaExceeded { .. } => (StatusCode::CONFLICT, "QuotaExceeded"),
+        Error::AccessDenied(_) => (StatusCode::FORBIDDEN, "AccessDenied"),
+        Error::Internal { detail } => {
+            log_internal(detail);
+            (StatusCode::INTERNAL_SERVER_ERROR, "InternalError")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ec2_codes_per_domain_error() {
+        let rows: Vec<(Error, &str, u16)> = vec![
+            (Error::not_found(ResourceKind::KeyPair, "k"), "InvalidKeyPair.NotFound", 400),
+            (Error::not_found(ResourceKind::SecurityGroup, "sg-1"), "InvalidGroup.NotFound", 400),
+            (Error::not_found(ResourceKind::SecurityGroupRule, "r"), "InvalidPermission.NotFound", 400),
+            (Error::duplicate(ResourceKind::KeyPair, "k"), "InvalidKeyPair.Duplicate", 400),
+            (Error::duplicate(ResourceKind::SecurityGroup, "g"), "InvalidGroup.Duplicate", 400),
+            (Error::duplicate(ResourceKind::SecurityGroupRule, "r"), "InvalidPermission.Duplicate", 400),
+            (Error::invalid("PublicKeyMaterial", "bad"), "InvalidKey.Format", 400),
+            (Error::invalid("ResourceId", "bad"), "InvalidID", 400),
+            (Error::invalid("CidrIp", "bad"), "InvalidParameterValue", 400),
+            (Error::DependencyViolation("x".into()), "DependencyViolation", 400),
+            (Error::CannotDelete("x".into()), "CannotDelete", 400),
+            (Error::QuotaExceeded { resource: "instances", limit: 1 }, "ResourceLimitExceeded", 400),
+            (Error::AccessDenied("x".into()), "UnauthorizedOperation", 403),
+            (Error::internal("db down"), "InternalError", 500),
+        ];
+        for (error, code, status) in rows {
+            let wire = Ec2Error::from(error);
+            assert_eq!((wire.code.as_str(), wire.status.as_u16()), (code, status));
+        }
+        let internal = Ec2Error::from(Error::internal("secret table name"));
+        assert!(!internal.message.contains("secret table"));
+    }
+
+    #[test]
+    fn ec2_codes_per_auth_error() {
+        let rows = [
+            (AuthError::Missing, "MissingAuthenticationToken", 401),
+            (AuthError::UnknownKey, "AuthFailure", 401),
+            (AuthError::SignatureMismatch, "SignatureDoesNotMatch", 403),
+            (AuthError::Skewed, "RequestTimeTooSkewed", 400),
+            (AuthError::Expired, "RequestExpired", 400),
+            (AuthError::Malformed("x".into()), "IncompleteSignature", 400),
+        ];
+        for (error, code, status) in rows {
+            let wire = Ec2Error::from(error);
+            assert_eq!((wire.code.as_str(), wire.status.as_u16()), (code, status));
+        }
+    }
+
+    #[test]
+    fn s3_codes_per_domain_error() {
+        let rows = [
+            (Error::not_found(ResourceKind::Bucket, "b"), S3ErrorCode::NoSuchBucket),
+            (Error::duplicate(ResourceKind::Bucket, "b"), S3ErrorCode::BucketAlreadyOwnedByYou),
+            (Error::BucketTakenByOther("b".into()), S3ErrorCode::BucketAlreadyExists),
+            (Error::BucketNotEmpty("b".into()), S3ErrorCode::BucketNotEmpty),
+            (Error::invalid("Bucket", "bad"), S3ErrorCode::InvalidBucketName),
+            (Error::QuotaExceeded { resource: "buckets", limit: 1 }, S3ErrorCode::TooManyBuckets),
+            (Error::AccessDenied("x".into()), S3ErrorCode::AccessDenied),
+            (Error::internal("x"), S3ErrorCode::InternalError),
+        ];
+        for (error, code) in rows {
+            assert_eq!(s3_error(error).code(), &code);
+        }
+    }
+}

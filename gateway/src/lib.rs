@@ -1,0 +1,71 @@
+//! The `skyport` gateway: one HTTP endpoint speaking the EC2 Query API and the
+//! S3 REST API, with SigV4/SigV2 auth, rate limits, metrics, and the admin API.
+//! `main.rs` only parses the command line and calls [`serve`] or the admin client.
+
+pub mod admin;
+pub mod auth;
+pub mod bootstrap;
+pub mod cli;
+pub mod config;
+pub mod ec2;
+pub mod error;
+pub mod metrics;
+pub mod ratelimit;
+pub mod s3;
+pub mod server;
+
+use std::sync::Arc;
+
+use s3s::service::S3ServiceBuilder;
+
+use crate::config::Config;
+use crate::ratelimit::RateLimits;
+use crate::server::Gateway;
+
+/// Builds the shared state of a gateway over an opened site.
+pub fn build_gateway(federation: federation::Federation, config: &Config) -> Result<Gateway, String> {
+    let limits = Arc::new(RateLimits::new(&config.rate_limit));
+    let mut builder = S3ServiceBuilder::new(s3::SkyportS3::new(federation.clone()));
+    builder.set_auth(s3::auth::KeyLookup { federation: federation.clone(), limits: limits.clone() });
+    builder.set_access(s3::auth::RequireSignature);
+    if !config.s3_base_domain.is_empty() {
+        let host = s3s::host::SingleDomain::new(&config.s3_base_domain).map_err(|e| format!("s3_base_domain: {e}"))?;
+        builder.set_host(host);
+    }
+    Ok(Gateway {
+        admin: admin::api::router(federation.clone()),
+        federation,
+        s3: builder.build(),
+        limits,
+        metrics: metrics::install(),
+        zones: config.zones(),
+    })
+}
+
+/// Opens the site, binds, prints the endpoint (and first-start credentials), and serves until Ctrl-C.
+pub async fn serve(config: Config) -> Result<(), String> {
+    let federation = bootstrap::open(&config).await.map_err(|e| e.to_string())?;
+    let admin_key = bootstrap::ensure_admin(&federation, &config).await.map_err(|e| e.to_string())?;
+    let listener = tokio::net::TcpListener::bind(config.bind).await.map_err(|e| format!("binding {}: {e}", config.bind))?;
+    let address = listener.local_addr().map_err(|e| e.to_string())?;
+    let endpoint = format!("http://{address}");
+    bootstrap::write_client_config(&config, &endpoint).map_err(|e| e.to_string())?;
+    let gateway = Arc::new(build_gateway(federation.clone(), &config)?);
+    let aws_dir = config.data_dir.join("aws");
+    if let Some(key) = admin_key {
+        println!("created tenant 'admin' with an admin key:");
+        println!("admin access key id: {}", key.access_key_id);
+        println!("admin secret access key: {}", key.secret_access_key);
+    }
+    println!(
+        "client profile: AWS_SHARED_CREDENTIALS_FILE={0}/credentials AWS_CONFIG_FILE={0}/config aws --profile skyport --endpoint-url {endpoint} ec2 describe-regions",
+        aws_dir.display()
+    );
+    println!("skyport listening on {endpoint}");
+    let shutdown = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    server::run(listener, gateway, shutdown).await.map_err(|e| e.to_string())?;
+    federation.db().close().await;
+    Ok(())
+}

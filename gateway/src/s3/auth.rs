@@ -1,0 +1,49 @@
+//! Hooks s3s calls for authentication and access: secret lookup (with rate
+//! limiting, since this is where the caller becomes known) and the refusal of
+//! anonymous requests.
+
+use std::cell::RefCell;
+use std::sync::Arc;
+
+use federation::Federation;
+use s3s::access::{S3Access, S3AccessContext};
+use s3s::auth::{S3Auth, SecretKey};
+use s3s::{s3_error, S3Result};
+
+use super::S3_OPERATION;
+use crate::error::s3_error;
+use crate::ratelimit::RateLimits;
+
+/// Looks secrets up in the account layer.
+pub struct KeyLookup {
+    pub federation: Federation,
+    pub limits: Arc<RateLimits>,
+}
+
+#[async_trait::async_trait]
+impl S3Auth for KeyLookup {
+    async fn get_secret_key(&self, access_key: &str) -> S3Result<SecretKey> {
+        let Some((secret, principal)) = self.federation.authenticate(access_key).await.map_err(s3_error)? else {
+            return Err(s3_error!(InvalidAccessKeyId, "The AWS Access Key Id you provided does not exist in our records."));
+        };
+        if !self.limits.allow(access_key, &principal.tenant.id) {
+            return Err(s3_error!(SlowDown, "Please reduce your request rate."));
+        }
+        Ok(SecretKey::from(secret))
+    }
+}
+
+/// Refuses anonymous requests (public buckets come with the object-storage work).
+pub struct RequireSignature;
+
+#[async_trait::async_trait]
+impl S3Access for RequireSignature {
+    async fn check(&self, cx: &mut S3AccessContext<'_>) -> S3Result<()> {
+        let operation = cx.s3_op().name().to_string();
+        let _ = S3_OPERATION.try_with(|slot: &RefCell<String>| *slot.borrow_mut() = operation);
+        match cx.credentials() {
+            Some(_) => Ok(()),
+            None => Err(s3_error!(AccessDenied, "Access Denied")),
+        }
+    }
+}

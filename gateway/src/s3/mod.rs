@@ -1,0 +1,105 @@
+//! The S3 REST API, served by the `s3s` crate (protocol, XML, SigV4/SigV2 and
+//! streaming-signature checks) over Skyport's domain. This module only
+//! translates: s3s types in, one federation call, s3s types out.
+
+pub mod auth;
+
+use std::cell::RefCell;
+
+use federation::{Federation, Principal};
+use s3s::dto::{
+    Bucket, BucketLocationConstraint, CreateBucketInput, CreateBucketOutput, DeleteBucketInput, DeleteBucketOutput,
+    GetBucketLocationInput, GetBucketLocationOutput, HeadBucketInput, HeadBucketOutput, ListBucketsInput, ListBucketsOutput,
+    Owner, Timestamp,
+};
+use s3s::{s3_error, S3Request, S3Response, S3Result, S3};
+
+use crate::error::s3_error;
+
+tokio::task_local! {
+    /// The S3 operation of the request being served, for metrics and logs.
+    pub static S3_OPERATION: RefCell<String>;
+}
+
+/// Skyport's implementation of the S3 trait.
+pub struct SkyportS3 {
+    federation: Federation,
+}
+
+impl SkyportS3 {
+    /// Serves S3 over the given account layer.
+    pub fn new(federation: Federation) -> SkyportS3 {
+        SkyportS3 { federation }
+    }
+
+    async fn principal<T>(&self, request: &S3Request<T>) -> S3Result<Principal> {
+        let credentials = request.credentials.as_ref().ok_or_else(|| s3_error!(AccessDenied, "Access Denied"))?;
+        match self.federation.authenticate(&credentials.access_key).await.map_err(s3_error)? {
+            Some((_, principal)) => Ok(principal),
+            None => Err(s3_error!(InvalidAccessKeyId)),
+        }
+    }
+}
+
+fn timestamp(unix: i64) -> Timestamp {
+    Timestamp::from(time::OffsetDateTime::from_unix_timestamp(unix).unwrap_or(time::OffsetDateTime::UNIX_EPOCH))
+}
+
+fn owner(principal: &Principal) -> Owner {
+    Owner { display_name: Some(principal.tenant.name.clone()), id: Some(principal.tenant.account_id.clone()) }
+}
+
+#[async_trait::async_trait]
+impl S3 for SkyportS3 {
+    async fn list_buckets(&self, req: S3Request<ListBucketsInput>) -> S3Result<S3Response<ListBucketsOutput>> {
+        let principal = self.principal(&req).await?;
+        let buckets = self.federation.list_buckets(&principal.tenant).await.map_err(s3_error)?;
+        let prefix = req.input.prefix.clone();
+        let buckets = buckets
+            .into_iter()
+            .filter(|b| prefix.as_deref().is_none_or(|p| b.name.starts_with(p)))
+            .map(|b| Bucket {
+                name: Some(b.name),
+                creation_date: Some(timestamp(b.created_at)),
+                bucket_region: Some(b.region),
+            })
+            .collect();
+        Ok(S3Response::new(ListBucketsOutput { buckets: Some(buckets), owner: Some(owner(&principal)), prefix, ..Default::default() }))
+    }
+
+    async fn create_bucket(&self, req: S3Request<CreateBucketInput>) -> S3Result<S3Response<CreateBucketOutput>> {
+        let principal = self.principal(&req).await?;
+        let requested = req.input.create_bucket_configuration.as_ref().and_then(|c| c.location_constraint.as_ref()).map(|c| c.as_str().to_string());
+        if let Some(location) = requested.filter(|l| !l.is_empty()) {
+            if location != self.federation.region() {
+                return Err(s3_error!(
+                    InvalidLocationConstraint,
+                    "The specified location-constraint is not valid: this site serves {}",
+                    self.federation.region()
+                ));
+            }
+        }
+        let bucket = self.federation.create_bucket(&principal.tenant, &req.input.bucket).await.map_err(s3_error)?;
+        Ok(S3Response::new(CreateBucketOutput { location: Some(format!("/{}", bucket.name)) }))
+    }
+
+    async fn head_bucket(&self, req: S3Request<HeadBucketInput>) -> S3Result<S3Response<HeadBucketOutput>> {
+        let principal = self.principal(&req).await?;
+        let bucket = self.federation.bucket(&principal.tenant, &req.input.bucket).await.map_err(s3_error)?;
+        Ok(S3Response::new(HeadBucketOutput { bucket_region: Some(bucket.region), ..Default::default() }))
+    }
+
+    async fn delete_bucket(&self, req: S3Request<DeleteBucketInput>) -> S3Result<S3Response<DeleteBucketOutput>> {
+        let principal = self.principal(&req).await?;
+        self.federation.delete_bucket(&principal.tenant, &req.input.bucket).await.map_err(s3_error)?;
+        Ok(S3Response::new(DeleteBucketOutput {}))
+    }
+
+    async fn get_bucket_location(&self, req: S3Request<GetBucketLocationInput>) -> S3Result<S3Response<GetBucketLocationOutput>> {
+        let principal = self.principal(&req).await?;
+        let bucket = self.federation.bucket(&principal.tenant, &req.input.bucket).await.map_err(s3_error)?;
+        // AWS reports us-east-1 as an empty constraint.
+        let location_constraint = (bucket.region != "us-east-1").then(|| BucketLocationConstraint::from(bucket.region));
+        Ok(S3Response::new(GetBucketLocationOutput { location_constraint }))
+    }
+}

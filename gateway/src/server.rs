@@ -1,0 +1,272 @@
+//! The HTTP server: one port, requests routed to the EC2 Query API, S3, the
+//! admin API, or the health and metrics endpoints.
+//!
+//! How EC2 and S3 share a port: a request is EC2 when it is a GET with `Action`
+//! in its query, or a form-encoded POST whose body has `Action`. Everything else
+//! under `/` is S3; `/_skyport/admin/` is the admin API (bucket names cannot
+//! start with `_`). Unsigned `GET /health` and `GET /metrics` are for operators.
+
+use std::cell::RefCell;
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use federation::Federation;
+use http::{HeaderValue, Method, Request, Response, StatusCode};
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use metrics_exporter_prometheus::PrometheusHandle;
+use rand::RngCore;
+use tokio::net::TcpListener;
+use tower::ServiceExt;
+use tracing::Instrument;
+
+use crate::auth::{self, SignedRequest};
+use crate::ec2::{self, params::Params, Action, Ec2Call};
+use crate::error::Ec2Error;
+use crate::ratelimit::RateLimits;
+use crate::s3::S3_OPERATION;
+
+/// Boxed error of response bodies.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+/// The body type of every response.
+pub type ResponseBody = UnsyncBoxBody<Bytes, BoxError>;
+
+/// Largest EC2 Query or admin request body accepted (UserData is at most 16 KiB).
+const MAX_FORM_BODY: usize = 1024 * 1024;
+
+/// Everything the request handlers share.
+pub struct Gateway {
+    pub federation: Federation,
+    pub s3: s3s::service::S3Service,
+    pub admin: axum::Router,
+    pub limits: Arc<RateLimits>,
+    pub metrics: PrometheusHandle,
+    pub zones: Vec<String>,
+}
+
+fn full(bytes: impl Into<Bytes>) -> ResponseBody {
+    Full::new(bytes.into()).map_err(|never| match never {}).boxed_unsync()
+}
+
+fn new_request_id() -> String {
+    let mut b = [0u8; 16];
+    rand::thread_rng().fill_bytes(&mut b);
+    let h = hex::encode(b);
+    format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..])
+}
+
+/// Serves connections from `listener` until `shutdown` resolves.
+pub async fn run(listener: TcpListener, gateway: Arc<Gateway>, shutdown: impl std::future::Future<Output = ()>) -> std::io::Result<()> {
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    continue;
+                }
+            },
+            () = &mut shutdown => return Ok(()),
+        };
+        // Without this, small responses wait ~40 ms for a delayed ACK (Nagle).
+        let _ = stream.set_nodelay(true);
+        let gateway = gateway.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |request| {
+                let gateway = gateway.clone();
+                async move { Ok::<_, Infallible>(handle(gateway, request).await) }
+            });
+            let connection = hyper::server::conn::http1::Builder::new()
+                .max_buf_size(64 * 1024)
+                .serve_connection(TokioIo::new(stream), service);
+            if let Err(e) = connection.await {
+                tracing::debug!(%peer, error = %e, "connection ended with an error");
+            }
+        });
+    }
+}
+
+async fn handle(gateway: Arc<Gateway>, request: Request<Incoming>) -> Response<ResponseBody> {
+    let started = Instant::now();
+    let request_id = new_request_id();
+    let span = tracing::info_span!("request", id = %request_id, method = %request.method(), path = %request.uri().path());
+    async move {
+        let (protocol, action, mut response) = route(&gateway, request, &request_id).await;
+        let status = response.status().as_u16();
+        crate::metrics::record(protocol, &action, status, started.elapsed());
+        if let Ok(value) = HeaderValue::from_str(&request_id) {
+            response.headers_mut().entry("x-amz-request-id").or_insert(value);
+        }
+        tracing::info!(protocol, action = %action, status, elapsed_ms = started.elapsed().as_secs_f64() * 1000.0, "request");
+        response
+    }
+    .instrument(span)
+    .await
+}
+
+fn query_pairs(request: &http::request::Parts) -> Vec<(String, String)> {
+    request.uri.query().map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect()).unwrap_or_default()
+}
+
+fn is_unsigned(parts: &http::request::Parts, query: &[(String, String)]) -> bool {
+    !parts.headers.contains_key("authorization") && !query.iter().any(|(k, _)| k == "X-Amz-Signature" || k == "Signature")
+}
+
+async fn route(gateway: &Gateway, request: Request<Incoming>, request_id: &str) -> (&'static str, String, Response<ResponseBody>) {
+    let (parts, body) = request.into_parts();
+    let query = query_pairs(&parts);
+    let path = parts.uri.path().to_string();
+    if parts.method == Method::GET && is_unsigned(&parts, &query) {
+        if path == "/health" {
+            return ("ops", "health".into(), text_response(StatusCode::OK, "text/plain", "ok\n".into()));
+        }
+        if path == "/metrics" {
+            let body = gateway.metrics.render();
+            return ("ops", "metrics".into(), text_response(StatusCode::OK, "text/plain; version=0.0.4", body));
+        }
+    }
+    if path.starts_with(crate::admin::PREFIX) {
+        let response = admin(gateway, parts, body, query).await;
+        return ("admin", path, response);
+    }
+    let has_action = query.iter().any(|(k, _)| k == "Action");
+    if has_action && (parts.method == Method::GET || parts.method == Method::HEAD) {
+        let (action, response) = ec2(gateway, &parts, query, Bytes::new(), Vec::new(), request_id).await;
+        return ("ec2", action, response);
+    }
+    let is_form = parts
+        .headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"));
+    if parts.method == Method::POST && is_form {
+        let bytes = match Limited::new(body, MAX_FORM_BODY).collect().await {
+            Ok(collected) => collected.to_bytes(),
+            Err(_) => {
+                let error = Ec2Error { status: StatusCode::PAYLOAD_TOO_LARGE, code: "RequestEntityTooLarge".into(), message: "The request body is too large or unreadable".into() };
+                return ("ec2", "unknown".into(), ec2_error_response(&error, request_id));
+            }
+        };
+        let form: Vec<(String, String)> = form_urlencoded::parse(&bytes).into_owned().collect();
+        let names_ec2 = parts
+            .headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("/ec2/aws4_request"));
+        if form.iter().any(|(k, _)| k == "Action") || names_ec2 {
+            let (action, response) = ec2(gateway, &parts, query, bytes.clone(), form, request_id).await;
+            return ("ec2", action, response);
+        }
+        let request = Request::from_parts(parts, s3s::Body::from(bytes));
+        let (action, response) = s3(gateway, request).await;
+        return ("s3", action, response);
+    }
+    let request = Request::from_parts(parts, s3s::Body::from(body));
+    let (action, response) = s3(gateway, request).await;
+    ("s3", action, response)
+}
+
+fn text_response(status: StatusCode, content_type: &'static str, body: String) -> Response<ResponseBody> {
+    let mut response = Response::new(full(body));
+    *response.status_mut() = status;
+    response.headers_mut().insert(http::header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+}
+
+fn ec2_error_response(error: &Ec2Error, request_id: &str) -> Response<ResponseBody> {
+    if error.status.is_server_error() {
+        tracing::warn!(code = %error.code, "ec2 request failed");
+    } else {
+        tracing::info!(code = %error.code, message = %error.message, "ec2 request refused");
+    }
+    text_response(error.status, "text/xml;charset=UTF-8", ec2::xml::error_document(error, request_id))
+}
+
+async fn ec2(
+    gateway: &Gateway,
+    parts: &http::request::Parts,
+    query: Vec<(String, String)>,
+    body: Bytes,
+    form: Vec<(String, String)>,
+    request_id: &str,
+) -> (String, Response<ResponseBody>) {
+    let mut all = query.clone();
+    all.extend(form);
+    let action_name = all.iter().find(|(k, _)| k == "Action").map(|(_, v)| v.clone()).unwrap_or_default();
+    let result = async {
+        let signed = SignedRequest { method: parts.method.as_str(), path: parts.uri.path(), query: &query, headers: &parts.headers, body: &body };
+        let principal = auth::authenticate(&gateway.federation, &signed, &all).await?;
+        tracing::Span::current().record("tenant", principal.tenant.name.as_str());
+        if !gateway.limits.allow(&principal.access_key_id, &principal.tenant.id) {
+            return Err(Ec2Error { status: StatusCode::SERVICE_UNAVAILABLE, code: "RequestLimitExceeded".into(), message: "Request limit exceeded.".into() });
+        }
+        if action_name.is_empty() {
+            return Err(Ec2Error::bad_request("MissingAction", "The request must contain the parameter Action"));
+        }
+        let action = Action::parse(&action_name).ok_or_else(|| {
+            Ec2Error::bad_request("InvalidAction", format!("The action {action_name} is not valid for this web service."))
+        })?;
+        let call = Ec2Call {
+            federation: &gateway.federation,
+            principal: &principal,
+            params: Params::from_pairs(&all),
+            request_id,
+            availability_zones: &gateway.zones,
+        };
+        ec2::dispatch(action, call).await
+    }
+    .await;
+    let label = if Action::parse(&action_name).is_some() { action_name.clone() } else { "unknown".into() };
+    match result {
+        Ok(xml) => (label, text_response(StatusCode::OK, "text/xml;charset=UTF-8", xml)),
+        Err(error) => (label, ec2_error_response(&error, request_id)),
+    }
+}
+
+async fn s3(gateway: &Gateway, request: Request<s3s::Body>) -> (String, Response<ResponseBody>) {
+    let (result, operation) = S3_OPERATION
+        .scope(RefCell::new(String::new()), async {
+            let result = gateway.s3.call(request).await;
+            (result, S3_OPERATION.with(|op| op.borrow().clone()))
+        })
+        .await;
+    let operation = if operation.is_empty() { "unknown".to_string() } else { operation };
+    match result {
+        Ok(response) => (operation, response.map(|body| body.map_err(|e| e as BoxError).boxed_unsync())),
+        Err(error) => {
+            tracing::warn!(error = ?error, "s3 request failed");
+            (operation, text_response(StatusCode::INTERNAL_SERVER_ERROR, "text/plain", "internal error\n".into()))
+        }
+    }
+}
+
+fn admin_error(status: StatusCode, code: &str, message: &str) -> Response<ResponseBody> {
+    let body = serde_json::json!({ "error": code, "message": message }).to_string();
+    text_response(status, "application/json", body)
+}
+
+async fn admin(gateway: &Gateway, parts: http::request::Parts, body: Incoming, query: Vec<(String, String)>) -> Response<ResponseBody> {
+    let Ok(collected) = Limited::new(body, MAX_FORM_BODY).collect().await else {
+        return admin_error(StatusCode::PAYLOAD_TOO_LARGE, "RequestEntityTooLarge", "request body too large");
+    };
+    let bytes = collected.to_bytes();
+    let signed = SignedRequest { method: parts.method.as_str(), path: parts.uri.path(), query: &query, headers: &parts.headers, body: &bytes };
+    match auth::authenticate(&gateway.federation, &signed, &query).await {
+        Ok(principal) if principal.is_site_admin() && principal.tenant.name == "admin" => {}
+        Ok(_) => return admin_error(StatusCode::FORBIDDEN, "AccessDenied", "this key may not use the admin API"),
+        Err(error) => {
+            let wire = Ec2Error::from(error);
+            return admin_error(wire.status, &wire.code, &wire.message);
+        }
+    }
+    let request = Request::from_parts(parts, axum::body::Body::from(bytes));
+    match gateway.admin.clone().oneshot(request).await {
+        Ok(response) => response.map(|body| body.map_err(|e| Box::new(e) as BoxError).boxed_unsync()),
+        Err(never) => match never {},
+    }
+}

@@ -1,0 +1,315 @@
+"""Authentication, request hardening and the unsigned endpoints."""
+
+from __future__ import annotations
+
+import datetime
+import http.client
+import re
+import socket
+
+import pytest
+import requests
+from botocore.exceptions import ClientError
+
+from conftest import (
+    Creds,
+    error_code,
+    http_status,
+    make_client,
+    signed_request,
+    unique_bucket,
+    xml_error_code,
+)
+
+EC2_BAD_SIG = {"AuthFailure", "SignatureDoesNotMatch"}
+EC2_SKEW = {"RequestTimeTooSkewed", "RequestExpired"}
+DESCRIBE_REGIONS = "Action=DescribeRegions&Version=2016-11-15"
+
+
+# --------------------------------------------------------------------------
+# Unsigned endpoints
+# --------------------------------------------------------------------------
+
+
+def test_health(server):
+    r = requests.get(server.url + "/health", timeout=10)
+    assert r.status_code == 200
+
+
+def test_metrics(server, ec2):
+    ec2.describe_regions()
+    r = requests.get(server.url + "/metrics", timeout=10)
+    assert r.status_code == 200
+    assert r.headers.get("Content-Type", "").startswith("text/plain"), r.headers
+    sample = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[^}]*\})? [-+0-9.eEInfaN]+( \d+)?$")
+    lines = [ln for ln in r.text.splitlines() if ln and not ln.startswith("#")]
+    assert lines, r.text[:500]
+    bad = [ln for ln in lines if not sample.match(ln)]
+    assert not bad, f"not Prometheus text exposition: {bad[:5]}"
+    assert "# TYPE" in r.text
+
+
+# --------------------------------------------------------------------------
+# Wrong secret / unknown key / anonymous
+# --------------------------------------------------------------------------
+
+
+def test_wrong_secret_ec2(server, admin_creds):
+    bad = make_client(server, "ec2", Creds(admin_creds.access_key, admin_creds.secret_key + "x"))
+    with pytest.raises(ClientError) as ei:
+        bad.describe_regions()
+    assert error_code(ei.value) in EC2_BAD_SIG
+    assert http_status(ei.value) in (401, 403)
+
+
+def test_wrong_secret_s3(server, admin_creds):
+    bad = make_client(server, "s3", Creds(admin_creds.access_key, "WRONG" + admin_creds.secret_key))
+    with pytest.raises(ClientError) as ei:
+        bad.list_buckets()
+    assert error_code(ei.value) == "SignatureDoesNotMatch"
+    assert http_status(ei.value) == 403
+
+
+def test_wrong_secret_s3_cannot_create(server, admin_creds, s3):
+    bad = make_client(server, "s3", Creds(admin_creds.access_key, "WRONG" + admin_creds.secret_key))
+    name = unique_bucket("nope")
+    with pytest.raises(ClientError) as ei:
+        bad.create_bucket(Bucket=name)
+    assert error_code(ei.value) == "SignatureDoesNotMatch"
+    assert name not in [b["Name"] for b in s3.list_buckets()["Buckets"]]
+
+
+def test_unknown_access_key_ec2(server):
+    bad = make_client(server, "ec2", Creds("AKIDOESNOTEXIST00000", "x" * 40))
+    with pytest.raises(ClientError) as ei:
+        bad.describe_key_pairs()
+    assert error_code(ei.value) == "AuthFailure"
+    assert http_status(ei.value) in (401, 403)
+
+
+def test_unknown_access_key_s3(server):
+    bad = make_client(server, "s3", Creds("AKIDOESNOTEXIST00000", "x" * 40))
+    with pytest.raises(ClientError) as ei:
+        bad.list_buckets()
+    assert error_code(ei.value) == "InvalidAccessKeyId"
+    assert http_status(ei.value) == 403
+
+
+def test_anonymous_s3(server, s3):
+    anon = make_client(server, "s3", None)
+    with pytest.raises(ClientError) as ei:
+        anon.list_buckets()
+    assert error_code(ei.value) == "AccessDenied"
+    assert http_status(ei.value) == 403
+    name = unique_bucket("anon")
+    with pytest.raises(ClientError) as ei:
+        anon.create_bucket(Bucket=name)
+    assert error_code(ei.value) == "AccessDenied"
+    assert name not in [b["Name"] for b in s3.list_buckets()["Buckets"]]
+
+
+def test_anonymous_ec2(server):
+    anon = make_client(server, "ec2", None)
+    with pytest.raises(ClientError) as ei:
+        anon.describe_regions()
+    assert error_code(ei.value) in {"AuthFailure", "MissingAuthenticationToken"}
+    assert http_status(ei.value) in (400, 401, 403)
+
+
+def test_sigv2_ec2_via_botocore(server, admin_creds):
+    """botocore's SigV2 (query) signer is what boto 2 and many tools speak."""
+    good = make_client(server, "ec2", admin_creds, signature_version="v2")
+    assert good.describe_regions()["Regions"]
+    bad = make_client(server, "ec2", Creds(admin_creds.access_key, admin_creds.secret_key + "x"),
+                      signature_version="v2")
+    with pytest.raises(ClientError) as ei:
+        bad.describe_regions()
+    assert error_code(ei.value) in EC2_BAD_SIG
+
+
+# --------------------------------------------------------------------------
+# Clock skew
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("minutes", [20, -20])
+def test_skewed_clock_s3(server, admin_creds, minutes):
+    r = signed_request(server, admin_creds, "GET", "/", service="s3",
+                       skew=datetime.timedelta(minutes=minutes))
+    assert r.status_code == 403, r.text
+    assert xml_error_code(r.content) == "RequestTimeTooSkewed", r.text
+
+
+@pytest.mark.parametrize("minutes", [20, -20])
+def test_skewed_clock_ec2(server, admin_creds, minutes):
+    r = signed_request(server, admin_creds, "POST", "/", service="ec2", data=DESCRIBE_REGIONS,
+                       skew=datetime.timedelta(minutes=minutes))
+    assert 400 <= r.status_code < 500, r.text
+    assert xml_error_code(r.content) in EC2_SKEW, r.text
+
+
+def test_small_skew_is_accepted(server, admin_creds):
+    r = signed_request(server, admin_creds, "POST", "/", service="ec2", data=DESCRIBE_REGIONS,
+                       skew=datetime.timedelta(minutes=3))
+    assert r.status_code == 200, r.text
+    r = signed_request(server, admin_creds, "GET", "/", service="s3",
+                       skew=datetime.timedelta(minutes=-3))
+    assert r.status_code == 200, r.text
+
+
+# --------------------------------------------------------------------------
+# Tampering
+# --------------------------------------------------------------------------
+
+
+def test_raw_sigv4_baseline(server, admin_creds):
+    r = signed_request(server, admin_creds, "POST", "/", service="ec2", data=DESCRIBE_REGIONS)
+    assert r.status_code == 200, r.text
+    assert b"DescribeRegionsResponse" in r.content
+
+
+def test_tampered_body_ec2(server, admin_creds):
+    r = signed_request(server, admin_creds, "POST", "/", service="ec2", data=DESCRIBE_REGIONS,
+                       send_data="Action=DescribeKeyPairs&Version=2016-11-15")
+    assert r.status_code in (400, 401, 403), r.text
+    assert xml_error_code(r.content) in EC2_BAD_SIG, r.text
+
+
+def test_tampered_path_s3(server, admin_creds, s3):
+    name = unique_bucket("tamper")
+    s3.create_bucket(Bucket=name)
+    try:
+        r = signed_request(server, admin_creds, "HEAD", f"/{name}", service="s3")
+        assert r.status_code == 200
+        r = signed_request(server, admin_creds, "DELETE", f"/{unique_bucket('x')}", service="s3",
+                           send_path=f"/{name}")
+        assert r.status_code == 403, r.text
+        assert xml_error_code(r.content) == "SignatureDoesNotMatch", r.text
+        assert name in [b["Name"] for b in s3.list_buckets()["Buckets"]]
+    finally:
+        s3.delete_bucket(Bucket=name)
+
+
+def test_presigned_ec2_query(ec2):
+    url = ec2.generate_presigned_url("describe_regions", ExpiresIn=300)
+    assert "X-Amz-Signature=" in url
+    r = requests.get(url, timeout=30)
+    assert r.status_code == 200, r.text
+    assert b"DescribeRegionsResponse" in r.content
+    bad = url.replace("X-Amz-Signature=", "X-Amz-Signature=00", 1)
+    r = requests.get(bad, timeout=30)
+    assert r.status_code in (400, 401, 403), r.text
+    assert xml_error_code(r.content) in EC2_BAD_SIG, r.text
+
+
+# --------------------------------------------------------------------------
+# Malformed requests never produce 5xx
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("body", [
+    b"%%%&&==&Action",
+    b"Action=DescribeRegions&Version=2016-11-15&%zz=1",
+    b"\xff\xfe\xfd=\x00\x01",
+    b"Version=2016-11-15",
+    b"Action=&Version=2016-11-15",
+    b"Action=DescribeKeyPairs&Version=2016-11-15&KeyName.1=" + b"a" * 5000,
+    b"Action=DescribeSecurityGroups&Version=2016-11-15&MaxResults=notanumber",
+    b"Action=CreateSecurityGroup&Version=2016-11-15&GroupName=e2e-badbool&GroupDescription=y&DryRun=maybe",
+], ids=["garbage", "bad-escape", "non-utf8", "no-action", "empty-action", "long-value",
+        "non-numeric", "bad-bool"])
+def test_malformed_form_body_signed(server, admin_creds, body):
+    r = signed_request(server, admin_creds, "POST", "/", service="ec2", data=body)
+    assert 400 <= r.status_code < 500, (r.status_code, r.text)
+
+
+@pytest.mark.parametrize("body", [
+    b"Action=DescribeSecurityGroups&Version=2016-11-15&Filter.1.Name=group-name"
+    b"&Filter.1.Value.99999999999999999999=a",
+    b"Action=DescribeSecurityGroups&Version=2016-11-15&Filter.0.Name=group-name&Filter.0.Value.0=a",
+    b"Action=DescribeSecurityGroups&Version=2016-11-15&GroupId.1=sg-1&GroupId.1=sg-2",
+    b"Action=DescribeRegions&Version=2016-11-15&Action=DescribeKeyPairs",
+], ids=["huge-index", "zero-index", "repeated-member", "repeated-action"])
+def test_odd_form_body_never_5xx(server, admin_creds, body):
+    r = signed_request(server, admin_creds, "POST", "/", service="ec2", data=body)
+    assert r.status_code < 500, (r.status_code, r.text)
+
+
+def test_malformed_form_body_unsigned(server):
+    r = requests.post(server.url + "/", data=b"%%%&&==&Action=\xff",
+                      headers={"Content-Type": "application/x-www-form-urlencoded"}, timeout=30)
+    assert 400 <= r.status_code < 500, (r.status_code, r.text)
+
+
+@pytest.mark.parametrize("auth", [
+    "AWS4-HMAC-SHA256 garbage",
+    "AWS4-HMAC-SHA256 Credential=AKIA/20200101/us-east-1/ec2, SignedHeaders=host, Signature=zz",
+    "AWS4-HMAC-SHA256 Credential=, SignedHeaders=, Signature=",
+    "AWS onlyonepart",
+    "AWS :",
+    "Bearer abc",
+    "\u00e9\u00e9",
+])
+@pytest.mark.parametrize("target", ["ec2", "s3"])
+def test_malformed_authorization_header(server, auth, target):
+    hdrs = {"Authorization": auth.encode("latin-1"), "X-Amz-Date": "20200101T000000Z"}
+    if target == "ec2":
+        r = requests.post(server.url + "/", data=DESCRIBE_REGIONS,
+                          headers={**hdrs, "Content-Type": "application/x-www-form-urlencoded"},
+                          timeout=30)
+    else:
+        r = requests.get(server.url + "/", headers=hdrs, timeout=30)
+    assert 400 <= r.status_code < 500, (r.status_code, r.text)
+
+
+def _raw_http(server, payload: bytes) -> bytes:
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+        sock.sendall(payload)
+        chunks = []
+        try:
+            while True:
+                c = sock.recv(65536)
+                if not c:
+                    break
+                chunks.append(c)
+                if b"\r\n\r\n" in b"".join(chunks):
+                    break
+        except (ConnectionResetError, socket.timeout):
+            pass
+    return b"".join(chunks)
+
+
+def _status_of(raw: bytes) -> int:
+    m = re.match(rb"HTTP/1\.[01] (\d{3})", raw)
+    assert m, f"no HTTP status line in {raw[:200]!r}"
+    return int(m.group(1))
+
+
+def test_huge_header(server):
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    try:
+        conn.putrequest("GET", "/")
+        conn.putheader("X-Huge", "a" * (128 * 1024))
+        conn.endheaders()
+        status = conn.getresponse().status
+    except (ConnectionResetError, BrokenPipeError) as e:
+        pytest.fail(f"server dropped the connection instead of answering 4xx: {e!r}")
+    finally:
+        conn.close()
+    assert 400 <= status < 500, status
+    assert requests.get(server.url + "/health", timeout=10).status_code == 200
+
+
+def test_many_headers(server):
+    lines = b"".join(b"X-H%d: v\r\n" % i for i in range(500))
+    raw = _raw_http(server, b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n" + lines + b"\r\n")
+    assert 400 <= _status_of(raw) < 500, raw[:300]
+    assert requests.get(server.url + "/health", timeout=10).status_code == 200
+
+
+def test_garbage_request_line(server):
+    raw = _raw_http(server, b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03garbage\r\n\r\n")
+    if raw:
+        assert 400 <= _status_of(raw) < 500, raw[:300]
+    assert requests.get(server.url + "/health", timeout=10).status_code == 200
+
