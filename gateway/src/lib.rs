@@ -23,23 +23,22 @@ use crate::ratelimit::RateLimits;
 use crate::server::Gateway;
 
 /// Builds the shared state of a gateway over an opened site.
-pub fn build_gateway(federation: federation::Federation, config: &Config) -> Result<Gateway, String> {
+pub fn build_gateway(federation: federation::Federation, config: &Config) -> Gateway {
     let limits = Arc::new(RateLimits::new(&config.rate_limit));
     let mut builder = S3ServiceBuilder::new(s3::SkyportS3::new(federation.clone()));
     builder.set_auth(s3::auth::KeyLookup { federation: federation.clone(), limits: limits.clone() });
     builder.set_access(s3::auth::RequireSignature);
     if !config.s3_base_domain.is_empty() {
-        let host = s3s::host::SingleDomain::new(&config.s3_base_domain).map_err(|e| format!("s3_base_domain: {e}"))?;
-        builder.set_host(host);
+        builder.set_host(s3::host::BaseDomain::new(&config.s3_base_domain));
     }
-    Ok(Gateway {
+    Gateway {
         admin: admin::api::router(federation.clone()),
         federation,
         s3: builder.build(),
         limits,
         metrics: metrics::install(),
         zones: config.zones(),
-    })
+    }
 }
 
 /// Opens the site, binds, prints the endpoint (and first-start credentials), and serves until Ctrl-C.
@@ -50,7 +49,7 @@ pub async fn serve(config: Config) -> Result<(), String> {
     let address = listener.local_addr().map_err(|e| e.to_string())?;
     let endpoint = format!("http://{address}");
     bootstrap::write_client_config(&config, &endpoint).map_err(|e| e.to_string())?;
-    let gateway = Arc::new(build_gateway(federation.clone(), &config)?);
+    let gateway = Arc::new(build_gateway(federation.clone(), &config));
     let aws_dir = config.data_dir.join("aws");
     if let Some(key) = admin_key {
         println!("created tenant 'admin' with an admin key:");

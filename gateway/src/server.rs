@@ -94,7 +94,13 @@ pub async fn run(listener: TcpListener, gateway: Arc<Gateway>, shutdown: impl st
 async fn handle(gateway: Arc<Gateway>, request: Request<Incoming>) -> Response<ResponseBody> {
     let started = Instant::now();
     let request_id = new_request_id();
-    let span = tracing::info_span!("request", id = %request_id, method = %request.method(), path = %request.uri().path());
+    let span = tracing::info_span!(
+        "request",
+        id = %request_id,
+        method = %request.method(),
+        path = %request.uri().path(),
+        tenant = tracing::field::Empty
+    );
     async move {
         let (protocol, action, mut response) = route(&gateway, request, &request_id).await;
         let status = response.status().as_u16();

@@ -320,6 +320,9 @@ def make_client(server: Server, service: str, creds: Optional[Creds], **config_k
     )
     if creds is None:
         config_kw.setdefault("signature_version", UNSIGNED)
+    elif service == "s3":
+        # botocore would presign S3 URLs with SigV2 for a custom endpoint otherwise.
+        config_kw.setdefault("signature_version", "s3v4")
     return session.client(service, endpoint_url=server.url, config=client_config(**config_kw))
 
 

@@ -6,12 +6,17 @@ import datetime
 import http.client
 import re
 import socket
+import time
 
 import pytest
 import requests
+from botocore.auth import SigV4QueryAuth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
 from conftest import (
+    REGION,
     Creds,
     error_code,
     http_status,
@@ -190,8 +195,15 @@ def test_tampered_path_s3(server, admin_creds, s3):
         s3.delete_bucket(Bucket=name)
 
 
-def test_presigned_ec2_query(ec2):
-    url = ec2.generate_presigned_url("describe_regions", ExpiresIn=300)
+def _presign_ec2_get(server, creds, params, expires=300):
+    req = AWSRequest(method="GET", url=server.url + "/", params=params)
+    SigV4QueryAuth(Credentials(creds.access_key, creds.secret_key), "ec2", REGION,
+                   expires=expires).add_auth(req)
+    return req.prepare().url
+
+
+def test_presigned_ec2_query(server, admin_creds):
+    url = _presign_ec2_get(server, admin_creds, {"Action": "DescribeRegions", "Version": "2016-11-15"})
     assert "X-Amz-Signature=" in url
     r = requests.get(url, timeout=30)
     assert r.status_code == 200, r.text
@@ -200,6 +212,19 @@ def test_presigned_ec2_query(ec2):
     r = requests.get(bad, timeout=30)
     assert r.status_code in (400, 401, 403), r.text
     assert xml_error_code(r.content) in EC2_BAD_SIG, r.text
+    # Changing a signed parameter invalidates the signature.
+    r = requests.get(url.replace("Action=DescribeRegions", "Action=DescribeKeyPairs"), timeout=30)
+    assert xml_error_code(r.content) in EC2_BAD_SIG, r.text
+
+
+def test_presigned_ec2_query_expired(server, admin_creds):
+    url = _presign_ec2_get(server, admin_creds, {"Action": "DescribeRegions", "Version": "2016-11-15"},
+                           expires=1)
+    time.sleep(2.2)
+    r = requests.get(url, timeout=30)
+    assert 400 <= r.status_code < 500, r.text
+    assert r.status_code != 200
+    assert xml_error_code(r.content) in {"RequestExpired", "AuthFailure", "RequestTimeTooSkewed"}, r.text
 
 
 # --------------------------------------------------------------------------

@@ -65,7 +65,7 @@ def test_connect_ec2_helper_uses_sigv2(server, admin_creds):
         path="/",
         region=RegionInfo(name=REGION, endpoint="127.0.0.1"),
     )
-    c._auth_handler = boto.auth.QuerySignatureV2AuthHandler(c.host, boto.config, c._provider)
+    c._auth_handler = boto.auth.QuerySignatureV2AuthHandler(c.host, boto.config, c.provider)
     c.num_retries = 0
     names = [r.name for r in c.get_all_regions()]
     assert REGION in names
@@ -142,7 +142,7 @@ def test_sigv4_via_boto2(server, admin_creds):
     c = ec2_conn(server, admin_creds.access_key, admin_creds.secret_key,
                  cls=boto.ec2.connection.EC2Connection)
     c.num_retries = 0
-    c._auth_handler = boto.auth.HmacAuthV4Handler(c.host, boto.config, c._provider,
+    c._auth_handler = boto.auth.HmacAuthV4Handler(c.host, boto.config, c.provider,
                                                   service_name="ec2", region_name=REGION)
     assert REGION in [r.name for r in c.get_all_regions()]
 

@@ -180,7 +180,8 @@ def test_import_key_pair_public_key_round_trip(ec2, cleanup_ec2):
 
 def test_import_invalid_key_material(ec2):
     name = unique("kp-bad")
-    err = expect_error("InvalidKeyPair.Format", ec2.import_key_pair, KeyName=name,
+    # AWS answers "InvalidKey.Format: Key is not in valid OpenSSH public key format".
+    err = expect_error({"InvalidKey.Format", "InvalidKeyPair.Format"}, ec2.import_key_pair, KeyName=name,
                        PublicKeyMaterial=b"ssh-rsa not-a-valid-key")
     assert http_status(err) == 400
     expect_error("InvalidKeyPair.NotFound", ec2.describe_key_pairs, KeyNames=[name])
@@ -257,7 +258,7 @@ def new_group(ec2):
     created = []
 
     def make(name=None, description="e2e test group", **kw):
-        name = name or unique("sg")
+        name = name or unique("grp")
         gid = ec2.create_security_group(GroupName=name, Description=description, **kw)["GroupId"]
         created.append(gid)
         return gid, name
@@ -297,7 +298,7 @@ def test_default_security_group_cannot_be_deleted(ec2):
 
 
 def test_create_describe_delete_security_group(ec2):
-    name = unique("sg-life")
+    name = unique("grp-life")
     gid = ec2.create_security_group(GroupName=name, Description="life cycle")["GroupId"]
     assert gid.startswith("sg-")
     g = _group(ec2, gid)
@@ -317,7 +318,7 @@ def test_create_describe_delete_security_group(ec2):
 
 
 def test_delete_security_group_by_name(ec2):
-    name = unique("sg-byname")
+    name = unique("grp-byname")
     gid = ec2.create_security_group(GroupName=name, Description="x")["GroupId"]
     ec2.delete_security_group(GroupName=name)
     expect_error("InvalidGroup.NotFound", ec2.describe_security_groups, GroupIds=[gid])
@@ -329,6 +330,12 @@ def test_duplicate_security_group(ec2, new_group):
                        GroupName=name, Description="again")
     assert http_status(err) == 400
     assert _group(ec2, gid)["Description"] == "e2e test group"
+
+
+def test_group_name_may_not_look_like_an_id(ec2):
+    name = "sg-" + unique("x")
+    expect_error("InvalidParameterValue", ec2.create_security_group, GroupName=name, Description="x")
+    expect_error("InvalidGroup.NotFound", ec2.describe_security_groups, GroupNames=[name])
 
 
 def test_describe_unknown_group_id(ec2):
@@ -466,7 +473,7 @@ def test_authorize_unknown_group(ec2):
 
 
 def test_security_group_dry_run(ec2):
-    name = unique("sg-dry")
+    name = unique("grp-dry")
     err = expect_error("DryRunOperation", ec2.create_security_group, GroupName=name,
                        Description="x", DryRun=True)
     assert http_status(err) == 412
@@ -578,7 +585,7 @@ def test_tags_on_key_pairs(ec2, cleanup_ec2):
 
 
 def test_tags_removed_with_security_group(ec2):
-    gid = ec2.create_security_group(GroupName=unique("sg-tagdel"), Description="x")["GroupId"]
+    gid = ec2.create_security_group(GroupName=unique("grp-tagdel"), Description="x")["GroupId"]
     ec2.create_tags(Resources=[gid], Tags=[{"Key": "k", "Value": "v"}])
     ec2.delete_security_group(GroupId=gid)
     assert ec2.describe_tags(Filters=[{"Name": "resource-id", "Values": [gid]}])["Tags"] == []

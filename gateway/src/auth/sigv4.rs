@@ -212,19 +212,29 @@ mod tests {
     }
 }
 
-/// Signs a request as a client would (used by `skyport admin`); returns the headers to add.
-#[allow(clippy::too_many_arguments)]
-pub fn sign_request(
+/// The credentials and scope a client signs with.
+pub struct ClientKey<'a> {
+    pub access_key: &'a str,
+    pub secret: &'a str,
+    pub region: &'a str,
+    pub service: &'a str,
+}
+
+/// Signs a request as a client would (used by `skyport admin` and tests); returns the headers to add.
+pub fn sign_request(method: &str, path: &str, host: &str, body: &[u8], key: &ClientKey<'_>) -> Vec<(&'static str, String)> {
+    sign_request_at(method, path, host, body, key, OffsetDateTime::now_utc())
+}
+
+/// [`sign_request`] with the signer's clock given, to test clock skew.
+pub fn sign_request_at(
     method: &str,
     path: &str,
     host: &str,
     body: &[u8],
-    access_key: &str,
-    secret: &str,
-    region: &str,
-    service: &str,
+    key: &ClientKey<'_>,
+    now: OffsetDateTime,
 ) -> Vec<(&'static str, String)> {
-    let now = OffsetDateTime::now_utc();
+    let (access_key, secret, region, service) = (key.access_key, key.secret, key.region, key.service);
     let format = time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
     let amz_date = now.format(format).unwrap_or_default();
     let payload = hex::encode(Sha256::digest(body));

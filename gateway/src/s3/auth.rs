@@ -26,6 +26,7 @@ impl S3Auth for KeyLookup {
         let Some((secret, principal)) = self.federation.authenticate(access_key).await.map_err(s3_error)? else {
             return Err(s3_error!(InvalidAccessKeyId, "The AWS Access Key Id you provided does not exist in our records."));
         };
+        tracing::Span::current().record("tenant", principal.tenant.name.as_str());
         if !self.limits.allow(access_key, &principal.tenant.id) {
             return Err(s3_error!(SlowDown, "Please reduce your request rate."));
         }

@@ -3,6 +3,7 @@
 //! translates: s3s types in, one federation call, s3s types out.
 
 pub mod auth;
+pub mod host;
 
 use std::cell::RefCell;
 

@@ -1,0 +1,14 @@
+//! Integration tests: the real `skyport` binary on a loopback port, driven by
+//! aws-sdk-ec2 / aws-sdk-s3 and raw signed requests, on SQLite and PostgreSQL.
+
+mod account;
+mod admin;
+mod auth;
+mod buckets;
+mod common;
+mod isolation;
+mod key_pairs;
+mod ops;
+mod raw;
+mod security_groups;
+mod tags;
