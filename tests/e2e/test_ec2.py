@@ -6,7 +6,7 @@ import pytest
 from botocore.exceptions import ClientError
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
-from conftest import REGION, error_code, http_status, signed_request, unique, xml_error_code
+from conftest import REGION, error_code, http_status, make_client, signed_request, unique, xml_error_code
 from helpers import (
     created_rsa_fingerprint,
     ed25519_fingerprint,
@@ -705,3 +705,123 @@ def test_query_api_via_get(server, admin_creds):
     assert b"DescribeRegionsResponse" in r.content
     assert REGION.encode() in r.content
 
+
+
+# --------------------------------------------------------------------------
+# Validation, special characters, dependencies, concurrency
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("describe", ["describe_security_groups", "describe_key_pairs", "describe_tags"])
+def test_unknown_filter_name_rejected(ec2, describe):
+    err = expect_error("InvalidParameterValue", getattr(ec2, describe),
+                       Filters=[{"Name": "no-such-filter", "Values": ["x"]}])
+    assert http_status(err) == 400
+
+
+def test_escaped_wildcard_matches_literally(ec2, new_group):
+    prefix = unique("esc")
+    literal, _ = new_group(f"{prefix}-a*b")
+    other, _ = new_group(f"{prefix}-axxb")
+
+    def ids(value):
+        return {g["GroupId"] for g in ec2.describe_security_groups(
+            Filters=[{"Name": "group-name", "Values": [value]}])["SecurityGroups"]}
+
+    assert ids(f"{prefix}-a*b") == {literal, other}
+    assert ids(f"{prefix}-a\\*b") == {literal}, "AWS filters treat \\* as a literal asterisk"
+
+
+def test_tag_special_characters_round_trip(ec2, new_group):
+    gid, _ = new_group()
+    value = "a+b c&d=e%f/\u00e9\u2713\"<x>'; 100%"
+    key = "k " + value[:20]
+    ec2.create_tags(Resources=[gid], Tags=[{"Key": key, "Value": value}])
+    assert tags_dict(_group(ec2, gid).get("Tags")) == {key: value}
+    got = ec2.describe_security_groups(
+        Filters=[{"Name": f"tag:{key}", "Values": [value]}])["SecurityGroups"]
+    assert [g["GroupId"] for g in got] == [gid]
+    ec2.delete_tags(Resources=[gid], Tags=[{"Key": key, "Value": value}])
+    assert not _group(ec2, gid).get("Tags")
+
+
+@pytest.mark.parametrize("tags", [
+    [{"Key": "aws:reserved", "Value": "x"}],
+    [{"Key": "k" * 129, "Value": "x"}],
+    [{"Key": "k", "Value": "v" * 257}],
+    [{"Key": f"k{i}", "Value": "x"} for i in range(51)],
+], ids=["aws-prefix", "long-key", "long-value", "too-many"])
+def test_tag_validation(ec2, new_group, tags):
+    gid, _ = new_group()
+    err = expect_error("InvalidParameterValue", ec2.create_tags, Resources=[gid], Tags=tags)
+    assert http_status(err) == 400
+    assert not _group(ec2, gid).get("Tags"), "a rejected CreateTags must not apply partially"
+
+
+def test_name_validation(ec2):
+    expect_error("InvalidParameterValue", ec2.create_security_group,
+                 GroupName="n" * 256, Description="x")
+    expect_error("InvalidParameterValue", ec2.create_security_group,
+                 GroupName=unique("grp"), Description="d" * 256)
+    expect_error("InvalidParameterValue", ec2.create_key_pair, KeyName="k" * 256)
+    expect_error("InvalidParameterValue", ec2.create_key_pair, KeyName=unique("kp"), KeyType="dsa")
+
+
+def test_delete_group_referenced_by_rule(ec2, new_group):
+    src, _ = new_group()
+    dst, _ = new_group()
+    ec2.authorize_security_group_ingress(GroupId=dst, IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 80, "ToPort": 80, "UserIdGroupPairs": [{"GroupId": src}]}])
+    expect_error("DependencyViolation", ec2.delete_security_group, GroupId=src)
+    assert _group(ec2, src)["GroupId"] == src
+    ec2.revoke_security_group_ingress(GroupId=dst, IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 80, "ToPort": 80, "UserIdGroupPairs": [{"GroupId": src}]}])
+    ec2.delete_security_group(GroupId=src)
+    expect_error("InvalidGroup.NotFound", ec2.describe_security_groups, GroupIds=[src])
+
+
+def _race(n, fn):
+    import concurrent.futures
+
+    def attempt(_):
+        try:
+            fn()
+            return "ok"
+        except ClientError as e:
+            return error_code(e)
+
+    with concurrent.futures.ThreadPoolExecutor(n) as pool:
+        return sorted(pool.map(attempt, range(n)))
+
+
+def test_concurrent_create_same_group(server, admin_creds, ec2):
+    clients = [make_client(server, "ec2", admin_creds) for _ in range(6)]
+    name = unique("race")
+    it = iter(clients)
+    results = _race(6, lambda: next(it).create_security_group(GroupName=name, Description="race"))
+    try:
+        assert results.count("ok") == 1, results
+        assert set(results) - {"ok"} <= {"InvalidGroup.Duplicate"}, results
+        assert len(ec2.describe_security_groups(GroupNames=[name])["SecurityGroups"]) == 1
+    finally:
+        ec2.delete_security_group(GroupName=name)
+
+
+def test_concurrent_same_rule(server, admin_creds, ec2, new_group):
+    gid, _ = new_group()
+    clients = iter([make_client(server, "ec2", admin_creds) for _ in range(6)])
+    perm = {"IpProtocol": "tcp", "FromPort": 7, "ToPort": 7, "IpRanges": [{"CidrIp": "10.7.0.0/16"}]}
+    results = _race(6, lambda: next(clients).authorize_security_group_ingress(
+        GroupId=gid, IpPermissions=[perm]))
+    assert results.count("ok") == 1, results
+    assert set(results) - {"ok"} <= {"InvalidPermission.Duplicate"}, results
+    assert normalize_permissions(_group(ec2, gid)["IpPermissions"]) == normalize_permissions([perm])
+
+
+def test_concurrent_create_same_key_pair(server, admin_creds, ec2, cleanup_ec2):
+    name = unique("racekp")
+    clients = iter([make_client(server, "ec2", admin_creds) for _ in range(6)])
+    results = _race(6, lambda: next(clients).create_key_pair(KeyName=name, KeyType="ed25519"))
+    cleanup_ec2(lambda: ec2.delete_key_pair(KeyName=name))
+    assert results.count("ok") == 1, results
+    assert set(results) - {"ok"} <= {"InvalidKeyPair.Duplicate"}, results

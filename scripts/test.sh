@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The README's second command: every test — Rust unit and integration tests
+# (real server, aws-sdk-rust clients, SQLite and PostgreSQL) and the Python
+# end-to-end suite (boto3, awscli, boto 2). Installs and starts what it needs.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/lib/postgres.sh"
+
+install_base_packages
+require_cargo
+ensure_postgres
+cd "$repo"
+target="${CARGO_TARGET_DIR:-$repo/target}"
+
+say "Rust tests (unit + integration)"
+cargo test --locked --workspace
+
+say "Python end-to-end tests (boto3, awscli, boto 2)"
+SKYPORT_BIN="$target/debug/skyport" tests/e2e/run.sh
