@@ -37,6 +37,30 @@ pub enum Error {
     /// The caller is not allowed to do this.
     #[error("{0}")]
     AccessDenied(String),
+    /// The body did not match the digest the client sent (Content-MD5 or a checksum).
+    #[error("{0}")]
+    BadDigest(String),
+    /// The client stopped sending before the body was complete.
+    #[error("the request body ended early: {0}")]
+    IncompleteBody(String),
+    /// A conditional request's precondition failed (HTTP 412).
+    #[error("at least one of the preconditions you specified did not hold")]
+    PreconditionFailed,
+    /// A conditional GET/HEAD found nothing new (HTTP 304).
+    #[error("not modified")]
+    NotModified,
+    /// CompleteMultipartUpload named a part that was not uploaded or whose ETag differs.
+    #[error("{0}")]
+    InvalidPart(String),
+    /// CompleteMultipartUpload listed parts out of ascending order.
+    #[error("The list of parts was not in ascending order. Parts must be ordered by part number.")]
+    InvalidPartOrder,
+    /// A part other than the last is smaller than the 5 MiB minimum.
+    #[error("Your proposed upload is smaller than the minimum allowed object size.")]
+    EntityTooSmall,
+    /// A byte range outside the object.
+    #[error("The requested range is not satisfiable")]
+    InvalidRange,
     /// Something broke on our side; `detail` is logged, never sent to clients.
     #[error("internal error: {detail}")]
     Internal { detail: String },

@@ -12,4 +12,4 @@ pub mod types;
 
 pub use error::{Error, Result};
 pub use ids::ResourceKind;
-pub use object_store::ObjectStore;
+pub use object_store::{ByteStream, ObjectStore, StoredBlob};

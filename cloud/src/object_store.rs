@@ -1,41 +1,54 @@
-//! The object-store backend trait: where bucket and object bytes live.
+//! The object-store backend trait: where object bytes live.
 //!
-//! Ownership and naming are the account layer's business (`federation`); a store
-//! only keeps bytes. Default methods answer "not implemented" so a store can grow
-//! operation by operation.
+//! A store keeps *blobs*: immutable byte sequences written once, durably, under
+//! an ID the store picks. Which key maps to which blobs, ownership, ETags and
+//! metadata are the account layer's business (`federation`), so a put is: write
+//! the blob (durable when this returns), then commit the record; a crash in
+//! between leaves an unreferenced blob that [`ObjectStore::remove_unreferenced`]
+//! clears at the next start.
 
+use std::collections::HashSet;
+use std::pin::Pin;
 
 use async_trait::async_trait;
+use bytes::Bytes;
+use futures::Stream;
 
 use crate::error::Result;
 
-/// Storage for buckets and objects.
-///
-/// ```
-/// use cloud::{ObjectStore, Result};
-///
-/// struct Nowhere;
-///
-/// #[async_trait::async_trait]
-/// impl ObjectStore for Nowhere {
-///     async fn create_bucket(&self, _bucket: &str) -> Result<()> { Ok(()) }
-///     async fn delete_bucket(&self, _bucket: &str) -> Result<()> { Ok(()) }
-///     async fn bucket_is_empty(&self, _bucket: &str) -> Result<bool> { Ok(true) }
-/// }
-/// ```
+/// A body streamed in or out. A producer that must fail a write (a digest
+/// mismatch, a client that went away) yields an `io::Error` whose inner error
+/// is a [`crate::Error`]; stores pass that error through unchanged.
+pub type ByteStream = Pin<Box<dyn Stream<Item = std::io::Result<Bytes>> + Send>>;
+
+/// A blob that is safely on disk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredBlob {
+    pub id: String,
+    pub size: u64,
+}
+
+/// Storage for object bytes, grouped by bucket.
 #[async_trait]
 pub trait ObjectStore: Send + Sync + 'static {
-    /// Creates the storage for a bucket. Idempotent: an existing empty bucket is fine.
+    /// Creates the storage for a bucket. Idempotent.
     async fn create_bucket(&self, bucket: &str) -> Result<()>;
 
-    /// Removes the storage of an empty bucket; a missing bucket is fine.
+    /// Removes a bucket's storage and anything left in it. Callers make sure
+    /// no record refers to its blobs any more.
     async fn delete_bucket(&self, bucket: &str) -> Result<()>;
 
-    /// Whether the bucket holds no objects.
-    async fn bucket_is_empty(&self, bucket: &str) -> Result<bool>;
+    /// Writes a whole stream as a new blob; when this returns `Ok` the bytes
+    /// survive a crash. On error nothing is left behind.
+    async fn write_blob(&self, bucket: &str, body: ByteStream) -> Result<StoredBlob>;
 
-    /// Removes debris (temporary files of interrupted writes). Called at start.
-    async fn recover(&self) -> Result<()> {
-        Ok(())
-    }
+    /// Streams `len` bytes of a blob starting at `offset`.
+    async fn read_blob(&self, bucket: &str, blob: &str, offset: u64, len: u64) -> Result<ByteStream>;
+
+    /// Deletes a blob; a missing blob is fine.
+    async fn delete_blob(&self, bucket: &str, blob: &str) -> Result<()>;
+
+    /// Removes temporary files of interrupted writes and every blob of `bucket`
+    /// that is not in `referenced`. Returns how many were removed.
+    async fn remove_unreferenced(&self, bucket: &str, referenced: &HashSet<String>) -> Result<usize>;
 }

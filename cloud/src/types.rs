@@ -110,3 +110,54 @@ pub struct Bucket {
     pub region: String,
     pub created_at: i64,
 }
+
+/// Standard HTTP headers stored with an object and returned on GET.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ObjectHeaders {
+    pub content_type: Option<String>,
+    pub cache_control: Option<String>,
+    pub content_disposition: Option<String>,
+    pub content_encoding: Option<String>,
+    pub content_language: Option<String>,
+    pub expires: Option<String>,
+}
+
+/// A flexible checksum: algorithm (`CRC32`, `CRC32C`, `SHA1`, `SHA256`, `CRC64NVME`) and base64 value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checksum {
+    pub algorithm: String,
+    pub value: String,
+}
+
+/// What describes an object besides its bytes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ObjectMeta {
+    pub headers: ObjectHeaders,
+    /// `x-amz-meta-*` pairs, names lowercased, without the prefix.
+    pub user_metadata: std::collections::BTreeMap<String, String>,
+}
+
+/// An object as stored: its blobs in order, and what S3 reports about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectInfo {
+    pub key: String,
+    pub size: u64,
+    /// The ETag without quotes: hex MD5, or `hex-N` for multipart objects.
+    pub etag: String,
+    pub meta: ObjectMeta,
+    pub checksum: Option<Checksum>,
+    pub parts_count: Option<u32>,
+    /// Unix milliseconds.
+    pub last_modified: i64,
+    pub blobs: Vec<crate::StoredBlob>,
+}
+
+/// One page of a listing.
+#[derive(Debug, Clone, Default)]
+pub struct ObjectListing {
+    pub objects: Vec<ObjectInfo>,
+    pub common_prefixes: Vec<String>,
+    pub is_truncated: bool,
+    /// The last key or common prefix returned, where the next page starts after.
+    pub last: Option<String>,
+}

@@ -51,7 +51,9 @@ impl Federation {
             }
         }
         // Storage first, record second: a crash in between leaves an empty
-        // directory that the next create of this name simply reuses.
+        // directory that the next create of this name simply reuses. Leftovers
+        // of an earlier bucket of this name are cleared first.
+        self.objects.delete_bucket(name).await?;
         self.objects.create_bucket(name).await?;
         let bucket = Bucket { name: name.to_string(), region: self.region.clone(), created_at: now() };
         let inserted = sqlx::query("INSERT INTO buckets (name, tenant_id, region, created_at) VALUES ($1, $2, $3, $4)")
@@ -108,18 +110,26 @@ impl Federation {
         }
     }
 
-    /// Deletes an empty bucket.
+    /// Deletes a bucket that holds no object; unfinished multipart uploads go with it.
     pub async fn delete_bucket(&self, tenant: &Tenant, name: &str) -> Result<()> {
         self.bucket(tenant, name).await?;
-        // The store's delete is the emptiness check (an atomic rmdir), so a
-        // concurrent write cannot slip in between a check and the delete.
-        self.objects.delete_bucket(name).await?;
-        sqlx::query("DELETE FROM buckets WHERE name = $1 AND tenant_id = $2")
+        let mut tx = self.db.pool().begin().await.map_err(db_err)?;
+        let has_objects = sqlx::query("SELECT object_key FROM objects WHERE bucket = $1 LIMIT 1")
             .bind(name)
-            .bind(&tenant.id)
-            .execute(self.db.pool())
+            .fetch_optional(&mut *tx)
             .await
-            .map_err(db_err)?;
+            .map_err(db_err)?
+            .is_some();
+        if has_objects {
+            return Err(Error::BucketNotEmpty(name.to_string()));
+        }
+        for statement in ["DELETE FROM multipart_uploads WHERE bucket = $1", "DELETE FROM buckets WHERE name = $1"] {
+            sqlx::query(statement).bind(name).execute(&mut *tx).await.map_err(db_err)?;
+        }
+        tx.commit().await.map_err(db_err)?;
+        // Record first, storage second: a crash in between leaves files no
+        // bucket owns, which the next CreateBucket of this name starts over from.
+        self.objects.delete_bucket(name).await?;
         tracing::info!(tenant = %tenant.name, bucket = name, "bucket deleted");
         Ok(())
     }

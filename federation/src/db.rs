@@ -34,6 +34,9 @@ impl Db {
             .run(&pool)
             .await
             .map_err(|e| Error::internal(format!("running database migrations: {e}")))?;
+        if !is_sqlite {
+            binary_key_order(&pool).await?;
+        }
         Ok(Db { pool, is_sqlite })
     }
 
@@ -53,9 +56,38 @@ impl Db {
     }
 }
 
+/// S3 lists keys in UTF-8 byte order. SQLite compares text that way; a
+/// PostgreSQL column follows the database's locale unless told otherwise, so
+/// key columns get the "C" collation (once; the check is cheap).
+async fn binary_key_order(pool: &AnyPool) -> Result<()> {
+    for (table, column) in [("objects", "object_key"), ("multipart_uploads", "object_key")] {
+        let row = sqlx::query(
+            "SELECT COALESCE(CAST(collation_name AS TEXT), '') AS collation FROM information_schema.columns \
+             WHERE table_schema = current_schema() AND table_name = $1 AND column_name = $2",
+        )
+        .bind(table)
+        .bind(column)
+        .fetch_one(pool)
+        .await
+        .map_err(db_err)?;
+        if text(&row, "collation")? != "C" {
+            sqlx::query(&format!("ALTER TABLE {table} ALTER COLUMN {column} TYPE TEXT COLLATE \"C\""))
+                .execute(pool)
+                .await
+                .map_err(db_err)?;
+        }
+    }
+    Ok(())
+}
+
 /// Current time in Unix seconds.
 pub fn now() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}
+
+/// Current time in Unix milliseconds.
+pub fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
 /// Folds a database failure into the domain's internal error.

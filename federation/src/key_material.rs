@@ -65,6 +65,19 @@ pub fn generate(key_type: KeyType, comment: &str) -> Result<GeneratedKey> {
 /// Parses public key material as ImportKeyPair receives it (after the wire's
 /// base64 is removed): an OpenSSH line, or an RFC 4716 (SSH2) block.
 pub fn import(material: &[u8]) -> Result<ImportedKey> {
+    use rsa::pkcs8::DecodePublicKey;
+    // DER SubjectPublicKeyInfo (binary) or its PEM form: RSA only, as on AWS.
+    let spki = match std::str::from_utf8(material) {
+        Ok(text) if text.trim_start().starts_with("-----BEGIN PUBLIC KEY-----") => Some(rsa::RsaPublicKey::from_public_key_pem(text.trim())),
+        Ok(_) => None,
+        Err(_) => Some(rsa::RsaPublicKey::from_public_key_der(material)),
+    };
+    if let Some(parsed) = spki {
+        let rsa_key = parsed.map_err(|_| invalid_format())?;
+        let data = ssh_key::public::RsaPublicKey::try_from(&rsa_key).map_err(|_| invalid_format())?;
+        let public_openssh = ssh_key::PublicKey::new(KeyData::Rsa(data), "").to_openssh().map_err(Error::internal)?;
+        return rsa_imported(rsa_key, public_openssh);
+    }
     let text = std::str::from_utf8(material).map_err(|_| invalid_format())?.trim();
     let public = if text.starts_with("---- BEGIN SSH2 PUBLIC KEY ----") {
         let body: String = text
@@ -79,19 +92,20 @@ pub fn import(material: &[u8]) -> Result<ImportedKey> {
     };
     let public_openssh = public.to_openssh().map_err(Error::internal)?;
     match public.key_data() {
-        KeyData::Rsa(key) => {
-            let rsa_key = rsa::RsaPublicKey::try_from(key).map_err(|_| invalid_format())?;
-            if rsa::traits::PublicKeyParts::size(&rsa_key) * 8 < 2048 {
-                return Err(Error::invalid("PublicKeyMaterial", "RSA keys must be at least 2048 bits"));
-            }
-            let der = rsa_key.to_public_key_der().map_err(Error::internal)?;
-            Ok(ImportedKey { key_type: KeyType::Rsa, public_openssh, fingerprint: colon_hex(&Md5::digest(der.as_bytes())) })
-        }
+        KeyData::Rsa(key) => rsa_imported(rsa::RsaPublicKey::try_from(key).map_err(|_| invalid_format())?, public_openssh),
         KeyData::Ed25519(_) => {
             Ok(ImportedKey { key_type: KeyType::Ed25519, public_openssh, fingerprint: ed25519_fingerprint(public.key_data())? })
         }
         _ => Err(Error::invalid("PublicKeyMaterial", "only ssh-rsa and ssh-ed25519 keys are supported")),
     }
+}
+
+fn rsa_imported(rsa_key: rsa::RsaPublicKey, public_openssh: String) -> Result<ImportedKey> {
+    if rsa::traits::PublicKeyParts::size(&rsa_key) * 8 < 2048 {
+        return Err(Error::invalid("PublicKeyMaterial", "RSA keys must be at least 2048 bits"));
+    }
+    let der = rsa_key.to_public_key_der().map_err(Error::internal)?;
+    Ok(ImportedKey { key_type: KeyType::Rsa, public_openssh, fingerprint: colon_hex(&Md5::digest(der.as_bytes())) })
 }
 
 fn invalid_format() -> Error {
@@ -134,6 +148,19 @@ mod tests {
         let KeyData::Rsa(data) = parsed.key_data() else { panic!("not rsa") };
         let der = rsa::RsaPublicKey::try_from(data).unwrap().to_public_key_der().unwrap();
         assert_eq!(imported.fingerprint, colon_hex(&Md5::digest(der.as_bytes())));
+    }
+
+    #[test]
+    fn der_and_pem_rsa_keys_import_with_the_same_fingerprint() {
+        let key = generate(KeyType::Rsa, "k").unwrap();
+        let from_openssh = import(key.public_openssh.as_bytes()).unwrap();
+        let parsed = ssh_key::PublicKey::from_openssh(&key.public_openssh).unwrap();
+        let KeyData::Rsa(data) = parsed.key_data() else { panic!("not rsa") };
+        let rsa_key = rsa::RsaPublicKey::try_from(data).unwrap();
+        let der = rsa_key.to_public_key_der().unwrap();
+        assert_eq!(import(der.as_bytes()).unwrap().fingerprint, from_openssh.fingerprint);
+        let pem = rsa_key.to_public_key_pem(LineEnding::LF).unwrap();
+        assert_eq!(import(pem.as_bytes()).unwrap().fingerprint, from_openssh.fingerprint);
     }
 
     #[test]

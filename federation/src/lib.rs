@@ -10,6 +10,8 @@ pub mod buckets;
 pub mod db;
 pub mod key_material;
 pub mod key_pairs;
+pub mod multipart;
+pub mod objects;
 pub mod sealing;
 pub mod security_groups;
 pub mod tags;

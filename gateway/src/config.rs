@@ -47,6 +47,8 @@ pub struct Config {
     pub s3_base_domain: String,
     /// Log filter (tracing `EnvFilter` syntax), e.g. `info` or `gateway=debug`.
     pub log: String,
+    /// Unfinished multipart uploads older than this many hours are aborted.
+    pub multipart_expiry_hours: u64,
     /// Request rate limits.
     pub rate_limit: RateLimitConfig,
 }
@@ -61,7 +63,8 @@ impl Default for Config {
             region: "us-east-1".into(),
             availability_zones: Vec::new(),
             s3_base_domain: String::new(),
-            log: "info".into(),
+            log: "info,s3s=off".into(),
+            multipart_expiry_hours: 7 * 24,
             rate_limit: RateLimitConfig::default(),
         }
     }

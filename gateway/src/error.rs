@@ -94,7 +94,16 @@ impl From<Error> for Ec2Error {
             Error::AccessDenied(_) => {
                 Ec2Error { status: StatusCode::FORBIDDEN, code: "UnauthorizedOperation".into(), message }
             }
-            Error::BucketNotEmpty(_) | Error::BucketTakenByOther(_) => Ec2Error::bad_request("InvalidParameterValue", message),
+            Error::BucketNotEmpty(_)
+            | Error::BucketTakenByOther(_)
+            | Error::BadDigest(_)
+            | Error::IncompleteBody(_)
+            | Error::PreconditionFailed
+            | Error::NotModified
+            | Error::InvalidPart(_)
+            | Error::InvalidPartOrder
+            | Error::EntityTooSmall
+            | Error::InvalidRange => Ec2Error::bad_request("InvalidParameterValue", message),
             Error::Internal { detail } => {
                 log_internal(&detail);
                 Ec2Error {
@@ -141,11 +150,21 @@ pub fn s3_error(error: Error) -> S3Error {
     let message = error.to_string();
     let code = match &error {
         Error::NotFound { kind: ResourceKind::Bucket, .. } => S3ErrorCode::NoSuchBucket,
+        Error::NotFound { kind: ResourceKind::MultipartUpload, .. } => S3ErrorCode::NoSuchUpload,
         Error::NotFound { .. } => S3ErrorCode::NoSuchKey,
+        Error::BadDigest(_) => S3ErrorCode::BadDigest,
+        Error::IncompleteBody(_) => S3ErrorCode::IncompleteBody,
+        Error::PreconditionFailed => S3ErrorCode::PreconditionFailed,
+        Error::NotModified => S3ErrorCode::NotModified,
+        Error::InvalidPart(_) => S3ErrorCode::InvalidPart,
+        Error::InvalidPartOrder => S3ErrorCode::InvalidPartOrder,
+        Error::EntityTooSmall => S3ErrorCode::EntityTooSmall,
+        Error::InvalidRange => S3ErrorCode::InvalidRange,
         Error::Duplicate { kind: ResourceKind::Bucket, .. } => S3ErrorCode::BucketAlreadyOwnedByYou,
         Error::BucketTakenByOther(_) => S3ErrorCode::BucketAlreadyExists,
         Error::BucketNotEmpty(_) => S3ErrorCode::BucketNotEmpty,
         Error::InvalidParameter { parameter, .. } if parameter == "Bucket" => S3ErrorCode::InvalidBucketName,
+        Error::InvalidParameter { parameter, .. } if parameter == "Key" => S3ErrorCode::KeyTooLongError,
         Error::InvalidParameter { .. } | Error::Duplicate { .. } => S3ErrorCode::InvalidArgument,
         Error::QuotaExceeded { resource: "buckets", .. } => S3ErrorCode::TooManyBuckets,
         Error::QuotaExceeded { .. } => S3ErrorCode::Custom("QuotaExceeded".into()),
@@ -168,6 +187,14 @@ pub fn admin_status(error: &Error) -> (StatusCode, &'static str) {
         Error::DependencyViolation(_) | Error::BucketNotEmpty(_) | Error::CannotDelete(_) => {
             (StatusCode::CONFLICT, "DependencyViolation")
         }
+        Error::BadDigest(_)
+        | Error::IncompleteBody(_)
+        | Error::PreconditionFailed
+        | Error::NotModified
+        | Error::InvalidPart(_)
+        | Error::InvalidPartOrder
+        | Error::EntityTooSmall
+        | Error::InvalidRange => (StatusCode::BAD_REQUEST, "InvalidParameter"),
         Error::QuotaExceeded { .. } => (StatusCode::CONFLICT, "QuotaExceeded"),
         Error::AccessDenied(_) => (StatusCode::FORBIDDEN, "AccessDenied"),
         Error::Internal { detail } => {
@@ -233,6 +260,15 @@ mod tests {
             (Error::invalid("Bucket", "bad"), S3ErrorCode::InvalidBucketName),
             (Error::QuotaExceeded { resource: "buckets", limit: 1 }, S3ErrorCode::TooManyBuckets),
             (Error::AccessDenied("x".into()), S3ErrorCode::AccessDenied),
+            (Error::not_found(ResourceKind::Object, "k"), S3ErrorCode::NoSuchKey),
+            (Error::not_found(ResourceKind::MultipartUpload, "u"), S3ErrorCode::NoSuchUpload),
+            (Error::BadDigest("x".into()), S3ErrorCode::BadDigest),
+            (Error::IncompleteBody("x".into()), S3ErrorCode::IncompleteBody),
+            (Error::PreconditionFailed, S3ErrorCode::PreconditionFailed),
+            (Error::InvalidPart("x".into()), S3ErrorCode::InvalidPart),
+            (Error::InvalidPartOrder, S3ErrorCode::InvalidPartOrder),
+            (Error::EntityTooSmall, S3ErrorCode::EntityTooSmall),
+            (Error::invalid("Key", "long"), S3ErrorCode::KeyTooLongError),
             (Error::internal("x"), S3ErrorCode::InternalError),
         ];
         for (error, code) in rows {

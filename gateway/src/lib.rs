@@ -41,10 +41,27 @@ pub fn build_gateway(federation: federation::Federation, config: &Config) -> Gat
     }
 }
 
+/// Aborts multipart uploads left unfinished for longer than `hours`, hourly.
+async fn expire_abandoned_uploads(federation: federation::Federation, hours: u64) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+    loop {
+        tick.tick().await;
+        let cutoff = federation::db::now_ms() - (hours as i64) * 3_600_000;
+        match federation.expire_multipart_uploads(cutoff).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(aborted = n, "aborted abandoned multipart uploads"),
+            Err(e) => tracing::warn!(error = %e, "expiring multipart uploads failed"),
+        }
+    }
+}
+
 /// Opens the site, binds, prints the endpoint (and first-start credentials), and serves until Ctrl-C.
 pub async fn serve(config: Config) -> Result<(), String> {
     let federation = bootstrap::open(&config).await.map_err(|e| e.to_string())?;
     let admin_key = bootstrap::ensure_admin(&federation, &config).await.map_err(|e| e.to_string())?;
+    // Before serving: drop what interrupted writes left behind.
+    federation.recover_object_store().await.map_err(|e| format!("recovering the object store: {e}"))?;
+    tokio::spawn(expire_abandoned_uploads(federation.clone(), config.multipart_expiry_hours));
     let listener = tokio::net::TcpListener::bind(config.bind).await.map_err(|e| format!("binding {}: {e}", config.bind))?;
     let address = listener.local_addr().map_err(|e| e.to_string())?;
     let endpoint = format!("http://{address}");
@@ -62,7 +79,20 @@ pub async fn serve(config: Config) -> Result<(), String> {
     );
     println!("skyport listening on {endpoint}");
     let shutdown = async {
-        let _ = tokio::signal::ctrl_c().await;
+        let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        let terminated = async {
+            match terminate.as_mut() {
+                Some(signal) => {
+                    signal.recv().await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            () = terminated => {}
+        }
+        tracing::info!("shutting down");
     };
     server::run(listener, gateway, shutdown).await.map_err(|e| e.to_string())?;
     federation.db().close().await;

@@ -35,6 +35,9 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// The body type of every response.
 pub type ResponseBody = UnsyncBoxBody<Bytes, BoxError>;
 
+/// The SigV4 service name admin requests are signed for.
+pub const ADMIN_SERVICE: &str = "skyport-admin";
+
 /// Largest EC2 Query or admin request body accepted (UserData is at most 16 KiB).
 const MAX_FORM_BODY: usize = 1024 * 1024;
 
@@ -137,8 +140,10 @@ async fn route(gateway: &Gateway, request: Request<Incoming>, request_id: &str) 
         }
     }
     if path.starts_with(crate::admin::PREFIX) {
+        // Label by method only: paths name tenants and keys, and would grow without bound.
+        let method = parts.method.to_string();
         let response = admin(gateway, parts, body, query).await;
-        return ("admin", path, response);
+        return ("admin", method, response);
     }
     let has_action = query.iter().any(|(k, _)| k == "Action");
     if has_action && (parts.method == Method::GET || parts.method == Method::HEAD) {
@@ -168,13 +173,9 @@ async fn route(gateway: &Gateway, request: Request<Incoming>, request_id: &str) 
             let (action, response) = ec2(gateway, &parts, query, bytes.clone(), form, request_id).await;
             return ("ec2", action, response);
         }
-        let request = Request::from_parts(parts, s3s::Body::from(bytes));
-        let (action, response) = s3(gateway, request).await;
-        return ("s3", action, response);
+        return s3(gateway, parts, &query, s3s::Body::from(bytes), request_id).await;
     }
-    let request = Request::from_parts(parts, s3s::Body::from(body));
-    let (action, response) = s3(gateway, request).await;
-    ("s3", action, response)
+    s3(gateway, parts, &query, s3s::Body::from(body), request_id).await
 }
 
 fn text_response(status: StatusCode, content_type: &'static str, body: String) -> Response<ResponseBody> {
@@ -206,7 +207,7 @@ async fn ec2(
     let action_name = all.iter().find(|(k, _)| k == "Action").map(|(_, v)| v.clone()).unwrap_or_default();
     let result = async {
         let signed = SignedRequest { method: parts.method.as_str(), path: parts.uri.path(), query: &query, headers: &parts.headers, body: &body };
-        let principal = auth::authenticate(&gateway.federation, &signed, &all).await?;
+        let principal = auth::authenticate(&gateway.federation, &signed, &all, "ec2").await?;
         tracing::Span::current().record("tenant", principal.tenant.name.as_str());
         if !gateway.limits.allow(&principal.access_key_id, &principal.tenant.id) {
             return Err(Ec2Error { status: StatusCode::SERVICE_UNAVAILABLE, code: "RequestLimitExceeded".into(), message: "Request limit exceeded.".into() });
@@ -223,6 +224,7 @@ async fn ec2(
             params: Params::from_pairs(&all),
             request_id,
             availability_zones: &gateway.zones,
+            host: parts.headers.get(http::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or(""),
         };
         ec2::dispatch(action, call).await
     }
@@ -234,7 +236,28 @@ async fn ec2(
     }
 }
 
-async fn s3(gateway: &Gateway, request: Request<s3s::Body>) -> (String, Response<ResponseBody>) {
+async fn s3(
+    gateway: &Gateway,
+    mut parts: http::request::Parts,
+    query: &[(String, String)],
+    body: s3s::Body,
+    request_id: &str,
+) -> (&'static str, String, Response<ResponseBody>) {
+    if let Err(refusal) = crate::s3::precheck::prepare(&mut parts, query, time::OffsetDateTime::now_utc()) {
+        tracing::info!(code = refusal.code, "s3 request refused");
+        let xml = format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{}</Code><Message>{}</Message><RequestId>{}</RequestId></Error>",
+            refusal.code,
+            ec2::xml::escape(&refusal.message),
+            request_id
+        );
+        return ("s3", "unknown".into(), text_response(refusal.status, "application/xml", xml));
+    }
+    let (action, response) = s3_call(gateway, Request::from_parts(parts, body)).await;
+    ("s3", action, response)
+}
+
+async fn s3_call(gateway: &Gateway, request: Request<s3s::Body>) -> (String, Response<ResponseBody>) {
     let (result, operation) = S3_OPERATION
         .scope(RefCell::new(String::new()), async {
             let result = gateway.s3.call(request).await;
@@ -262,7 +285,7 @@ async fn admin(gateway: &Gateway, parts: http::request::Parts, body: Incoming, q
     };
     let bytes = collected.to_bytes();
     let signed = SignedRequest { method: parts.method.as_str(), path: parts.uri.path(), query: &query, headers: &parts.headers, body: &bytes };
-    match auth::authenticate(&gateway.federation, &signed, &query).await {
+    match auth::authenticate(&gateway.federation, &signed, &query, ADMIN_SERVICE).await {
         Ok(principal) if principal.is_site_admin() && principal.tenant.name == "admin" => {}
         Ok(_) => return admin_error(StatusCode::FORBIDDEN, "AccessDenied", "this key may not use the admin API"),
         Err(error) => {

@@ -16,6 +16,7 @@ Environment knobs:
 
 from __future__ import annotations
 
+import atexit
 import configparser
 import contextlib
 import datetime
@@ -220,6 +221,19 @@ def read_profile_credentials(data_dir: Path) -> tuple[str, str]:
     return sec["aws_access_key_id"].strip(), sec["aws_secret_access_key"].strip()
 
 
+_STARTED: list[subprocess.Popen] = []
+
+
+@atexit.register
+def _kill_leftover_servers():
+    """Last resort (e.g. on an interrupted run): end every server this process started."""
+    for proc in _STARTED:
+        if proc.poll() is None:
+            with contextlib.suppress(Exception):
+                proc.kill()
+                proc.wait(timeout=5)
+
+
 def start_server(data_dir: Path, database_url: Optional[str], db_kind: str,
                  log_prefix: str = "server") -> Server:
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -232,6 +246,7 @@ def start_server(data_dir: Path, database_url: Optional[str], db_kind: str,
     env.setdefault("RUST_BACKTRACE", "1")
     with open(stdout_path, "wb") as out, open(stderr_path, "wb") as err:
         proc = subprocess.Popen(cmd, stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env)
+    _STARTED.append(proc)
     deadline = time.monotonic() + STARTUP_TIMEOUT
     url = port = None
     text = ""

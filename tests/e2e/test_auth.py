@@ -10,7 +10,7 @@ import time
 
 import pytest
 import requests
-from botocore.auth import SigV4QueryAuth
+from botocore.auth import SigV4Auth, SigV4QueryAuth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
@@ -52,6 +52,25 @@ def test_metrics(server, ec2):
     bad = [ln for ln in lines if not sample.match(ln)]
     assert not bad, f"not Prometheus text exposition: {bad[:5]}"
     assert "# TYPE" in r.text
+
+
+def test_metrics_do_not_leak_identifiers_or_grow_unbounded(server, admin_cli):
+    """Label values must come from a fixed set: no request paths, tenant names or key ids
+    (an unauthenticated client could otherwise grow /metrics without bound)."""
+    import uuid
+
+    marker = uuid.uuid4().hex
+    requests.get(f"{server.url}/_skyport/admin/probe-{marker}", timeout=10)
+    requests.post(server.url + "/", data=f"Action=Act{marker}&Version=2016-11-15", timeout=10,
+                  headers={"Content-Type": "application/x-www-form-urlencoded"})
+    tenant = f"metrics-{marker[:12]}"
+    admin_cli.create_tenant(tenant)
+    key = admin_cli.create_key(tenant)
+    admin_cli.run("key", "revoke", key.access_key)
+    text = requests.get(server.url + "/metrics", timeout=10).text
+    for needle in (marker, tenant, key.access_key):
+        leaked = [ln for ln in text.splitlines() if needle in ln]
+        assert not leaked, f"/metrics exposes {needle!r}: {leaked[:3]}"
 
 
 # --------------------------------------------------------------------------
@@ -171,6 +190,29 @@ def test_raw_sigv4_baseline(server, admin_creds):
     r = signed_request(server, admin_creds, "POST", "/", service="ec2", data=DESCRIBE_REGIONS)
     assert r.status_code == 200, r.text
     assert b"DescribeRegionsResponse" in r.content
+
+
+def test_chunked_request_body_ec2(server, admin_creds):
+    """A form body sent with Transfer-Encoding: chunked (no Content-Length) is fine."""
+    body = DESCRIBE_REGIONS.encode()
+    req = AWSRequest(method="POST", url=server.url + "/", data=body,
+                     headers={"Content-Type": "application/x-www-form-urlencoded"})
+    SigV4Auth(Credentials(admin_creds.access_key, admin_creds.secret_key), "ec2", REGION).add_auth(req)
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    try:
+        conn.putrequest("POST", "/", skip_accept_encoding=True)
+        for k, v in req.prepare().headers.items():
+            if k.lower() != "content-length":
+                conn.putheader(k, v)
+        conn.putheader("Transfer-Encoding", "chunked")
+        conn.endheaders()
+        conn.send(b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body))
+        resp = conn.getresponse()
+        data = resp.read()
+    finally:
+        conn.close()
+    assert resp.status == 200, data
+    assert b"DescribeRegionsResponse" in data
 
 
 def test_tampered_body_ec2(server, admin_creds):
@@ -338,3 +380,94 @@ def test_garbage_request_line(server):
         assert 400 <= _status_of(raw) < 500, raw[:300]
     assert requests.get(server.url + "/health", timeout=10).status_code == 200
 
+
+
+# --------------------------------------------------------------------------
+# Raw Signature Version 2 (EC2 query and S3 header)
+# --------------------------------------------------------------------------
+
+
+def _ec2_v2(server, creds, method, params, *, alg="HmacSHA256", secret=None, when=None):
+    import base64
+    import hashlib
+    import hmac
+    import urllib.parse
+
+    p = dict(params)
+    p.update({"AWSAccessKeyId": creds.access_key, "SignatureVersion": "2", "SignatureMethod": alg})
+    if "Expires" not in p:
+        when = when or datetime.datetime.now(datetime.timezone.utc)
+        p["Timestamp"] = when.strftime("%Y-%m-%dT%H:%M:%SZ")
+    qs = "&".join(urllib.parse.quote(k, safe="-_~") + "=" + urllib.parse.quote(str(v), safe="-_~")
+                  for k, v in sorted(p.items()))
+    sts = f"{method}\n127.0.0.1:{server.port}\n/\n{qs}"
+    digest = hashlib.sha256 if alg == "HmacSHA256" else hashlib.sha1
+    sig = base64.b64encode(hmac.new((secret or creds.secret_key).encode(), sts.encode(), digest).digest())
+    full = qs + "&Signature=" + urllib.parse.quote(sig.decode(), safe="-_~")
+    if method == "GET":
+        return requests.get(server.url + "/?" + full, timeout=30)
+    return requests.post(server.url + "/", data=full, timeout=30,
+                         headers={"Content-Type": "application/x-www-form-urlencoded"})
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+@pytest.mark.parametrize("alg", ["HmacSHA256", "HmacSHA1"])
+def test_sigv2_ec2_raw(server, admin_creds, method, alg):
+    r = _ec2_v2(server, admin_creds, method, {"Action": "DescribeRegions", "Version": "2016-11-15"}, alg=alg)
+    assert r.status_code == 200, r.text
+    assert b"DescribeRegionsResponse" in r.content
+    r = _ec2_v2(server, admin_creds, method, {"Action": "DescribeRegions", "Version": "2016-11-15"},
+                alg=alg, secret="wrong")
+    assert xml_error_code(r.content) in EC2_BAD_SIG, r.text
+
+
+def test_sigv2_ec2_time_checks(server, admin_creds):
+    params = {"Action": "DescribeRegions", "Version": "2016-11-15"}
+    now = datetime.datetime.now(datetime.timezone.utc)
+    r = _ec2_v2(server, admin_creds, "GET", params, when=now - datetime.timedelta(minutes=20))
+    assert xml_error_code(r.content) in EC2_SKEW, r.text
+    past = (now - datetime.timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    r = _ec2_v2(server, admin_creds, "GET", dict(params, Expires=past))
+    assert xml_error_code(r.content) in EC2_SKEW, r.text
+    future = (now + datetime.timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    r = _ec2_v2(server, admin_creds, "GET", dict(params, Expires=future))
+    assert r.status_code == 200, r.text
+
+
+def _s3_v2_header(server, creds, method, path, date):
+    import base64
+    import hashlib
+    import hmac
+
+    sts = f"{method}\n\n\n{date}\n{path}"
+    sig = base64.b64encode(hmac.new(creds.secret_key.encode(), sts.encode(), hashlib.sha1).digest())
+    return requests.request(method, server.url + path, timeout=30,
+                            headers={"Date": date, "Authorization": f"AWS {creds.access_key}:{sig.decode()}"})
+
+
+def test_sigv2_s3_header_auth_and_skew(server, admin_creds):
+    import email.utils
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+    r = _s3_v2_header(server, admin_creds, "GET", "/", email.utils.format_datetime(now, usegmt=True))
+    assert r.status_code == 200, r.text
+    old = email.utils.format_datetime(now - datetime.timedelta(minutes=20), usegmt=True)
+    r = _s3_v2_header(server, admin_creds, "GET", "/", old)
+    assert r.status_code == 403, "a SigV2 request dated 20 minutes ago must be refused (replay window)"
+    assert xml_error_code(r.content) == "RequestTimeTooSkewed", r.text
+
+
+def test_presigned_sigv4_expiry_limit(s3):
+    """SigV4 presigned URLs may be valid for at most 7 days."""
+    url = s3.generate_presigned_url("list_buckets", ExpiresIn=8 * 24 * 3600)
+    r = requests.get(url, timeout=30)
+    assert r.status_code in (400, 403), r.text[:300]
+
+
+def test_foreign_service_scope_is_4xx(server, admin_creds):
+    """An EC2 call signed for another service is a client error, not a 5xx."""
+    statuses = {}
+    for service in ("iam", "sts", "ec3"):
+        r = signed_request(server, admin_creds, "POST", "/", service=service, data=DESCRIBE_REGIONS)
+        statuses[service] = (r.status_code, xml_error_code(r.content))
+    assert all(400 <= st < 500 for st, _ in statuses.values()), statuses

@@ -6,7 +6,7 @@ import pytest
 from botocore.exceptions import ClientError
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
-from conftest import REGION, error_code, http_status, make_client, signed_request, unique, xml_error_code
+from conftest import REGION, error_code, http_status, signed_request, unique, xml_error_code
 from helpers import (
     created_rsa_fingerprint,
     ed25519_fingerprint,
@@ -794,11 +794,9 @@ def _race(n, fn):
         return sorted(pool.map(attempt, range(n)))
 
 
-def test_concurrent_create_same_group(server, admin_creds, ec2):
-    clients = [make_client(server, "ec2", admin_creds) for _ in range(6)]
+def test_concurrent_create_same_group(ec2):
     name = unique("race")
-    it = iter(clients)
-    results = _race(6, lambda: next(it).create_security_group(GroupName=name, Description="race"))
+    results = _race(6, lambda: ec2.create_security_group(GroupName=name, Description="race"))
     try:
         assert results.count("ok") == 1, results
         assert set(results) - {"ok"} <= {"InvalidGroup.Duplicate"}, results
@@ -807,21 +805,130 @@ def test_concurrent_create_same_group(server, admin_creds, ec2):
         ec2.delete_security_group(GroupName=name)
 
 
-def test_concurrent_same_rule(server, admin_creds, ec2, new_group):
+def test_concurrent_same_rule(ec2, new_group):
     gid, _ = new_group()
-    clients = iter([make_client(server, "ec2", admin_creds) for _ in range(6)])
     perm = {"IpProtocol": "tcp", "FromPort": 7, "ToPort": 7, "IpRanges": [{"CidrIp": "10.7.0.0/16"}]}
-    results = _race(6, lambda: next(clients).authorize_security_group_ingress(
+    results = _race(6, lambda: ec2.authorize_security_group_ingress(
         GroupId=gid, IpPermissions=[perm]))
     assert results.count("ok") == 1, results
     assert set(results) - {"ok"} <= {"InvalidPermission.Duplicate"}, results
     assert normalize_permissions(_group(ec2, gid)["IpPermissions"]) == normalize_permissions([perm])
 
 
-def test_concurrent_create_same_key_pair(server, admin_creds, ec2, cleanup_ec2):
+def test_concurrent_create_same_key_pair(ec2, cleanup_ec2):
     name = unique("racekp")
-    clients = iter([make_client(server, "ec2", admin_creds) for _ in range(6)])
-    results = _race(6, lambda: next(clients).create_key_pair(KeyName=name, KeyType="ed25519"))
+    results = _race(6, lambda: ec2.create_key_pair(KeyName=name, KeyType="ed25519"))
     cleanup_ec2(lambda: ec2.delete_key_pair(KeyName=name))
     assert results.count("ok") == 1, results
     assert set(results) - {"ok"} <= {"InvalidKeyPair.Duplicate"}, results
+
+
+# --------------------------------------------------------------------------
+# Atomicity and more AWS semantics
+# --------------------------------------------------------------------------
+
+SSH22 = {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "10.0.0.0/8"}]}
+HTTP80 = {"IpProtocol": "tcp", "FromPort": 80, "ToPort": 80, "IpRanges": [{"CidrIp": "10.0.0.0/8"}]}
+
+
+def test_authorize_is_all_or_nothing(ec2, new_group):
+    gid, _ = new_group()
+    ec2.authorize_security_group_ingress(GroupId=gid, IpPermissions=[SSH22])
+    expect_error("InvalidPermission.Duplicate", ec2.authorize_security_group_ingress,
+                 GroupId=gid, IpPermissions=[HTTP80, SSH22])
+    assert normalize_permissions(_group(ec2, gid)["IpPermissions"]) == normalize_permissions([SSH22])
+
+
+def test_revoke_missing_rule(ec2, new_group):
+    gid, _ = new_group()
+    ec2.authorize_security_group_ingress(GroupId=gid, IpPermissions=[SSH22])
+    expect_error("InvalidPermission.NotFound", ec2.revoke_security_group_ingress,
+                 GroupId=gid, IpPermissions=[HTTP80])
+    # A revoke naming one present and one absent rule changes nothing.
+    expect_error("InvalidPermission.NotFound", ec2.revoke_security_group_ingress,
+                 GroupId=gid, IpPermissions=[SSH22, HTTP80])
+    assert normalize_permissions(_group(ec2, gid)["IpPermissions"]) == normalize_permissions([SSH22])
+
+
+def test_create_tags_is_all_or_nothing(ec2, new_group):
+    gid, _ = new_group()
+    with pytest.raises(ClientError) as ei:
+        ec2.create_tags(Resources=[gid, "sg-0000000000000dead"], Tags=[{"Key": "x", "Value": "y"}])
+    assert http_status(ei.value) == 400
+    assert not _group(ec2, gid).get("Tags")
+
+
+def test_delete_missing_key_pair_is_idempotent(ec2):
+    # AWS answers DeleteKeyPair for an unknown name with success.
+    resp = ec2.delete_key_pair(KeyName=unique("kp-never"))
+    assert resp["ResponseMetadata"]["HTTPStatusCode"] == 200
+
+
+def test_import_unsupported_key_type(ec2):
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec as ecdsa
+
+    pub = ecdsa.generate_private_key(ecdsa.SECP256R1()).public_key().public_bytes(
+        serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
+    name = unique("kp-ecdsa")
+    expect_error({"InvalidKey.Format", "InvalidKeyPair.Format"}, ec2.import_key_pair,
+                 KeyName=name, PublicKeyMaterial=pub)
+    expect_error("InvalidKeyPair.NotFound", ec2.describe_key_pairs, KeyNames=[name])
+
+
+def test_import_rfc4716_public_key(ec2, cleanup_ec2):
+    import base64
+
+    from helpers import openssh_blob
+
+    priv = new_rsa_key()
+    b64 = base64.b64encode(openssh_blob(priv.public_key()))
+    body = b"\n".join(b64[i:i + 70] for i in range(0, len(b64), 70))
+    material = (b"---- BEGIN SSH2 PUBLIC KEY ----\nComment: \"e2e\"\n" + body +
+                b"\n---- END SSH2 PUBLIC KEY ----\n")
+    name = unique("kp-rfc")
+    resp = ec2.import_key_pair(KeyName=name, PublicKeyMaterial=material)
+    cleanup_ec2(lambda: ec2.delete_key_pair(KeyName=name))
+    assert resp["KeyFingerprint"] == imported_rsa_fingerprint(priv.public_key())
+
+
+def test_import_base64_der_public_key(ec2, cleanup_ec2):
+    """AWS also accepts a base64-encoded DER (SubjectPublicKeyInfo) RSA public key."""
+    import base64
+
+    from cryptography.hazmat.primitives import serialization
+
+    priv = new_rsa_key()
+    der = priv.public_key().public_bytes(serialization.Encoding.DER,
+                                         serialization.PublicFormat.SubjectPublicKeyInfo)
+    name = unique("kp-der")
+    resp = ec2.import_key_pair(KeyName=name, PublicKeyMaterial=base64.b64encode(der))
+    cleanup_ec2(lambda: ec2.delete_key_pair(KeyName=name))
+    assert resp["KeyFingerprint"] == imported_rsa_fingerprint(priv.public_key())
+
+
+@pytest.mark.parametrize("max_results", ["0", "4", "1001", "-1", "ten"])
+def test_max_results_bounds(server, admin_creds, max_results):
+    r = signed_request(server, admin_creds, "POST", "/", service="ec2",
+                       data=f"Action=DescribeSecurityGroups&Version=2016-11-15&MaxResults={max_results}")
+    assert r.status_code == 400, r.text
+    assert xml_error_code(r.content) == "InvalidParameterValue", r.text
+
+
+def test_permission_filters(ec2, new_group):
+    gid, name = new_group()
+    other, _ = new_group()
+    ec2.authorize_security_group_ingress(GroupId=gid, IpPermissions=[SSH22])
+
+    def ids(*filters):
+        return {g["GroupId"] for g in ec2.describe_security_groups(
+            Filters=[{"Name": "group-id", "Values": [gid, other]}, *filters])["SecurityGroups"]}
+
+    assert ids({"Name": "ip-permission.cidr", "Values": ["10.0.0.0/8"]}) == {gid}
+    assert ids({"Name": "ip-permission.from-port", "Values": ["22"]}) == {gid}
+    assert ids({"Name": "ip-permission.to-port", "Values": ["22"]}) == {gid}
+    assert ids({"Name": "ip-permission.protocol", "Values": ["tcp"]}) == {gid}
+    assert ids({"Name": "ip-permission.from-port", "Values": ["23"]}) == set()
+    owner = _group(ec2, gid)["OwnerId"]
+    assert ids({"Name": "owner-id", "Values": [owner]}) == {gid, other}
+    assert ids({"Name": "owner-id", "Values": ["000000000000"]}) == set()

@@ -190,3 +190,43 @@ def test_s3_owner_differs(s3, s3_b):
     a = s3.list_buckets()["Owner"]["ID"]
     b = s3_b.list_buckets()["Owner"]["ID"]
     assert a and b and a != b
+
+
+def test_key_pair_tags_isolated(ec2, ec2_b):
+    name = unique("iso-kptag")
+    kid = ec2.create_key_pair(KeyName=name, KeyType="ed25519")["KeyPairId"]
+    try:
+        ec2.create_tags(Resources=[kid], Tags=[{"Key": "owner", "Value": "a"}])
+        assert ec2_b.describe_tags(Filters=[{"Name": "resource-id", "Values": [kid]}])["Tags"] == []
+        with pytest.raises(ClientError) as ei:
+            ec2_b.create_tags(Resources=[kid], Tags=[{"Key": "owner", "Value": "b"}])
+        assert 400 <= http_status(ei.value) < 500
+        try:
+            ec2_b.delete_tags(Resources=[kid], Tags=[{"Key": "owner"}])
+        except ClientError as e:
+            assert 400 <= http_status(e) < 500
+        tags = ec2.describe_tags(Filters=[{"Name": "resource-id", "Values": [kid]}])["Tags"]
+        assert [(t["Key"], t["Value"]) for t in tags] == [("owner", "a")]
+    finally:
+        ec2.delete_key_pair(KeyName=name)
+
+
+def test_owner_id_filter_does_not_cross_tenants(ec2, ec2_b):
+    a_owner = ec2.describe_security_groups(GroupNames=["default"])["SecurityGroups"][0]["OwnerId"]
+    got = ec2_b.describe_security_groups(Filters=[{"Name": "owner-id", "Values": [a_owner]}])
+    assert got["SecurityGroups"] == []
+
+
+def test_presigned_url_of_other_tenant_bucket(s3, s3_b):
+    import requests
+
+    name = unique_bucket("iso-presign")
+    s3.create_bucket(Bucket=name)
+    try:
+        url = s3_b.generate_presigned_url("head_bucket", Params={"Bucket": name}, ExpiresIn=300)
+        assert requests.head(url, timeout=30).status_code in (403, 404)
+        url = s3_b.generate_presigned_url("delete_bucket", Params={"Bucket": name}, ExpiresIn=300)
+        assert requests.delete(url, timeout=30).status_code in (403, 404)
+        assert s3.head_bucket(Bucket=name)["ResponseMetadata"]["HTTPStatusCode"] == 200
+    finally:
+        s3.delete_bucket(Bucket=name)

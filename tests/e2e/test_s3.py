@@ -207,3 +207,90 @@ def test_error_body_shape(server, s3):
     assert r.headers.get("Content-Type", "").startswith(("application/xml", "text/xml")), r.headers
     assert xml_error_code(r.content) == "NoSuchBucket"
     assert b"<Message>" in r.content
+
+
+def test_list_buckets_prefix_and_max_buckets(s3):
+    prefix = unique_bucket("pg")[:30]
+    names = [f"{prefix}-{i}" for i in range(3)]
+    try:
+        for n in names:
+            s3.create_bucket(Bucket=n)
+        got = s3.list_buckets(Prefix=prefix)
+        assert [b["Name"] for b in got["Buckets"]] == names
+        assert got.get("Prefix") == prefix
+        page = s3.list_buckets(Prefix=prefix, MaxBuckets=2)
+        assert [b["Name"] for b in page["Buckets"]] == names[:2]
+        assert page.get("ContinuationToken"), "more buckets remain: a ContinuationToken is due"
+        rest = s3.list_buckets(Prefix=prefix, MaxBuckets=2, ContinuationToken=page["ContinuationToken"])
+        assert [b["Name"] for b in rest["Buckets"]] == names[2:]
+        assert not rest.get("ContinuationToken")
+    finally:
+        for n in names:
+            try:
+                s3.delete_bucket(Bucket=n)
+            except ClientError:
+                pass
+
+
+def test_concurrent_create_same_bucket(s3, s3_b):
+    import concurrent.futures
+
+    name = unique_bucket("race")
+
+    def attempt(i):
+        try:
+            (s3 if i % 2 else s3_b).create_bucket(Bucket=name)
+            return ("a" if i % 2 else "b", "ok")
+        except ClientError as e:
+            return ("a" if i % 2 else "b", error_code(e))
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(attempt, range(8)))
+    winners = [who for who, r in results if r == "ok"]
+    try:
+        assert len(winners) == 1, results
+        owner = winners[0]
+        for who, r in results:
+            if r != "ok":
+                expected = "BucketAlreadyOwnedByYou" if who == owner else "BucketAlreadyExists"
+                assert r == expected, results
+    finally:
+        for c in (s3, s3_b):
+            try:
+                c.delete_bucket(Bucket=name)
+            except ClientError:
+                pass
+
+
+def test_unimplemented_operations_are_not_500(s3, bucket):
+    for call, kw in [(s3.list_objects_v2, {"Bucket": bucket}),
+                     (s3.get_bucket_versioning, {"Bucket": bucket})]:
+        with pytest.raises(ClientError) as ei:
+            call(**kw)
+        assert http_status(ei.value) != 500, ei.value.response
+        assert error_code(ei.value) in {"NotImplemented", "MethodNotAllowed"}, ei.value.response
+
+
+@pytest.mark.parametrize("name", ["abc", "a.b.c", "a" * 63, "with-dash.and.dots", "0numeric1"])
+def test_valid_bucket_name_edges(s3, name):
+    # Names are global: make them unique while keeping the edge being tested.
+    import uuid
+
+    if len(name) == 63:
+        name = uuid.uuid4().hex + "a" * 31
+    elif len(name) == 3:
+        name = uuid.uuid4().hex[:3]
+    else:
+        name = f"{name}-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=name)
+    try:
+        assert name in bucket_names(s3)
+    finally:
+        s3.delete_bucket(Bucket=name)
+
+
+@pytest.mark.parametrize("name", ["xn--punycode", "bucket-s3alias", "sthree-bucket"])
+def test_reserved_bucket_names(s3, name):
+    with pytest.raises(ClientError) as ei:
+        s3.create_bucket(Bucket=name)
+    assert error_code(ei.value) == "InvalidBucketName"

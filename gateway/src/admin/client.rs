@@ -76,7 +76,7 @@ async fn execute(args: AdminArgs) -> Result<Value, String> {
         Some(port) => format!("{}:{port}", parsed.host_str().unwrap_or_default()),
         None => parsed.host_str().unwrap_or_default().to_string(),
     };
-    let client_key = sigv4::ClientKey { access_key: &key, secret: &secret, region: "us-east-1", service: "skyport-admin" };
+    let client_key = sigv4::ClientKey { access_key: &key, secret: &secret, region: "us-east-1", service: crate::server::ADMIN_SERVICE };
     let signed = sigv4::sign_request(method, parsed.path(), &host, body.as_bytes(), &client_key);
     let mut request = reqwest::Client::new()
         .request(method.parse().map_err(|_| "bad method".to_string())?, parsed)

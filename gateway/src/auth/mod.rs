@@ -63,11 +63,13 @@ pub fn claimed_access_key(headers: &http::HeaderMap, params: &[(String, String)]
 }
 
 /// Authenticates a query-protocol request (EC2 or admin). `params` are the URL
-/// query and form body parameters together (SigV2 signs both alike).
+/// query and form body parameters together (SigV2 signs both alike); a SigV4
+/// credential scope must name `service`.
 pub async fn authenticate(
     federation: &Federation,
     request: &SignedRequest<'_>,
     params: &[(String, String)],
+    service: &str,
 ) -> Result<Principal, AuthError> {
     let now = time::OffsetDateTime::now_utc();
     let header = request.headers.get("authorization").and_then(|v| v.to_str().ok());
@@ -87,6 +89,11 @@ pub async fn authenticate(
     } else {
         return Err(AuthError::Missing);
     };
+    if let Scheme::V4(sig) = &scheme {
+        if sig.service != service {
+            return Err(AuthError::Malformed(format!("Credential should be scoped to correct service: '{service}'.")));
+        }
+    }
     let access_key = match &scheme {
         Scheme::V4(sig) => sig.access_key.clone(),
         Scheme::V2(key) => key.clone(),

@@ -112,16 +112,24 @@ impl SigV4 {
             Some(_) if age < -MAX_CLOCK_SKEW_SECS => return Err(AuthError::Skewed),
             _ => {}
         }
-        let expected = self.signature_for(request, secret)?;
-        if constant_time_eq(expected.as_bytes(), self.signature.as_bytes()) {
-            Ok(())
-        } else {
-            Err(AuthError::SignatureMismatch)
+        // Presigned URLs are signed over UNSIGNED-PAYLOAD by S3-minded signers and
+        // over the empty body's hash by others (botocore's query signer): accept both.
+        let candidates: &[Option<&str>] = if self.expires.is_some() { &[None, Some("UNSIGNED-PAYLOAD")] } else { &[None] };
+        for payload in candidates {
+            let expected = self.signature_with(request, secret, *payload)?;
+            if constant_time_eq(expected.as_bytes(), self.signature.as_bytes()) {
+                return Ok(());
+            }
         }
+        Err(AuthError::SignatureMismatch)
     }
 
     fn signature_for(&self, request: &SignedRequest<'_>, secret: &str) -> Result<String, AuthError> {
-        let canonical = self.canonical_request(request)?;
+        self.signature_with(request, secret, None)
+    }
+
+    fn signature_with(&self, request: &SignedRequest<'_>, secret: &str, payload: Option<&str>) -> Result<String, AuthError> {
+        let canonical = self.canonical_request(request, payload)?;
         let scope = format!("{}/{}/{}/aws4_request", self.date, self.region, self.service);
         let string_to_sign =
             format!("AWS4-HMAC-SHA256\n{}\n{scope}\n{}", self.amz_date, hex::encode(Sha256::digest(canonical.as_bytes())));
@@ -132,7 +140,7 @@ impl SigV4 {
         Ok(hex::encode(hmac(&key, string_to_sign.as_bytes())))
     }
 
-    fn canonical_request(&self, request: &SignedRequest<'_>) -> Result<String, AuthError> {
+    fn canonical_request(&self, request: &SignedRequest<'_>, payload: Option<&str>) -> Result<String, AuthError> {
         let mut query: Vec<(String, String)> = request
             .query
             .iter()
@@ -154,10 +162,10 @@ impl SigV4 {
             }
             headers.push_str(&format!("{name}:{}\n", values.join(",")));
         }
-        let payload_hash = match request.headers.get("x-amz-content-sha256").and_then(|v| v.to_str().ok()) {
-            Some(hash) => hash.to_string(),
-            None if self.expires.is_some() && request.body.is_empty() => "UNSIGNED-PAYLOAD".to_string(),
-            None => hex::encode(Sha256::digest(request.body)),
+        let payload_hash = match (payload, request.headers.get("x-amz-content-sha256").and_then(|v| v.to_str().ok())) {
+            (Some(forced), _) => forced.to_string(),
+            (None, Some(hash)) => hash.to_string(),
+            (None, None) => hex::encode(Sha256::digest(request.body)),
         };
         if payload_hash.len() == 64 && payload_hash != hex::encode(Sha256::digest(request.body)) {
             return Err(AuthError::Malformed("x-amz-content-sha256 does not match the body".into()));

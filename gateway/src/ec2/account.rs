@@ -11,6 +11,8 @@ struct Zone<'a> {
 }
 
 impl Filterable for Zone<'_> {
+    const FILTERS: &'static [&'static str] = &["zone-name", "zone-id", "region-name", "state"];
+
     fn tags(&self) -> &[cloud::types::Tag] {
         &[]
     }
@@ -24,16 +26,18 @@ impl Filterable for Zone<'_> {
     }
 }
 
-struct Region<'a>(&'a str);
+struct Region<'a>(&'a str, &'a str);
 
 impl Filterable for Region<'_> {
+    const FILTERS: &'static [&'static str] = &["region-name", "endpoint", "opt-in-status"];
+
     fn tags(&self) -> &[cloud::types::Tag] {
         &[]
     }
     fn filter_values(&self, name: &str) -> Option<Vec<String>> {
         match name {
             "region-name" => Some(vec![self.0.to_string()]),
-            "endpoint" => Some(vec![String::new()]),
+            "endpoint" => Some(vec![self.1.to_string()]),
             "opt-in-status" => Some(vec!["opt-in-not-required".into()]),
             _ => None,
         }
@@ -49,11 +53,11 @@ pub async fn describe_regions(call: Ec2Call<'_>) -> Result<String, Ec2Error> {
     if let Some(unknown) = names.iter().find(|n| n.as_str() != region) {
         return Err(Ec2Error::bad_request("InvalidParameterValue", format!("Invalid region: {unknown}")));
     }
-    let regions = filter::apply(vec![Region(region)], &filter::parse_filters(&call.params)?)?;
+    let regions = filter::apply(vec![Region(region, call.host)], &filter::parse_filters::<Region>(&call.params)?)?;
     let mut x = XmlWriter::response("DescribeRegions", call.request_id);
     x.start("regionInfo");
     for r in regions {
-        x.start("item").leaf("regionName", r.0).leaf("regionEndpoint", "").leaf("optInStatus", "opt-in-not-required").end();
+        x.start("item").leaf("regionName", r.0).leaf("regionEndpoint", r.1).leaf("optInStatus", "opt-in-not-required").end();
     }
     Ok(x.finish("DescribeRegions"))
 }
@@ -74,7 +78,7 @@ pub async fn describe_availability_zones(call: Ec2Call<'_>) -> Result<String, Ec
         .filter(|z| wanted.is_empty() || wanted.contains(z))
         .map(|z| Zone { name: z, region })
         .collect();
-    let zones = filter::apply(zones, &filter::parse_filters(&call.params)?)?;
+    let zones = filter::apply(zones, &filter::parse_filters::<Zone>(&call.params)?)?;
     let mut x = XmlWriter::response("DescribeAvailabilityZones", call.request_id);
     x.start("availabilityZoneInfo");
     for z in zones {

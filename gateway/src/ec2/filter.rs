@@ -15,34 +15,69 @@ pub struct Filter {
 
 /// Something Describe* can filter.
 pub trait Filterable {
+    /// The filter names this resource supports besides `tag:KEY`, `tag-key` and `tag-value`.
+    const FILTERS: &'static [&'static str];
     /// The resource's tags.
     fn tags(&self) -> &[Tag];
     /// Values for a non-tag filter name, or `None` if the name is not supported.
     fn filter_values(&self, name: &str) -> Option<Vec<String>>;
 }
 
-/// Reads `Filter.N` from the parameters.
-pub fn parse_filters(params: &Params) -> Result<Vec<Filter>, Ec2Error> {
+/// Reads `Filter.N` from the parameters, refusing names `T` does not support
+/// (AWS does so even when there is nothing to filter).
+pub fn parse_filters<T: Filterable>(params: &Params) -> Result<Vec<Filter>, Ec2Error> {
     params
         .structs("Filter")
         .into_iter()
         .map(|f| {
             let name = f.get("Name").filter(|n| !n.is_empty()).ok_or_else(|| Ec2Error::missing("Filter.N.Name"))?;
+            let known = name.starts_with("tag:") || name == "tag-key" || name == "tag-value" || T::FILTERS.contains(&name);
+            if !known {
+                return Err(Ec2Error::invalid_value(format!("The filter '{name}' is invalid")));
+            }
             Ok(Filter { name: name.to_string(), values: f.list("Value") })
         })
         .collect()
 }
 
-/// `*` matches any run of characters, `?` any one character.
+/// One element of a filter pattern.
+#[derive(Clone, Copy, PartialEq)]
+enum Token {
+    Literal(char),
+    AnyOne,
+    AnyRun,
+}
+
+/// Splits a pattern: `*` and `?` are wildcards, `\*`, `\?` and `\\` their literal selves.
+fn tokens(pattern: &str) -> Vec<Token> {
+    let mut out = Vec::new();
+    let mut chars = pattern.chars();
+    while let Some(c) = chars.next() {
+        out.push(match c {
+            '\\' => Token::Literal(chars.next().unwrap_or('\\')),
+            '*' => Token::AnyRun,
+            '?' => Token::AnyOne,
+            c => Token::Literal(c),
+        });
+    }
+    out
+}
+
+/// `*` matches any run of characters, `?` any one character; a backslash escapes them.
 pub fn wildcard_match(pattern: &str, text: &str) -> bool {
-    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    let (p, t): (Vec<Token>, Vec<char>) = (tokens(pattern), text.chars().collect());
     let (mut pi, mut ti) = (0, 0);
     let mut star: Option<(usize, usize)> = None;
     while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+        let step = match p.get(pi) {
+            Some(Token::AnyOne) => true,
+            Some(Token::Literal(c)) => *c == t[ti],
+            _ => false,
+        };
+        if step {
             pi += 1;
             ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
+        } else if p.get(pi) == Some(&Token::AnyRun) {
             star = Some((pi, ti));
             pi += 1;
         } else if let Some((star_p, star_t)) = star {
@@ -53,7 +88,7 @@ pub fn wildcard_match(pattern: &str, text: &str) -> bool {
             return false;
         }
     }
-    p[pi..].iter().all(|c| *c == '*')
+    p[pi..].iter().all(|token| *token == Token::AnyRun)
 }
 
 fn any_matches(patterns: &[String], values: &[String]) -> bool {
@@ -102,6 +137,7 @@ mod tests {
     }
 
     impl Filterable for Thing {
+        const FILTERS: &'static [&'static str] = &["name"];
         fn tags(&self) -> &[Tag] {
             &self.tags
         }
@@ -112,7 +148,7 @@ mod tests {
 
     #[test]
     fn wildcards() {
-        for (p, t, ok) in [("web-*", "web-01", true), ("web-?", "web-1", true), ("web-?", "web-12", false), ("*", "", true), ("a*b*c", "axxbyyc", true), ("a*b", "ab", true), ("a*b", "ac", false), ("exact", "exact", true), ("exact", "exactly", false)] {
+        for (p, t, ok) in [("web-*", "web-01", true), ("web-?", "web-1", true), ("web-?", "web-12", false), ("*", "", true), ("a*b*c", "axxbyyc", true), ("a*b", "ab", true), ("a*b", "ac", false), ("exact", "exact", true), ("exact", "exactly", false), ("a\\*b", "a*b", true), ("a\\*b", "axb", false), ("a\\?", "a?", true), ("a\\\\b", "a\\b", true)] {
             assert_eq!(wildcard_match(p, t), ok, "{p} vs {t}");
         }
     }

@@ -11,6 +11,8 @@ use super::Ec2Call;
 use crate::error::Ec2Error;
 
 impl Filterable for KeyPair {
+    const FILTERS: &'static [&'static str] = &["key-pair-id", "key-name", "fingerprint", "key-type"];
+
     fn tags(&self) -> &[Tag] {
         &self.tags
     }
@@ -73,7 +75,7 @@ pub async fn describe_key_pairs(call: Ec2Call<'_>) -> Result<String, Ec2Error> {
     let names = call.params.list("KeyName");
     let ids = call.params.list("KeyPairId");
     let include_public = call.params.bool("IncludePublicKey")?;
-    let filters = filter::parse_filters(&call.params)?;
+    let filters = filter::parse_filters::<KeyPair>(&call.params)?;
     let all = call.federation.list_key_pairs(&call.principal.tenant).await?;
     for wanted in names.iter().chain(&ids) {
         if !all.iter().any(|p| &p.name == wanted || &p.id == wanted) {

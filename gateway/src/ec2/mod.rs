@@ -23,6 +23,8 @@ pub struct Ec2Call<'a> {
     pub params: Params,
     pub request_id: &'a str,
     pub availability_zones: &'a [String],
+    /// The Host the client addressed (reported as the region endpoint).
+    pub host: &'a str,
 }
 
 impl Ec2Call<'_> {

@@ -68,6 +68,25 @@ async fn rule_specs(call: &Ec2Call<'_>) -> Result<Vec<RuleSpec>, Ec2Error> {
 }
 
 impl Filterable for SecurityGroup {
+    const FILTERS: &'static [&'static str] = &[
+        "group-id",
+        "group-name",
+        "description",
+        "owner-id",
+        "ip-permission.protocol",
+        "ip-permission.from-port",
+        "ip-permission.to-port",
+        "ip-permission.cidr",
+        "ip-permission.ipv6-cidr",
+        "ip-permission.group-id",
+        "egress.ip-permission.protocol",
+        "egress.ip-permission.from-port",
+        "egress.ip-permission.to-port",
+        "egress.ip-permission.cidr",
+        "egress.ip-permission.ipv6-cidr",
+        "egress.ip-permission.group-id",
+    ];
+
     fn tags(&self) -> &[Tag] {
         &self.tags
     }
@@ -171,7 +190,7 @@ pub async fn describe_security_groups(call: Ec2Call<'_>) -> Result<String, Ec2Er
     call.dry_run()?;
     let names = call.params.list("GroupName");
     let ids = call.params.list("GroupId");
-    let filters = filter::parse_filters(&call.params)?;
+    let filters = filter::parse_filters::<SecurityGroup>(&call.params)?;
     let all = call.federation.list_security_groups(&call.principal.tenant).await?;
     for wanted in names.iter().chain(&ids) {
         if !all.iter().any(|g| &g.name == wanted || &g.id == wanted) {

@@ -84,6 +84,8 @@ pub async fn delete_tags(call: Ec2Call<'_>) -> Result<String, Ec2Error> {
 struct TagRow(ResourceTag);
 
 impl Filterable for TagRow {
+    const FILTERS: &'static [&'static str] = &["key", "value", "resource-id", "resource-type"];
+
     fn tags(&self) -> &[Tag] {
         &[]
     }
@@ -102,7 +104,7 @@ impl Filterable for TagRow {
 pub async fn describe_tags(call: Ec2Call<'_>) -> Result<String, Ec2Error> {
     call.params.expect_only(&["Filter", "MaxResults", "NextToken"])?;
     call.dry_run()?;
-    let filters = filter::parse_filters(&call.params)?;
+    let filters = filter::parse_filters::<TagRow>(&call.params)?;
     let rows = call.federation.list_tags(&call.principal.tenant).await?.into_iter().map(TagRow).collect();
     let rows = filter::apply(rows, &filters)?;
     let page = paginate(rows, &call.params, |r| format!("{}\u{1}{}", r.0.resource_id, r.0.key))?;

@@ -3,16 +3,18 @@
 //! translates: s3s types in, one federation call, s3s types out.
 
 pub mod auth;
+pub mod convert;
+pub mod digest;
 pub mod host;
+pub mod listing;
+pub mod multipart;
+pub mod objects;
+pub mod precheck;
 
 use std::cell::RefCell;
 
 use federation::{Federation, Principal};
-use s3s::dto::{
-    Bucket, BucketLocationConstraint, CreateBucketInput, CreateBucketOutput, DeleteBucketInput, DeleteBucketOutput,
-    GetBucketLocationInput, GetBucketLocationOutput, HeadBucketInput, HeadBucketOutput, ListBucketsInput, ListBucketsOutput,
-    Owner, Timestamp,
-};
+use s3s::dto::*;
 use s3s::{s3_error, S3Request, S3Response, S3Result, S3};
 
 use crate::error::s3_error;
@@ -33,7 +35,7 @@ impl SkyportS3 {
         SkyportS3 { federation }
     }
 
-    async fn principal<T>(&self, request: &S3Request<T>) -> S3Result<Principal> {
+    pub(crate) async fn principal<T>(&self, request: &S3Request<T>) -> S3Result<Principal> {
         let credentials = request.credentials.as_ref().ok_or_else(|| s3_error!(AccessDenied, "Access Denied"))?;
         match self.federation.authenticate(&credentials.access_key).await.map_err(s3_error)? {
             Some((_, principal)) => Ok(principal),
@@ -46,7 +48,7 @@ fn timestamp(unix: i64) -> Timestamp {
     Timestamp::from(time::OffsetDateTime::from_unix_timestamp(unix).unwrap_or(time::OffsetDateTime::UNIX_EPOCH))
 }
 
-fn owner(principal: &Principal) -> Owner {
+pub(crate) fn owner(principal: &Principal) -> Owner {
     Owner { display_name: Some(principal.tenant.name.clone()), id: Some(principal.tenant.account_id.clone()) }
 }
 
@@ -55,17 +57,31 @@ impl S3 for SkyportS3 {
     async fn list_buckets(&self, req: S3Request<ListBucketsInput>) -> S3Result<S3Response<ListBucketsOutput>> {
         let principal = self.principal(&req).await?;
         let buckets = self.federation.list_buckets(&principal.tenant).await.map_err(s3_error)?;
-        let prefix = req.input.prefix.clone();
-        let buckets = buckets
+        let input = req.input;
+        let max = match input.max_buckets {
+            None => usize::MAX,
+            Some(n) if (1..=10_000).contains(&n) => n as usize,
+            Some(_) => return Err(s3_error!(InvalidArgument, "max-buckets must be between 1 and 10000")),
+        };
+        let after = input.continuation_token.clone().unwrap_or_default();
+        let mut selected: Vec<_> = buckets
             .into_iter()
-            .filter(|b| prefix.as_deref().is_none_or(|p| b.name.starts_with(p)))
-            .map(|b| Bucket {
-                name: Some(b.name),
-                creation_date: Some(timestamp(b.created_at)),
-                bucket_region: Some(b.region),
-            })
+            .filter(|b| input.prefix.as_deref().is_none_or(|p| b.name.starts_with(p)))
+            .filter(|b| b.name > after)
             .collect();
-        Ok(S3Response::new(ListBucketsOutput { buckets: Some(buckets), owner: Some(owner(&principal)), prefix, ..Default::default() }))
+        let truncated = selected.len() > max;
+        selected.truncate(max);
+        let continuation_token = truncated.then(|| selected.last().map(|b| b.name.clone())).flatten();
+        let buckets = selected
+            .into_iter()
+            .map(|b| Bucket { name: Some(b.name), creation_date: Some(timestamp(b.created_at)), bucket_region: Some(b.region) })
+            .collect();
+        Ok(S3Response::new(ListBucketsOutput {
+            buckets: Some(buckets),
+            owner: Some(owner(&principal)),
+            prefix: input.prefix,
+            continuation_token,
+        }))
     }
 
     async fn create_bucket(&self, req: S3Request<CreateBucketInput>) -> S3Result<S3Response<CreateBucketOutput>> {
@@ -102,5 +118,77 @@ impl S3 for SkyportS3 {
         // AWS reports us-east-1 as an empty constraint.
         let location_constraint = (bucket.region != "us-east-1").then(|| BucketLocationConstraint::from(bucket.region));
         Ok(S3Response::new(GetBucketLocationOutput { location_constraint }))
+    }
+
+    async fn put_object(&self, req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {
+        objects::put_object(self, req).await
+    }
+
+    async fn get_object(&self, req: S3Request<GetObjectInput>) -> S3Result<S3Response<GetObjectOutput>> {
+        objects::get_object(self, req).await
+    }
+
+    async fn head_object(&self, req: S3Request<HeadObjectInput>) -> S3Result<S3Response<HeadObjectOutput>> {
+        objects::head_object(self, req).await
+    }
+
+    async fn delete_object(&self, req: S3Request<DeleteObjectInput>) -> S3Result<S3Response<DeleteObjectOutput>> {
+        objects::delete_object(self, req).await
+    }
+
+    async fn delete_objects(&self, req: S3Request<DeleteObjectsInput>) -> S3Result<S3Response<DeleteObjectsOutput>> {
+        objects::delete_objects(self, req).await
+    }
+
+    async fn copy_object(&self, req: S3Request<CopyObjectInput>) -> S3Result<S3Response<CopyObjectOutput>> {
+        objects::copy_object(self, req).await
+    }
+
+    async fn list_objects(&self, req: S3Request<ListObjectsInput>) -> S3Result<S3Response<ListObjectsOutput>> {
+        listing::list_objects(self, req).await
+    }
+
+    async fn list_objects_v2(&self, req: S3Request<ListObjectsV2Input>) -> S3Result<S3Response<ListObjectsV2Output>> {
+        listing::list_objects_v2(self, req).await
+    }
+
+    async fn create_multipart_upload(
+        &self,
+        req: S3Request<CreateMultipartUploadInput>,
+    ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
+        multipart::create(self, req).await
+    }
+
+    async fn upload_part(&self, req: S3Request<UploadPartInput>) -> S3Result<S3Response<UploadPartOutput>> {
+        multipart::upload_part(self, req).await
+    }
+
+    async fn upload_part_copy(&self, req: S3Request<UploadPartCopyInput>) -> S3Result<S3Response<UploadPartCopyOutput>> {
+        multipart::upload_part_copy(self, req).await
+    }
+
+    async fn complete_multipart_upload(
+        &self,
+        req: S3Request<CompleteMultipartUploadInput>,
+    ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
+        multipart::complete(self, req).await
+    }
+
+    async fn abort_multipart_upload(
+        &self,
+        req: S3Request<AbortMultipartUploadInput>,
+    ) -> S3Result<S3Response<AbortMultipartUploadOutput>> {
+        multipart::abort(self, req).await
+    }
+
+    async fn list_parts(&self, req: S3Request<ListPartsInput>) -> S3Result<S3Response<ListPartsOutput>> {
+        multipart::list_parts(self, req).await
+    }
+
+    async fn list_multipart_uploads(
+        &self,
+        req: S3Request<ListMultipartUploadsInput>,
+    ) -> S3Result<S3Response<ListMultipartUploadsOutput>> {
+        multipart::list_uploads(self, req).await
     }
 }

@@ -40,10 +40,10 @@ async fn bucket_lifecycle() {
         assert_eq!(s3_code(&elsewhere), "InvalidLocationConstraint");
 
         // A non-empty bucket cannot be deleted.
-        std::fs::write(server.data_dir.join("objects/alpha/object"), b"x").unwrap();
+        s3.put_object().bucket("alpha").key("object").body(b"x".to_vec().into()).send().await.unwrap();
         let full = s3.delete_bucket().bucket("alpha").send().await.unwrap_err();
         assert_eq!(s3_code(&full), "BucketNotEmpty");
-        std::fs::remove_file(server.data_dir.join("objects/alpha/object")).unwrap();
+        s3.delete_object().bucket("alpha").key("object").send().await.unwrap();
 
         s3.delete_bucket().bucket("alpha").send().await.unwrap();
         let gone = s3.delete_bucket().bucket("alpha").send().await.unwrap_err();

@@ -1,0 +1,462 @@
+//! The object index of local buckets: which blobs make up which key, with the
+//! ETag, headers, metadata and checksum S3 reports. Writes follow one rule: the
+//! blob is durable before its record is committed, and replaced blobs are
+//! deleted only after the commit.
+
+use std::collections::{BTreeMap, HashSet};
+use std::ops::Range;
+
+use cloud::types::{Checksum, ObjectHeaders, ObjectInfo, ObjectListing, ObjectMeta};
+use cloud::{ByteStream, Error, ResourceKind, Result, StoredBlob};
+use futures::StreamExt;
+use sqlx::any::AnyRow;
+
+use crate::db::{db_err, int, now_ms, opt_int, opt_text, text};
+use crate::tenants::Tenant;
+use crate::Federation;
+
+/// What the caller learned while the body streamed (digests), to be recorded with it.
+#[derive(Debug, Clone)]
+pub struct Written {
+    pub etag: String,
+    pub checksum: Option<Checksum>,
+}
+
+/// A condition on the object a write replaces (conditional PUT, CopyObject's own checks).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WriteCondition {
+    /// `If-None-Match: *`: only if no object has this key.
+    Absent,
+    /// `If-Match: etag`: only if the current object has this ETag.
+    ETagIs(String),
+}
+
+pub(crate) fn encode_blobs(blobs: &[StoredBlob]) -> String {
+    blobs.iter().map(|b| format!("{}:{}", b.id, b.size)).collect::<Vec<_>>().join(" ")
+}
+
+pub(crate) fn decode_blobs(text: &str) -> Vec<StoredBlob> {
+    text.split_whitespace()
+        .filter_map(|word| {
+            let (id, size) = word.split_once(':')?;
+            Some(StoredBlob { id: id.to_string(), size: size.parse().ok()? })
+        })
+        .collect()
+}
+
+pub(crate) fn encode_headers(headers: &ObjectHeaders) -> String {
+    let map: BTreeMap<&str, &str> = [
+        ("cache-control", &headers.cache_control),
+        ("content-disposition", &headers.content_disposition),
+        ("content-encoding", &headers.content_encoding),
+        ("content-language", &headers.content_language),
+        ("expires", &headers.expires),
+    ]
+    .into_iter()
+    .filter_map(|(k, v)| v.as_deref().map(|v| (k, v)))
+    .collect();
+    serde_json::to_string(&map).unwrap_or_else(|_| "{}".into())
+}
+
+pub(crate) fn decode_headers(content_type: Option<String>, text: &str) -> ObjectHeaders {
+    let map: BTreeMap<String, String> = serde_json::from_str(text).unwrap_or_default();
+    ObjectHeaders {
+        content_type,
+        cache_control: map.get("cache-control").cloned(),
+        content_disposition: map.get("content-disposition").cloned(),
+        content_encoding: map.get("content-encoding").cloned(),
+        content_language: map.get("content-language").cloned(),
+        expires: map.get("expires").cloned(),
+    }
+}
+
+pub(crate) fn encode_checksum(checksum: &Option<Checksum>) -> Option<String> {
+    checksum.as_ref().map(|c| format!("{}:{}", c.algorithm, c.value))
+}
+
+pub(crate) fn decode_checksum(text: Option<String>) -> Option<Checksum> {
+    let text = text?;
+    let (algorithm, value) = text.split_once(':')?;
+    Some(Checksum { algorithm: algorithm.into(), value: value.into() })
+}
+
+const OBJECT_COLUMNS: &str =
+    "object_key, blobs, size, etag, content_type, headers, user_metadata, checksum, parts_count, last_modified";
+
+fn object_from_row(row: &AnyRow) -> Result<ObjectInfo> {
+    Ok(ObjectInfo {
+        key: text(row, "object_key")?,
+        size: int(row, "size")? as u64,
+        etag: text(row, "etag")?,
+        meta: ObjectMeta {
+            headers: decode_headers(opt_text(row, "content_type")?, &text(row, "headers")?),
+            user_metadata: serde_json::from_str(&text(row, "user_metadata")?).unwrap_or_default(),
+        },
+        checksum: decode_checksum(opt_text(row, "checksum")?),
+        parts_count: opt_int(row, "parts_count")?.map(|n| n as u32),
+        last_modified: int(row, "last_modified")?,
+        blobs: decode_blobs(&text(row, "blobs")?),
+    })
+}
+
+/// The smallest string greater than every string that starts with `prefix`.
+fn after_prefix(prefix: &str) -> Option<String> {
+    let mut chars: Vec<char> = prefix.chars().collect();
+    while let Some(last) = chars.pop() {
+        let mut next = last as u32 + 1;
+        if (0xD800..0xE000).contains(&next) {
+            next = 0xE000;
+        }
+        if let Some(c) = char::from_u32(next) {
+            chars.push(c);
+            return Some(chars.into_iter().collect());
+        }
+    }
+    None
+}
+
+/// Where a listing resumes.
+enum Resume {
+    After(String),
+    From(String),
+}
+
+impl Federation {
+    /// Streams `body` into a new blob of the tenant's bucket, then asks `finish`
+    /// (which has seen the bytes go by) for the ETag and checksum, then commits
+    /// the record under `condition`. Nothing is visible unless all three succeed.
+    pub async fn put_object(
+        &self,
+        tenant: &Tenant,
+        bucket: &str,
+        key: &str,
+        meta: ObjectMeta,
+        body: ByteStream,
+        finish: impl FnOnce(&StoredBlob) -> Result<Written> + Send,
+        condition: Option<WriteCondition>,
+    ) -> Result<ObjectInfo> {
+        self.bucket(tenant, bucket).await?;
+        validate_key(key)?;
+        let blob = self.objects.write_blob(bucket, body).await?;
+        let outcome = match finish(&blob) {
+            Ok(written) => {
+                let info = ObjectInfo {
+                    key: key.to_string(),
+                    size: blob.size,
+                    etag: written.etag,
+                    meta,
+                    checksum: written.checksum,
+                    parts_count: None,
+                    last_modified: now_ms(),
+                    blobs: vec![blob.clone()],
+                };
+                self.commit_object(tenant, bucket, info, condition).await
+            }
+            Err(error) => Err(error),
+        };
+        if outcome.is_err() {
+            let _ = self.objects.delete_blob(bucket, &blob.id).await;
+        }
+        outcome
+    }
+
+    /// Records `info` under its key, replacing any older object whose blobs are
+    /// then deleted. Checks the tenant's stored-bytes quota and `condition`.
+    pub(crate) async fn commit_object(
+        &self,
+        tenant: &Tenant,
+        bucket: &str,
+        info: ObjectInfo,
+        condition: Option<WriteCondition>,
+    ) -> Result<ObjectInfo> {
+        let mut tx = self.db.pool().begin().await.map_err(db_err)?;
+        let existing = sqlx::query(&format!("SELECT {OBJECT_COLUMNS} FROM objects WHERE bucket = $1 AND object_key = $2"))
+            .bind(bucket)
+            .bind(&info.key)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_err)?
+            .map(|row| object_from_row(&row))
+            .transpose()?;
+        match (&condition, &existing) {
+            (Some(WriteCondition::Absent), Some(_)) => return Err(Error::PreconditionFailed),
+            (Some(WriteCondition::ETagIs(etag)), Some(old)) if &old.etag != etag => return Err(Error::PreconditionFailed),
+            (Some(WriteCondition::ETagIs(_)), None) => return Err(Error::not_found(ResourceKind::Object, info.key.clone())),
+            _ => {}
+        }
+        let old_size = existing.as_ref().map(|o| o.size as i64).unwrap_or(0);
+        let delta = info.size as i64 - old_size;
+        if let Some(limit) = tenant.quotas.stored_bytes {
+            let row = sqlx::query("SELECT COALESCE(SUM(bytes_used), 0) AS used FROM buckets WHERE tenant_id = $1")
+                .bind(&tenant.id)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db_err)?;
+            if delta > 0 && int(&row, "used")? + delta > limit {
+                return Err(Error::QuotaExceeded { resource: "stored bytes", limit });
+            }
+        }
+        sqlx::query(
+            "INSERT INTO objects (bucket, object_key, blobs, size, etag, content_type, headers, user_metadata, checksum, parts_count, last_modified) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+             ON CONFLICT (bucket, object_key) DO UPDATE SET blobs = excluded.blobs, size = excluded.size, etag = excluded.etag, \
+             content_type = excluded.content_type, headers = excluded.headers, user_metadata = excluded.user_metadata, \
+             checksum = excluded.checksum, parts_count = excluded.parts_count, last_modified = excluded.last_modified",
+        )
+        .bind(bucket)
+        .bind(&info.key)
+        .bind(encode_blobs(&info.blobs))
+        .bind(info.size as i64)
+        .bind(&info.etag)
+        .bind(info.meta.headers.content_type.clone())
+        .bind(encode_headers(&info.meta.headers))
+        .bind(serde_json::to_string(&info.meta.user_metadata).unwrap_or_else(|_| "{}".into()))
+        .bind(encode_checksum(&info.checksum))
+        .bind(info.parts_count.map(i64::from))
+        .bind(info.last_modified)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        sqlx::query("UPDATE buckets SET bytes_used = bytes_used + $1 WHERE name = $2")
+            .bind(delta)
+            .bind(bucket)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)?;
+        if let Some(old) = existing {
+            self.delete_blobs(bucket, &old.blobs).await;
+        }
+        Ok(info)
+    }
+
+    pub(crate) async fn delete_blobs(&self, bucket: &str, blobs: &[StoredBlob]) {
+        for blob in blobs {
+            if let Err(e) = self.objects.delete_blob(bucket, &blob.id).await {
+                // Harmless: the next start's sweep removes unreferenced blobs.
+                tracing::warn!(bucket, blob = %blob.id, error = %e, "could not delete a replaced blob");
+            }
+        }
+    }
+
+    /// The record of `key` in the tenant's bucket.
+    pub async fn head_object(&self, tenant: &Tenant, bucket: &str, key: &str) -> Result<ObjectInfo> {
+        self.bucket(tenant, bucket).await?;
+        self.find_object(bucket, key).await?.ok_or_else(|| Error::not_found(ResourceKind::Object, key))
+    }
+
+    async fn find_object(&self, bucket: &str, key: &str) -> Result<Option<ObjectInfo>> {
+        let row = sqlx::query(&format!("SELECT {OBJECT_COLUMNS} FROM objects WHERE bucket = $1 AND object_key = $2"))
+            .bind(bucket)
+            .bind(key)
+            .fetch_optional(self.db.pool())
+            .await
+            .map_err(db_err)?;
+        row.as_ref().map(object_from_row).transpose()
+    }
+
+    /// Streams `range` of an object's bytes across its blobs.
+    pub fn object_body(&self, bucket: &str, info: &ObjectInfo, range: Range<u64>) -> ByteStream {
+        let store = self.objects.clone();
+        let bucket = bucket.to_string();
+        let mut segments = Vec::new();
+        let mut offset = 0u64;
+        for blob in &info.blobs {
+            let (start, end) = (offset, offset + blob.size);
+            offset = end;
+            let (from, to) = (range.start.max(start), range.end.min(end));
+            if from < to {
+                segments.push((blob.id.clone(), from - start, to - from));
+            }
+        }
+        let stream = futures::stream::iter(segments)
+            .then(move |(blob, offset, len)| {
+                let store = store.clone();
+                let bucket = bucket.clone();
+                async move {
+                    store.read_blob(&bucket, &blob, offset, len).await.map_err(std::io::Error::other)
+                }
+            })
+            .map(|opened| match opened {
+                Ok(stream) => stream,
+                Err(e) => Box::pin(futures::stream::once(async move { Err(e) })) as ByteStream,
+            })
+            .flatten();
+        Box::pin(stream)
+    }
+
+    /// Deletes an object; a missing key is not an error (S3 semantics).
+    pub async fn delete_object(&self, tenant: &Tenant, bucket: &str, key: &str) -> Result<()> {
+        self.bucket(tenant, bucket).await?;
+        let mut tx = self.db.pool().begin().await.map_err(db_err)?;
+        let row = sqlx::query("SELECT blobs, size FROM objects WHERE bucket = $1 AND object_key = $2")
+            .bind(bucket)
+            .bind(key)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        let Some(row) = row else { return Ok(()) };
+        let blobs = decode_blobs(&text(&row, "blobs")?);
+        sqlx::query("DELETE FROM objects WHERE bucket = $1 AND object_key = $2")
+            .bind(bucket)
+            .bind(key)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        sqlx::query("UPDATE buckets SET bytes_used = bytes_used - $1 WHERE name = $2")
+            .bind(int(&row, "size")?)
+            .bind(bucket)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)?;
+        self.delete_blobs(bucket, &blobs).await;
+        Ok(())
+    }
+
+    /// One page of keys in byte order, rolled up into common prefixes at `delimiter`.
+    /// Each query reads only the rows it returns (plus one), and a run of keys
+    /// under one common prefix is skipped with a single seek, so a page costs the
+    /// same in a bucket of a thousand keys or a million.
+    pub async fn list_objects(
+        &self,
+        tenant: &Tenant,
+        bucket: &str,
+        prefix: &str,
+        delimiter: Option<&str>,
+        start_after: Option<&str>,
+        max_keys: usize,
+    ) -> Result<ObjectListing> {
+        self.bucket(tenant, bucket).await?;
+        let delimiter = delimiter.filter(|d| !d.is_empty());
+        let mut listing = ObjectListing::default();
+        let common_prefix_of = |key: &str| -> Option<String> {
+            let delimiter = delimiter?;
+            let rest = key.strip_prefix(prefix)?;
+            rest.find(delimiter).map(|at| key[..prefix.len() + at + delimiter.len()].to_string())
+        };
+        let mut resume = match start_after {
+            Some(marker) if !marker.is_empty() => match common_prefix_of(marker) {
+                // Keys under a prefix already reported are not reported again.
+                Some(cp) => match after_prefix(&cp) {
+                    Some(next) => Resume::From(next),
+                    None => return Ok(listing),
+                },
+                None => Resume::After(marker.to_string()),
+            },
+            _ => Resume::From(prefix.to_string()),
+        };
+        if max_keys == 0 {
+            return Ok(listing);
+        }
+        loop {
+            let wanted = max_keys - listing.objects.len() - listing.common_prefixes.len();
+            let (op, bound) = match &resume {
+                Resume::After(key) if key.as_str() >= prefix => (">", key.clone()),
+                Resume::From(key) if key.as_str() >= prefix => (">=", key.clone()),
+                _ => (">=", prefix.to_string()),
+            };
+            let rows = sqlx::query(&format!(
+                "SELECT {OBJECT_COLUMNS} FROM objects WHERE bucket = $1 AND object_key {op} $2 ORDER BY object_key LIMIT $3"
+            ))
+            .bind(bucket)
+            .bind(&bound)
+            .bind(wanted as i64 + 1)
+            .fetch_all(self.db.pool())
+            .await
+            .map_err(db_err)?;
+            if rows.is_empty() {
+                return Ok(listing);
+            }
+            let mut skipped_to = None;
+            for row in &rows {
+                let info = object_from_row(row)?;
+                if !info.key.starts_with(prefix) {
+                    return Ok(listing);
+                }
+                if listing.objects.len() + listing.common_prefixes.len() == max_keys {
+                    listing.is_truncated = true;
+                    return Ok(listing);
+                }
+                if let Some(cp) = common_prefix_of(&info.key) {
+                    listing.last = Some(cp.clone());
+                    listing.common_prefixes.push(cp.clone());
+                    skipped_to = Some(after_prefix(&cp));
+                    break;
+                }
+                listing.last = Some(info.key.clone());
+                resume = Resume::After(info.key.clone());
+                listing.objects.push(info);
+            }
+            match skipped_to {
+                Some(Some(next)) => resume = Resume::From(next),
+                Some(None) => return Ok(listing),
+                None if rows.len() <= wanted => return Ok(listing),
+                None => {}
+            }
+        }
+    }
+
+    /// Blob IDs referenced by the bucket's objects and unfinished uploads.
+    pub(crate) async fn referenced_blobs(&self, bucket: &str) -> Result<HashSet<String>> {
+        let mut referenced = HashSet::new();
+        let rows = sqlx::query("SELECT blobs FROM objects WHERE bucket = $1").bind(bucket).fetch_all(self.db.pool()).await.map_err(db_err)?;
+        for row in &rows {
+            referenced.extend(decode_blobs(&text(row, "blobs")?).into_iter().map(|b| b.id));
+        }
+        let rows = sqlx::query("SELECT p.blob_id FROM multipart_parts p JOIN multipart_uploads u ON u.upload_id = p.upload_id WHERE u.bucket = $1")
+            .bind(bucket)
+            .fetch_all(self.db.pool())
+            .await
+            .map_err(db_err)?;
+        for row in &rows {
+            referenced.insert(text(row, "blob_id")?);
+        }
+        Ok(referenced)
+    }
+
+    /// At start: removes interrupted writes and blobs no record refers to, in every bucket.
+    pub async fn recover_object_store(&self) -> Result<usize> {
+        let rows = sqlx::query("SELECT name FROM buckets").fetch_all(self.db.pool()).await.map_err(db_err)?;
+        let mut removed = 0;
+        for row in &rows {
+            let bucket = text(row, "name")?;
+            let referenced = self.referenced_blobs(&bucket).await?;
+            removed += self.objects.remove_unreferenced(&bucket, &referenced).await?;
+        }
+        if removed > 0 {
+            tracing::info!(removed, "removed debris of interrupted writes");
+        }
+        Ok(removed)
+    }
+}
+
+/// S3 keys are 1–1024 bytes of UTF-8.
+pub fn validate_key(key: &str) -> Result<()> {
+    if key.is_empty() || key.len() > 1024 {
+        return Err(Error::invalid("Key", "object keys are 1-1024 bytes long"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefix_successor_bounds_every_key_under_it() {
+        assert_eq!(after_prefix("photos/").as_deref(), Some("photos0"));
+        assert_eq!(after_prefix("a").as_deref(), Some("b"));
+        let next = after_prefix("x\u{D7FF}").unwrap();
+        assert!("x\u{D7FF}zzz" < next.as_str());
+        assert_eq!(after_prefix(""), None);
+    }
+
+    #[test]
+    fn blob_lists_round_trip() {
+        let blobs = vec![StoredBlob { id: "a".repeat(32), size: 5 }, StoredBlob { id: "b".repeat(32), size: 0 }];
+        assert_eq!(decode_blobs(&encode_blobs(&blobs)), blobs);
+        let headers = ObjectHeaders { content_type: Some("text/plain".into()), cache_control: Some("no-cache".into()), ..Default::default() };
+        assert_eq!(decode_headers(Some("text/plain".into()), &encode_headers(&headers)), headers);
+    }
+}

@@ -1,0 +1,124 @@
+//! Small conversions between s3s DTOs and domain values, shared by the S3 handlers.
+
+use cloud::types::{Checksum, ObjectHeaders, ObjectMeta};
+use cloud::ByteStream;
+use futures::StreamExt;
+use s3s::dto::{ETag, ETagCondition, StreamingBlob, Timestamp, TimestampFormat};
+use s3s::{S3Error, S3ErrorCode};
+
+/// Unix milliseconds to an S3 timestamp.
+pub fn timestamp_ms(ms: i64) -> Timestamp {
+    let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    Timestamp::from(t)
+}
+
+/// Unix milliseconds to whole seconds, as HTTP dates compare.
+pub fn whole_seconds(ms: i64) -> i64 {
+    ms.div_euclid(1000)
+}
+
+/// The unix seconds of an S3 timestamp.
+pub fn unix_seconds(t: &Timestamp) -> i64 {
+    time::OffsetDateTime::from(t.clone()).unix_timestamp()
+}
+
+/// A strong ETag from its bare value.
+pub fn etag(value: &str) -> ETag {
+    ETag::Strong(value.to_string())
+}
+
+/// Whether an `If-Match`-style condition holds for `current`.
+pub fn condition_matches(condition: &ETagCondition, current: &str) -> bool {
+    match condition {
+        ETagCondition::Any => true,
+        ETagCondition::ETag(tag) => tag.value() == current,
+    }
+}
+
+fn http_date(t: &Timestamp) -> Option<String> {
+    let mut out = Vec::new();
+    t.format(TimestampFormat::HttpDate, &mut out).ok()?;
+    String::from_utf8(out).ok()
+}
+
+/// Builds what is stored with an object from the request's headers.
+pub fn object_meta(
+    content_type: Option<String>,
+    cache_control: Option<String>,
+    content_disposition: Option<String>,
+    content_encoding: Option<String>,
+    content_language: Option<String>,
+    expires: Option<&Timestamp>,
+    metadata: Option<s3s::dto::Metadata>,
+) -> ObjectMeta {
+    ObjectMeta {
+        headers: ObjectHeaders {
+            content_type,
+            cache_control,
+            content_disposition,
+            content_encoding: content_encoding.filter(|e| e != "aws-chunked"),
+            content_language,
+            expires: expires.and_then(http_date),
+        },
+        user_metadata: metadata.unwrap_or_default().into_iter().map(|(k, v)| (k.to_ascii_lowercase(), v)).collect(),
+    }
+}
+
+/// The stored `Expires` header back as a timestamp.
+pub fn expires(meta: &ObjectMeta) -> Option<Timestamp> {
+    meta.headers.expires.as_deref().and_then(|s| Timestamp::parse(TimestampFormat::HttpDate, s).ok())
+}
+
+/// A request body as the domain's byte stream (a missing body is empty).
+pub fn body_stream(body: Option<StreamingBlob>) -> ByteStream {
+    match body {
+        Some(blob) => Box::pin(blob.map(|chunk| chunk.map_err(std::io::Error::other))),
+        None => Box::pin(futures::stream::empty()),
+    }
+}
+
+/// A domain byte stream as a response body.
+pub fn response_body(stream: ByteStream) -> StreamingBlob {
+    StreamingBlob::wrap(sync_wrapper::SyncStream::new(stream))
+}
+
+/// Checksum fields of S3 outputs (CRC32, CRC32C, CRC64NVME, SHA1, SHA256).
+#[derive(Default)]
+pub struct ChecksumFields {
+    pub crc32: Option<String>,
+    pub crc32c: Option<String>,
+    pub crc64nvme: Option<String>,
+    pub sha1: Option<String>,
+    pub sha256: Option<String>,
+}
+
+/// Spreads a stored checksum over the matching output field.
+pub fn checksum_fields(checksum: Option<&Checksum>) -> ChecksumFields {
+    let mut fields = ChecksumFields::default();
+    if let Some(c) = checksum {
+        let value = Some(c.value.clone());
+        match c.algorithm.as_str() {
+            "CRC32" => fields.crc32 = value,
+            "CRC32C" => fields.crc32c = value,
+            "CRC64NVME" => fields.crc64nvme = value,
+            "SHA1" => fields.sha1 = value,
+            "SHA256" => fields.sha256 = value,
+            _ => {}
+        }
+    }
+    fields
+}
+
+/// URL-encodes a key or prefix for `EncodingType=url` listings.
+pub fn maybe_encode(value: String, encode: bool) -> String {
+    if encode {
+        form_urlencoded::byte_serialize(value.as_bytes()).collect()
+    } else {
+        value
+    }
+}
+
+/// An S3 error with AWS's text.
+pub fn error(code: S3ErrorCode, message: &str) -> S3Error {
+    S3Error::with_message(code, message.to_string())
+}
