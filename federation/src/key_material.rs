@@ -67,9 +67,14 @@ pub fn generate(key_type: KeyType, comment: &str) -> Result<GeneratedKey> {
 pub fn import(material: &[u8]) -> Result<ImportedKey> {
     use rsa::pkcs8::DecodePublicKey;
     // DER SubjectPublicKeyInfo (binary) or its PEM form: RSA only, as on AWS.
+    // AWS also takes a key file holding base64 DER (no PEM armour).
     let spki = match std::str::from_utf8(material) {
         Ok(text) if text.trim_start().starts_with("-----BEGIN PUBLIC KEY-----") => Some(rsa::RsaPublicKey::from_public_key_pem(text.trim())),
-        Ok(_) => None,
+        Ok(text) => STANDARD
+            .decode(text.split_whitespace().collect::<String>())
+            .ok()
+            .and_then(|der| rsa::RsaPublicKey::from_public_key_der(&der).ok())
+            .map(Ok),
         Err(_) => Some(rsa::RsaPublicKey::from_public_key_der(material)),
     };
     if let Some(parsed) = spki {
@@ -159,6 +164,8 @@ mod tests {
         let rsa_key = rsa::RsaPublicKey::try_from(data).unwrap();
         let der = rsa_key.to_public_key_der().unwrap();
         assert_eq!(import(der.as_bytes()).unwrap().fingerprint, from_openssh.fingerprint);
+        let base64_der = STANDARD.encode(der.as_bytes());
+        assert_eq!(import(base64_der.as_bytes()).unwrap().fingerprint, from_openssh.fingerprint);
         let pem = rsa_key.to_public_key_pem(LineEnding::LF).unwrap();
         assert_eq!(import(pem.as_bytes()).unwrap().fingerprint, from_openssh.fingerprint);
     }

@@ -190,9 +190,12 @@ def test_admin_http_api_requires_admin(server, tenant_b):
     url = server.url + "/_skyport/admin/tenants"
     r = requests.get(url, timeout=10)
     assert r.status_code == 401, r.text
-    r = signed_request(server, tenant_b, "GET", "/_skyport/admin/tenants", service="ec2")
+    r = signed_request(server, tenant_b, "GET", "/_skyport/admin/tenants", service="skyport-admin")
     assert r.status_code == 403, r.text
     assert tenant_b.tenant not in r.text
+    # A signature scoped to another service is refused before any key lookup.
+    r = signed_request(server, tenant_b, "GET", "/_skyport/admin/tenants", service="ec2")
+    assert r.status_code == 400, r.text
 
 
 def test_tenant_with_buckets_cannot_be_deleted(server, admin_cli):
