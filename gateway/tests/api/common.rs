@@ -30,6 +30,8 @@ pub struct Server {
     pub secret_key: String,
     pub data_dir: PathBuf,
     pub database: Database,
+    database_url: Option<String>,
+    config_path: Option<PathBuf>,
     _tmp: tempfile::TempDir,
     pg_database: Option<String>,
 }
@@ -64,58 +66,94 @@ async fn fresh_postgres_database() -> (String, String) {
     (format!("{base}/{name}"), name)
 }
 
+/// Spawns `skyport serve` and waits for its endpoint line; returns the child,
+/// the endpoint and the first-start admin key, if printed.
+fn spawn(data_dir: &std::path::Path, database_url: Option<&str>, config: Option<&std::path::Path>) -> (Child, String, Option<(String, String)>) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_skyport"));
+    command.args(["serve", "--bind", "127.0.0.1:0", "--log", "warn", "--data-dir"]).arg(data_dir);
+    if let Some(url) = database_url {
+        command.args(["--database", url]);
+    }
+    if let Some(path) = config {
+        command.arg("--config").arg(path);
+    }
+    let mut child = command.stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().expect("spawn skyport");
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let (mut endpoint, mut access_key, mut secret_key) = (None, None, None);
+    while endpoint.is_none() {
+        let line = rx.recv_timeout(Duration::from_secs(30)).expect("skyport did not print its endpoint");
+        if let Some(v) = line.strip_prefix("skyport listening on ") {
+            endpoint = Some(v.to_string());
+        } else if let Some(v) = line.strip_prefix("admin access key id: ") {
+            access_key = Some(v.to_string());
+        } else if let Some(v) = line.strip_prefix("admin secret access key: ") {
+            secret_key = Some(v.to_string());
+        }
+    }
+    (child, endpoint.unwrap(), access_key.zip(secret_key))
+}
+
 impl Server {
     /// Starts a gateway on `database` with an optional TOML config.
     pub async fn start(database: Database, config_toml: Option<&str>) -> Server {
         let tmp = tempfile::tempdir().unwrap();
         let data_dir = tmp.path().join("data");
-        let mut command = Command::new(env!("CARGO_BIN_EXE_skyport"));
-        command.args(["serve", "--bind", "127.0.0.1:0", "--log", "warn", "--data-dir"]).arg(&data_dir);
         let mut pg_database = None;
+        let mut database_url = None;
         if database == Database::Postgres {
             let (url, name) = fresh_postgres_database().await;
-            command.args(["--database", &url]);
+            database_url = Some(url);
             pg_database = Some(name);
         }
-        if let Some(toml) = config_toml {
+        let config_path = config_toml.map(|toml| {
             let path = tmp.path().join("skyport.toml");
             std::fs::write(&path, toml).unwrap();
-            command.arg("--config").arg(path);
-        }
-        let mut child = command.stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().expect("spawn skyport");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
+            path
         });
-        let (mut endpoint, mut access_key, mut secret_key) = (None, None, None);
-        while endpoint.is_none() {
-            let line = rx.recv_timeout(Duration::from_secs(30)).expect("skyport did not print its endpoint");
-            if let Some(v) = line.strip_prefix("skyport listening on ") {
-                endpoint = Some(v.to_string());
-            } else if let Some(v) = line.strip_prefix("admin access key id: ") {
-                access_key = Some(v.to_string());
-            } else if let Some(v) = line.strip_prefix("admin secret access key: ") {
-                secret_key = Some(v.to_string());
-            }
-        }
-        let endpoint = endpoint.unwrap();
+        let (child, endpoint, key) = spawn(&data_dir, database_url.as_deref(), config_path.as_deref());
+        let (access_key, secret_key) = key.expect("first start prints the admin key");
         let port = endpoint.rsplit(':').next().unwrap().parse().unwrap();
         Server {
             child,
             endpoint,
             port,
-            access_key: access_key.expect("first start prints the admin key"),
-            secret_key: secret_key.expect("first start prints the admin secret"),
+            access_key,
+            secret_key,
             data_dir,
             database,
+            database_url,
+            config_path,
             _tmp: tmp,
             pg_database,
         }
+    }
+
+    /// Kills the process with SIGKILL, as a crash would.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts the gateway again on the same data directory and database.
+    pub fn restart(&mut self) {
+        self.kill();
+        let (child, endpoint, _) = spawn(&self.data_dir, self.database_url.as_deref(), self.config_path.as_deref());
+        self.child = child;
+        self.port = endpoint.rsplit(':').next().unwrap().parse().unwrap();
+        self.endpoint = endpoint;
+    }
+
+    /// The server's process ID.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// Runs `skyport admin …` against this server and parses its JSON output.
