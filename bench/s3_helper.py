@@ -13,8 +13,8 @@ URL lists for wrk and curl, and prints the result table.
   large-get.url, large-put.url   full presigned URLs for the large object
 Presigned URLs are SigV4 (query auth, UNSIGNED-PAYLOAD), path-style, us-east-1.
 
-`report` reads lines "server<TAB>test<TAB>value<TAB>note" (several values per
-server and test: the median is taken) and prints a plain table with ratios,
+`report` reads lines "server<TAB>test<TAB>value<TAB>errors<TAB>requests<TAB>note"
+(several lines per server and test: the median value is taken, errors summed) and prints a plain table with ratios,
 then the same as markdown.
 """
 
@@ -108,7 +108,7 @@ TESTS = [
 
 def fmt_value(v):
     if v is None:
-        return "n/a"
+        return "n/a"  # not run, or every run failed (see the notes)
     if v >= 100:
         return f"{v:,.0f}"
     if v >= 10:
@@ -119,7 +119,7 @@ def fmt_value(v):
 def fmt_ratio(r, target, as_times):
     if r is None:
         return "n/a"
-    text = f"{r:.1f}x" if as_times else f"{r * 100:.0f}%"
+    text = (f"{r:.1f}x" if r < 10 else f"{r:.0f}x") if as_times else f"{r * 100:.0f}%"
     if target is not None:
         goal = f"{target:.0f}x" if as_times else f"{target * 100:.0f}%"
         text += f" (target >= {goal}: {'ok' if r >= target else 'MISSED'})"
@@ -127,17 +127,29 @@ def fmt_ratio(r, target, as_times):
 
 
 def cmd_report(args):
-    values, notes = {}, {}
+    values, notes, failed = {}, {}, {}
     for line in Path(args.results).read_text().splitlines():
         if not line.strip():
             continue
-        server, test, value, *rest = line.split("\t")
+        server, test, value, errors, total, note = (line.split("\t") + [""] * 6)[:6]
+        key = (server, test)
+        values.setdefault(key, [])
         if value not in ("", "n/a"):
-            values.setdefault((server, test), []).append(float(value))
+            values[key].append(float(value))
+        if note:
+            notes.setdefault(key, set()).add(note)
+        e, t = failed.get(key, (0, 0))
+        failed[key] = (e + int(errors or 0), t + int(total or 0))
+    for key, (e, t) in failed.items():
+        if e == 0:
+            continue
+        pct = 100 * e / t if t else 0
+        share = f" ({pct:.2f}%)" if pct < 1 else f" ({pct:.1f}%)" if pct < 10 else f" ({pct:.0f}%)"
+        if key[1].endswith("_large"):
+            text = f"{e} of {t} transfers failed or were short; the median is of the others"
         else:
-            values.setdefault((server, test), [])
-        if rest and rest[0]:
-            notes.setdefault((server, test), set()).add(rest[0])
+            text = f"{e:,} of {t:,} requests{share} failed (non-2xx answers or socket errors); ops/s counts only the successful ones"
+        notes.setdefault(key, set()).add(text)
     meta = dict(m.split("=", 1) for m in args.meta)
     conc = meta.get("connections", "16")
     large = meta.get("large", "256 MiB")
@@ -150,24 +162,29 @@ def cmd_report(args):
         for sid, _ in SERVERS:
             vals = values.get((sid, test), [])
             med[sid] = statistics.median(vals) if vals else None
-            cell = fmt_value(med[sid])
+            cell = fmt_value(med[sid]) if (sid, test) in values else "not run"
             if (sid, test) in notes:
                 cell += " *"
             cells.append(cell)
         ratios = []
         for other, target, as_times in (("nginx", t_nginx, False), ("moto", t_moto, True)):
             r = med["skyport"] / med[other] if med["skyport"] is not None and med[other] else None
-            ratios.append(fmt_ratio(r, target, as_times))
-            if target is not None and (r is None or r < target):
-                missed.append(f"{cells[0]} vs {other}")
+            ran = (other, test) in values  # absent: that server was not part of this run
+            ratios.append(fmt_ratio(r, target, as_times) if ran else "not run")
+            if target is not None and ran and (r is None or r < target):
+                missed.append(f"{cells[0]} vs {dict(SERVERS)[other]}")
         rows.append(cells + ratios)
 
+    names = dict(SERVERS)
+    labels = {t[0]: t[1].format(conc=conc, large=large) for t in TESTS}
     footnotes = []
     for (server, test), ns in sorted(notes.items()):
         for n in sorted(ns):
-            footnotes.append(f"{server} {test}: {n}")
+            footnotes.append(f"{names.get(server, server)}, {labels.get(test, test)}: {n}")
 
     # Plain table.
+    print(f"S3 loopback benchmark, {meta.get('date', '')}; Skyport binary: {meta.get('skyport_bin', '?')}")
+    print()
     widths = [max(len(str(r[i])) for r in [header] + rows) for i in range(len(header))]
     line = lambda cells: "  ".join(str(c).ljust(w) for c, w in zip(cells, widths)).rstrip()
     print(line(header))

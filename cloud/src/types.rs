@@ -129,10 +129,63 @@ pub struct Checksum {
     pub value: String,
 }
 
+/// Canned access: who may read a bucket's listing or an object besides its owner.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum CannedAcl {
+    #[default]
+    Private,
+    /// Anyone, signed or not, may read (GET/HEAD; listing for buckets).
+    PublicRead,
+}
+
+impl CannedAcl {
+    /// Parses an `x-amz-acl` value. ACLs that would grant more than reading are refused.
+    pub fn parse(text: &str) -> Option<CannedAcl> {
+        match text {
+            "private" | "bucket-owner-read" | "bucket-owner-full-control" => Some(CannedAcl::Private),
+            "public-read" => Some(CannedAcl::PublicRead),
+            _ => None,
+        }
+    }
+
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CannedAcl::Private => "private",
+            CannedAcl::PublicRead => "public-read",
+        }
+    }
+}
+
+/// One CORS rule of a bucket.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct CorsRule {
+    pub id: Option<String>,
+    pub allowed_origins: Vec<String>,
+    pub allowed_methods: Vec<String>,
+    pub allowed_headers: Vec<String>,
+    pub expose_headers: Vec<String>,
+    pub max_age_seconds: Option<i32>,
+}
+
+/// One lifecycle rule of a bucket (expiration only).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct LifecycleRule {
+    pub id: Option<String>,
+    /// Objects whose key starts with this.
+    pub prefix: String,
+    pub enabled: bool,
+    /// Delete objects this many days after their last modification.
+    pub expiration_days: Option<u32>,
+    /// Abort multipart uploads this many days after they started.
+    pub abort_incomplete_days: Option<u32>,
+}
+
 /// What describes an object besides its bytes.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ObjectMeta {
     pub headers: ObjectHeaders,
+    pub acl: CannedAcl,
     /// `x-amz-meta-*` pairs, names lowercased, without the prefix.
     pub user_metadata: std::collections::BTreeMap<String, String>,
 }

@@ -6,6 +6,7 @@
 //! own, it only folds database failures into `Error::Internal` (see [`db`]).
 
 pub mod access_keys;
+pub mod bucket_settings;
 pub mod buckets;
 pub mod db;
 pub mod key_material;

@@ -271,20 +271,25 @@ impl Federation {
             .await
             .map_err(db_err)?;
         for row in &rows {
-            let (upload_id, bucket) = (text(row, "upload_id")?, text(row, "bucket")?);
-            let parts = sqlx::query("SELECT blob_id, size FROM multipart_parts WHERE upload_id = $1")
-                .bind(&upload_id)
-                .fetch_all(self.db.pool())
-                .await
-                .map_err(db_err)?;
-            sqlx::query("DELETE FROM multipart_uploads WHERE upload_id = $1").bind(&upload_id).execute(self.db.pool()).await.map_err(db_err)?;
-            let blobs = parts
-                .iter()
-                .map(|p| Ok(StoredBlob { id: text(p, "blob_id")?, size: int(p, "size")? as u64 }))
-                .collect::<Result<Vec<_>>>()?;
-            self.delete_blobs(&bucket, &blobs).await;
+            self.discard_upload(&text(row, "bucket")?, &text(row, "upload_id")?).await?;
         }
         Ok(rows.len())
+    }
+
+    /// Deletes an upload's record and its part blobs.
+    pub(crate) async fn discard_upload(&self, bucket: &str, upload_id: &str) -> Result<()> {
+        let parts = sqlx::query("SELECT blob_id, size FROM multipart_parts WHERE upload_id = $1")
+            .bind(upload_id)
+            .fetch_all(self.db.pool())
+            .await
+            .map_err(db_err)?;
+        sqlx::query("DELETE FROM multipart_uploads WHERE upload_id = $1").bind(upload_id).execute(self.db.pool()).await.map_err(db_err)?;
+        let blobs = parts
+            .iter()
+            .map(|p| Ok(StoredBlob { id: text(p, "blob_id")?, size: int(p, "size")? as u64 }))
+            .collect::<Result<Vec<_>>>()?;
+        self.delete_blobs(bucket, &blobs).await;
+        Ok(())
     }
 }
 
@@ -295,6 +300,7 @@ fn upload_from_row(row: &sqlx::any::AnyRow) -> Result<Upload> {
         meta: ObjectMeta {
             headers: decode_headers(opt_text(row, "content_type")?, &text(row, "headers")?),
             user_metadata: serde_json::from_str(&text(row, "user_metadata")?).unwrap_or_default(),
+            acl: Default::default(),
         },
         checksum_algorithm: opt_text(row, "checksum_algorithm")?,
         initiated: int(row, "initiated")?,

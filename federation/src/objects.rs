@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::ops::Range;
 
-use cloud::types::{Checksum, ObjectHeaders, ObjectInfo, ObjectListing, ObjectMeta};
+use cloud::types::{CannedAcl, Checksum, ObjectHeaders, ObjectInfo, ObjectListing, ObjectMeta};
 use cloud::{ByteStream, Error, ResourceKind, Result, StoredBlob};
 use futures::StreamExt;
 use sqlx::any::AnyRow;
@@ -81,7 +81,7 @@ pub(crate) fn decode_checksum(text: Option<String>) -> Option<Checksum> {
 }
 
 const OBJECT_COLUMNS: &str =
-    "object_key, blobs, size, etag, content_type, headers, user_metadata, checksum, parts_count, last_modified";
+    "object_key, blobs, size, etag, content_type, headers, user_metadata, checksum, parts_count, last_modified, acl";
 
 fn object_from_row(row: &AnyRow) -> Result<ObjectInfo> {
     Ok(ObjectInfo {
@@ -91,6 +91,7 @@ fn object_from_row(row: &AnyRow) -> Result<ObjectInfo> {
         meta: ObjectMeta {
             headers: decode_headers(opt_text(row, "content_type")?, &text(row, "headers")?),
             user_metadata: serde_json::from_str(&text(row, "user_metadata")?).unwrap_or_default(),
+            acl: CannedAcl::parse(&text(row, "acl")?).unwrap_or_default(),
         },
         checksum: decode_checksum(opt_text(row, "checksum")?),
         parts_count: opt_int(row, "parts_count")?.map(|n| n as u32),
@@ -197,11 +198,11 @@ impl Federation {
             }
         }
         sqlx::query(
-            "INSERT INTO objects (bucket, object_key, blobs, size, etag, content_type, headers, user_metadata, checksum, parts_count, last_modified) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+            "INSERT INTO objects (bucket, object_key, blobs, size, etag, content_type, headers, user_metadata, checksum, parts_count, last_modified, acl) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
              ON CONFLICT (bucket, object_key) DO UPDATE SET blobs = excluded.blobs, size = excluded.size, etag = excluded.etag, \
              content_type = excluded.content_type, headers = excluded.headers, user_metadata = excluded.user_metadata, \
-             checksum = excluded.checksum, parts_count = excluded.parts_count, last_modified = excluded.last_modified",
+             checksum = excluded.checksum, parts_count = excluded.parts_count, last_modified = excluded.last_modified, acl = excluded.acl",
         )
         .bind(bucket)
         .bind(&info.key)
@@ -214,6 +215,7 @@ impl Federation {
         .bind(encode_checksum(&info.checksum))
         .bind(info.parts_count.map(i64::from))
         .bind(info.last_modified)
+        .bind(info.meta.acl.as_str())
         .execute(&mut *tx)
         .await
         .map_err(db_err)?;
@@ -245,7 +247,7 @@ impl Federation {
         self.find_object(bucket, key).await?.ok_or_else(|| Error::not_found(ResourceKind::Object, key))
     }
 
-    async fn find_object(&self, bucket: &str, key: &str) -> Result<Option<ObjectInfo>> {
+    pub(crate) async fn find_object(&self, bucket: &str, key: &str) -> Result<Option<ObjectInfo>> {
         let row = sqlx::query(&format!("SELECT {OBJECT_COLUMNS} FROM objects WHERE bucket = $1 AND object_key = $2"))
             .bind(bucket)
             .bind(key)
@@ -288,6 +290,11 @@ impl Federation {
     /// Deletes an object; a missing key is not an error (S3 semantics).
     pub async fn delete_object(&self, tenant: &Tenant, bucket: &str, key: &str) -> Result<()> {
         self.bucket(tenant, bucket).await?;
+        self.remove_object(bucket, key).await
+    }
+
+    /// Deletes an object of a bucket already authorised.
+    pub(crate) async fn remove_object(&self, bucket: &str, key: &str) -> Result<()> {
         let mut tx = self.db.pool().begin().await.map_err(db_err)?;
         let row = sqlx::query("SELECT blobs, size FROM objects WHERE bucket = $1 AND object_key = $2")
             .bind(bucket)

@@ -49,6 +49,8 @@ pub struct Config {
     pub log: String,
     /// Unfinished multipart uploads older than this many hours are aborted.
     pub multipart_expiry_hours: u64,
+    /// Seconds between two applications of buckets' lifecycle rules.
+    pub lifecycle_interval_secs: u64,
     /// Request rate limits.
     pub rate_limit: RateLimitConfig,
 }
@@ -65,6 +67,7 @@ impl Default for Config {
             s3_base_domain: String::new(),
             log: "info,s3s=off".into(),
             multipart_expiry_hours: 7 * 24,
+            lifecycle_interval_secs: 3600,
             rate_limit: RateLimitConfig::default(),
         }
     }

@@ -38,6 +38,7 @@ pub fn build_gateway(federation: federation::Federation, config: &Config) -> Gat
         limits,
         metrics: metrics::install(),
         zones: config.zones(),
+        s3_base_domain: config.s3_base_domain.trim_end_matches('.').to_ascii_lowercase(),
     }
 }
 
@@ -55,6 +56,17 @@ async fn expire_abandoned_uploads(federation: federation::Federation, hours: u64
     }
 }
 
+/// Applies buckets' lifecycle rules every `interval_secs`.
+async fn apply_lifecycle_rules(federation: federation::Federation, interval_secs: u64) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(interval_secs.max(1)));
+    loop {
+        tick.tick().await;
+        if let Err(e) = federation.apply_lifecycle(federation::bucket_settings::lifecycle_now(), 1000).await {
+            tracing::warn!(error = %e, "applying lifecycle rules failed");
+        }
+    }
+}
+
 /// Opens the site, binds, prints the endpoint (and first-start credentials), and serves until Ctrl-C.
 pub async fn serve(config: Config) -> Result<(), String> {
     let federation = bootstrap::open(&config).await.map_err(|e| e.to_string())?;
@@ -62,6 +74,7 @@ pub async fn serve(config: Config) -> Result<(), String> {
     // Before serving: drop what interrupted writes left behind.
     federation.recover_object_store().await.map_err(|e| format!("recovering the object store: {e}"))?;
     tokio::spawn(expire_abandoned_uploads(federation.clone(), config.multipart_expiry_hours));
+    tokio::spawn(apply_lifecycle_rules(federation.clone(), config.lifecycle_interval_secs));
     let listener = tokio::net::TcpListener::bind(config.bind).await.map_err(|e| format!("binding {}: {e}", config.bind))?;
     let address = listener.local_addr().map_err(|e| e.to_string())?;
     let endpoint = format!("http://{address}");

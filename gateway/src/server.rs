@@ -49,6 +49,8 @@ pub struct Gateway {
     pub limits: Arc<RateLimits>,
     pub metrics: PrometheusHandle,
     pub zones: Vec<String>,
+    /// Base domain of virtual-host-style buckets (empty: path style only).
+    pub s3_base_domain: String,
 }
 
 fn full(bytes: impl Into<Bytes>) -> ResponseBody {
@@ -253,7 +255,20 @@ async fn s3(
         );
         return ("s3", "unknown".into(), text_response(refusal.status, "application/xml", xml));
     }
-    let (action, response) = s3_call(gateway, Request::from_parts(parts, body)).await;
+    if parts.method == Method::OPTIONS {
+        let bucket = crate::s3::cors::bucket_of(&parts, &gateway.s3_base_domain);
+        let answer = crate::s3::cors::preflight(&gateway.federation, bucket, &parts.headers).await;
+        let mut response = text_response(answer.status, "application/xml", answer.body);
+        response.headers_mut().extend(answer.headers);
+        return ("s3", "PreflightCors".into(), response);
+    }
+    let origin = parts.headers.get("origin").and_then(|v| v.to_str().ok()).map(str::to_string);
+    let bucket = crate::s3::cors::bucket_of(&parts, &gateway.s3_base_domain);
+    let method = parts.method.to_string();
+    let (action, mut response) = s3_call(gateway, Request::from_parts(parts, body)).await;
+    if let (Some(origin), Some(bucket)) = (origin, bucket) {
+        crate::s3::cors::decorate(&gateway.federation, &bucket, &origin, &method, response.headers_mut()).await;
+    }
     ("s3", action, response)
 }
 

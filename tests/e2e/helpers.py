@@ -87,3 +87,96 @@ def normalize_permissions(perms) -> set:
 
 def tags_dict(tags) -> dict:
     return {t["Key"]: t.get("Value", "") for t in tags or []}
+
+
+# --------------------------------------------------------------------------
+# S3 checksums (pure Python: no awscrt needed)
+# --------------------------------------------------------------------------
+
+
+def _reflected_table(poly: int, width: int) -> list:
+    table = []
+    for i in range(256):
+        c = i
+        for _ in range(8):
+            c = (c >> 1) ^ poly if c & 1 else c >> 1
+        table.append(c & ((1 << width) - 1))
+    return table
+
+
+_CRC32C_TABLE = _reflected_table(0x82F63B78, 32)
+_CRC64NVME_TABLE = _reflected_table(0x9A6C9329AC4BC9B5, 64)
+
+
+def crc32c(data: bytes) -> int:
+    crc = 0xFFFFFFFF
+    t = _CRC32C_TABLE
+    for b in data:
+        crc = t[(crc ^ b) & 0xFF] ^ (crc >> 8)
+    return crc ^ 0xFFFFFFFF
+
+
+def crc64nvme(data: bytes) -> int:
+    mask = 0xFFFFFFFFFFFFFFFF
+    crc = mask
+    t = _CRC64NVME_TABLE
+    for b in data:
+        crc = t[(crc ^ b) & 0xFF] ^ (crc >> 8)
+    return crc ^ mask
+
+
+def s3_checksum(algorithm: str, data: bytes) -> str:
+    """The base64 value S3 uses in x-amz-checksum-<algorithm> for ``data``."""
+    import zlib
+
+    algorithm = algorithm.lower()
+    if algorithm == "crc32":
+        raw = zlib.crc32(data).to_bytes(4, "big")
+    elif algorithm == "crc32c":
+        raw = crc32c(data).to_bytes(4, "big")
+    elif algorithm == "crc64nvme":
+        raw = crc64nvme(data).to_bytes(8, "big")
+    elif algorithm == "sha1":
+        raw = hashlib.sha1(data).digest()
+    elif algorithm == "sha256":
+        raw = hashlib.sha256(data).digest()
+    else:
+        raise ValueError(algorithm)
+    return base64.b64encode(raw).decode()
+
+
+def md5_b64(data: bytes) -> str:
+    return base64.b64encode(hashlib.md5(data).digest()).decode()
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def file_sha256(path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def write_random_file(path, size: int, chunk: int = 8 << 20) -> str:
+    """Write ``size`` random bytes to ``path``; returns their sha256 hex."""
+    import os
+
+    h = hashlib.sha256()
+    with open(path, "wb") as f:
+        left = size
+        while left:
+            block = os.urandom(min(chunk, left))
+            f.write(block)
+            h.update(block)
+            left -= len(block)
+    return h.hexdigest()
+
+
+def multipart_etag(parts: list) -> str:
+    """S3 ETag of a completed multipart upload, quoted: md5(md5(p1)..md5(pN))-N."""
+    digest = hashlib.md5(b"".join(hashlib.md5(p).digest() for p in parts)).hexdigest()
+    return f'"{digest}-{len(parts)}"'

@@ -12,22 +12,6 @@ from conftest import REGION, unique, unique_bucket
 from helpers import created_rsa_fingerprint, load_private_key
 
 
-@pytest.fixture
-def aws(aws_cli_path, aws_env, server):
-    def run(*args, endpoint=True, check=True):
-        cmd = [aws_cli_path, "--profile", "skyport"]
-        if endpoint:
-            cmd += ["--endpoint-url", server.url]
-        cmd += list(args)
-        cp = subprocess.run(cmd, env=aws_env, capture_output=True, text=True, timeout=120,
-                            stdin=subprocess.DEVNULL)
-        if check:
-            assert cp.returncode == 0, f"{' '.join(args)} -> {cp.returncode}\n{cp.stdout}\n{cp.stderr}"
-        return cp
-
-    return run
-
-
 def test_profile_files_written(server):
     creds = configparser.ConfigParser()
     creds.read(server.credentials_file)

@@ -12,17 +12,6 @@ from botocore.exceptions import ClientError
 from conftest import error_code, http_status, make_client, unique_bucket, xml_error_code
 
 
-@pytest.fixture
-def bucket(s3):
-    name = unique_bucket("b")
-    s3.create_bucket(Bucket=name)
-    yield name
-    try:
-        s3.delete_bucket(Bucket=name)
-    except ClientError:
-        pass
-
-
 def bucket_names(client):
     return [b["Name"] for b in client.list_buckets()["Buckets"]]
 

@@ -34,16 +34,22 @@ impl S3Auth for KeyLookup {
     }
 }
 
-/// Refuses anonymous requests (public buckets come with the object-storage work).
+/// Operations an anonymous caller may attempt; the handlers then allow them
+/// only on public-read buckets and objects.
+const ANONYMOUS_READS: &[&str] = &["GetObject", "HeadObject", "ListObjects", "ListObjectsV2"];
+
+/// Refuses anonymous requests except reads that public-read ACLs may allow.
 pub struct RequireSignature;
 
 #[async_trait::async_trait]
 impl S3Access for RequireSignature {
     async fn check(&self, cx: &mut S3AccessContext<'_>) -> S3Result<()> {
         let operation = cx.s3_op().name().to_string();
+        let anonymous_ok = ANONYMOUS_READS.contains(&operation.as_str());
         let _ = S3_OPERATION.try_with(|slot: &RefCell<String>| *slot.borrow_mut() = operation);
         match cx.credentials() {
             Some(_) => Ok(()),
+            None if anonymous_ok => Ok(()),
             None => Err(s3_error!(AccessDenied, "Access Denied")),
         }
     }

@@ -1,6 +1,6 @@
 //! Small conversions between s3s DTOs and domain values, shared by the S3 handlers.
 
-use cloud::types::{Checksum, ObjectHeaders, ObjectMeta};
+use cloud::types::{CannedAcl, Checksum, ObjectHeaders, ObjectMeta};
 use cloud::ByteStream;
 use futures::StreamExt;
 use s3s::dto::{ETag, ETagCondition, StreamingBlob, Timestamp, TimestampFormat};
@@ -61,6 +61,16 @@ pub fn object_meta(
             expires: expires.and_then(http_date),
         },
         user_metadata: metadata.unwrap_or_default().into_iter().map(|(k, v)| (k.to_ascii_lowercase(), v)).collect(),
+        acl: CannedAcl::Private,
+    }
+}
+
+/// A canned ACL header value; ACLs that grant writes or need per-user grants are not supported.
+pub fn canned_acl(value: Option<&str>) -> Result<CannedAcl, S3Error> {
+    match value {
+        None => Ok(CannedAcl::Private),
+        Some(text) => CannedAcl::parse(text)
+            .ok_or_else(|| S3Error::with_message(S3ErrorCode::NotImplemented, format!("the canned ACL '{text}' is not supported; use private or public-read"))),
     }
 }
 

@@ -48,17 +48,17 @@ fn contents(listing: &ObjectListing, encode: bool, with_owner: Option<&Owner>) -
 }
 
 pub async fn list_objects(s3: &SkyportS3, req: S3Request<ListObjectsInput>) -> S3Result<S3Response<ListObjectsOutput>> {
-    let principal = s3.principal(&req).await?;
+    let tenant = s3.listing_tenant(&req, &req.input.bucket).await?;
     let input = req.input;
     let encode = wants_url_encoding(input.encoding_type.as_ref())?;
     let max_keys = page_size(input.max_keys)?;
     let prefix = input.prefix.clone().unwrap_or_default();
     let listing = s3
         .federation
-        .list_objects(&principal.tenant, &input.bucket, &prefix, input.delimiter.as_deref(), input.marker.as_deref(), max_keys)
+        .list_objects(&tenant, &input.bucket, &prefix, input.delimiter.as_deref(), input.marker.as_deref(), max_keys)
         .await
         .map_err(s3_error)?;
-    let owner = owner(&principal);
+    let owner = owner(&tenant);
     let (objects, prefixes) = contents(&listing, encode, Some(&owner));
     // Like AWS, NextMarker is only sent when a delimiter is given.
     let next_marker = (listing.is_truncated && input.delimiter.is_some()).then(|| listing.last.clone()).flatten();
@@ -78,7 +78,7 @@ pub async fn list_objects(s3: &SkyportS3, req: S3Request<ListObjectsInput>) -> S
 }
 
 pub async fn list_objects_v2(s3: &SkyportS3, req: S3Request<ListObjectsV2Input>) -> S3Result<S3Response<ListObjectsV2Output>> {
-    let principal = s3.principal(&req).await?;
+    let tenant = s3.listing_tenant(&req, &req.input.bucket).await?;
     let input = req.input;
     let encode = wants_url_encoding(input.encoding_type.as_ref())?;
     let max_keys = page_size(input.max_keys)?;
@@ -95,10 +95,10 @@ pub async fn list_objects_v2(s3: &SkyportS3, req: S3Request<ListObjectsV2Input>)
     };
     let listing = s3
         .federation
-        .list_objects(&principal.tenant, &input.bucket, &prefix, input.delimiter.as_deref(), resume_after.as_deref(), max_keys)
+        .list_objects(&tenant, &input.bucket, &prefix, input.delimiter.as_deref(), resume_after.as_deref(), max_keys)
         .await
         .map_err(s3_error)?;
-    let owner = owner(&principal);
+    let owner = owner(&tenant);
     let (objects, prefixes) = contents(&listing, encode, input.fetch_owner.unwrap_or(false).then_some(&owner));
     let key_count = (objects.len() + prefixes.len()) as i32;
     let next = listing.is_truncated.then(|| listing.last.as_ref().map(|l| URL_SAFE_NO_PAD.encode(l))).flatten();

@@ -4,12 +4,14 @@
 
 pub mod auth;
 pub mod convert;
+pub mod cors;
 pub mod digest;
 pub mod host;
 pub mod listing;
 pub mod multipart;
 pub mod objects;
 pub mod precheck;
+pub mod settings;
 
 use std::cell::RefCell;
 
@@ -35,6 +37,23 @@ impl SkyportS3 {
         SkyportS3 { federation }
     }
 
+    /// The signed caller, or `None` for an anonymous request (reads of public objects).
+    pub(crate) async fn reader<T>(&self, request: &S3Request<T>) -> S3Result<Option<Principal>> {
+        match request.credentials {
+            Some(_) => self.principal(request).await.map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The tenant whose bucket is listed: the caller's, or for anonymous callers
+    /// the owner of a public-read bucket.
+    pub(crate) async fn listing_tenant<T>(&self, request: &S3Request<T>, bucket: &str) -> S3Result<federation::Tenant> {
+        match self.reader(request).await? {
+            Some(principal) => Ok(principal.tenant),
+            None => self.federation.public_bucket_owner(bucket).await.map_err(s3_error),
+        }
+    }
+
     pub(crate) async fn principal<T>(&self, request: &S3Request<T>) -> S3Result<Principal> {
         let credentials = request.credentials.as_ref().ok_or_else(|| s3_error!(AccessDenied, "Access Denied"))?;
         match self.federation.authenticate(&credentials.access_key).await.map_err(s3_error)? {
@@ -48,8 +67,8 @@ fn timestamp(unix: i64) -> Timestamp {
     Timestamp::from(time::OffsetDateTime::from_unix_timestamp(unix).unwrap_or(time::OffsetDateTime::UNIX_EPOCH))
 }
 
-pub(crate) fn owner(principal: &Principal) -> Owner {
-    Owner { display_name: Some(principal.tenant.name.clone()), id: Some(principal.tenant.account_id.clone()) }
+pub(crate) fn owner(tenant: &federation::Tenant) -> Owner {
+    Owner { display_name: Some(tenant.name.clone()), id: Some(tenant.account_id.clone()) }
 }
 
 #[async_trait::async_trait]
@@ -78,7 +97,7 @@ impl S3 for SkyportS3 {
             .collect();
         Ok(S3Response::new(ListBucketsOutput {
             buckets: Some(buckets),
-            owner: Some(owner(&principal)),
+            owner: Some(owner(&principal.tenant)),
             prefix: input.prefix,
             continuation_token,
         }))
@@ -96,7 +115,11 @@ impl S3 for SkyportS3 {
                 ));
             }
         }
+        let acl = convert::canned_acl(req.input.acl.as_ref().map(|a| a.as_str()))?;
         let bucket = self.federation.create_bucket(&principal.tenant, &req.input.bucket).await.map_err(s3_error)?;
+        if acl != cloud::types::CannedAcl::Private {
+            self.federation.set_bucket_acl(&principal.tenant, &bucket.name, acl).await.map_err(s3_error)?;
+        }
         Ok(S3Response::new(CreateBucketOutput { location: Some(format!("/{}", bucket.name)) }))
     }
 
@@ -190,5 +213,51 @@ impl S3 for SkyportS3 {
         req: S3Request<ListMultipartUploadsInput>,
     ) -> S3Result<S3Response<ListMultipartUploadsOutput>> {
         multipart::list_uploads(self, req).await
+    }
+
+    async fn put_bucket_acl(&self, req: S3Request<PutBucketAclInput>) -> S3Result<S3Response<PutBucketAclOutput>> {
+        settings::put_bucket_acl(self, req).await
+    }
+
+    async fn get_bucket_acl(&self, req: S3Request<GetBucketAclInput>) -> S3Result<S3Response<GetBucketAclOutput>> {
+        settings::get_bucket_acl(self, req).await
+    }
+
+    async fn put_object_acl(&self, req: S3Request<PutObjectAclInput>) -> S3Result<S3Response<PutObjectAclOutput>> {
+        settings::put_object_acl(self, req).await
+    }
+
+    async fn get_object_acl(&self, req: S3Request<GetObjectAclInput>) -> S3Result<S3Response<GetObjectAclOutput>> {
+        settings::get_object_acl(self, req).await
+    }
+
+    async fn put_bucket_cors(&self, req: S3Request<PutBucketCorsInput>) -> S3Result<S3Response<PutBucketCorsOutput>> {
+        settings::put_bucket_cors(self, req).await
+    }
+
+    async fn get_bucket_cors(&self, req: S3Request<GetBucketCorsInput>) -> S3Result<S3Response<GetBucketCorsOutput>> {
+        settings::get_bucket_cors(self, req).await
+    }
+
+    async fn delete_bucket_cors(&self, req: S3Request<DeleteBucketCorsInput>) -> S3Result<S3Response<DeleteBucketCorsOutput>> {
+        settings::delete_bucket_cors(self, req).await
+    }
+
+    async fn put_bucket_lifecycle_configuration(
+        &self,
+        req: S3Request<PutBucketLifecycleConfigurationInput>,
+    ) -> S3Result<S3Response<PutBucketLifecycleConfigurationOutput>> {
+        settings::put_bucket_lifecycle(self, req).await
+    }
+
+    async fn get_bucket_lifecycle_configuration(
+        &self,
+        req: S3Request<GetBucketLifecycleConfigurationInput>,
+    ) -> S3Result<S3Response<GetBucketLifecycleConfigurationOutput>> {
+        settings::get_bucket_lifecycle(self, req).await
+    }
+
+    async fn delete_bucket_lifecycle(&self, req: S3Request<DeleteBucketLifecycleInput>) -> S3Result<S3Response<DeleteBucketLifecycleOutput>> {
+        settings::delete_bucket_lifecycle(self, req).await
     }
 }

@@ -157,7 +157,7 @@ pub async fn list_parts(s3: &SkyportS3, req: S3Request<ListPartsInput>) -> S3Res
     let is_truncated = remaining.len() > max_parts;
     let page: Vec<_> = remaining.into_iter().take(max_parts).collect();
     let next_marker = page.last().map(|p| p.part_number as i32);
-    let owner = owner(&principal);
+    let owner = owner(&principal.tenant);
     let parts = page
         .iter()
         .map(|p| {
@@ -206,7 +206,7 @@ pub async fn list_uploads(s3: &SkyportS3, req: S3Request<ListMultipartUploadsInp
         .collect();
     let is_truncated = remaining.len() > max_uploads;
     let page: Vec<_> = remaining.into_iter().take(max_uploads).collect();
-    let owner = owner(&principal);
+    let owner = owner(&principal.tenant);
     let next = page.last().map(|u| (u.key.clone(), u.upload_id.clone()));
     let uploads = page
         .into_iter()

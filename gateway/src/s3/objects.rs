@@ -82,7 +82,7 @@ pub async fn put_object(s3: &SkyportS3, req: S3Request<PutObjectInput>) -> S3Res
     let expectations =
         Expectations::from_request(&req.headers, req.trailing_headers.as_ref(), req.input.checksum_algorithm.as_ref().map(|a| a.as_str()))?;
     let input = req.input;
-    let meta = convert::object_meta(
+    let mut meta = convert::object_meta(
         input.content_type,
         input.cache_control,
         input.content_disposition,
@@ -91,6 +91,7 @@ pub async fn put_object(s3: &SkyportS3, req: S3Request<PutObjectInput>) -> S3Res
         input.expires.as_ref(),
         input.metadata,
     );
+    meta.acl = convert::canned_acl(input.acl.as_ref().map(|a| a.as_str()))?;
     let condition = write_condition(input.if_match, input.if_none_match)?;
     let (body, slot) = digest::hashing(convert::body_stream(input.body), expectations);
     let info = s3
@@ -120,7 +121,7 @@ struct Selected {
 #[allow(clippy::too_many_arguments)]
 async fn select(
     s3: &SkyportS3,
-    tenant: &federation::Tenant,
+    tenant: Option<&federation::Tenant>,
     bucket: &str,
     key: &str,
     if_match: Option<&ETagCondition>,
@@ -130,7 +131,11 @@ async fn select(
     range: Option<&Range>,
     part_number: Option<i32>,
 ) -> S3Result<Selected> {
-    let info = s3.federation.head_object(tenant, bucket, key).await.map_err(s3_error)?;
+    let info = match tenant {
+        Some(tenant) => s3.federation.head_object(tenant, bucket, key).await,
+        None => s3.federation.public_object(bucket, key).await,
+    }
+    .map_err(s3_error)?;
     check_read_conditions(&info, if_match, if_none_match, if_modified_since, if_unmodified_since)?;
     let (range, partial) = selected_range(&info, range, part_number)?;
     Ok(Selected { info, range, partial })
@@ -143,11 +148,11 @@ fn content_range(selected: &Selected) -> Option<String> {
 }
 
 pub async fn get_object(s3: &SkyportS3, req: S3Request<GetObjectInput>) -> S3Result<S3Response<GetObjectOutput>> {
-    let principal = s3.principal(&req).await?;
+    let principal = s3.reader(&req).await?;
     let input = req.input;
     let selected = select(
         s3,
-        &principal.tenant,
+        principal.as_ref().map(|p| &p.tenant),
         &input.bucket,
         &input.key,
         input.if_match.as_ref(),
@@ -189,11 +194,11 @@ pub async fn get_object(s3: &SkyportS3, req: S3Request<GetObjectInput>) -> S3Res
 }
 
 pub async fn head_object(s3: &SkyportS3, req: S3Request<HeadObjectInput>) -> S3Result<S3Response<HeadObjectOutput>> {
-    let principal = s3.principal(&req).await?;
+    let principal = s3.reader(&req).await?;
     let input = req.input;
     let selected = select(
         s3,
-        &principal.tenant,
+        principal.as_ref().map(|p| &p.tenant),
         &input.bucket,
         &input.key,
         input.if_match.as_ref(),
@@ -309,7 +314,7 @@ pub async fn copy_object(s3: &SkyportS3, req: S3Request<CopyObjectInput>) -> S3R
             "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes."
         ));
     }
-    let meta: ObjectMeta = if replace {
+    let mut meta: ObjectMeta = if replace {
         convert::object_meta(
             input.content_type,
             input.cache_control,
@@ -322,6 +327,8 @@ pub async fn copy_object(s3: &SkyportS3, req: S3Request<CopyObjectInput>) -> S3R
     } else {
         source.meta.clone()
     };
+    // Like AWS, a copy gets the ACL the copy request asks for, not the source's.
+    meta.acl = convert::canned_acl(input.acl.as_ref().map(|a| a.as_str()))?;
     let algorithm = input
         .checksum_algorithm
         .as_ref()

@@ -70,7 +70,7 @@ async fn fresh_postgres_database() -> (String, String) {
 /// the endpoint and the first-start admin key, if printed.
 fn spawn(data_dir: &std::path::Path, database_url: Option<&str>, config: Option<&std::path::Path>) -> (Child, String, Option<(String, String)>) {
     let mut command = Command::new(env!("CARGO_BIN_EXE_skyport"));
-    command.args(["serve", "--bind", "127.0.0.1:0", "--log", "warn", "--data-dir"]).arg(data_dir);
+    command.args(["serve", "--bind", "127.0.0.1:0", "--log", "warn,s3s=off", "--data-dir"]).arg(data_dir);
     if let Some(url) = database_url {
         command.args(["--database", url]);
     }

@@ -1,0 +1,184 @@
+//! Per-bucket settings: canned ACLs (and the anonymous reads they allow), CORS
+//! rules, and lifecycle rules with the sweep that applies them.
+
+use cloud::types::{CannedAcl, CorsRule, LifecycleRule, ObjectInfo};
+use cloud::{Error, ResourceKind, Result};
+
+use crate::db::{db_err, now_ms, opt_text, text};
+use crate::tenants::{tenant_from_row, Tenant};
+use crate::Federation;
+
+const DAY_MS: i64 = 24 * 3600 * 1000;
+
+fn setting_column(setting: &str) -> Result<&'static str> {
+    match setting {
+        "acl" => Ok("acl"),
+        "cors" => Ok("cors"),
+        "lifecycle" => Ok("lifecycle"),
+        _ => Err(Error::internal(format!("unknown bucket setting {setting}"))),
+    }
+}
+
+impl Federation {
+    async fn set_bucket_setting(&self, tenant: &Tenant, bucket: &str, setting: &str, value: Option<String>) -> Result<()> {
+        self.bucket(tenant, bucket).await?;
+        let column = setting_column(setting)?;
+        sqlx::query(&format!("UPDATE buckets SET {column} = $1 WHERE name = $2 AND tenant_id = $3"))
+            .bind(value)
+            .bind(bucket)
+            .bind(&tenant.id)
+            .execute(self.db.pool())
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn bucket_setting(&self, bucket: &str, setting: &str) -> Result<Option<String>> {
+        let column = setting_column(setting)?;
+        let row = sqlx::query(&format!("SELECT {column} AS value FROM buckets WHERE name = $1"))
+            .bind(bucket)
+            .fetch_optional(self.db.pool())
+            .await
+            .map_err(db_err)?
+            .ok_or_else(|| Error::not_found(ResourceKind::Bucket, bucket))?;
+        opt_text(&row, "value")
+    }
+
+    /// Sets a bucket's canned ACL.
+    pub async fn set_bucket_acl(&self, tenant: &Tenant, bucket: &str, acl: CannedAcl) -> Result<()> {
+        // The column is NOT NULL; set_bucket_setting binds an Option for the JSON settings.
+        self.set_bucket_setting(tenant, bucket, "acl", Some(acl.as_str().to_string())).await
+    }
+
+    /// A bucket's canned ACL.
+    pub async fn bucket_acl(&self, tenant: &Tenant, bucket: &str) -> Result<CannedAcl> {
+        self.bucket(tenant, bucket).await?;
+        Ok(self.bucket_setting(bucket, "acl").await?.and_then(|a| CannedAcl::parse(&a)).unwrap_or_default())
+    }
+
+    /// Sets an object's canned ACL.
+    pub async fn set_object_acl(&self, tenant: &Tenant, bucket: &str, key: &str, acl: CannedAcl) -> Result<()> {
+        self.head_object(tenant, bucket, key).await?;
+        sqlx::query("UPDATE objects SET acl = $1 WHERE bucket = $2 AND object_key = $3")
+            .bind(acl.as_str())
+            .bind(bucket)
+            .bind(key)
+            .execute(self.db.pool())
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    /// The owner of a bucket whose listing anyone may read; AccessDenied otherwise.
+    pub async fn public_bucket_owner(&self, bucket: &str) -> Result<Tenant> {
+        let row = sqlx::query(
+            "SELECT t.id, t.name, t.account_id, t.created_at, t.quota_instances, t.quota_vcpus, t.quota_volume_gib, \
+             t.quota_buckets, t.quota_stored_bytes, b.acl FROM buckets b JOIN tenants t ON t.id = b.tenant_id WHERE b.name = $1",
+        )
+        .bind(bucket)
+        .fetch_optional(self.db.pool())
+        .await
+        .map_err(db_err)?
+        .ok_or_else(|| Error::not_found(ResourceKind::Bucket, bucket))?;
+        if text(&row, "acl")? == CannedAcl::PublicRead.as_str() {
+            tenant_from_row(&row)
+        } else {
+            Err(Error::AccessDenied("Access Denied".into()))
+        }
+    }
+
+    /// An object anyone may read: in a public-read bucket, or itself public-read.
+    pub async fn public_object(&self, bucket: &str, key: &str) -> Result<ObjectInfo> {
+        let bucket_public = CannedAcl::parse(&self.bucket_setting(bucket, "acl").await?.unwrap_or_default()) == Some(CannedAcl::PublicRead);
+        match self.find_object(bucket, key).await? {
+            Some(info) if bucket_public || info.meta.acl == CannedAcl::PublicRead => Ok(info),
+            None if bucket_public => Err(Error::not_found(ResourceKind::Object, key)),
+            _ => Err(Error::AccessDenied("Access Denied".into())),
+        }
+    }
+
+    /// Replaces (or with `None` removes) a bucket's CORS rules.
+    pub async fn set_bucket_cors(&self, tenant: &Tenant, bucket: &str, rules: Option<&[CorsRule]>) -> Result<()> {
+        let json = rules.map(|r| serde_json::to_string(r).map_err(Error::internal)).transpose()?;
+        self.set_bucket_setting(tenant, bucket, "cors", json).await
+    }
+
+    /// A bucket's CORS rules, if any. No tenant: browsers ask before they sign.
+    pub async fn bucket_cors(&self, bucket: &str) -> Result<Option<Vec<CorsRule>>> {
+        let json = self.bucket_setting(bucket, "cors").await?;
+        json.map(|j| serde_json::from_str(&j).map_err(Error::internal)).transpose()
+    }
+
+    /// Replaces (or with `None` removes) a bucket's lifecycle rules.
+    pub async fn set_bucket_lifecycle(&self, tenant: &Tenant, bucket: &str, rules: Option<&[LifecycleRule]>) -> Result<()> {
+        let json = rules.map(|r| serde_json::to_string(r).map_err(Error::internal)).transpose()?;
+        self.set_bucket_setting(tenant, bucket, "lifecycle", json).await
+    }
+
+    /// A bucket's lifecycle rules, if any.
+    pub async fn bucket_lifecycle(&self, tenant: &Tenant, bucket: &str) -> Result<Option<Vec<LifecycleRule>>> {
+        self.bucket(tenant, bucket).await?;
+        let json = self.bucket_setting(bucket, "lifecycle").await?;
+        json.map(|j| serde_json::from_str(&j).map_err(Error::internal)).transpose()
+    }
+
+    /// Applies every bucket's enabled lifecycle rules as of `now` (Unix ms):
+    /// expired objects are deleted, old unfinished uploads aborted. Returns how
+    /// many objects were deleted. Each rule handles at most `batch` objects per
+    /// call, so one sweep never holds the database for long.
+    pub async fn apply_lifecycle(&self, now: i64, batch: i64) -> Result<usize> {
+        let rows = sqlx::query("SELECT name, lifecycle FROM buckets WHERE lifecycle IS NOT NULL")
+            .fetch_all(self.db.pool())
+            .await
+            .map_err(db_err)?;
+        let mut deleted = 0;
+        for row in &rows {
+            let bucket = text(row, "name")?;
+            let rules: Vec<LifecycleRule> = serde_json::from_str(&text(row, "lifecycle")?).unwrap_or_default();
+            for rule in rules.iter().filter(|r| r.enabled) {
+                if let Some(days) = rule.expiration_days {
+                    let cutoff = now - i64::from(days) * DAY_MS;
+                    let expired = sqlx::query(
+                        "SELECT object_key FROM objects WHERE bucket = $1 AND last_modified < $2 AND object_key >= $3 ORDER BY last_modified LIMIT $4",
+                    )
+                    .bind(&bucket)
+                    .bind(cutoff)
+                    .bind(&rule.prefix)
+                    .bind(batch)
+                    .fetch_all(self.db.pool())
+                    .await
+                    .map_err(db_err)?;
+                    for key in expired.iter().map(|r| text(r, "object_key")).collect::<Result<Vec<_>>>()? {
+                        if key.starts_with(&rule.prefix) {
+                            self.remove_object(&bucket, &key).await?;
+                            deleted += 1;
+                        }
+                    }
+                }
+                if let Some(days) = rule.abort_incomplete_days {
+                    let cutoff = now - i64::from(days) * DAY_MS;
+                    let stale = sqlx::query("SELECT upload_id, object_key FROM multipart_uploads WHERE bucket = $1 AND initiated < $2")
+                        .bind(&bucket)
+                        .bind(cutoff)
+                        .fetch_all(self.db.pool())
+                        .await
+                        .map_err(db_err)?;
+                    for upload in &stale {
+                        if text(upload, "object_key")?.starts_with(&rule.prefix) {
+                            self.discard_upload(&bucket, &text(upload, "upload_id")?).await?;
+                        }
+                    }
+                }
+            }
+        }
+        if deleted > 0 {
+            tracing::info!(deleted, "lifecycle expired objects");
+        }
+        Ok(deleted)
+    }
+}
+
+/// Now, for callers that sweep on a timer.
+pub fn lifecycle_now() -> i64 {
+    now_ms()
+}
