@@ -203,6 +203,32 @@ pub struct ObjectInfo {
     /// Unix milliseconds.
     pub last_modified: i64,
     pub blobs: Vec<crate::StoredBlob>,
+    /// The version ID; `None` is S3's "null" version (unversioned or suspended buckets).
+    pub version_id: Option<String>,
+}
+
+/// Versioning state of a bucket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Versioning {
+    Unversioned,
+    Enabled,
+    Suspended,
+}
+
+/// One entry of ListObjectVersions: a version or a delete marker.
+#[derive(Debug, Clone)]
+pub struct VersionEntry {
+    pub info: ObjectInfo,
+    pub is_delete_marker: bool,
+    pub is_latest: bool,
+}
+
+/// What a DELETE did.
+#[derive(Debug, Clone, Default)]
+pub struct DeleteOutcome {
+    /// A delete marker was created (or a delete marker was the version removed).
+    pub delete_marker: bool,
+    pub version_id: Option<String>,
 }
 
 /// One page of a listing.

@@ -15,12 +15,13 @@ fn setting_column(setting: &str) -> Result<&'static str> {
         "acl" => Ok("acl"),
         "cors" => Ok("cors"),
         "lifecycle" => Ok("lifecycle"),
+        "versioning" => Ok("versioning"),
         _ => Err(Error::internal(format!("unknown bucket setting {setting}"))),
     }
 }
 
 impl Federation {
-    async fn set_bucket_setting(&self, tenant: &Tenant, bucket: &str, setting: &str, value: Option<String>) -> Result<()> {
+    pub(crate) async fn set_bucket_setting(&self, tenant: &Tenant, bucket: &str, setting: &str, value: Option<String>) -> Result<()> {
         self.bucket(tenant, bucket).await?;
         let column = setting_column(setting)?;
         sqlx::query(&format!("UPDATE buckets SET {column} = $1 WHERE name = $2 AND tenant_id = $3"))
@@ -33,7 +34,7 @@ impl Federation {
         Ok(())
     }
 
-    async fn bucket_setting(&self, bucket: &str, setting: &str) -> Result<Option<String>> {
+    pub(crate) async fn bucket_setting(&self, bucket: &str, setting: &str) -> Result<Option<String>> {
         let column = setting_column(setting)?;
         let row = sqlx::query(&format!("SELECT {column} AS value FROM buckets WHERE name = $1"))
             .bind(bucket)

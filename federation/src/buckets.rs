@@ -114,12 +114,15 @@ impl Federation {
     pub async fn delete_bucket(&self, tenant: &Tenant, name: &str) -> Result<()> {
         self.bucket(tenant, name).await?;
         let mut tx = self.db.pool().begin().await.map_err(db_err)?;
-        let has_objects = sqlx::query("SELECT object_key FROM objects WHERE bucket = $1 LIMIT 1")
-            .bind(name)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db_err)?
-            .is_some();
+        let mut has_objects = false;
+        for table in ["objects", "object_versions"] {
+            has_objects |= sqlx::query(&format!("SELECT object_key FROM {table} WHERE bucket = $1 LIMIT 1"))
+                .bind(name)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db_err)?
+                .is_some();
+        }
         if has_objects {
             return Err(Error::BucketNotEmpty(name.to_string()));
         }

@@ -60,7 +60,7 @@ impl Db {
 /// PostgreSQL column follows the database's locale unless told otherwise, so
 /// key columns get the "C" collation (once; the check is cheap).
 async fn binary_key_order(pool: &AnyPool) -> Result<()> {
-    for (table, column) in [("objects", "object_key"), ("multipart_uploads", "object_key")] {
+    for (table, column) in [("objects", "object_key"), ("multipart_uploads", "object_key"), ("object_versions", "object_key")] {
         let row = sqlx::query(
             "SELECT COALESCE(CAST(collation_name AS TEXT), '') AS collation FROM information_schema.columns \
              WHERE table_schema = current_schema() AND table_name = $1 AND column_name = $2",

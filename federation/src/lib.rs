@@ -17,6 +17,7 @@ pub mod sealing;
 pub mod security_groups;
 pub mod tags;
 pub mod tenants;
+pub mod versions;
 
 use std::sync::Arc;
 

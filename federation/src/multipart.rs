@@ -238,6 +238,7 @@ impl Federation {
             parts_count: Some(chosen.len() as u32),
             last_modified: now_ms(),
             blobs: chosen.iter().map(|p| p.blob.clone()).collect(),
+            version_id: None,
         };
         // The upload row goes first: from here its parts belong to the object.
         let gone = sqlx::query("DELETE FROM multipart_uploads WHERE upload_id = $1").bind(upload_id).execute(self.db.pool()).await.map_err(db_err)?;

@@ -6,14 +6,14 @@
 use std::collections::{BTreeMap, HashSet};
 use std::ops::Range;
 
-use cloud::types::{CannedAcl, Checksum, ObjectHeaders, ObjectInfo, ObjectListing, ObjectMeta};
+use cloud::types::{CannedAcl, Checksum, DeleteOutcome, ObjectHeaders, ObjectInfo, ObjectListing, ObjectMeta, Versioning};
 use cloud::{ByteStream, Error, ResourceKind, Result, StoredBlob};
 use futures::StreamExt;
 use sqlx::any::AnyRow;
 
 use crate::db::{db_err, int, now_ms, opt_int, opt_text, text};
 use crate::tenants::Tenant;
-use crate::Federation;
+use crate::{versions, Federation};
 
 /// What the caller learned while the body streamed (digests), to be recorded with it.
 #[derive(Debug, Clone)]
@@ -80,10 +80,10 @@ pub(crate) fn decode_checksum(text: Option<String>) -> Option<Checksum> {
     Some(Checksum { algorithm: algorithm.into(), value: value.into() })
 }
 
-const OBJECT_COLUMNS: &str =
-    "object_key, blobs, size, etag, content_type, headers, user_metadata, checksum, parts_count, last_modified, acl";
+pub(crate) const OBJECT_COLUMNS: &str =
+    "object_key, blobs, size, etag, content_type, headers, user_metadata, checksum, parts_count, last_modified, acl, version_id";
 
-fn object_from_row(row: &AnyRow) -> Result<ObjectInfo> {
+pub(crate) fn object_from_row(row: &AnyRow) -> Result<ObjectInfo> {
     Ok(ObjectInfo {
         key: text(row, "object_key")?,
         size: int(row, "size")? as u64,
@@ -97,6 +97,7 @@ fn object_from_row(row: &AnyRow) -> Result<ObjectInfo> {
         parts_count: opt_int(row, "parts_count")?.map(|n| n as u32),
         last_modified: int(row, "last_modified")?,
         blobs: decode_blobs(&text(row, "blobs")?),
+        version_id: opt_text(row, "version_id")?,
     })
 }
 
@@ -150,6 +151,7 @@ impl Federation {
                     parts_count: None,
                     last_modified: now_ms(),
                     blobs: vec![blob.clone()],
+                    version_id: None,
                 };
                 self.commit_object(tenant, bucket, info, condition).await
             }
@@ -161,16 +163,18 @@ impl Federation {
         outcome
     }
 
-    /// Records `info` under its key, replacing any older object whose blobs are
-    /// then deleted. Checks the tenant's stored-bytes quota and `condition`.
+    /// Records `info` under its key. The object it replaces is kept as an older
+    /// version when the bucket is versioned, else its blobs are deleted after
+    /// the commit. Checks the tenant's stored-bytes quota and `condition`.
     pub(crate) async fn commit_object(
         &self,
         tenant: &Tenant,
         bucket: &str,
-        info: ObjectInfo,
+        mut info: ObjectInfo,
         condition: Option<WriteCondition>,
     ) -> Result<ObjectInfo> {
         let mut tx = self.db.pool().begin().await.map_err(db_err)?;
+        let versioning = versions::versioning_in(&mut tx, bucket).await?;
         let existing = sqlx::query(&format!("SELECT {OBJECT_COLUMNS} FROM objects WHERE bucket = $1 AND object_key = $2"))
             .bind(bucket)
             .bind(&info.key)
@@ -185,8 +189,12 @@ impl Federation {
             (Some(WriteCondition::ETagIs(_)), None) => return Err(Error::not_found(ResourceKind::Object, info.key.clone())),
             _ => {}
         }
-        let old_size = existing.as_ref().map(|o| o.size as i64).unwrap_or(0);
-        let delta = info.size as i64 - old_size;
+        info.version_id = match versioning {
+            Versioning::Enabled => Some(versions::new_version_id()),
+            Versioning::Unversioned | Versioning::Suspended => None,
+        };
+        let freed = versions::retire_current(&mut tx, bucket, &info.key, existing, versioning).await?;
+        let delta = info.size as i64 - freed.iter().map(|b| b.size as i64).sum::<i64>();
         if let Some(limit) = tenant.quotas.stored_bytes {
             let row = sqlx::query("SELECT COALESCE(SUM(bytes_used), 0) AS used FROM buckets WHERE tenant_id = $1")
                 .bind(&tenant.id)
@@ -198,11 +206,12 @@ impl Federation {
             }
         }
         sqlx::query(
-            "INSERT INTO objects (bucket, object_key, blobs, size, etag, content_type, headers, user_metadata, checksum, parts_count, last_modified, acl) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+            "INSERT INTO objects (bucket, object_key, blobs, size, etag, content_type, headers, user_metadata, checksum, parts_count, last_modified, acl, version_id, seq) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
              ON CONFLICT (bucket, object_key) DO UPDATE SET blobs = excluded.blobs, size = excluded.size, etag = excluded.etag, \
              content_type = excluded.content_type, headers = excluded.headers, user_metadata = excluded.user_metadata, \
-             checksum = excluded.checksum, parts_count = excluded.parts_count, last_modified = excluded.last_modified, acl = excluded.acl",
+             checksum = excluded.checksum, parts_count = excluded.parts_count, last_modified = excluded.last_modified, acl = excluded.acl, \
+             version_id = excluded.version_id, seq = excluded.seq",
         )
         .bind(bucket)
         .bind(&info.key)
@@ -216,6 +225,8 @@ impl Federation {
         .bind(info.parts_count.map(i64::from))
         .bind(info.last_modified)
         .bind(info.meta.acl.as_str())
+        .bind(info.version_id.clone())
+        .bind(versions::next_seq())
         .execute(&mut *tx)
         .await
         .map_err(db_err)?;
@@ -226,9 +237,7 @@ impl Federation {
             .await
             .map_err(db_err)?;
         tx.commit().await.map_err(db_err)?;
-        if let Some(old) = existing {
-            self.delete_blobs(bucket, &old.blobs).await;
-        }
+        self.delete_blobs(bucket, &freed).await;
         Ok(info)
     }
 
@@ -287,38 +296,48 @@ impl Federation {
         Box::pin(stream)
     }
 
-    /// Deletes an object; a missing key is not an error (S3 semantics).
-    pub async fn delete_object(&self, tenant: &Tenant, bucket: &str, key: &str) -> Result<()> {
+    /// Deletes an object; a missing key is not an error (S3 semantics). In a
+    /// versioned bucket this adds a delete marker and keeps the data.
+    pub async fn delete_object(&self, tenant: &Tenant, bucket: &str, key: &str) -> Result<DeleteOutcome> {
         self.bucket(tenant, bucket).await?;
         self.remove_object(bucket, key).await
     }
 
-    /// Deletes an object of a bucket already authorised.
-    pub(crate) async fn remove_object(&self, bucket: &str, key: &str) -> Result<()> {
+    /// Deletes the current object of a bucket already authorised.
+    pub(crate) async fn remove_object(&self, bucket: &str, key: &str) -> Result<DeleteOutcome> {
         let mut tx = self.db.pool().begin().await.map_err(db_err)?;
-        let row = sqlx::query("SELECT blobs, size FROM objects WHERE bucket = $1 AND object_key = $2")
+        let versioning = versions::versioning_in(&mut tx, bucket).await?;
+        let existing = sqlx::query(&format!("SELECT {OBJECT_COLUMNS} FROM objects WHERE bucket = $1 AND object_key = $2"))
             .bind(bucket)
             .bind(key)
             .fetch_optional(&mut *tx)
             .await
-            .map_err(db_err)?;
-        let Some(row) = row else { return Ok(()) };
-        let blobs = decode_blobs(&text(&row, "blobs")?);
-        sqlx::query("DELETE FROM objects WHERE bucket = $1 AND object_key = $2")
-            .bind(bucket)
-            .bind(key)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
+            .map_err(db_err)?
+            .map(|row| object_from_row(&row))
+            .transpose()?;
+        if versioning == Versioning::Unversioned && existing.is_none() {
+            return Ok(DeleteOutcome::default());
+        }
+        sqlx::query("DELETE FROM objects WHERE bucket = $1 AND object_key = $2").bind(bucket).bind(key).execute(&mut *tx).await.map_err(db_err)?;
+        let freed = versions::retire_current(&mut tx, bucket, key, existing, versioning).await?;
+        let outcome = match versioning {
+            Versioning::Unversioned => DeleteOutcome::default(),
+            Versioning::Enabled | Versioning::Suspended => {
+                let version_id = (versioning == Versioning::Enabled).then(versions::new_version_id);
+                versions::insert_delete_marker(&mut tx, bucket, key, version_id.clone()).await?;
+                DeleteOutcome { delete_marker: true, version_id }
+            }
+        };
+        let freed_bytes: i64 = freed.iter().map(|b| b.size as i64).sum();
         sqlx::query("UPDATE buckets SET bytes_used = bytes_used - $1 WHERE name = $2")
-            .bind(int(&row, "size")?)
+            .bind(freed_bytes)
             .bind(bucket)
             .execute(&mut *tx)
             .await
             .map_err(db_err)?;
         tx.commit().await.map_err(db_err)?;
-        self.delete_blobs(bucket, &blobs).await;
-        Ok(())
+        self.delete_blobs(bucket, &freed).await;
+        Ok(outcome)
     }
 
     /// One page of keys in byte order, rolled up into common prefixes at `delimiter`.
@@ -408,6 +427,10 @@ impl Federation {
     pub(crate) async fn referenced_blobs(&self, bucket: &str) -> Result<HashSet<String>> {
         let mut referenced = HashSet::new();
         let rows = sqlx::query("SELECT blobs FROM objects WHERE bucket = $1").bind(bucket).fetch_all(self.db.pool()).await.map_err(db_err)?;
+        for row in &rows {
+            referenced.extend(decode_blobs(&text(row, "blobs")?).into_iter().map(|b| b.id));
+        }
+        let rows = sqlx::query("SELECT blobs FROM object_versions WHERE bucket = $1").bind(bucket).fetch_all(self.db.pool()).await.map_err(db_err)?;
         for row in &rows {
             referenced.extend(decode_blobs(&text(row, "blobs")?).into_iter().map(|b| b.id));
         }

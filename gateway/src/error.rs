@@ -151,6 +151,7 @@ pub fn s3_error(error: Error) -> S3Error {
     let code = match &error {
         Error::NotFound { kind: ResourceKind::Bucket, .. } => S3ErrorCode::NoSuchBucket,
         Error::NotFound { kind: ResourceKind::MultipartUpload, .. } => S3ErrorCode::NoSuchUpload,
+        Error::NotFound { kind: ResourceKind::ObjectVersion, .. } => S3ErrorCode::NoSuchVersion,
         Error::NotFound { .. } => S3ErrorCode::NoSuchKey,
         Error::BadDigest(_) => S3ErrorCode::BadDigest,
         Error::IncompleteBody(_) => S3ErrorCode::IncompleteBody,
@@ -262,6 +263,7 @@ mod tests {
             (Error::AccessDenied("x".into()), S3ErrorCode::AccessDenied),
             (Error::not_found(ResourceKind::Object, "k"), S3ErrorCode::NoSuchKey),
             (Error::not_found(ResourceKind::MultipartUpload, "u"), S3ErrorCode::NoSuchUpload),
+            (Error::not_found(ResourceKind::ObjectVersion, "v"), S3ErrorCode::NoSuchVersion),
             (Error::BadDigest("x".into()), S3ErrorCode::BadDigest),
             (Error::IncompleteBody("x".into()), S3ErrorCode::IncompleteBody),
             (Error::PreconditionFailed, S3ErrorCode::PreconditionFailed),

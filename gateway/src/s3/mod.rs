@@ -12,6 +12,7 @@ pub mod multipart;
 pub mod objects;
 pub mod precheck;
 pub mod settings;
+pub mod versioning;
 
 use std::cell::RefCell;
 
@@ -259,5 +260,17 @@ impl S3 for SkyportS3 {
 
     async fn delete_bucket_lifecycle(&self, req: S3Request<DeleteBucketLifecycleInput>) -> S3Result<S3Response<DeleteBucketLifecycleOutput>> {
         settings::delete_bucket_lifecycle(self, req).await
+    }
+
+    async fn put_bucket_versioning(&self, req: S3Request<PutBucketVersioningInput>) -> S3Result<S3Response<PutBucketVersioningOutput>> {
+        versioning::put(self, req).await
+    }
+
+    async fn get_bucket_versioning(&self, req: S3Request<GetBucketVersioningInput>) -> S3Result<S3Response<GetBucketVersioningOutput>> {
+        versioning::get(self, req).await
+    }
+
+    async fn list_object_versions(&self, req: S3Request<ListObjectVersionsInput>) -> S3Result<S3Response<ListObjectVersionsOutput>> {
+        versioning::list(self, req).await
     }
 }

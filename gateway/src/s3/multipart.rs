@@ -129,6 +129,7 @@ pub async fn complete(s3: &SkyportS3, req: S3Request<CompleteMultipartUploadInpu
         bucket: Some(input.bucket),
         key: Some(input.key),
         e_tag: Some(etag(&info.etag)),
+        version_id: info.version_id.clone(),
         ..Default::default()
     }))
 }

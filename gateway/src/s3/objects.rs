@@ -102,6 +102,7 @@ pub async fn put_object(s3: &SkyportS3, req: S3Request<PutObjectInput>) -> S3Res
     let sums = checksum_fields(info.checksum.as_ref());
     Ok(S3Response::new(PutObjectOutput {
         e_tag: Some(etag(&info.etag)),
+        version_id: info.version_id.clone(),
         checksum_crc32: sums.crc32,
         checksum_crc32c: sums.crc32c,
         checksum_crc64nvme: sums.crc64nvme,
@@ -130,15 +131,43 @@ async fn select(
     if_unmodified_since: Option<&Timestamp>,
     range: Option<&Range>,
     part_number: Option<i32>,
+    version_id: Option<&str>,
 ) -> S3Result<Selected> {
-    let info = match tenant {
-        Some(tenant) => s3.federation.head_object(tenant, bucket, key).await,
-        None => s3.federation.public_object(bucket, key).await,
-    }
-    .map_err(s3_error)?;
+    let info = match (tenant, version_id) {
+        (Some(tenant), Some(version)) => {
+            let (info, is_marker) = s3.federation.object_version(tenant, bucket, key, version).await.map_err(s3_error)?;
+            if is_marker {
+                let mut error = s3_error!(MethodNotAllowed, "The specified method is not allowed against this resource.");
+                error.set_headers(delete_marker_headers());
+                return Err(error);
+            }
+            Ok(info)
+        }
+        (Some(tenant), None) => s3.federation.head_object(tenant, bucket, key).await,
+        (None, _) => s3.federation.public_object(bucket, key).await,
+    };
+    let info = match info {
+        Ok(info) => info,
+        Err(error) => {
+            let marked = matches!(error, cloud::Error::NotFound { kind: cloud::ResourceKind::Object, .. })
+                && s3.federation.latest_is_delete_marker(bucket, key).await.unwrap_or(false);
+            let mut wire = s3_error(error);
+            if marked {
+                wire.set_headers(delete_marker_headers());
+            }
+            return Err(wire);
+        }
+    };
     check_read_conditions(&info, if_match, if_none_match, if_modified_since, if_unmodified_since)?;
     let (range, partial) = selected_range(&info, range, part_number)?;
     Ok(Selected { info, range, partial })
+}
+
+/// `x-amz-delete-marker: true`, sent when the newest version is a delete marker.
+fn delete_marker_headers() -> http::HeaderMap {
+    let mut headers = http::HeaderMap::new();
+    headers.insert("x-amz-delete-marker", http::HeaderValue::from_static("true"));
+    headers
 }
 
 fn content_range(selected: &Selected) -> Option<String> {
@@ -161,6 +190,7 @@ pub async fn get_object(s3: &SkyportS3, req: S3Request<GetObjectInput>) -> S3Res
         input.if_unmodified_since.as_ref(),
         input.range.as_ref(),
         input.part_number,
+        input.version_id.as_deref(),
     )
     .await?;
     let body = s3.federation.object_body(&input.bucket, &selected.info, selected.range.clone());
@@ -182,6 +212,7 @@ pub async fn get_object(s3: &SkyportS3, req: S3Request<GetObjectInput>) -> S3Res
         content_language: input.response_content_language.or_else(|| headers.content_language.clone()),
         expires: input.response_expires.or_else(|| convert::expires(&selected.info.meta)),
         metadata: Some(selected.info.meta.user_metadata.clone().into_iter().collect()),
+        version_id: selected.info.version_id.clone(),
         parts_count: selected.info.parts_count.filter(|_| input.part_number.is_some()).map(|n| n as i32),
         checksum_crc32: sums.crc32,
         checksum_crc32c: sums.crc32c,
@@ -207,6 +238,7 @@ pub async fn head_object(s3: &SkyportS3, req: S3Request<HeadObjectInput>) -> S3R
         input.if_unmodified_since.as_ref(),
         input.range.as_ref(),
         input.part_number,
+        input.version_id.as_deref(),
     )
     .await?;
     let checksum_mode = input.checksum_mode.as_ref().is_some_and(|m| m.as_str() == "ENABLED");
@@ -225,6 +257,7 @@ pub async fn head_object(s3: &SkyportS3, req: S3Request<HeadObjectInput>) -> S3R
         content_language: input.response_content_language.or_else(|| headers.content_language.clone()),
         expires: input.response_expires.or_else(|| convert::expires(&selected.info.meta)),
         metadata: Some(selected.info.meta.user_metadata.clone().into_iter().collect()),
+        version_id: selected.info.version_id.clone(),
         parts_count: selected.info.parts_count.filter(|_| input.part_number.is_some()).map(|n| n as i32),
         checksum_crc32: sums.crc32,
         checksum_crc32c: sums.crc32c,
@@ -236,10 +269,22 @@ pub async fn head_object(s3: &SkyportS3, req: S3Request<HeadObjectInput>) -> S3R
     Ok(S3Response::new(output))
 }
 
+async fn delete_one(s3: &SkyportS3, tenant: &federation::Tenant, bucket: &str, key: &str, version: Option<&str>) -> cloud::Result<cloud::types::DeleteOutcome> {
+    match version {
+        Some(version) => s3.federation.delete_object_version(tenant, bucket, key, version).await,
+        None => s3.federation.delete_object(tenant, bucket, key).await,
+    }
+}
+
 pub async fn delete_object(s3: &SkyportS3, req: S3Request<DeleteObjectInput>) -> S3Result<S3Response<DeleteObjectOutput>> {
     let principal = s3.principal(&req).await?;
-    s3.federation.delete_object(&principal.tenant, &req.input.bucket, &req.input.key).await.map_err(s3_error)?;
-    Ok(S3Response::new(DeleteObjectOutput::default()))
+    let input = req.input;
+    let outcome = delete_one(s3, &principal.tenant, &input.bucket, &input.key, input.version_id.as_deref()).await.map_err(s3_error)?;
+    Ok(S3Response::new(DeleteObjectOutput {
+        delete_marker: outcome.delete_marker.then_some(true),
+        version_id: outcome.version_id,
+        ..Default::default()
+    }))
 }
 
 pub async fn delete_objects(s3: &SkyportS3, req: S3Request<DeleteObjectsInput>) -> S3Result<S3Response<DeleteObjectsOutput>> {
@@ -252,16 +297,21 @@ pub async fn delete_objects(s3: &SkyportS3, req: S3Request<DeleteObjectsInput>) 
     let quiet = input.delete.quiet.unwrap_or(false);
     let (mut deleted, mut errors) = (Vec::new(), Vec::new());
     for object in input.delete.objects {
-        match s3.federation.delete_object(&principal.tenant, &input.bucket, &object.key).await {
-            Ok(()) if quiet => {}
-            Ok(()) => deleted.push(DeletedObject { key: Some(object.key), ..Default::default() }),
+        match delete_one(s3, &principal.tenant, &input.bucket, &object.key, object.version_id.as_deref()).await {
+            Ok(_) if quiet => {}
+            Ok(outcome) => deleted.push(DeletedObject {
+                key: Some(object.key),
+                version_id: object.version_id.clone(),
+                delete_marker: outcome.delete_marker.then_some(true),
+                delete_marker_version_id: if object.version_id.is_none() { outcome.version_id } else { None },
+            }),
             Err(e) => {
                 let wire = s3_error(e);
                 errors.push(Error {
                     code: Some(wire.code().as_str().to_string()),
                     key: Some(object.key),
                     message: wire.message().map(str::to_string),
-                    version_id: None,
+                    version_id: object.version_id,
                 });
             }
         }
@@ -279,10 +329,16 @@ pub async fn copy_source(
     if_modified_since: Option<&Timestamp>,
     if_unmodified_since: Option<&Timestamp>,
 ) -> S3Result<(String, ObjectInfo)> {
-    let CopySource::Bucket { bucket, key, .. } = source else {
+    let CopySource::Bucket { bucket, key, version_id } = source else {
         return Err(s3_error!(NotImplemented, "access point copy sources are not supported"));
     };
-    let info = s3.federation.head_object(tenant, bucket, key).await.map_err(s3_error)?;
+    let info = match version_id {
+        Some(version) => match s3.federation.object_version(tenant, bucket, key, version).await.map_err(s3_error)? {
+            (_, true) => return Err(s3_error!(InvalidRequest, "The source of a copy request may not specifically refer to a delete marker by version id.")),
+            (info, false) => info,
+        },
+        None => s3.federation.head_object(tenant, bucket, key).await.map_err(s3_error)?,
+    };
     // For copies, every failed condition is 412 (S3 never answers 304 here).
     check_read_conditions(&info, if_match, if_none_match, if_modified_since, if_unmodified_since).map_err(|e| {
         if *e.code() == s3s::S3ErrorCode::NotModified {
@@ -355,5 +411,10 @@ pub async fn copy_object(s3: &SkyportS3, req: S3Request<CopyObjectInput>) -> S3R
         checksum_sha256: sums.sha256,
         ..Default::default()
     };
-    Ok(S3Response::new(CopyObjectOutput { copy_object_result: Some(result), ..Default::default() }))
+    Ok(S3Response::new(CopyObjectOutput {
+        copy_object_result: Some(result),
+        version_id: info.version_id.clone(),
+        copy_source_version_id: source.version_id.clone(),
+        ..Default::default()
+    }))
 }

@@ -15,3 +15,4 @@ mod ops;
 mod raw;
 mod security_groups;
 mod tags;
+mod versioning;

@@ -1,0 +1,431 @@
+//! Bucket versioning: the current version of each key lives in `objects`,
+//! earlier versions and delete markers in `object_versions`.
+//!
+//! A write to a versioned bucket moves the current version into the history
+//! instead of freeing its blobs; with versioning suspended the "null" version
+//! is replaced as in an unversioned bucket. Deleting a specific version may
+//! promote the next newest version back to current.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use cloud::types::{DeleteOutcome, ObjectInfo, VersionEntry, Versioning};
+use cloud::{Error, ResourceKind, Result, StoredBlob};
+use rand::RngCore;
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+
+use crate::db::{db_err, int, now_ms, text};
+use crate::objects::{decode_blobs, encode_blobs, encode_checksum, encode_headers, object_from_row, OBJECT_COLUMNS};
+use crate::tenants::Tenant;
+use crate::Federation;
+
+/// The "null" version's key in `object_versions`.
+const NULL_VERSION: &str = "null";
+
+static SEQ: AtomicU64 = AtomicU64::new(0);
+
+/// An ordering number for a new version: time-based, strictly increasing within a process.
+pub fn next_seq() -> i64 {
+    let candidate = (now_ms() as u64) * 1000;
+    let mut current = SEQ.load(Ordering::Relaxed);
+    loop {
+        let next = candidate.max(current + 1);
+        match SEQ.compare_exchange(current, next, Ordering::Relaxed, Ordering::Relaxed) {
+            Ok(_) => return next as i64,
+            Err(seen) => current = seen,
+        }
+    }
+}
+
+/// A fresh version ID (32 URL-safe characters).
+pub fn new_version_id() -> String {
+    let mut raw = [0u8; 16];
+    rand::thread_rng().fill_bytes(&mut raw);
+    hex::encode(raw)
+}
+
+fn parse_state(value: Option<String>) -> Versioning {
+    match value.as_deref() {
+        Some("Enabled") => Versioning::Enabled,
+        Some("Suspended") => Versioning::Suspended,
+        _ => Versioning::Unversioned,
+    }
+}
+
+/// The bucket's versioning state, read inside a transaction.
+pub(crate) async fn versioning_in(conn: &mut AnyConnection, bucket: &str) -> Result<Versioning> {
+    let row = sqlx::query("SELECT versioning FROM buckets WHERE name = $1")
+        .bind(bucket)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db_err)?
+        .ok_or_else(|| Error::not_found(ResourceKind::Bucket, bucket))?;
+    Ok(parse_state(row.try_get::<Option<String>, _>("versioning").map_err(db_err)?))
+}
+
+async fn archive(conn: &mut AnyConnection, bucket: &str, info: &ObjectInfo, is_marker: bool, seq: i64) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO object_versions (bucket, object_key, version_key, version_id, seq, is_delete_marker, blobs, size, etag, \
+         content_type, headers, user_metadata, checksum, parts_count, last_modified, acl) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+    )
+    .bind(bucket)
+    .bind(&info.key)
+    .bind(info.version_id.clone().unwrap_or_else(|| NULL_VERSION.into()))
+    .bind(info.version_id.clone())
+    .bind(seq)
+    .bind(i64::from(is_marker))
+    .bind(encode_blobs(&info.blobs))
+    .bind(info.size as i64)
+    .bind(&info.etag)
+    .bind(info.meta.headers.content_type.clone())
+    .bind(encode_headers(&info.meta.headers))
+    .bind(serde_json::to_string(&info.meta.user_metadata).unwrap_or_else(|_| "{}".into()))
+    .bind(encode_checksum(&info.checksum))
+    .bind(info.parts_count.map(i64::from))
+    .bind(info.last_modified)
+    .bind(info.meta.acl.as_str())
+    .execute(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    Ok(())
+}
+
+/// Moves the current version out of the way of a new write or delete, per the
+/// bucket's versioning. Returns the blobs no version refers to any more.
+pub(crate) async fn retire_current(
+    conn: &mut AnyConnection,
+    bucket: &str,
+    key: &str,
+    current: Option<ObjectInfo>,
+    versioning: Versioning,
+) -> Result<Vec<StoredBlob>> {
+    let mut freed = Vec::new();
+    match versioning {
+        Versioning::Unversioned => freed.extend(current.into_iter().flat_map(|c| c.blobs)),
+        Versioning::Enabled => {
+            if let Some(current) = current {
+                let seq = current_seq(conn, bucket, key).await?;
+                archive(conn, bucket, &current, false, seq).await?;
+            }
+        }
+        Versioning::Suspended => {
+            match current {
+                Some(current) if current.version_id.is_none() => freed.extend(current.blobs),
+                Some(current) => {
+                    let seq = current_seq(conn, bucket, key).await?;
+                    archive(conn, bucket, &current, false, seq).await?;
+                }
+                None => {}
+            }
+            // The one "null" version is replaced.
+            let old_null = sqlx::query("SELECT blobs FROM object_versions WHERE bucket = $1 AND object_key = $2 AND version_key = $3")
+                .bind(bucket)
+                .bind(key)
+                .bind(NULL_VERSION)
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(db_err)?;
+            if let Some(row) = old_null {
+                freed.extend(decode_blobs(&text(&row, "blobs")?));
+                sqlx::query("DELETE FROM object_versions WHERE bucket = $1 AND object_key = $2 AND version_key = $3")
+                    .bind(bucket)
+                    .bind(key)
+                    .bind(NULL_VERSION)
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(db_err)?;
+            }
+        }
+    }
+    Ok(freed)
+}
+
+async fn current_seq(conn: &mut AnyConnection, bucket: &str, key: &str) -> Result<i64> {
+    let row = sqlx::query("SELECT seq FROM objects WHERE bucket = $1 AND object_key = $2")
+        .bind(bucket)
+        .bind(key)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db_err)?;
+    Ok(match row {
+        Some(row) => int(&row, "seq")?,
+        None => next_seq(),
+    })
+}
+
+/// Adds a delete marker as the newest version of `key`.
+pub(crate) async fn insert_delete_marker(conn: &mut AnyConnection, bucket: &str, key: &str, version_id: Option<String>) -> Result<()> {
+    let marker = ObjectInfo {
+        key: key.to_string(),
+        size: 0,
+        etag: String::new(),
+        meta: Default::default(),
+        checksum: None,
+        parts_count: None,
+        last_modified: now_ms(),
+        blobs: Vec::new(),
+        version_id,
+    };
+    archive(conn, bucket, &marker, true, next_seq()).await
+}
+
+const VERSION_COLUMNS: &str = "object_key, blobs, size, etag, content_type, headers, user_metadata, checksum, parts_count, \
+     last_modified, acl, version_id, seq, is_delete_marker";
+
+fn history_entry(row: &AnyRow) -> Result<(ObjectInfo, bool, i64)> {
+    Ok((object_from_row(row)?, int(row, "is_delete_marker")? != 0, int(row, "seq")?))
+}
+
+impl Federation {
+    /// Sets a bucket's versioning state (`Enabled` or `Suspended`).
+    pub async fn set_bucket_versioning(&self, tenant: &Tenant, bucket: &str, enabled: bool) -> Result<()> {
+        let state = if enabled { "Enabled" } else { "Suspended" };
+        self.set_bucket_setting(tenant, bucket, "versioning", Some(state.to_string())).await
+    }
+
+    /// A bucket's versioning state.
+    pub async fn bucket_versioning(&self, tenant: &Tenant, bucket: &str) -> Result<Versioning> {
+        self.bucket(tenant, bucket).await?;
+        Ok(parse_state(self.bucket_setting(bucket, "versioning").await?))
+    }
+
+    /// One version of an object; a delete marker answers `MethodNotAllowed`-style `AccessDenied`-free error.
+    pub async fn object_version(&self, tenant: &Tenant, bucket: &str, key: &str, version_id: &str) -> Result<(ObjectInfo, bool)> {
+        self.bucket(tenant, bucket).await?;
+        let wanted = (version_id != NULL_VERSION).then(|| version_id.to_string());
+        if let Some(current) = self.find_object(bucket, key).await? {
+            if current.version_id == wanted {
+                return Ok((current, false));
+            }
+        }
+        let row = sqlx::query(&format!("SELECT {VERSION_COLUMNS} FROM object_versions WHERE bucket = $1 AND object_key = $2 AND version_key = $3"))
+            .bind(bucket)
+            .bind(key)
+            .bind(version_id)
+            .fetch_optional(self.db.pool())
+            .await
+            .map_err(db_err)?
+            .ok_or_else(|| Error::NotFound { kind: ResourceKind::ObjectVersion, id: version_id.to_string() })?;
+        let (info, is_marker, _) = history_entry(&row)?;
+        Ok((info, is_marker))
+    }
+
+    /// Whether the newest version of `key` is a delete marker (GET then says so).
+    pub async fn latest_is_delete_marker(&self, bucket: &str, key: &str) -> Result<bool> {
+        if self.find_object(bucket, key).await?.is_some() {
+            return Ok(false);
+        }
+        let row = sqlx::query("SELECT is_delete_marker FROM object_versions WHERE bucket = $1 AND object_key = $2 ORDER BY seq DESC LIMIT 1")
+            .bind(bucket)
+            .bind(key)
+            .fetch_optional(self.db.pool())
+            .await
+            .map_err(db_err)?;
+        Ok(row.map(|r| int(&r, "is_delete_marker")).transpose()?.is_some_and(|m| m != 0))
+    }
+
+    /// Deletes one version for good. If it was the current version, the next
+    /// newest version (unless that is a delete marker) becomes current.
+    pub async fn delete_object_version(&self, tenant: &Tenant, bucket: &str, key: &str, version_id: &str) -> Result<DeleteOutcome> {
+        self.bucket(tenant, bucket).await?;
+        let wanted = (version_id != NULL_VERSION).then(|| version_id.to_string());
+        let mut tx = self.db.pool().begin().await.map_err(db_err)?;
+        let current = sqlx::query(&format!("SELECT {OBJECT_COLUMNS} FROM objects WHERE bucket = $1 AND object_key = $2"))
+            .bind(bucket)
+            .bind(key)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_err)?
+            .map(|row| object_from_row(&row))
+            .transpose()?;
+        let mut freed = Vec::new();
+        let mut outcome = DeleteOutcome { delete_marker: false, version_id: wanted.clone() };
+        match current {
+            Some(current) if current.version_id == wanted => {
+                sqlx::query("DELETE FROM objects WHERE bucket = $1 AND object_key = $2").bind(bucket).bind(key).execute(&mut *tx).await.map_err(db_err)?;
+                freed.extend(current.blobs);
+            }
+            current => {
+                let row = sqlx::query(&format!(
+                    "SELECT {VERSION_COLUMNS} FROM object_versions WHERE bucket = $1 AND object_key = $2 AND version_key = $3"
+                ))
+                .bind(bucket)
+                .bind(key)
+                .bind(version_id)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db_err)?;
+                let Some(row) = row else { return Ok(outcome) };
+                let (info, is_marker, _) = history_entry(&row)?;
+                outcome.delete_marker = is_marker;
+                sqlx::query("DELETE FROM object_versions WHERE bucket = $1 AND object_key = $2 AND version_key = $3")
+                    .bind(bucket)
+                    .bind(key)
+                    .bind(version_id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                freed.extend(info.blobs);
+                if current.is_some() {
+                    return self.finish_version_delete(tx, bucket, freed, outcome).await;
+                }
+            }
+        }
+        // No current version now: promote the newest remaining one unless it is a marker.
+        let newest = sqlx::query(&format!("SELECT {VERSION_COLUMNS} FROM object_versions WHERE bucket = $1 AND object_key = $2 ORDER BY seq DESC LIMIT 1"))
+            .bind(bucket)
+            .bind(key)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        if let Some(row) = newest {
+            let (info, is_marker, seq) = history_entry(&row)?;
+            if !is_marker {
+                let version_key = info.version_id.clone().unwrap_or_else(|| NULL_VERSION.into());
+                sqlx::query("DELETE FROM object_versions WHERE bucket = $1 AND object_key = $2 AND version_key = $3")
+                    .bind(bucket)
+                    .bind(key)
+                    .bind(&version_key)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                sqlx::query(
+                    "INSERT INTO objects (bucket, object_key, blobs, size, etag, content_type, headers, user_metadata, checksum, parts_count, last_modified, acl, version_id, seq) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+                )
+                .bind(bucket)
+                .bind(key)
+                .bind(encode_blobs(&info.blobs))
+                .bind(info.size as i64)
+                .bind(&info.etag)
+                .bind(info.meta.headers.content_type.clone())
+                .bind(encode_headers(&info.meta.headers))
+                .bind(serde_json::to_string(&info.meta.user_metadata).unwrap_or_else(|_| "{}".into()))
+                .bind(encode_checksum(&info.checksum))
+                .bind(info.parts_count.map(i64::from))
+                .bind(info.last_modified)
+                .bind(info.meta.acl.as_str())
+                .bind(info.version_id.clone())
+                .bind(seq)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+            }
+        }
+        self.finish_version_delete(tx, bucket, freed, outcome).await
+    }
+
+    async fn finish_version_delete(
+        &self,
+        mut tx: sqlx::Transaction<'_, sqlx::Any>,
+        bucket: &str,
+        freed: Vec<StoredBlob>,
+        outcome: DeleteOutcome,
+    ) -> Result<DeleteOutcome> {
+        let freed_bytes: i64 = freed.iter().map(|b| b.size as i64).sum();
+        sqlx::query("UPDATE buckets SET bytes_used = bytes_used - $1 WHERE name = $2")
+            .bind(freed_bytes)
+            .bind(bucket)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)?;
+        self.delete_blobs(bucket, &freed).await;
+        Ok(outcome)
+    }
+
+    /// Versions and delete markers of keys under `prefix`, by key then newest
+    /// first, resuming after (`key_marker`, `version_id_marker`).
+    pub async fn list_object_versions(
+        &self,
+        tenant: &Tenant,
+        bucket: &str,
+        prefix: &str,
+        key_marker: Option<&str>,
+        version_id_marker: Option<&str>,
+        max: usize,
+    ) -> Result<(Vec<VersionEntry>, bool)> {
+        self.bucket(tenant, bucket).await?;
+        let start_key = key_marker.filter(|k| *k >= prefix).unwrap_or(prefix).to_string();
+        // Rows strictly after the marker: later versions of the marker key, then later keys.
+        let marker_seq = match (key_marker, version_id_marker) {
+            (Some(key), Some(version)) => Some(self.version_seq(bucket, key, version).await?),
+            _ => None,
+        };
+        let (filter, bound_seq) = match (key_marker, marker_seq) {
+            (Some(_), Some(seq)) => ("((object_key = $2 AND seq < $3) OR object_key > $2)", seq),
+            (Some(k), None) if k >= prefix => ("(object_key > $2 AND $3 = $3)", 0),
+            _ => ("(object_key >= $2 AND $3 = $3)", 0),
+        };
+        let limit = max as i64 + 1;
+        let current_rows = sqlx::query(&format!(
+            "SELECT {OBJECT_COLUMNS}, seq, 0 AS is_delete_marker FROM objects WHERE bucket = $1 AND {filter} ORDER BY object_key, seq DESC LIMIT $4"
+        ))
+        .bind(bucket)
+        .bind(&start_key)
+        .bind(bound_seq)
+        .bind(limit)
+        .fetch_all(self.db.pool())
+        .await
+        .map_err(db_err)?;
+        let history_rows = sqlx::query(&format!(
+            "SELECT {VERSION_COLUMNS} FROM object_versions WHERE bucket = $1 AND {filter} ORDER BY object_key, seq DESC LIMIT $4"
+        ))
+        .bind(bucket)
+        .bind(&start_key)
+        .bind(bound_seq)
+        .bind(limit)
+        .fetch_all(self.db.pool())
+        .await
+        .map_err(db_err)?;
+        let mut entries: Vec<(ObjectInfo, bool, i64, bool)> = Vec::new();
+        for row in &current_rows {
+            let (info, _, seq) = history_entry(row)?;
+            entries.push((info, false, seq, true));
+        }
+        for row in &history_rows {
+            let (info, marker, seq) = history_entry(row)?;
+            entries.push((info, marker, seq, false));
+        }
+        entries.retain(|(info, ..)| info.key.starts_with(prefix));
+        entries.sort_by(|a, b| a.0.key.cmp(&b.0.key).then(b.2.cmp(&a.2)));
+        let truncated = entries.len() > max;
+        entries.truncate(max);
+        // The newest entry of a key is the latest, whichever table holds it.
+        let mut out = Vec::with_capacity(entries.len());
+        let mut previous_key: Option<String> = None;
+        let continues_marker_key = marker_seq.is_some();
+        for (info, is_delete_marker, _, _) in entries {
+            let first_of_key = previous_key.as_deref() != Some(info.key.as_str());
+            let is_latest = first_of_key && !(continues_marker_key && Some(info.key.as_str()) == key_marker);
+            previous_key = Some(info.key.clone());
+            out.push(VersionEntry { info, is_delete_marker, is_latest });
+        }
+        Ok((out, truncated))
+    }
+
+    async fn version_seq(&self, bucket: &str, key: &str, version_id: &str) -> Result<i64> {
+        let wanted = (version_id != NULL_VERSION).then(|| version_id.to_string());
+        let current = sqlx::query("SELECT seq, version_id FROM objects WHERE bucket = $1 AND object_key = $2")
+            .bind(bucket)
+            .bind(key)
+            .fetch_optional(self.db.pool())
+            .await
+            .map_err(db_err)?;
+        if let Some(row) = current {
+            if row.try_get::<Option<String>, _>("version_id").map_err(db_err)? == wanted {
+                return int(&row, "seq");
+            }
+        }
+        let row = sqlx::query("SELECT seq FROM object_versions WHERE bucket = $1 AND object_key = $2 AND version_key = $3")
+            .bind(bucket)
+            .bind(key)
+            .bind(version_id)
+            .fetch_optional(self.db.pool())
+            .await
+            .map_err(db_err)?
+            .ok_or_else(|| Error::invalid("VersionIdMarker", "Invalid version id specified"))?;
+        int(&row, "seq")
+    }
+}
