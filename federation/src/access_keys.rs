@@ -1,5 +1,9 @@
 //! Access keys: the (ID, secret) pairs requests are signed with.
 
+use std::collections::HashMap;
+use std::sync::RwLock;
+use std::time::{Duration, Instant};
+
 use cloud::{Error, ResourceKind, Result};
 use rand::Rng;
 use serde::Serialize;
@@ -24,6 +28,41 @@ pub struct AccessKeyInfo {
     pub user: String,
     pub status: String,
     pub created_at: i64,
+}
+
+/// How long a verified key is trusted without asking the database again. Changes
+/// made through this gateway apply at once (they clear the cache); changes made
+/// through another gateway on the same database apply within this time.
+pub const KEY_CACHE_TTL: Duration = Duration::from_secs(5);
+
+/// Recently used keys, so a request costs no database round trip to authenticate.
+#[derive(Default)]
+pub struct KeyCache {
+    entries: RwLock<HashMap<String, (Instant, String, Principal)>>,
+}
+
+impl KeyCache {
+    fn get(&self, access_key_id: &str) -> Option<(String, Principal)> {
+        let entries = self.entries.read().ok()?;
+        let (at, secret, principal) = entries.get(access_key_id)?;
+        (at.elapsed() < KEY_CACHE_TTL).then(|| (secret.clone(), principal.clone()))
+    }
+
+    fn put(&self, access_key_id: &str, secret: &str, principal: &Principal) {
+        if let Ok(mut entries) = self.entries.write() {
+            if entries.len() > 100_000 {
+                entries.clear();
+            }
+            entries.insert(access_key_id.to_string(), (Instant::now(), secret.to_string(), principal.clone()));
+        }
+    }
+
+    /// Forgets everything (after any change to keys, users, tenants or quotas).
+    pub fn clear(&self) {
+        if let Ok(mut entries) = self.entries.write() {
+            entries.clear();
+        }
+    }
 }
 
 fn random_chars(alphabet: &[u8], len: usize) -> String {
@@ -86,6 +125,7 @@ impl Federation {
             .execute(self.db.pool())
             .await
             .map_err(db_err)?;
+        self.keys.clear();
         if done.rows_affected() == 0 {
             return Err(Error::not_found(ResourceKind::AccessKey, access_key_id));
         }
@@ -96,6 +136,9 @@ impl Federation {
     /// The secret and the caller behind an active key, or `None` if the key is
     /// unknown or revoked.
     pub async fn authenticate(&self, access_key_id: &str) -> Result<Option<(String, Principal)>> {
+        if let Some(hit) = self.keys.get(access_key_id) {
+            return Ok(Some(hit));
+        }
         let row = sqlx::query(
             "SELECT k.secret_sealed, u.name AS user_name, u.role, t.id, t.name, t.account_id, t.created_at, \
              t.quota_instances, t.quota_vcpus, t.quota_volume_gib, t.quota_buckets, t.quota_stored_bytes \
@@ -115,6 +158,7 @@ impl Federation {
             role,
             access_key_id: access_key_id.to_string(),
         };
+        self.keys.put(access_key_id, &secret, &principal);
         Ok(Some((secret, principal)))
     }
 }

@@ -100,14 +100,16 @@ impl Federation {
 
     /// The tenant's bucket `name`: NotFound if nobody has it, AccessDenied if another tenant does.
     pub async fn bucket(&self, tenant: &Tenant, name: &str) -> Result<Bucket> {
-        match self.bucket_owner(name).await? {
-            None => Err(Error::not_found(ResourceKind::Bucket, name)),
-            Some(owner) if owner != tenant.id => Err(Error::AccessDenied("Access Denied".into())),
-            Some(_) => {
-                let buckets = self.list_buckets(tenant).await?;
-                buckets.into_iter().find(|b| b.name == name).ok_or_else(|| Error::not_found(ResourceKind::Bucket, name))
-            }
+        let row = sqlx::query("SELECT tenant_id, region, created_at FROM buckets WHERE name = $1")
+            .bind(name)
+            .fetch_optional(self.db.pool())
+            .await
+            .map_err(db_err)?
+            .ok_or_else(|| Error::not_found(ResourceKind::Bucket, name))?;
+        if text(&row, "tenant_id")? != tenant.id {
+            return Err(Error::AccessDenied("Access Denied".into()));
         }
+        Ok(Bucket { name: name.to_string(), region: text(&row, "region")?, created_at: int(&row, "created_at")? })
     }
 
     /// Deletes a bucket that holds no object; unfinished multipart uploads go with it.

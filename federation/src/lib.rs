@@ -34,12 +34,13 @@ pub struct Federation {
     secrets: Arc<SecretBox>,
     objects: Arc<dyn ObjectStore>,
     region: String,
+    keys: Arc<access_keys::KeyCache>,
 }
 
 impl Federation {
     /// Wires the account layer. `region` is the region this site reports (e.g. `us-east-1`).
     pub fn new(db: Db, secrets: SecretBox, objects: Arc<dyn ObjectStore>, region: impl Into<String>) -> Self {
-        Federation { db, secrets: Arc::new(secrets), objects, region: region.into() }
+        Federation { db, secrets: Arc::new(secrets), objects, region: region.into(), keys: Arc::default() }
     }
 
     /// The database handle.

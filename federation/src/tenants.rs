@@ -174,6 +174,7 @@ impl Federation {
             )));
         }
         sqlx::query("DELETE FROM tenants WHERE id = $1").bind(&tenant.id).execute(self.db.pool()).await.map_err(db_err)?;
+        self.keys.clear();
         tracing::info!(tenant = %name, "tenant deleted");
         Ok(())
     }
@@ -194,6 +195,7 @@ impl Federation {
         .execute(self.db.pool())
         .await
         .map_err(db_err)?;
+        self.keys.clear();
         self.tenant_by_name(name).await
     }
 
@@ -253,6 +255,7 @@ impl Federation {
             .execute(self.db.pool())
             .await
             .map_err(db_err)?;
+        self.keys.clear();
         if done.rows_affected() == 0 {
             return Err(Error::not_found(ResourceKind::User, name));
         }
