@@ -194,3 +194,21 @@ def test_s3_bad_secret(server, admin_creds):
         c.get_all_buckets()
     assert ei.value.error_code == "SignatureDoesNotMatch"
     assert ei.value.status == 403
+
+
+def test_euca2ools_compute_path(server, admin_creds):
+    """euca2ools addresses EC2 at /services/compute (its S3 path is not supported yet)."""
+    ec2 = SigV2EC2Connection(
+        aws_access_key_id=admin_creds.access_key,
+        aws_secret_access_key=admin_creds.secret_key,
+        is_secure=False,
+        port=server.port,
+        path="/services/compute",
+        region=RegionInfo(name=REGION, endpoint="127.0.0.1"),
+    )
+    ec2.num_retries = 0
+    assert [r.name for r in ec2.get_all_regions()] == [REGION]
+    name = unique("euca-kp")
+    ec2.create_key_pair(name)
+    assert name in [k.name for k in ec2.get_all_key_pairs()]
+    ec2.delete_key_pair(name)
