@@ -115,7 +115,7 @@ impl Federation {
     /// Deletes a bucket that holds no object; unfinished multipart uploads go with it.
     pub async fn delete_bucket(&self, tenant: &Tenant, name: &str) -> Result<()> {
         self.bucket(tenant, name).await?;
-        let mut tx = self.db.pool().begin().await.map_err(db_err)?;
+        let mut tx = self.db.begin_write().await?;
         let mut has_objects = false;
         for table in ["objects", "object_versions"] {
             has_objects |= sqlx::query(&format!("SELECT object_key FROM {table} WHERE bucket = $1 LIMIT 1"))

@@ -45,6 +45,14 @@ impl Db {
         &self.pool
     }
 
+    /// Starts a transaction that will write. On SQLite it takes the write lock
+    /// up front (`BEGIN IMMEDIATE`): a deferred transaction that reads and then
+    /// writes fails with "database is locked" instead of waiting its turn.
+    pub async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+        let begun = if self.is_sqlite { self.pool.begin_with("BEGIN IMMEDIATE").await } else { self.pool.begin().await };
+        begun.map_err(db_err)
+    }
+
     /// Whether this is the embedded SQLite database.
     pub fn is_sqlite(&self) -> bool {
         self.is_sqlite

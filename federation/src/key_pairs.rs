@@ -112,7 +112,7 @@ impl Federation {
     /// returns the ID that was deleted, if any.
     pub async fn delete_key_pair(&self, tenant: &Tenant, name_or_id: &str) -> Result<Option<String>> {
         let Some(pair) = self.find_key_pair(tenant, name_or_id).await? else { return Ok(None) };
-        let mut tx = self.db.pool().begin().await.map_err(db_err)?;
+        let mut tx = self.db.begin_write().await?;
         sqlx::query("DELETE FROM tags WHERE tenant_id = $1 AND resource_id = $2")
             .bind(&tenant.id)
             .bind(&pair.id)

@@ -116,7 +116,7 @@ impl Federation {
 
     async fn record_part(&self, bucket: &str, upload_id: &str, part_number: u32, blob: &StoredBlob, written: Written) -> Result<Part> {
         let part = Part { part_number, blob: blob.clone(), etag: written.etag, checksum: written.checksum, last_modified: now_ms() };
-        let mut tx = self.db.pool().begin().await.map_err(db_err)?;
+        let mut tx = self.db.begin_write().await?;
         let old = sqlx::query("SELECT blob_id FROM multipart_parts WHERE upload_id = $1 AND part_number = $2")
             .bind(upload_id)
             .bind(i64::from(part_number))

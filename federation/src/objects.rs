@@ -173,8 +173,8 @@ impl Federation {
         mut info: ObjectInfo,
         condition: Option<WriteCondition>,
     ) -> Result<ObjectInfo> {
-        let mut tx = self.db.pool().begin().await.map_err(db_err)?;
-        let versioning = versions::versioning_in(&mut tx, bucket).await?;
+        let mut tx = self.db.begin_write().await?;
+        let versioning = versions::versioning_in(&mut tx, bucket, !self.db.is_sqlite()).await?;
         let existing = sqlx::query(&format!("SELECT {OBJECT_COLUMNS} FROM objects WHERE bucket = $1 AND object_key = $2"))
             .bind(bucket)
             .bind(&info.key)
@@ -305,8 +305,8 @@ impl Federation {
 
     /// Deletes the current object of a bucket already authorised.
     pub(crate) async fn remove_object(&self, bucket: &str, key: &str) -> Result<DeleteOutcome> {
-        let mut tx = self.db.pool().begin().await.map_err(db_err)?;
-        let versioning = versions::versioning_in(&mut tx, bucket).await?;
+        let mut tx = self.db.begin_write().await?;
+        let versioning = versions::versioning_in(&mut tx, bucket, !self.db.is_sqlite()).await?;
         let existing = sqlx::query(&format!("SELECT {OBJECT_COLUMNS} FROM objects WHERE bucket = $1 AND object_key = $2"))
             .bind(bucket)
             .bind(key)

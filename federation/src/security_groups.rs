@@ -251,7 +251,7 @@ impl Federation {
             rule.id = ResourceKind::SecurityGroupRule.new_id();
             rules.push(rule);
         }
-        let mut tx = self.db.pool().begin().await.map_err(db_err)?;
+        let mut tx = self.db.begin_write().await?;
         for rule in &rules {
             let (peer_kind, peer, description) = peer_parts(&rule.peer);
             let inserted = sqlx::query(
@@ -308,7 +308,7 @@ impl Federation {
             }
             doomed.push(id.clone());
         }
-        let mut tx = self.db.pool().begin().await.map_err(db_err)?;
+        let mut tx = self.db.begin_write().await?;
         for id in &doomed {
             sqlx::query("DELETE FROM security_group_rules WHERE id = $1 AND group_id = $2")
                 .bind(id)
@@ -339,7 +339,7 @@ impl Federation {
                 text(&row, "group_id")?
             )));
         }
-        let mut tx = self.db.pool().begin().await.map_err(db_err)?;
+        let mut tx = self.db.begin_write().await?;
         sqlx::query("DELETE FROM tags WHERE tenant_id = $1 AND resource_id = $2")
             .bind(&tenant.id)
             .bind(&group.id)

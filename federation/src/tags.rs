@@ -67,7 +67,7 @@ impl Federation {
             }
             kinds.push(kind);
         }
-        let mut tx = self.db.pool().begin().await.map_err(db_err)?;
+        let mut tx = self.db.begin_write().await?;
         for (id, kind) in resource_ids.iter().zip(kinds) {
             for tag in tags {
                 sqlx::query("DELETE FROM tags WHERE resource_id = $1 AND tag_key = $2")
@@ -95,7 +95,7 @@ impl Federation {
         for id in resource_ids {
             self.owned_resource(tenant, id).await?;
         }
-        let mut tx = self.db.pool().begin().await.map_err(db_err)?;
+        let mut tx = self.db.begin_write().await?;
         for id in resource_ids {
             if removals.is_empty() {
                 sqlx::query("DELETE FROM tags WHERE tenant_id = $1 AND resource_id = $2")

@@ -52,9 +52,13 @@ fn parse_state(value: Option<String>) -> Versioning {
     }
 }
 
-/// The bucket's versioning state, read inside a transaction.
-pub(crate) async fn versioning_in(conn: &mut AnyConnection, bucket: &str) -> Result<Versioning> {
-    let row = sqlx::query("SELECT versioning FROM buckets WHERE name = $1")
+/// The bucket's versioning state, read inside a write transaction. On
+/// PostgreSQL the bucket row is locked, so writes to one bucket commit one at a
+/// time and each sees the object it replaces (SQLite's `BEGIN IMMEDIATE`
+/// already serialises writers).
+pub(crate) async fn versioning_in(conn: &mut AnyConnection, bucket: &str, lock_row: bool) -> Result<Versioning> {
+    let sql = if lock_row { "SELECT versioning FROM buckets WHERE name = $1 FOR UPDATE" } else { "SELECT versioning FROM buckets WHERE name = $1" };
+    let row = sqlx::query(sql)
         .bind(bucket)
         .fetch_optional(&mut *conn)
         .await
@@ -230,7 +234,8 @@ impl Federation {
     pub async fn delete_object_version(&self, tenant: &Tenant, bucket: &str, key: &str, version_id: &str) -> Result<DeleteOutcome> {
         self.bucket(tenant, bucket).await?;
         let wanted = (version_id != NULL_VERSION).then(|| version_id.to_string());
-        let mut tx = self.db.pool().begin().await.map_err(db_err)?;
+        let mut tx = self.db.begin_write().await?;
+        versioning_in(&mut tx, bucket, !self.db.is_sqlite()).await?;
         let current = sqlx::query(&format!("SELECT {OBJECT_COLUMNS} FROM objects WHERE bucket = $1 AND object_key = $2"))
             .bind(bucket)
             .bind(key)

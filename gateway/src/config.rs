@@ -23,7 +23,7 @@ pub struct RateLimitConfig {
 
 impl Default for RateLimitConfig {
     fn default() -> Self {
-        RateLimitConfig { per_key_per_second: 200, per_key_burst: 400, per_tenant_per_second: 400, per_tenant_burst: 800 }
+        RateLimitConfig { per_key_per_second: 2000, per_key_burst: 4000, per_tenant_per_second: 4000, per_tenant_burst: 8000 }
     }
 }
 
@@ -127,7 +127,7 @@ mod tests {
         assert_eq!(config.bind.port(), 8773);
         assert_eq!(config.zones(), ["ap-northeast-1a"]);
         assert_eq!(config.rate_limit.per_key_burst, 5);
-        assert_eq!(config.rate_limit.per_key_per_second, 200);
+        assert_eq!(config.rate_limit.per_key_per_second, 2000);
         assert!(config.database_url().starts_with("sqlite://./skyport-data/skyport.db"));
     }
 

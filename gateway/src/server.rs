@@ -106,8 +106,16 @@ async fn handle(gateway: Arc<Gateway>, request: Request<Incoming>) -> Response<R
         path = %request.uri().path(),
         tenant = tracing::field::Empty
     );
+    // An error answered before the body was read leaves the body on the wire
+    // (and clients that sent `Expect: 100-continue` may send it late): such a
+    // connection must not carry another request.
+    let has_body = request.headers().get(http::header::CONTENT_LENGTH).is_some_and(|v| v != "0")
+        || request.headers().contains_key(http::header::TRANSFER_ENCODING);
     async move {
         let (protocol, action, mut response) = route(&gateway, request, &request_id).await;
+        if has_body && (response.status().is_client_error() || response.status().is_server_error()) {
+            response.headers_mut().insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+        }
         let status = response.status().as_u16();
         crate::metrics::record(protocol, &action, status, started.elapsed());
         if let Ok(value) = HeaderValue::from_str(&request_id) {

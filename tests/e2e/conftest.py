@@ -657,7 +657,9 @@ def aws(aws_cli_path, aws_env, server):
         cp.stdout = cp.stdout.decode("utf-8", "replace")
         cp.stderr = cp.stderr.decode("utf-8", "replace")
         if check:
-            assert cp.returncode == 0, f"{' '.join(args)} -> {cp.returncode}\n{cp.stdout}\n{cp.stderr}"
+            assert cp.returncode == 0, (
+                f"aws {' '.join(args)} -> {cp.returncode}\n"
+                f"stdout: {cp.stdout[-3000:]}\nstderr: {cp.stderr[-3000:]}")
         return cp
 
     return run

@@ -499,27 +499,33 @@ def test_conditional_put(s3, bucket):
 
 
 def test_conditional_put_race(server, admin_creds, bucket):
-    """Of many concurrent If-None-Match: * writers exactly one wins."""
-    client = make_client(server, "s3", admin_creds, max_pool_connections=16)
-    results = []
-    lock = threading.Lock()
+    """Of many concurrent If-None-Match: * writers of one key exactly one wins."""
+    writers, rounds = 8, 6
+    client = make_client(server, "s3", admin_creds, max_pool_connections=writers)
 
-    def attempt(i):
-        try:
-            client.put_object(Bucket=bucket, Key="race", Body=f"writer {i}".encode(),
-                              IfNoneMatch="*")
-            r = ("ok", i)
-        except ClientError as e:
-            r = (error_code(e), i)
-        with lock:
-            results.append(r)
+    for rnd in range(rounds):
+        key = f"race-{rnd}"
+        results = []
+        lock = threading.Lock()
+        barrier = threading.Barrier(writers)
 
-    with concurrent.futures.ThreadPoolExecutor(8) as pool:
-        list(pool.map(attempt, range(8)))
-    winners = [i for code, i in results if code == "ok"]
-    assert len(winners) == 1, results
-    assert {code for code, _ in results if code != "ok"} == {"PreconditionFailed"}, results
-    assert get_bytes(client, bucket, "race") == f"writer {winners[0]}".encode()
+        def attempt(i):
+            body = f"writer {i}".encode()
+            barrier.wait()
+            try:
+                client.put_object(Bucket=bucket, Key=key, Body=body, IfNoneMatch="*")
+                r = ("ok", i)
+            except ClientError as e:
+                r = (error_code(e), i)
+            with lock:
+                results.append(r)
+
+        with concurrent.futures.ThreadPoolExecutor(writers) as pool:
+            list(pool.map(attempt, range(writers)))
+        winners = [i for code, i in results if code == "ok"]
+        assert len(winners) == 1, f"round {rnd}: {sorted(results)}"
+        assert {code for code, _ in results if code != "ok"} == {"PreconditionFailed"}, results
+        assert get_bytes(client, bucket, key) == f"writer {winners[0]}".encode()
 
 
 def test_response_header_overrides(s3, bucket):

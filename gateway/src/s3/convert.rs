@@ -53,7 +53,8 @@ pub fn object_meta(
 ) -> ObjectMeta {
     ObjectMeta {
         headers: ObjectHeaders {
-            content_type,
+            // What S3 reports for objects stored without a Content-Type.
+            content_type: content_type.or_else(|| Some("binary/octet-stream".into())),
             cache_control,
             content_disposition,
             content_encoding: content_encoding.filter(|e| e != "aws-chunked"),

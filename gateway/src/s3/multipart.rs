@@ -19,6 +19,7 @@ fn part_number(number: i32) -> S3Result<u32> {
 pub async fn create(s3: &SkyportS3, req: S3Request<CreateMultipartUploadInput>) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
     let principal = s3.principal(&req).await?;
     let input = req.input;
+    super::objects::refuse_tagging(input.tagging.as_deref())?;
     let meta = convert::object_meta(
         input.content_type,
         input.cache_control,
@@ -205,8 +206,21 @@ pub async fn list_uploads(s3: &SkyportS3, req: S3Request<ListMultipartUploadsInp
         .into_iter()
         .filter(|u| key_marker.is_empty() || u.key > key_marker || (u.key == key_marker && !id_marker.is_empty() && u.upload_id > id_marker))
         .collect();
-    let is_truncated = remaining.len() > max_uploads;
-    let page: Vec<_> = remaining.into_iter().take(max_uploads).collect();
+    // With a delimiter, keys below it roll up into common prefixes (one entry each).
+    let delimiter = input.delimiter.clone().filter(|d| !d.is_empty());
+    let mut prefixes: Vec<String> = Vec::new();
+    let mut kept = Vec::new();
+    for upload in remaining {
+        let rolled = delimiter.as_deref().and_then(|d| upload.key[prefix.len()..].find(d).map(|at| upload.key[..prefix.len() + at + d.len()].to_string()));
+        match rolled {
+            Some(cp) if prefixes.last() == Some(&cp) => {}
+            Some(cp) => prefixes.push(cp),
+            None => kept.push(upload),
+        }
+    }
+    let is_truncated = kept.len() + prefixes.len() > max_uploads;
+    let page: Vec<_> = kept.into_iter().take(max_uploads.saturating_sub(prefixes.len().min(max_uploads))).collect();
+    prefixes.truncate(max_uploads);
     let owner = owner(&principal.tenant);
     let next = page.last().map(|u| (u.key.clone(), u.upload_id.clone()));
     let uploads = page
@@ -232,6 +246,8 @@ pub async fn list_uploads(s3: &SkyportS3, req: S3Request<ListMultipartUploadsInp
         next_key_marker: next.as_ref().filter(|_| is_truncated).map(|n| n.0.clone()),
         next_upload_id_marker: next.filter(|_| is_truncated).map(|n| n.1),
         uploads: Some(uploads),
+        common_prefixes: Some(prefixes.into_iter().map(|p| CommonPrefix { prefix: Some(p) }).collect()),
+        delimiter: input.delimiter,
         ..Default::default()
     }))
 }

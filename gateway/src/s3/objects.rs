@@ -16,6 +16,14 @@ pub fn written(slot: &digest::DigestSlot) -> cloud::Result<Written> {
     Ok(Written { etag: hex::encode(digests.md5), checksum: digests.checksum })
 }
 
+/// Object tags are not stored yet: refuse them rather than drop them silently.
+pub fn refuse_tagging(tagging: Option<&str>) -> S3Result<()> {
+    match tagging {
+        Some(tags) if !tags.is_empty() => Err(s3_error!(NotImplemented, "object tagging (x-amz-tagging) is not supported yet")),
+        _ => Ok(()),
+    }
+}
+
 fn write_condition(if_match: Option<ETagCondition>, if_none_match: Option<ETagCondition>) -> S3Result<Option<WriteCondition>> {
     match (if_match, if_none_match) {
         (_, Some(ETagCondition::Any)) => Ok(Some(WriteCondition::Absent)),
@@ -82,6 +90,7 @@ pub async fn put_object(s3: &SkyportS3, req: S3Request<PutObjectInput>) -> S3Res
     let expectations =
         Expectations::from_request(&req.headers, req.trailing_headers.as_ref(), req.input.checksum_algorithm.as_ref().map(|a| a.as_str()))?;
     let input = req.input;
+    refuse_tagging(input.tagging.as_deref())?;
     let mut meta = convert::object_meta(
         input.content_type,
         input.cache_control,
@@ -266,7 +275,12 @@ pub async fn head_object(s3: &SkyportS3, req: S3Request<HeadObjectInput>) -> S3R
         checksum_sha256: sums.sha256,
         ..Default::default()
     };
-    Ok(S3Response::new(output))
+    let mut response = S3Response::new(output);
+    if selected.partial {
+        // s3s sets 206 for GET from Content-Range but not for HEAD.
+        response.status = Some(http::StatusCode::PARTIAL_CONTENT);
+    }
+    Ok(response)
 }
 
 async fn delete_one(s3: &SkyportS3, tenant: &federation::Tenant, bucket: &str, key: &str, version: Option<&str>) -> cloud::Result<cloud::types::DeleteOutcome> {
@@ -363,6 +377,7 @@ pub async fn copy_object(s3: &SkyportS3, req: S3Request<CopyObjectInput>) -> S3R
         input.copy_source_if_unmodified_since.as_ref(),
     )
     .await?;
+    refuse_tagging(input.tagging.as_deref())?;
     let replace = input.metadata_directive.as_ref().is_some_and(|d| d.as_str() == "REPLACE");
     if !replace && source_bucket == input.bucket && source.key == input.key {
         return Err(s3_error!(

@@ -1,0 +1,8 @@
+//! Integration tests of the policies crate: one binary, a module per concern.
+
+mod check;
+mod decisions;
+mod errors;
+mod examples;
+mod loading;
+mod properties;
