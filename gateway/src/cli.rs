@@ -21,6 +21,54 @@ pub enum Command {
     Serve(ServeArgs),
     /// Administer tenants, users, keys and quotas through a running gateway.
     Admin(AdminArgs),
+    /// Validate placement policy files and explain decisions (no gateway needed).
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Validate policy files; errors are printed as file:line:column: message.
+    Check {
+        /// Policy files (TOML).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Show the decision and its reasons for a hypothetical request.
+    Explain(ExplainArgs),
+}
+
+/// A hypothetical request for `skyport policy explain`.
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// Directory of policy files.
+    #[arg(long, env = "SKYPORT_POLICY_DIR", default_value = "./policies.d")]
+    pub dir: PathBuf,
+    /// Policy files instead of a directory.
+    #[arg(long = "file")]
+    pub files: Vec<PathBuf>,
+    #[arg(long)]
+    pub tenant: String,
+    /// EC2 or S3 action, e.g. RunInstances, CreateBucket.
+    #[arg(long)]
+    pub action: String,
+    /// Resource kind (instance, volume, snapshot, image, bucket, network); default from the action.
+    #[arg(long)]
+    pub resource: Option<String>,
+    /// A tag KEY=VALUE (repeatable).
+    #[arg(long = "tag")]
+    pub tags: Vec<String>,
+    #[arg(long)]
+    pub instance_type: Option<String>,
+    #[arg(long)]
+    pub region: Option<String>,
+    #[arg(long)]
+    pub availability_zone: Option<String>,
+    #[arg(long)]
+    pub location_constraint: Option<String>,
+    /// Mark a target unhealthy (repeatable); all others count as healthy.
+    #[arg(long = "unhealthy")]
+    pub unhealthy: Vec<String>,
 }
 
 /// Flags of `skyport serve`; each overrides skyport.toml and has a `SKYPORT_*` variable.

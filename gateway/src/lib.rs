@@ -10,6 +10,7 @@ pub mod config;
 pub mod ec2;
 pub mod error;
 pub mod metrics;
+pub mod policy_cli;
 pub mod ratelimit;
 pub mod s3;
 pub mod server;

@@ -42,6 +42,7 @@ async fn main() {
     let cli = Cli::parse();
     let code = match cli.command {
         Some(Command::Admin(args)) => gateway::admin::client::run(args).await,
+        Some(Command::Policy(command)) => gateway::policy_cli::run(command),
         Some(Command::Serve(args)) => serve(&args).await,
         None => serve(&cli.serve).await,
     };

@@ -80,3 +80,27 @@ async fn invalid_config_is_refused_with_the_file_named() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("skyport.toml") && stderr.contains("unknown_key"), "{stderr}");
 }
+
+#[test]
+fn policy_cli_checks_files_and_explains_decisions() {
+    let bin = env!("CARGO_BIN_EXE_skyport");
+    let examples = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/examples/policies");
+    let ok = std::process::Command::new(bin).args(["policy", "check", &format!("{examples}/data-residency.toml")]).output().unwrap();
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "[[target]]\nname = \"a\"\nkind = \"bogus\"\n").unwrap();
+    let refused = std::process::Command::new(bin).args(["policy", "check"]).arg(&bad).output().unwrap();
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("bad.toml:3:"), "{stderr}");
+
+    let explained = std::process::Command::new(bin)
+        .args(["policy", "explain", "--file", &format!("{examples}/data-residency.toml"), "--tenant", "acme", "--action", "RunInstances"])
+        .args(["--tag", "data-class=personal", "--instance-type", "t3.small"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&explained.stdout);
+    assert!(stdout.contains("target: local-tokyo") && stdout.contains("personal-data-stays-in-japan"), "{stdout}");
+}
