@@ -15,10 +15,12 @@ use async_trait::async_trait;
 use cloud::{ByteStream, Error, ObjectStore, Result, StoredBlob};
 use futures::StreamExt;
 use rand::RngCore;
-use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+use bytes::Bytes;
 
 /// Size of the chunks reads are streamed in.
-const READ_CHUNK: usize = 256 * 1024;
+const READ_CHUNK: usize = 1024 * 1024;
+/// Chunks a reader may run ahead of a slow client: bounds memory per GET.
+const READ_AHEAD: usize = 4;
 
 /// Blobs as files under one root directory.
 #[derive(Debug, Clone)]
@@ -40,13 +42,13 @@ fn body_error(error: std::io::Error) -> Error {
     }
 }
 
-fn valid_blob_id(id: &str) -> bool {
-    id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit())
+/// A receiver as a stream.
+fn tokio_stream_from(mut receiver: tokio::sync::mpsc::Receiver<std::io::Result<Bytes>>) -> impl futures::Stream<Item = std::io::Result<Bytes>> + Send {
+    futures::stream::poll_fn(move |cx| receiver.poll_recv(cx))
 }
 
-async fn sync_dir(dir: &Path) -> std::io::Result<()> {
-    let dir = dir.to_path_buf();
-    tokio::task::spawn_blocking(move || std::fs::File::open(&dir)?.sync_all()).await.map_err(std::io::Error::other)?
+fn valid_blob_id(id: &str) -> bool {
+    id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 impl FsObjectStore {
@@ -80,17 +82,44 @@ impl FsObjectStore {
         Ok(self.bucket_dir(bucket)?.join(&blob[..2]).join(blob))
     }
 
-    async fn write_to(&self, file: &mut tokio::fs::File, path: &Path, mut body: ByteStream) -> Result<u64> {
-        let mut size = 0u64;
-        while let Some(chunk) = body.next().await {
-            let chunk = chunk.map_err(body_error)?;
-            file.write_all(&chunk).await.map_err(|e| io_error("writing", path, e))?;
-            size += chunk.len() as u64;
+}
+
+/// What the async side tells the blocking writer.
+enum WriteMessage {
+    Data(Bytes),
+    Finish,
+    Abort,
+}
+
+/// Writes a blob on a blocking thread: temporary file, fsync, rename into
+/// place, fsync of the directory. One thread for the whole write, so a body
+/// costs one hand-off per chunk instead of one per file operation.
+fn write_durably(tmp: PathBuf, final_path: PathBuf, mut receiver: tokio::sync::mpsc::Receiver<WriteMessage>) -> Result<u64> {
+    use std::io::Write;
+    let mut file = std::fs::File::create(&tmp).map_err(|e| io_error("creating", &tmp, e))?;
+    let mut size = 0u64;
+    let outcome = loop {
+        match receiver.blocking_recv() {
+            Some(WriteMessage::Data(chunk)) => {
+                if let Err(e) = file.write_all(&chunk) {
+                    break Err(io_error("writing", &tmp, e));
+                }
+                size += chunk.len() as u64;
+            }
+            Some(WriteMessage::Finish) => break file.sync_all().map_err(|e| io_error("syncing", &tmp, e)),
+            Some(WriteMessage::Abort) | None => break Err(Error::IncompleteBody("the write was abandoned".into())),
         }
-        file.flush().await.map_err(|e| io_error("writing", path, e))?;
-        file.sync_all().await.map_err(|e| io_error("syncing", path, e))?;
-        Ok(size)
+    };
+    drop(file);
+    if let Err(error) = outcome {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(error);
     }
+    let shard = final_path.parent().map(Path::to_path_buf).unwrap_or_default();
+    std::fs::create_dir_all(&shard).map_err(|e| io_error("creating", &shard, e))?;
+    std::fs::rename(&tmp, &final_path).map_err(|e| io_error("renaming into", &final_path, e))?;
+    std::fs::File::open(&shard).and_then(|d| d.sync_all()).map_err(|e| io_error("syncing", &shard, e))?;
+    Ok(size)
 }
 
 #[async_trait]
@@ -109,40 +138,81 @@ impl ObjectStore for FsObjectStore {
         }
     }
 
-    async fn write_blob(&self, bucket: &str, body: ByteStream) -> Result<StoredBlob> {
+    async fn write_blob(&self, bucket: &str, mut body: ByteStream) -> Result<StoredBlob> {
         let dir = self.bucket_dir(bucket)?;
         let mut raw = [0u8; 16];
         rand::thread_rng().fill_bytes(&mut raw);
         let id = hex::encode(raw);
         let tmp_dir = dir.join("tmp");
         tokio::fs::create_dir_all(&tmp_dir).await.map_err(|e| io_error("creating", &tmp_dir, e))?;
-        let tmp = tmp_dir.join(&id);
-        let mut file = tokio::fs::File::create(&tmp).await.map_err(|e| io_error("creating", &tmp, e))?;
-        let written = self.write_to(&mut file, &tmp, body).await;
-        drop(file);
-        let size = match written {
-            Ok(size) => size,
-            Err(error) => {
-                let _ = tokio::fs::remove_file(&tmp).await;
-                return Err(error);
-            }
-        };
+        let (sender, receiver) = tokio::sync::mpsc::channel(4);
         let final_path = self.blob_path(bucket, &id)?;
-        let shard = final_path.parent().unwrap_or(&dir).to_path_buf();
-        tokio::fs::create_dir_all(&shard).await.map_err(|e| io_error("creating", &shard, e))?;
-        tokio::fs::rename(&tmp, &final_path).await.map_err(|e| io_error("renaming into", &final_path, e))?;
-        sync_dir(&shard).await.map_err(|e| io_error("syncing", &shard, e))?;
-        Ok(StoredBlob { id, size })
+        let writer = tokio::task::spawn_blocking({
+            let tmp = tmp_dir.join(&id);
+            move || write_durably(tmp, final_path, receiver)
+        });
+        let mut body_failure = None;
+        while let Some(chunk) = body.next().await {
+            match chunk {
+                // A failed send means the writer stopped; its result says why.
+                Ok(chunk) => {
+                    if sender.send(WriteMessage::Data(chunk)).await.is_err() {
+                        break;
+                    }
+                }
+                Err(error) => {
+                    body_failure = Some(body_error(error));
+                    break;
+                }
+            }
+        }
+        let last = if body_failure.is_some() { WriteMessage::Abort } else { WriteMessage::Finish };
+        let _ = sender.send(last).await;
+        drop(sender);
+        let written = writer.await.map_err(Error::internal)?;
+        if let Some(error) = body_failure {
+            return Err(error);
+        }
+        Ok(StoredBlob { id, size: written? })
     }
 
     async fn read_blob(&self, bucket: &str, blob: &str, offset: u64, len: u64) -> Result<ByteStream> {
         let path = self.blob_path(bucket, blob)?;
-        let mut file = tokio::fs::File::open(&path).await.map_err(|e| io_error("opening", &path, e))?;
-        if offset > 0 {
-            file.seek(std::io::SeekFrom::Start(offset)).await.map_err(|e| io_error("seeking", &path, e))?;
-        }
-        let stream = tokio_util::io::ReaderStream::with_capacity(file.take(len), READ_CHUNK);
-        Ok(Box::pin(stream))
+        // One blocking thread per read, reading ahead a few chunks: far fewer
+        // thread hand-offs than tokio::fs, whose every call is a hop.
+        let (sender, receiver) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(READ_AHEAD);
+        let opened = tokio::task::spawn_blocking(move || -> Result<()> {
+            use std::io::{Read, Seek};
+            let mut file = std::fs::File::open(&path).map_err(|e| io_error("opening", &path, e))?;
+            if offset > 0 {
+                file.seek(std::io::SeekFrom::Start(offset)).map_err(|e| io_error("seeking", &path, e))?;
+            }
+            let mut remaining = len;
+            if remaining <= READ_CHUNK as u64 {
+                // Small objects: the whole read happens before the response starts.
+                let mut buffer = vec![0u8; remaining as usize];
+                file.read_exact(&mut buffer).map_err(|e| io_error("reading", &path, e))?;
+                let _ = sender.blocking_send(Ok(Bytes::from(buffer)));
+                return Ok(());
+            }
+            std::thread::spawn(move || {
+                while remaining > 0 {
+                    let mut buffer = vec![0u8; remaining.min(READ_CHUNK as u64) as usize];
+                    let chunk = file.read_exact(&mut buffer).map(|()| Bytes::from(buffer));
+                    let failed = chunk.is_err();
+                    remaining -= if failed { remaining } else { remaining.min(READ_CHUNK as u64) };
+                    // A closed channel means the client went away: stop reading.
+                    if sender.blocking_send(chunk).is_err() || failed {
+                        break;
+                    }
+                }
+            });
+            Ok(())
+        })
+        .await
+        .map_err(Error::internal)?;
+        opened?;
+        Ok(Box::pin(tokio_stream_from(receiver)))
     }
 
     async fn delete_blob(&self, bucket: &str, blob: &str) -> Result<()> {
@@ -184,7 +254,6 @@ impl ObjectStore for FsObjectStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bytes::Bytes;
 
     fn body(chunks: Vec<std::io::Result<Bytes>>) -> ByteStream {
         Box::pin(futures::stream::iter(chunks))
