@@ -111,9 +111,13 @@ async fn handle(gateway: Arc<Gateway>, request: Request<Incoming>) -> Response<R
     // connection must not carry another request.
     let has_body = request.headers().get(http::header::CONTENT_LENGTH).is_some_and(|v| v != "0")
         || request.headers().contains_key(http::header::TRANSFER_ENCODING);
+    // botocore sends `Expect: 100-continue` even with an empty body, and then
+    // misreads the connection after the final answer: don't reuse it.
+    let empty_expecting_continue = !has_body && request.headers().contains_key(http::header::EXPECT);
     async move {
         let (protocol, action, mut response) = route(&gateway, request, &request_id).await;
-        if has_body && (response.status().is_client_error() || response.status().is_server_error()) {
+        let failed_early = has_body && (response.status().is_client_error() || response.status().is_server_error());
+        if failed_early || empty_expecting_continue {
             response.headers_mut().insert(http::header::CONNECTION, HeaderValue::from_static("close"));
         }
         let status = response.status().as_u16();
@@ -274,6 +278,10 @@ async fn s3(
     let bucket = crate::s3::cors::bucket_of(&parts, &gateway.s3_base_domain);
     let method = parts.method.to_string();
     let (action, mut response) = s3_call(gateway, Request::from_parts(parts, body)).await;
+    // s3s answers 206 for a ranged GET but 200 for a ranged HEAD; S3 says 206.
+    if action == "HeadObject" && response.status() == StatusCode::OK && response.headers().contains_key(http::header::CONTENT_RANGE) {
+        *response.status_mut() = StatusCode::PARTIAL_CONTENT;
+    }
     if let (Some(origin), Some(bucket)) = (origin, bucket) {
         crate::s3::cors::decorate(&gateway.federation, &bucket, &origin, &method, response.headers_mut()).await;
     }
