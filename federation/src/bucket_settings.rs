@@ -67,6 +67,7 @@ impl Federation {
             .execute(self.db.pool())
             .await
             .map_err(db_err)?;
+        self.forget_object(bucket, key);
         Ok(())
     }
 

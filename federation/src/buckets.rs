@@ -65,6 +65,7 @@ impl Federation {
             .await;
         match inserted {
             Ok(_) => {
+                self.bucket_cache.invalidate(&name.to_string());
                 tracing::info!(tenant = %tenant.name, bucket = name, "bucket created");
                 Ok(bucket)
             }
@@ -100,16 +101,27 @@ impl Federation {
 
     /// The tenant's bucket `name`: NotFound if nobody has it, AccessDenied if another tenant does.
     pub async fn bucket(&self, tenant: &Tenant, name: &str) -> Result<Bucket> {
+        let key = name.to_string();
+        if let Some((owner, bucket)) = self.bucket_cache.get(&key) {
+            if owner != tenant.id {
+                return Err(Error::AccessDenied("Access Denied".into()));
+            }
+            return Ok(bucket);
+        }
+        let generation = self.bucket_cache.generation();
         let row = sqlx::query("SELECT tenant_id, region, created_at FROM buckets WHERE name = $1")
             .bind(name)
             .fetch_optional(self.db.pool())
             .await
             .map_err(db_err)?
             .ok_or_else(|| Error::not_found(ResourceKind::Bucket, name))?;
-        if text(&row, "tenant_id")? != tenant.id {
+        let owner = text(&row, "tenant_id")?;
+        let bucket = Bucket { name: name.to_string(), region: text(&row, "region")?, created_at: int(&row, "created_at")? };
+        self.bucket_cache.put(key, (owner.clone(), bucket.clone()), generation);
+        if owner != tenant.id {
             return Err(Error::AccessDenied("Access Denied".into()));
         }
-        Ok(Bucket { name: name.to_string(), region: text(&row, "region")?, created_at: int(&row, "created_at")? })
+        Ok(bucket)
     }
 
     /// Deletes a bucket that holds no object; unfinished multipart uploads go with it.
@@ -132,6 +144,7 @@ impl Federation {
             sqlx::query(statement).bind(name).execute(&mut *tx).await.map_err(db_err)?;
         }
         tx.commit().await.map_err(db_err)?;
+        self.bucket_cache.invalidate(&name.to_string());
         // Record first, storage second: a crash in between leaves files no
         // bucket owns, which the next CreateBucket of this name starts over from.
         self.objects.delete_bucket(name).await?;

@@ -8,6 +8,7 @@
 pub mod access_keys;
 pub mod bucket_settings;
 pub mod buckets;
+pub mod cache;
 pub mod db;
 pub mod key_material;
 pub mod key_pairs;
@@ -35,12 +36,26 @@ pub struct Federation {
     objects: Arc<dyn ObjectStore>,
     region: String,
     keys: Arc<access_keys::KeyCache>,
+    /// Bucket name → (owner tenant ID, bucket).
+    bucket_cache: Arc<cache::RecordCache<String, (String, cloud::types::Bucket)>>,
+    /// (bucket, key) → current object.
+    object_cache: Arc<cache::RecordCache<(String, String), cloud::types::ObjectInfo>>,
 }
 
 impl Federation {
     /// Wires the account layer. `region` is the region this site reports (e.g. `us-east-1`).
     pub fn new(db: Db, secrets: SecretBox, objects: Arc<dyn ObjectStore>, region: impl Into<String>) -> Self {
-        Federation { db, secrets: Arc::new(secrets), objects, region: region.into(), keys: Arc::default() }
+        // Records are cached only where this process is the database's one writer.
+        let cache_records = db.is_sqlite();
+        Federation {
+            db,
+            secrets: Arc::new(secrets),
+            objects,
+            region: region.into(),
+            keys: Arc::default(),
+            bucket_cache: Arc::new(cache::RecordCache::new(cache_records)),
+            object_cache: Arc::new(cache::RecordCache::new(cache_records)),
+        }
     }
 
     /// The database handle.

@@ -237,6 +237,7 @@ impl Federation {
             .await
             .map_err(db_err)?;
         tx.commit().await.map_err(db_err)?;
+        self.forget_object(bucket, &info.key);
         self.delete_blobs(bucket, &freed).await;
         Ok(info)
     }
@@ -257,13 +258,27 @@ impl Federation {
     }
 
     pub(crate) async fn find_object(&self, bucket: &str, key: &str) -> Result<Option<ObjectInfo>> {
+        let cache_key = (bucket.to_string(), key.to_string());
+        if let Some(info) = self.object_cache.get(&cache_key) {
+            return Ok(Some(info));
+        }
+        let generation = self.object_cache.generation();
         let row = sqlx::query(&format!("SELECT {OBJECT_COLUMNS} FROM objects WHERE bucket = $1 AND object_key = $2"))
             .bind(bucket)
             .bind(key)
             .fetch_optional(self.db.pool())
             .await
             .map_err(db_err)?;
-        row.as_ref().map(object_from_row).transpose()
+        let info = row.as_ref().map(object_from_row).transpose()?;
+        if let Some(info) = &info {
+            self.object_cache.put(cache_key, info.clone(), generation);
+        }
+        Ok(info)
+    }
+
+    /// Forgets the cached record of a key (after any change to it).
+    pub(crate) fn forget_object(&self, bucket: &str, key: &str) {
+        self.object_cache.invalidate(&(bucket.to_string(), key.to_string()));
     }
 
     /// Streams `range` of an object's bytes across its blobs.
@@ -336,6 +351,7 @@ impl Federation {
             .await
             .map_err(db_err)?;
         tx.commit().await.map_err(db_err)?;
+        self.forget_object(bucket, key);
         self.delete_blobs(bucket, &freed).await;
         Ok(outcome)
     }

@@ -273,7 +273,7 @@ impl Federation {
                     .map_err(db_err)?;
                 freed.extend(info.blobs);
                 if current.is_some() {
-                    return self.finish_version_delete(tx, bucket, freed, outcome).await;
+                    return self.finish_version_delete(tx, bucket, key, freed, outcome).await;
                 }
             }
         }
@@ -318,13 +318,14 @@ impl Federation {
                 .map_err(db_err)?;
             }
         }
-        self.finish_version_delete(tx, bucket, freed, outcome).await
+        self.finish_version_delete(tx, bucket, key, freed, outcome).await
     }
 
     async fn finish_version_delete(
         &self,
         mut tx: sqlx::Transaction<'_, sqlx::Any>,
         bucket: &str,
+        key: &str,
         freed: Vec<StoredBlob>,
         outcome: DeleteOutcome,
     ) -> Result<DeleteOutcome> {
@@ -336,6 +337,7 @@ impl Federation {
             .await
             .map_err(db_err)?;
         tx.commit().await.map_err(db_err)?;
+        self.forget_object(bucket, key);
         self.delete_blobs(bucket, &freed).await;
         Ok(outcome)
     }
