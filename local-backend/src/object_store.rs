@@ -21,6 +21,9 @@ use bytes::Bytes;
 const READ_CHUNK: usize = 1024 * 1024;
 /// Chunks a reader may run ahead of a slow client: bounds memory per GET.
 const READ_AHEAD: usize = 4;
+/// Reads up to this size happen on the calling task: for a few KiB from the
+/// page cache, the hand-off to a blocking thread costs more than the read.
+const INLINE_READ: u64 = 64 * 1024;
 
 /// Blobs as files under one root directory.
 #[derive(Debug, Clone)]
@@ -40,6 +43,18 @@ fn body_error(error: std::io::Error) -> Error {
         Some(Err(other)) => Error::IncompleteBody(other.to_string()),
         None => Error::IncompleteBody("connection closed".into()),
     }
+}
+
+/// Reads `len` bytes at `offset` in one go.
+fn read_range(path: &Path, offset: u64, len: u64) -> Result<Bytes> {
+    use std::io::{Read, Seek};
+    let mut file = std::fs::File::open(path).map_err(|e| io_error("opening", path, e))?;
+    if offset > 0 {
+        file.seek(std::io::SeekFrom::Start(offset)).map_err(|e| io_error("seeking", path, e))?;
+    }
+    let mut buffer = vec![0u8; len as usize];
+    file.read_exact(&mut buffer).map_err(|e| io_error("reading", path, e))?;
+    Ok(Bytes::from(buffer))
 }
 
 /// A receiver as a stream.
@@ -178,6 +193,10 @@ impl ObjectStore for FsObjectStore {
 
     async fn read_blob(&self, bucket: &str, blob: &str, offset: u64, len: u64) -> Result<ByteStream> {
         let path = self.blob_path(bucket, blob)?;
+        if len <= INLINE_READ {
+            let chunk = read_range(&path, offset, len)?;
+            return Ok(Box::pin(futures::stream::once(async move { Ok(chunk) })));
+        }
         // One blocking thread per read, reading ahead a few chunks: far fewer
         // thread hand-offs than tokio::fs, whose every call is a hop.
         let (sender, receiver) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(READ_AHEAD);
@@ -189,7 +208,7 @@ impl ObjectStore for FsObjectStore {
             }
             let mut remaining = len;
             if remaining <= READ_CHUNK as u64 {
-                // Small objects: the whole read happens before the response starts.
+                // Up to one chunk: read it all before the response starts.
                 let mut buffer = vec![0u8; remaining as usize];
                 file.read_exact(&mut buffer).map_err(|e| io_error("reading", &path, e))?;
                 let _ = sender.blocking_send(Ok(Bytes::from(buffer)));
