@@ -389,7 +389,7 @@ if has moto; then notes="$notes; moto_server keeps objects in memory"; fi
 if has nginx && [ "$nginx_dav" = 0 ]; then
     notes="$notes ;; this nginx has no dav module: PUT is measured for Skyport and moto_server only"
 fi
-notes="$notes ;; Skyport runs with its per-key and per-tenant rate limits raised out of the way (defaults: 200/s and 400/s)"
+notes="$notes ;; Skyport runs with its per-key and per-tenant rate limits raised out of the way (defaults: 2000/s per key and 4000/s per tenant)"
 if has nginx; then
     notes="$notes ;; nginx serves the same 4 KiB and $large_mib MiB bytes as static files (sendfile), at the same request paths; the query strings of Skyport's presigned URLs are sent to it too and ignored"
 fi
