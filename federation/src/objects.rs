@@ -117,6 +117,36 @@ fn after_prefix(prefix: &str) -> Option<String> {
     None
 }
 
+/// Writes `info` as the current version of its key (insert or replace).
+pub(crate) async fn store_current(conn: &mut sqlx::AnyConnection, bucket: &str, info: &ObjectInfo, seq: i64) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO objects (bucket, object_key, blobs, size, etag, content_type, headers, user_metadata, checksum, parts_count, last_modified, acl, version_id, seq) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
+         ON CONFLICT (bucket, object_key) DO UPDATE SET blobs = excluded.blobs, size = excluded.size, etag = excluded.etag, \
+         content_type = excluded.content_type, headers = excluded.headers, user_metadata = excluded.user_metadata, \
+         checksum = excluded.checksum, parts_count = excluded.parts_count, last_modified = excluded.last_modified, acl = excluded.acl, \
+         version_id = excluded.version_id, seq = excluded.seq",
+    )
+    .bind(bucket)
+    .bind(&info.key)
+    .bind(encode_blobs(&info.blobs))
+    .bind(info.size as i64)
+    .bind(&info.etag)
+    .bind(info.meta.headers.content_type.clone())
+    .bind(encode_headers(&info.meta.headers))
+    .bind(serde_json::to_string(&info.meta.user_metadata).unwrap_or_else(|_| "{}".into()))
+    .bind(encode_checksum(&info.checksum))
+    .bind(info.parts_count.map(i64::from))
+    .bind(info.last_modified)
+    .bind(info.meta.acl.as_str())
+    .bind(info.version_id.clone())
+    .bind(seq)
+    .execute(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    Ok(())
+}
+
 /// Where a listing resumes.
 enum Resume {
     After(String),
@@ -127,6 +157,7 @@ impl Federation {
     /// Streams `body` into a new blob of the tenant's bucket, then asks `finish`
     /// (which has seen the bytes go by) for the ETag and checksum, then commits
     /// the record under `condition`. Nothing is visible unless all three succeed.
+    #[allow(clippy::too_many_arguments)]
     pub async fn put_object(
         &self,
         tenant: &Tenant,
@@ -205,31 +236,7 @@ impl Federation {
                 return Err(Error::QuotaExceeded { resource: "stored bytes", limit });
             }
         }
-        sqlx::query(
-            "INSERT INTO objects (bucket, object_key, blobs, size, etag, content_type, headers, user_metadata, checksum, parts_count, last_modified, acl, version_id, seq) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
-             ON CONFLICT (bucket, object_key) DO UPDATE SET blobs = excluded.blobs, size = excluded.size, etag = excluded.etag, \
-             content_type = excluded.content_type, headers = excluded.headers, user_metadata = excluded.user_metadata, \
-             checksum = excluded.checksum, parts_count = excluded.parts_count, last_modified = excluded.last_modified, acl = excluded.acl, \
-             version_id = excluded.version_id, seq = excluded.seq",
-        )
-        .bind(bucket)
-        .bind(&info.key)
-        .bind(encode_blobs(&info.blobs))
-        .bind(info.size as i64)
-        .bind(&info.etag)
-        .bind(info.meta.headers.content_type.clone())
-        .bind(encode_headers(&info.meta.headers))
-        .bind(serde_json::to_string(&info.meta.user_metadata).unwrap_or_else(|_| "{}".into()))
-        .bind(encode_checksum(&info.checksum))
-        .bind(info.parts_count.map(i64::from))
-        .bind(info.last_modified)
-        .bind(info.meta.acl.as_str())
-        .bind(info.version_id.clone())
-        .bind(versions::next_seq())
-        .execute(&mut *tx)
-        .await
-        .map_err(db_err)?;
+        store_current(&mut tx, bucket, &info, versions::next_seq()).await?;
         sqlx::query("UPDATE buckets SET bytes_used = bytes_used + $1 WHERE name = $2")
             .bind(delta)
             .bind(bucket)
@@ -343,6 +350,19 @@ impl Federation {
                 DeleteOutcome { delete_marker: true, version_id }
             }
         };
+        self.finish_removal(tx, bucket, key, freed, outcome).await
+    }
+
+    /// Commits a removal: accounts for the freed bytes, forgets the cached
+    /// record, and deletes the freed blobs once the commit is durable.
+    pub(crate) async fn finish_removal(
+        &self,
+        mut tx: sqlx::Transaction<'_, sqlx::Any>,
+        bucket: &str,
+        key: &str,
+        freed: Vec<StoredBlob>,
+        outcome: DeleteOutcome,
+    ) -> Result<DeleteOutcome> {
         let freed_bytes: i64 = freed.iter().map(|b| b.size as i64).sum();
         sqlx::query("UPDATE buckets SET bytes_used = bytes_used - $1 WHERE name = $2")
             .bind(freed_bytes)

@@ -61,7 +61,7 @@ impl RuleSpec {
         let (from_port, to_port) = match protocol.as_str() {
             "tcp" | "udp" => {
                 let (Some(from), Some(to)) = (self.from_port, self.to_port) else {
-                    return Err(Error::invalid("FromPort", format!("Invalid value for portRange. Must specify both from and to ports with TCP/UDP.")));
+                    return Err(Error::invalid("FromPort", "Invalid value for portRange. Must specify both from and to ports with TCP/UDP."));
                 };
                 if !(0..=65535).contains(&from) || !(0..=65535).contains(&to) || from > to {
                     return Err(Error::invalid("FromPort", format!("Invalid TCP/UDP port range {from}-{to}")));

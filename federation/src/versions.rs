@@ -15,7 +15,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 use crate::db::{db_err, int, now_ms, text};
-use crate::objects::{decode_blobs, encode_blobs, encode_checksum, encode_headers, object_from_row, OBJECT_COLUMNS};
+use crate::objects::{decode_blobs, encode_blobs, encode_checksum, encode_headers, object_from_row, store_current, OBJECT_COLUMNS};
 use crate::tenants::Tenant;
 use crate::Federation;
 
@@ -273,7 +273,7 @@ impl Federation {
                     .map_err(db_err)?;
                 freed.extend(info.blobs);
                 if current.is_some() {
-                    return self.finish_version_delete(tx, bucket, key, freed, outcome).await;
+                    return self.finish_removal(tx, bucket, key, freed, outcome).await;
                 }
             }
         }
@@ -295,51 +295,10 @@ impl Federation {
                     .execute(&mut *tx)
                     .await
                     .map_err(db_err)?;
-                sqlx::query(
-                    "INSERT INTO objects (bucket, object_key, blobs, size, etag, content_type, headers, user_metadata, checksum, parts_count, last_modified, acl, version_id, seq) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-                )
-                .bind(bucket)
-                .bind(key)
-                .bind(encode_blobs(&info.blobs))
-                .bind(info.size as i64)
-                .bind(&info.etag)
-                .bind(info.meta.headers.content_type.clone())
-                .bind(encode_headers(&info.meta.headers))
-                .bind(serde_json::to_string(&info.meta.user_metadata).unwrap_or_else(|_| "{}".into()))
-                .bind(encode_checksum(&info.checksum))
-                .bind(info.parts_count.map(i64::from))
-                .bind(info.last_modified)
-                .bind(info.meta.acl.as_str())
-                .bind(info.version_id.clone())
-                .bind(seq)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err)?;
+                store_current(&mut tx, bucket, &info, seq).await?;
             }
         }
-        self.finish_version_delete(tx, bucket, key, freed, outcome).await
-    }
-
-    async fn finish_version_delete(
-        &self,
-        mut tx: sqlx::Transaction<'_, sqlx::Any>,
-        bucket: &str,
-        key: &str,
-        freed: Vec<StoredBlob>,
-        outcome: DeleteOutcome,
-    ) -> Result<DeleteOutcome> {
-        let freed_bytes: i64 = freed.iter().map(|b| b.size as i64).sum();
-        sqlx::query("UPDATE buckets SET bytes_used = bytes_used - $1 WHERE name = $2")
-            .bind(freed_bytes)
-            .bind(bucket)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
-        tx.commit().await.map_err(db_err)?;
-        self.forget_object(bucket, key);
-        self.delete_blobs(bucket, &freed).await;
-        Ok(outcome)
+        self.finish_removal(tx, bucket, key, freed, outcome).await
     }
 
     /// Versions and delete markers of keys under `prefix`, by key then newest

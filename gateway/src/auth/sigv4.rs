@@ -198,28 +198,6 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The "get-vanilla-query" case of AWS's SigV4 test suite.
-    #[test]
-    fn matches_the_aws_test_suite_vector() {
-        let mut headers = http::HeaderMap::new();
-        headers.insert("host", "example.amazonaws.com".parse().unwrap());
-        headers.insert("x-amz-date", "20150830T123600Z".parse().unwrap());
-        let auth = "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, \
-                    SignedHeaders=host;x-amz-date, Signature=5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31";
-        let sig = SigV4::from_header(auth, Some("20150830T123600Z")).unwrap();
-        let request = SignedRequest { method: "GET", path: "/", query: &[], headers: &headers, body: b"" };
-        let now = time::macros::datetime!(2015-08-30 12:40:00 UTC);
-        sig.verify(&request, "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", now).unwrap();
-        assert!(matches!(sig.verify(&request, "wrong", now), Err(AuthError::SignatureMismatch)));
-        let later = time::macros::datetime!(2015-08-30 13:00:00 UTC);
-        assert!(matches!(sig.verify(&request, "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", later), Err(AuthError::Skewed)));
-    }
-}
-
 /// The credentials and scope a client signs with.
 pub struct ClientKey<'a> {
     pub access_key: &'a str,
@@ -272,4 +250,26 @@ pub fn sign_request_at(
         sig.signature
     );
     vec![("x-amz-date", amz_date), ("x-amz-content-sha256", payload), ("authorization", authorization)]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The "get-vanilla-query" case of AWS's SigV4 test suite.
+    #[test]
+    fn matches_the_aws_test_suite_vector() {
+        let mut headers = http::HeaderMap::new();
+        headers.insert("host", "example.amazonaws.com".parse().unwrap());
+        headers.insert("x-amz-date", "20150830T123600Z".parse().unwrap());
+        let auth = "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, \
+                    SignedHeaders=host;x-amz-date, Signature=5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31";
+        let sig = SigV4::from_header(auth, Some("20150830T123600Z")).unwrap();
+        let request = SignedRequest { method: "GET", path: "/", query: &[], headers: &headers, body: b"" };
+        let now = time::macros::datetime!(2015-08-30 12:40:00 UTC);
+        sig.verify(&request, "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", now).unwrap();
+        assert!(matches!(sig.verify(&request, "wrong", now), Err(AuthError::SignatureMismatch)));
+        let later = time::macros::datetime!(2015-08-30 13:00:00 UTC);
+        assert!(matches!(sig.verify(&request, "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", later), Err(AuthError::Skewed)));
+    }
 }

@@ -150,10 +150,13 @@ pub async fn create_security_group(call: Ec2Call<'_>) -> Result<String, Ec2Error
     Ok(x.finish("CreateSecurityGroup"))
 }
 
+/// Rules sharing (protocol, from port, to port), with their peers.
+type PermissionGroup<'a> = (&'a str, Option<i32>, Option<i32>, Vec<&'a RulePeer>);
+
 /// Writes rules as EC2 `ipPermissions` items, grouped by (protocol, ports) as AWS does.
 fn write_permissions(x: &mut XmlWriter, element: &'static str, rules: Vec<&Rule>, owner: &str) {
     x.start(element);
-    let mut groups: Vec<(&str, Option<i32>, Option<i32>, Vec<&RulePeer>)> = Vec::new();
+    let mut groups: Vec<PermissionGroup<'_>> = Vec::new();
     for rule in rules {
         match groups.iter_mut().find(|(p, f, t, _)| *p == rule.protocol && *f == rule.from_port && *t == rule.to_port) {
             Some(entry) => entry.3.push(&rule.peer),

@@ -185,98 +185,72 @@ fn content_range(selected: &Selected) -> Option<String> {
         .then(|| format!("bytes {}-{}/{}", selected.range.start, selected.range.end.saturating_sub(1), selected.info.size))
 }
 
+/// GET and HEAD take the same inputs and answer the same headers; the macros
+/// keep the two (distinct s3s types) from drifting apart.
+macro_rules! select_for {
+    ($s3:expr, $principal:expr, $input:expr) => {
+        select(
+            $s3,
+            $principal.as_ref().map(|p| &p.tenant),
+            &$input.bucket,
+            &$input.key,
+            $input.if_match.as_ref(),
+            $input.if_none_match.as_ref(),
+            $input.if_modified_since.as_ref(),
+            $input.if_unmodified_since.as_ref(),
+            $input.range.as_ref(),
+            $input.part_number,
+            $input.version_id.as_deref(),
+        )
+    };
+}
+
+macro_rules! object_output {
+    ($output:ident, $selected:expr, $input:expr, { $($field:ident: $value:expr),* $(,)? }) => {{
+        let selected = &$selected;
+        let checksum_mode = $input.checksum_mode.as_ref().is_some_and(|m| m.as_str() == "ENABLED");
+        let sums = checksum_fields(selected.info.checksum.as_ref().filter(|_| !selected.partial && checksum_mode));
+        let headers = &selected.info.meta.headers;
+        $output {
+            $($field: $value,)*
+            content_length: Some((selected.range.end - selected.range.start) as i64),
+            content_range: content_range(selected),
+            accept_ranges: Some("bytes".into()),
+            e_tag: Some(etag(&selected.info.etag)),
+            last_modified: Some(timestamp_ms(selected.info.last_modified)),
+            content_type: $input.response_content_type.or_else(|| headers.content_type.clone()),
+            cache_control: $input.response_cache_control.or_else(|| headers.cache_control.clone()),
+            content_disposition: $input.response_content_disposition.or_else(|| headers.content_disposition.clone()),
+            content_encoding: $input.response_content_encoding.or_else(|| headers.content_encoding.clone()),
+            content_language: $input.response_content_language.or_else(|| headers.content_language.clone()),
+            expires: $input.response_expires.or_else(|| convert::expires(&selected.info.meta)),
+            metadata: Some(selected.info.meta.user_metadata.clone().into_iter().collect()),
+            version_id: selected.info.version_id.clone(),
+            parts_count: selected.info.parts_count.filter(|_| $input.part_number.is_some()).map(|n| n as i32),
+            checksum_crc32: sums.crc32,
+            checksum_crc32c: sums.crc32c,
+            checksum_crc64nvme: sums.crc64nvme,
+            checksum_sha1: sums.sha1,
+            checksum_sha256: sums.sha256,
+            ..Default::default()
+        }
+    }};
+}
+
 pub async fn get_object(s3: &SkyportS3, req: S3Request<GetObjectInput>) -> S3Result<S3Response<GetObjectOutput>> {
     let principal = s3.reader(&req).await?;
     let input = req.input;
-    let selected = select(
-        s3,
-        principal.as_ref().map(|p| &p.tenant),
-        &input.bucket,
-        &input.key,
-        input.if_match.as_ref(),
-        input.if_none_match.as_ref(),
-        input.if_modified_since.as_ref(),
-        input.if_unmodified_since.as_ref(),
-        input.range.as_ref(),
-        input.part_number,
-        input.version_id.as_deref(),
-    )
-    .await?;
+    let selected = select_for!(s3, principal, input).await?;
     let body = s3.federation.object_body(&input.bucket, &selected.info, selected.range.clone());
-    let whole = !selected.partial;
-    let checksum_mode = input.checksum_mode.as_ref().is_some_and(|m| m.as_str() == "ENABLED");
-    let sums = checksum_fields(selected.info.checksum.as_ref().filter(|_| whole && checksum_mode));
-    let headers = &selected.info.meta.headers;
-    let output = GetObjectOutput {
-        body: Some(convert::response_body(body)),
-        content_length: Some((selected.range.end - selected.range.start) as i64),
-        content_range: content_range(&selected),
-        accept_ranges: Some("bytes".into()),
-        e_tag: Some(etag(&selected.info.etag)),
-        last_modified: Some(timestamp_ms(selected.info.last_modified)),
-        content_type: input.response_content_type.or_else(|| headers.content_type.clone()),
-        cache_control: input.response_cache_control.or_else(|| headers.cache_control.clone()),
-        content_disposition: input.response_content_disposition.or_else(|| headers.content_disposition.clone()),
-        content_encoding: input.response_content_encoding.or_else(|| headers.content_encoding.clone()),
-        content_language: input.response_content_language.or_else(|| headers.content_language.clone()),
-        expires: input.response_expires.or_else(|| convert::expires(&selected.info.meta)),
-        metadata: Some(selected.info.meta.user_metadata.clone().into_iter().collect()),
-        version_id: selected.info.version_id.clone(),
-        parts_count: selected.info.parts_count.filter(|_| input.part_number.is_some()).map(|n| n as i32),
-        checksum_crc32: sums.crc32,
-        checksum_crc32c: sums.crc32c,
-        checksum_crc64nvme: sums.crc64nvme,
-        checksum_sha1: sums.sha1,
-        checksum_sha256: sums.sha256,
-        ..Default::default()
-    };
-    Ok(S3Response::new(output))
+    Ok(S3Response::new(object_output!(GetObjectOutput, selected, input, { body: Some(convert::response_body(body)) })))
 }
 
 pub async fn head_object(s3: &SkyportS3, req: S3Request<HeadObjectInput>) -> S3Result<S3Response<HeadObjectOutput>> {
     let principal = s3.reader(&req).await?;
     let input = req.input;
-    let selected = select(
-        s3,
-        principal.as_ref().map(|p| &p.tenant),
-        &input.bucket,
-        &input.key,
-        input.if_match.as_ref(),
-        input.if_none_match.as_ref(),
-        input.if_modified_since.as_ref(),
-        input.if_unmodified_since.as_ref(),
-        input.range.as_ref(),
-        input.part_number,
-        input.version_id.as_deref(),
-    )
-    .await?;
-    let checksum_mode = input.checksum_mode.as_ref().is_some_and(|m| m.as_str() == "ENABLED");
-    let sums = checksum_fields(selected.info.checksum.as_ref().filter(|_| !selected.partial && checksum_mode));
-    let headers = &selected.info.meta.headers;
-    let output = HeadObjectOutput {
-        content_length: Some((selected.range.end - selected.range.start) as i64),
-        content_range: content_range(&selected),
-        accept_ranges: Some("bytes".into()),
-        e_tag: Some(etag(&selected.info.etag)),
-        last_modified: Some(timestamp_ms(selected.info.last_modified)),
-        content_type: input.response_content_type.or_else(|| headers.content_type.clone()),
-        cache_control: input.response_cache_control.or_else(|| headers.cache_control.clone()),
-        content_disposition: input.response_content_disposition.or_else(|| headers.content_disposition.clone()),
-        content_encoding: input.response_content_encoding.or_else(|| headers.content_encoding.clone()),
-        content_language: input.response_content_language.or_else(|| headers.content_language.clone()),
-        expires: input.response_expires.or_else(|| convert::expires(&selected.info.meta)),
-        metadata: Some(selected.info.meta.user_metadata.clone().into_iter().collect()),
-        version_id: selected.info.version_id.clone(),
-        parts_count: selected.info.parts_count.filter(|_| input.part_number.is_some()).map(|n| n as i32),
-        checksum_crc32: sums.crc32,
-        checksum_crc32c: sums.crc32c,
-        checksum_crc64nvme: sums.crc64nvme,
-        checksum_sha1: sums.sha1,
-        checksum_sha256: sums.sha256,
-        ..Default::default()
-    };
+    let selected = select_for!(s3, principal, input).await?;
     // The 206 of a ranged HEAD is set in server.rs: s3s ignores a status set here.
-    Ok(S3Response::new(output))
+    Ok(S3Response::new(object_output!(HeadObjectOutput, selected, input, {})))
 }
 
 async fn delete_one(s3: &SkyportS3, tenant: &federation::Tenant, bucket: &str, key: &str, version: Option<&str>) -> cloud::Result<cloud::types::DeleteOutcome> {
