@@ -230,7 +230,11 @@ async fn ec2(
             return Err(Ec2Error::bad_request("MissingAction", "The request must contain the parameter Action"));
         }
         let action = Action::parse(&action_name).ok_or_else(|| {
-            Ec2Error::bad_request("InvalidAction", format!("The action {action_name} is not valid for this web service."))
+            if ec2::NOT_YET.contains(&action_name.as_str()) {
+                Ec2Error::bad_request("UnsupportedOperation", format!("{action_name} is not supported by this Skyport yet."))
+            } else {
+                Ec2Error::bad_request("InvalidAction", format!("The action {action_name} is not valid for this web service."))
+            }
         })?;
         let call = Ec2Call {
             federation: &gateway.federation,

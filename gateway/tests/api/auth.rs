@@ -46,6 +46,7 @@ async fn malformed_requests_are_client_errors() {
     let now = time::OffsetDateTime::now_utc();
     let cases = [
         ("Action=LaunchMissiles&Version=2016-11-15", "InvalidAction"),
+        ("Action=RunInstances&Version=2016-11-15&ImageId=ami-1", "UnsupportedOperation"),
         ("Version=2016-11-15&Action=CreateKeyPair", "MissingParameter"),
         ("Action=DescribeRegions&Bogus=1", "UnknownParameter"),
         ("Action=DescribeKeyPairs&Filter.1.Value.1=x", "MissingParameter"),
