@@ -102,7 +102,7 @@ pub(crate) fn object_from_row(row: &AnyRow) -> Result<ObjectInfo> {
 }
 
 /// The smallest string greater than every string that starts with `prefix`.
-fn after_prefix(prefix: &str) -> Option<String> {
+pub(crate) fn after_prefix(prefix: &str) -> Option<String> {
     let mut chars: Vec<char> = prefix.chars().collect();
     while let Some(last) = chars.pop() {
         let mut next = last as u32 + 1;

@@ -174,6 +174,23 @@ pub(crate) async fn insert_delete_marker(conn: &mut AnyConnection, bucket: &str,
     archive(conn, bucket, &marker, true, next_seq()).await
 }
 
+/// Where a version listing resumes.
+enum Resume {
+    AfterVersion(String, i64),
+    AfterKey(String),
+    AtKey(String),
+}
+
+/// One page of ListObjectVersions.
+#[derive(Debug, Default)]
+pub struct VersionListing {
+    pub entries: Vec<VersionEntry>,
+    pub common_prefixes: Vec<String>,
+    pub truncated: bool,
+    /// The last key (and version, unless it was a common prefix) returned.
+    pub next: Option<(String, Option<String>)>,
+}
+
 const VERSION_COLUMNS: &str = "object_key, blobs, size, etag, content_type, headers, user_metadata, checksum, parts_count, \
      last_modified, acl, version_id, seq, is_delete_marker";
 
@@ -308,67 +325,90 @@ impl Federation {
         tenant: &Tenant,
         bucket: &str,
         prefix: &str,
+        delimiter: Option<&str>,
         key_marker: Option<&str>,
         version_id_marker: Option<&str>,
         max: usize,
-    ) -> Result<(Vec<VersionEntry>, bool)> {
+    ) -> Result<VersionListing> {
         self.bucket(tenant, bucket).await?;
-        let start_key = key_marker.filter(|k| *k >= prefix).unwrap_or(prefix).to_string();
-        // Rows strictly after the marker: later versions of the marker key, then later keys.
-        let marker_seq = match (key_marker, version_id_marker) {
-            (Some(key), Some(version)) => Some(self.version_seq(bucket, key, version).await?),
-            _ => None,
+        let delimiter = delimiter.filter(|d| !d.is_empty());
+        let common_prefix_of = |key: &str| -> Option<String> {
+            let delimiter = delimiter?;
+            let rest = key.strip_prefix(prefix)?;
+            rest.find(delimiter).map(|at| key[..prefix.len() + at + delimiter.len()].to_string())
         };
-        let (filter, bound_seq) = match (key_marker, marker_seq) {
-            (Some(_), Some(seq)) => ("((object_key = $2 AND seq < $3) OR object_key > $2)", seq),
-            (Some(k), None) if k >= prefix => ("(object_key > $2 AND $3 = $3)", 0),
-            _ => ("(object_key >= $2 AND $3 = $3)", 0),
+        // Where to resume: after a version of a key, after a key, or at a key.
+        let mut resume = match (key_marker, version_id_marker) {
+            (Some(key), Some(version)) => Resume::AfterVersion(key.to_string(), self.version_seq(bucket, key, version).await?),
+            (Some(key), None) if key >= prefix => match common_prefix_of(key).and_then(|cp| crate::objects::after_prefix(&cp)) {
+                Some(next) => Resume::AtKey(next),
+                None => Resume::AfterKey(key.to_string()),
+            },
+            _ => Resume::AtKey(prefix.to_string()),
         };
-        let limit = max as i64 + 1;
-        let current_rows = sqlx::query(&format!(
-            "SELECT {OBJECT_COLUMNS}, seq, 0 AS is_delete_marker FROM objects WHERE bucket = $1 AND {filter} ORDER BY object_key, seq DESC LIMIT $4"
-        ))
-        .bind(bucket)
-        .bind(&start_key)
-        .bind(bound_seq)
-        .bind(limit)
-        .fetch_all(self.db.pool())
-        .await
-        .map_err(db_err)?;
-        let history_rows = sqlx::query(&format!(
-            "SELECT {VERSION_COLUMNS} FROM object_versions WHERE bucket = $1 AND {filter} ORDER BY object_key, seq DESC LIMIT $4"
-        ))
-        .bind(bucket)
-        .bind(&start_key)
-        .bind(bound_seq)
-        .bind(limit)
-        .fetch_all(self.db.pool())
-        .await
-        .map_err(db_err)?;
-        let mut entries: Vec<(ObjectInfo, bool, i64, bool)> = Vec::new();
-        for row in &current_rows {
-            let (info, _, seq) = history_entry(row)?;
-            entries.push((info, false, seq, true));
-        }
-        for row in &history_rows {
-            let (info, marker, seq) = history_entry(row)?;
-            entries.push((info, marker, seq, false));
-        }
-        entries.retain(|(info, ..)| info.key.starts_with(prefix));
-        entries.sort_by(|a, b| a.0.key.cmp(&b.0.key).then(b.2.cmp(&a.2)));
-        let truncated = entries.len() > max;
-        entries.truncate(max);
-        // The newest entry of a key is the latest, whichever table holds it.
-        let mut out = Vec::with_capacity(entries.len());
+        let mut listing = VersionListing::default();
         let mut previous_key: Option<String> = None;
-        let continues_marker_key = marker_seq.is_some();
-        for (info, is_delete_marker, _, _) in entries {
-            let first_of_key = previous_key.as_deref() != Some(info.key.as_str());
-            let is_latest = first_of_key && !(continues_marker_key && Some(info.key.as_str()) == key_marker);
-            previous_key = Some(info.key.clone());
-            out.push(VersionEntry { info, is_delete_marker, is_latest });
+        loop {
+            let wanted = max.saturating_sub(listing.entries.len() + listing.common_prefixes.len());
+            let entries = self.version_rows(bucket, &resume, wanted as i64 + 1).await?;
+            if entries.is_empty() {
+                return Ok(listing);
+            }
+            let fetched = entries.len();
+            let mut next_resume = None;
+            for (info, is_delete_marker, seq) in entries {
+                if !info.key.starts_with(prefix) {
+                    return Ok(listing);
+                }
+                if listing.entries.len() + listing.common_prefixes.len() == max {
+                    listing.truncated = true;
+                    return Ok(listing);
+                }
+                if let Some(cp) = common_prefix_of(&info.key) {
+                    listing.common_prefixes.push(cp.clone());
+                    listing.next = Some((cp.clone(), None));
+                    next_resume = Some(crate::objects::after_prefix(&cp).map(Resume::AtKey));
+                    break;
+                }
+                // The newest entry of a key is the latest, whichever table holds it,
+                // unless this page continues a key an earlier page began.
+                let continues_marker = matches!(&resume, Resume::AfterVersion(k, _) if *k == info.key);
+                let is_latest = previous_key.as_deref() != Some(info.key.as_str()) && !continues_marker;
+                previous_key = Some(info.key.clone());
+                let version = info.version_id.clone().unwrap_or_else(|| NULL_VERSION.into());
+                listing.next = Some((info.key.clone(), Some(version)));
+                resume = Resume::AfterVersion(info.key.clone(), seq);
+                listing.entries.push(VersionEntry { info, is_delete_marker, is_latest });
+            }
+            match next_resume {
+                Some(Some(next)) => resume = next,
+                Some(None) => return Ok(listing),
+                None if fetched <= wanted => return Ok(listing),
+                None => {}
+            }
         }
-        Ok((out, truncated))
+    }
+
+    /// Up to `limit` versions (both tables, merged) from `resume`, by key then newest first.
+    async fn version_rows(&self, bucket: &str, resume: &Resume, limit: i64) -> Result<Vec<(ObjectInfo, bool, i64)>> {
+        let (filter, key, seq) = match resume {
+            Resume::AfterVersion(key, seq) => ("((object_key = $2 AND seq < $3) OR object_key > $2)", key, *seq),
+            Resume::AfterKey(key) => ("(object_key > $2 AND $3 = $3)", key, 0),
+            Resume::AtKey(key) => ("(object_key >= $2 AND $3 = $3)", key, 0),
+        };
+        let mut entries = Vec::new();
+        for sql in [
+            format!("SELECT {OBJECT_COLUMNS}, seq, 0 AS is_delete_marker FROM objects WHERE bucket = $1 AND {filter} ORDER BY object_key, seq DESC LIMIT $4"),
+            format!("SELECT {VERSION_COLUMNS} FROM object_versions WHERE bucket = $1 AND {filter} ORDER BY object_key, seq DESC LIMIT $4"),
+        ] {
+            let rows = sqlx::query(&sql).bind(bucket).bind(key).bind(seq).bind(limit).fetch_all(self.db.pool()).await.map_err(db_err)?;
+            for row in &rows {
+                entries.push(history_entry(row)?);
+            }
+        }
+        entries.sort_by(|a, b| a.0.key.cmp(&b.0.key).then(b.2.cmp(&a.2)));
+        entries.truncate(limit as usize);
+        Ok(entries)
     }
 
     async fn version_seq(&self, bucket: &str, key: &str, version_id: &str) -> Result<i64> {

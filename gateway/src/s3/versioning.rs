@@ -36,21 +36,28 @@ pub async fn get(s3: &SkyportS3, req: S3Request<GetBucketVersioningInput>) -> S3
 pub async fn list(s3: &SkyportS3, req: S3Request<ListObjectVersionsInput>) -> S3Result<S3Response<ListObjectVersionsOutput>> {
     let principal = s3.principal(&req).await?;
     let input = req.input;
-    if input.delimiter.as_deref().is_some_and(|d| !d.is_empty()) {
-        return Err(s3_error!(NotImplemented, "ListObjectVersions with a delimiter is not supported yet"));
-    }
     let encode = input.encoding_type.as_ref().is_some_and(|e| e.as_str() == "url");
     let max = input.max_keys.unwrap_or(1000).clamp(0, 1000) as usize;
     let prefix = input.prefix.clone().unwrap_or_default();
-    let (entries, truncated) = s3
+    let listing = s3
         .federation
-        .list_object_versions(&principal.tenant, &input.bucket, &prefix, input.key_marker.as_deref(), input.version_id_marker.as_deref(), max)
+        .list_object_versions(
+            &principal.tenant,
+            &input.bucket,
+            &prefix,
+            input.delimiter.as_deref(),
+            input.key_marker.as_deref(),
+            input.version_id_marker.as_deref(),
+            max,
+        )
         .await
         .map_err(s3_error)?;
     let owner = owner(&principal.tenant);
-    let next = entries.last().map(|e| (e.info.key.clone(), e.info.version_id.clone().unwrap_or_else(|| "null".into())));
+    let truncated = listing.truncated;
+    let next = listing.next.clone().filter(|_| truncated);
+    let common_prefixes = listing.common_prefixes.iter().map(|p| CommonPrefix { prefix: Some(maybe_encode(p.clone(), encode)) }).collect();
     let (mut versions, mut markers) = (Vec::new(), Vec::new());
-    for entry in entries {
+    for entry in listing.entries {
         let version_id = Some(entry.info.version_id.clone().unwrap_or_else(|| "null".into()));
         let key = Some(maybe_encode(entry.info.key.clone(), encode));
         if entry.is_delete_marker {
@@ -82,8 +89,10 @@ pub async fn list(s3: &SkyportS3, req: S3Request<ListObjectVersionsInput>) -> S3
         version_id_marker: input.version_id_marker,
         max_keys: Some(max as i32),
         is_truncated: Some(truncated),
-        next_key_marker: next.as_ref().filter(|_| truncated).map(|n| n.0.clone()),
-        next_version_id_marker: next.filter(|_| truncated).map(|n| n.1),
+        next_key_marker: next.as_ref().map(|n| maybe_encode(n.0.clone(), encode)),
+        next_version_id_marker: next.and_then(|n| n.1),
+        common_prefixes: Some(common_prefixes),
+        delimiter: input.delimiter,
         versions: Some(versions),
         delete_markers: Some(markers),
         encoding_type: input.encoding_type,

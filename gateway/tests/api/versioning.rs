@@ -78,6 +78,16 @@ async fn versions_and_delete_markers() {
         let listed = s3.list_object_versions().bucket("ver").send().await.unwrap();
         assert_eq!(listed.versions().len(), 2, "v1 and the one null version");
 
+        // Versions roll up into common prefixes at a delimiter.
+        s3.put_object().bucket("ver").key("logs/a").body(ByteStream::from_static(b"a")).send().await.unwrap();
+        s3.put_object().bucket("ver").key("logs/b").body(ByteStream::from_static(b"b")).send().await.unwrap();
+        let rolled = s3.list_object_versions().bucket("ver").delimiter("/").send().await.unwrap();
+        let prefixes: Vec<_> = rolled.common_prefixes().iter().filter_map(|p| p.prefix()).collect();
+        assert_eq!(prefixes, ["logs/"]);
+        assert!(rolled.versions().iter().all(|v| v.key() == Some("doc")));
+        let under = s3.list_object_versions().bucket("ver").prefix("logs/").send().await.unwrap();
+        assert_eq!(under.versions().len(), 2);
+
         // A bucket with versions left is not empty.
         let err = s3.delete_bucket().bucket("ver").send().await.unwrap_err();
         assert_eq!(s3_code(&err), "BucketNotEmpty");
