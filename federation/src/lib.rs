@@ -12,6 +12,7 @@ pub mod cache;
 pub mod db;
 pub mod key_material;
 pub mod key_pairs;
+pub mod listing;
 pub mod multipart;
 pub mod objects;
 pub mod sealing;

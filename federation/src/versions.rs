@@ -320,6 +320,7 @@ impl Federation {
 
     /// Versions and delete markers of keys under `prefix`, by key then newest
     /// first, resuming after (`key_marker`, `version_id_marker`).
+    #[allow(clippy::too_many_arguments)]
     pub async fn list_object_versions(
         &self,
         tenant: &Tenant,
@@ -340,7 +341,7 @@ impl Federation {
         // Where to resume: after a version of a key, after a key, or at a key.
         let mut resume = match (key_marker, version_id_marker) {
             (Some(key), Some(version)) => Resume::AfterVersion(key.to_string(), self.version_seq(bucket, key, version).await?),
-            (Some(key), None) if key >= prefix => match common_prefix_of(key).and_then(|cp| crate::objects::after_prefix(&cp)) {
+            (Some(key), None) if key >= prefix => match common_prefix_of(key).and_then(|cp| crate::listing::after_prefix(&cp)) {
                 Some(next) => Resume::AtKey(next),
                 None => Resume::AfterKey(key.to_string()),
             },
@@ -367,7 +368,7 @@ impl Federation {
                 if let Some(cp) = common_prefix_of(&info.key) {
                     listing.common_prefixes.push(cp.clone());
                     listing.next = Some((cp.clone(), None));
-                    next_resume = Some(crate::objects::after_prefix(&cp).map(Resume::AtKey));
+                    next_resume = Some(crate::listing::after_prefix(&cp).map(Resume::AtKey));
                     break;
                 }
                 // The newest entry of a key is the latest, whichever table holds it,
