@@ -16,7 +16,6 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
-#[allow(clippy::large_enum_variant)] // parsed once per process
 pub enum Command {
     /// Run the gateway (the default).
     Serve(ServeArgs),
@@ -28,6 +27,7 @@ pub enum Command {
 }
 
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once per process
 pub enum PolicyCommand {
     /// Validate policy files; errors are printed as file:line:column: message.
     Check {
