@@ -132,17 +132,23 @@ pub(crate) async fn retire_current(
                 .map_err(db_err)?;
             if let Some(row) = old_null {
                 freed.extend(decode_blobs(&text(&row, "blobs")?));
-                sqlx::query("DELETE FROM object_versions WHERE bucket = $1 AND object_key = $2 AND version_key = $3")
-                    .bind(bucket)
-                    .bind(key)
-                    .bind(NULL_VERSION)
-                    .execute(&mut *conn)
-                    .await
-                    .map_err(db_err)?;
+                drop_history_row(conn, bucket, key, NULL_VERSION).await?;
             }
         }
     }
     Ok(freed)
+}
+
+/// Deletes one row of a key's history.
+async fn drop_history_row(conn: &mut AnyConnection, bucket: &str, key: &str, version_key: &str) -> Result<()> {
+    sqlx::query("DELETE FROM object_versions WHERE bucket = $1 AND object_key = $2 AND version_key = $3")
+        .bind(bucket)
+        .bind(key)
+        .bind(version_key)
+        .execute(&mut *conn)
+        .await
+        .map_err(db_err)?;
+    Ok(())
 }
 
 async fn current_seq(conn: &mut AnyConnection, bucket: &str, key: &str) -> Result<i64> {
@@ -281,13 +287,7 @@ impl Federation {
                 let Some(row) = row else { return Ok(outcome) };
                 let (info, is_marker, _) = history_entry(&row)?;
                 outcome.delete_marker = is_marker;
-                sqlx::query("DELETE FROM object_versions WHERE bucket = $1 AND object_key = $2 AND version_key = $3")
-                    .bind(bucket)
-                    .bind(key)
-                    .bind(version_id)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db_err)?;
+                drop_history_row(&mut tx, bucket, key, version_id).await?;
                 freed.extend(info.blobs);
                 if current.is_some() {
                     return self.finish_removal(tx, bucket, key, freed, outcome).await;
@@ -305,13 +305,7 @@ impl Federation {
             let (info, is_marker, seq) = history_entry(&row)?;
             if !is_marker {
                 let version_key = info.version_id.clone().unwrap_or_else(|| NULL_VERSION.into());
-                sqlx::query("DELETE FROM object_versions WHERE bucket = $1 AND object_key = $2 AND version_key = $3")
-                    .bind(bucket)
-                    .bind(key)
-                    .bind(&version_key)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db_err)?;
+                drop_history_row(&mut tx, bucket, key, &version_key).await?;
                 store_current(&mut tx, bucket, &info, seq).await?;
             }
         }

@@ -41,6 +41,23 @@ fn http_date(t: &Timestamp) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
+/// [`object_meta`] from any s3s input with the standard header fields
+/// (PutObject, CopyObject, CreateMultipartUpload).
+#[macro_export]
+macro_rules! object_meta_of {
+    ($input:expr) => {
+        $crate::s3::convert::object_meta(
+            $input.content_type,
+            $input.cache_control,
+            $input.content_disposition,
+            $input.content_encoding,
+            $input.content_language,
+            $input.expires.as_ref(),
+            $input.metadata,
+        )
+    };
+}
+
 /// Builds what is stored with an object from the request's headers.
 pub fn object_meta(
     content_type: Option<String>,

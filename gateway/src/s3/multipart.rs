@@ -20,15 +20,7 @@ pub async fn create(s3: &SkyportS3, req: S3Request<CreateMultipartUploadInput>) 
     let principal = s3.principal(&req).await?;
     let input = req.input;
     super::objects::refuse_tagging(input.tagging.as_deref())?;
-    let meta = convert::object_meta(
-        input.content_type,
-        input.cache_control,
-        input.content_disposition,
-        input.content_encoding,
-        input.content_language,
-        input.expires.as_ref(),
-        input.metadata,
-    );
+    let meta = crate::object_meta_of!(input);
     let algorithm = input.checksum_algorithm.map(|a| a.as_str().to_string());
     let upload = s3
         .federation
@@ -84,16 +76,7 @@ pub async fn upload_part_copy(s3: &SkyportS3, req: S3Request<UploadPartCopyInput
     let principal = s3.principal(&req).await?;
     let input = req.input;
     let number = part_number(input.part_number)?;
-    let (source_bucket, source) = copy_source(
-        s3,
-        &principal.tenant,
-        &input.copy_source,
-        input.copy_source_if_match.as_ref(),
-        input.copy_source_if_none_match.as_ref(),
-        input.copy_source_if_modified_since.as_ref(),
-        input.copy_source_if_unmodified_since.as_ref(),
-    )
-    .await?;
+    let (source_bucket, source) = copy_source(s3, &principal.tenant, &input).await?;
     let range = copy_range(input.copy_source_range.as_deref(), source.size)?;
     let (body, slot) = digest::hashing(s3.federation.object_body(&source_bucket, &source, range), Expectations { md5: None, checksum: None });
     let part = s3

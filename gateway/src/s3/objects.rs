@@ -91,15 +91,7 @@ pub async fn put_object(s3: &SkyportS3, req: S3Request<PutObjectInput>) -> S3Res
         Expectations::from_request(&req.headers, req.trailing_headers.as_ref(), req.input.checksum_algorithm.as_ref().map(|a| a.as_str()))?;
     let input = req.input;
     refuse_tagging(input.tagging.as_deref())?;
-    let mut meta = convert::object_meta(
-        input.content_type,
-        input.cache_control,
-        input.content_disposition,
-        input.content_encoding,
-        input.content_language,
-        input.expires.as_ref(),
-        input.metadata,
-    );
+    let mut meta = crate::object_meta_of!(input);
     meta.acl = convert::canned_acl(input.acl.as_ref().map(|a| a.as_str()))?;
     let condition = write_condition(input.if_match, input.if_none_match)?;
     let (body, slot) = digest::hashing(convert::body_stream(input.body), expectations);
@@ -303,16 +295,36 @@ pub async fn delete_objects(s3: &SkyportS3, req: S3Request<DeleteObjectsInput>) 
     Ok(S3Response::new(DeleteObjectsOutput { deleted: Some(deleted), errors: Some(errors), ..Default::default() }))
 }
 
+/// What CopyObject and UploadPartCopy share: the source and its conditions.
+pub trait CopyRequest {
+    fn source(&self) -> &CopySource;
+    fn conditions(&self) -> (Option<&ETagCondition>, Option<&ETagCondition>, Option<&Timestamp>, Option<&Timestamp>);
+}
+
+macro_rules! copy_request {
+    ($($input:ty),*) => {$(
+        impl CopyRequest for $input {
+            fn source(&self) -> &CopySource {
+                &self.copy_source
+            }
+            fn conditions(&self) -> (Option<&ETagCondition>, Option<&ETagCondition>, Option<&Timestamp>, Option<&Timestamp>) {
+                (
+                    self.copy_source_if_match.as_ref(),
+                    self.copy_source_if_none_match.as_ref(),
+                    self.copy_source_if_modified_since.as_ref(),
+                    self.copy_source_if_unmodified_since.as_ref(),
+                )
+            }
+        }
+    )*};
+}
+
+copy_request!(CopyObjectInput, UploadPartCopyInput);
+
 /// The source object of a copy, after its `x-amz-copy-source-if-*` checks.
-pub async fn copy_source(
-    s3: &SkyportS3,
-    tenant: &federation::Tenant,
-    source: &CopySource,
-    if_match: Option<&ETagCondition>,
-    if_none_match: Option<&ETagCondition>,
-    if_modified_since: Option<&Timestamp>,
-    if_unmodified_since: Option<&Timestamp>,
-) -> S3Result<(String, ObjectInfo)> {
+pub async fn copy_source(s3: &SkyportS3, tenant: &federation::Tenant, request: &impl CopyRequest) -> S3Result<(String, ObjectInfo)> {
+    let source = request.source();
+    let (if_match, if_none_match, if_modified_since, if_unmodified_since) = request.conditions();
     let CopySource::Bucket { bucket, key, version_id } = source else {
         return Err(s3_error!(NotImplemented, "access point copy sources are not supported"));
     };
@@ -337,16 +349,7 @@ pub async fn copy_source(
 pub async fn copy_object(s3: &SkyportS3, req: S3Request<CopyObjectInput>) -> S3Result<S3Response<CopyObjectOutput>> {
     let principal = s3.principal(&req).await?;
     let input = req.input;
-    let (source_bucket, source) = copy_source(
-        s3,
-        &principal.tenant,
-        &input.copy_source,
-        input.copy_source_if_match.as_ref(),
-        input.copy_source_if_none_match.as_ref(),
-        input.copy_source_if_modified_since.as_ref(),
-        input.copy_source_if_unmodified_since.as_ref(),
-    )
-    .await?;
+    let (source_bucket, source) = copy_source(s3, &principal.tenant, &input).await?;
     refuse_tagging(input.tagging.as_deref())?;
     let replace = input.metadata_directive.as_ref().is_some_and(|d| d.as_str() == "REPLACE");
     if !replace && source_bucket == input.bucket && source.key == input.key {
@@ -356,15 +359,7 @@ pub async fn copy_object(s3: &SkyportS3, req: S3Request<CopyObjectInput>) -> S3R
         ));
     }
     let mut meta: ObjectMeta = if replace {
-        convert::object_meta(
-            input.content_type,
-            input.cache_control,
-            input.content_disposition,
-            input.content_encoding,
-            input.content_language,
-            input.expires.as_ref(),
-            input.metadata,
-        )
+        crate::object_meta_of!(input)
     } else {
         source.meta.clone()
     };
