@@ -69,21 +69,32 @@ pub enum Error {
 impl Error {
     /// Shorthand for [`Error::NotFound`].
     pub fn not_found(kind: ResourceKind, id: impl Into<String>) -> Self {
-        Error::NotFound { kind, id: id.into() }
+        Error::NotFound {
+            kind,
+            id: id.into(),
+        }
     }
 
     /// Shorthand for [`Error::Duplicate`].
     pub fn duplicate(kind: ResourceKind, id: impl Into<String>) -> Self {
-        Error::Duplicate { kind, id: id.into() }
+        Error::Duplicate {
+            kind,
+            id: id.into(),
+        }
     }
 
     /// Shorthand for [`Error::InvalidParameter`].
     pub fn invalid(parameter: impl Into<String>, message: impl Into<String>) -> Self {
-        Error::InvalidParameter { parameter: parameter.into(), message: message.into() }
+        Error::InvalidParameter {
+            parameter: parameter.into(),
+            message: message.into(),
+        }
     }
 
     /// Wraps any internal failure, keeping its text for the logs only.
     pub fn internal(detail: impl std::fmt::Display) -> Self {
-        Error::Internal { detail: detail.to_string() }
+        Error::Internal {
+            detail: detail.to_string(),
+        }
     }
 }

@@ -59,15 +59,21 @@ impl ResourceKind {
         if rest.is_empty() || !rest.bytes().all(|b| b.is_ascii_hexdigit()) {
             return None;
         }
-        [ResourceKind::KeyPair, ResourceKind::SecurityGroup, ResourceKind::SecurityGroupRule]
-            .into_iter()
-            .find(|kind| kind.prefix() == prefix)
+        [
+            ResourceKind::KeyPair,
+            ResourceKind::SecurityGroup,
+            ResourceKind::SecurityGroupRule,
+        ]
+        .into_iter()
+        .find(|kind| kind.prefix() == prefix)
     }
 
     /// A fresh ID: the prefix, a dash and 17 lowercase hex digits, as AWS issues them.
     pub fn new_id(self) -> String {
         let mut rng = rand::thread_rng();
-        let digits: String = (0..17).map(|_| char::from_digit(rng.gen_range(0..16), 16).unwrap_or('0')).collect();
+        let digits: String = (0..17)
+            .map(|_| char::from_digit(rng.gen_range(0..16), 16).unwrap_or('0'))
+            .collect();
         format!("{}-{digits}", self.prefix())
     }
 }
@@ -100,7 +106,10 @@ mod tests {
         assert!(id.starts_with("sg-"));
         assert_eq!(id.len(), 3 + 17);
         assert_eq!(ResourceKind::of_id(&id), Some(ResourceKind::SecurityGroup));
-        assert_eq!(ResourceKind::of_id("key-0123456789abcdef0"), Some(ResourceKind::KeyPair));
+        assert_eq!(
+            ResourceKind::of_id("key-0123456789abcdef0"),
+            Some(ResourceKind::KeyPair)
+        );
         assert_eq!(ResourceKind::of_id("sg-xyz"), None);
         assert_eq!(ResourceKind::of_id("i-0123"), None);
     }

@@ -43,12 +43,22 @@ pub trait ObjectStore: Send + Sync + 'static {
     async fn write_blob(&self, bucket: &str, body: ByteStream) -> Result<StoredBlob>;
 
     /// Streams `len` bytes of a blob starting at `offset`.
-    async fn read_blob(&self, bucket: &str, blob: &str, offset: u64, len: u64) -> Result<ByteStream>;
+    async fn read_blob(
+        &self,
+        bucket: &str,
+        blob: &str,
+        offset: u64,
+        len: u64,
+    ) -> Result<ByteStream>;
 
     /// Deletes a blob; a missing blob is fine.
     async fn delete_blob(&self, bucket: &str, blob: &str) -> Result<()>;
 
     /// Removes temporary files of interrupted writes and every blob of `bucket`
     /// that is not in `referenced`. Returns how many were removed.
-    async fn remove_unreferenced(&self, bucket: &str, referenced: &HashSet<String>) -> Result<usize>;
+    async fn remove_unreferenced(
+        &self,
+        bucket: &str,
+        referenced: &HashSet<String>,
+    ) -> Result<usize>;
 }

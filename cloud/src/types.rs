@@ -75,9 +75,18 @@ impl Direction {
 /// The peer a rule admits: an address range or another group.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum RulePeer {
-    Cidr4 { cidr: String, description: Option<String> },
-    Cidr6 { cidr: String, description: Option<String> },
-    Group { group_id: String, description: Option<String> },
+    Cidr4 {
+        cidr: String,
+        description: Option<String>,
+    },
+    Cidr6 {
+        cidr: String,
+        description: Option<String>,
+    },
+    Group {
+        group_id: String,
+        description: Option<String>,
+    },
 }
 
 /// One (protocol, port range, peer) permission; the unit that Authorize/Revoke add and remove.
@@ -142,7 +151,9 @@ impl CannedAcl {
     /// Parses an `x-amz-acl` value. ACLs that would grant more than reading are refused.
     pub fn parse(text: &str) -> Option<CannedAcl> {
         match text {
-            "private" | "bucket-owner-read" | "bucket-owner-full-control" => Some(CannedAcl::Private),
+            "private" | "bucket-owner-read" | "bucket-owner-full-control" => {
+                Some(CannedAcl::Private)
+            }
             "public-read" => Some(CannedAcl::PublicRead),
             _ => None,
         }

@@ -53,7 +53,10 @@ impl KeyCache {
             if entries.len() > 100_000 {
                 entries.clear();
             }
-            entries.insert(access_key_id.to_string(), (Instant::now(), secret.to_string(), principal.clone()));
+            entries.insert(
+                access_key_id.to_string(),
+                (Instant::now(), secret.to_string(), principal.clone()),
+            );
         }
     }
 
@@ -67,19 +70,32 @@ impl KeyCache {
 
 fn random_chars(alphabet: &[u8], len: usize) -> String {
     let mut rng = rand::thread_rng();
-    (0..len).map(|_| char::from(alphabet[rng.gen_range(0..alphabet.len())])).collect()
+    (0..len)
+        .map(|_| char::from(alphabet[rng.gen_range(0..alphabet.len())]))
+        .collect()
 }
 
 impl Federation {
     /// Creates a key for `user` of `tenant`, creating the user (with `role`) if needed.
-    pub async fn create_access_key(&self, tenant: &str, user: &str, role: Role) -> Result<NewAccessKey> {
+    pub async fn create_access_key(
+        &self,
+        tenant: &str,
+        user: &str,
+        role: Role,
+    ) -> Result<NewAccessKey> {
         let tenant = self.tenant_by_name(tenant).await?;
         let user_id = match self.user_id(&tenant, user).await? {
             Some((id, _)) => id,
             None => self.create_user(&tenant.name, user, role).await?.id,
         };
-        let access_key_id = format!("AKIA{}", random_chars(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 16));
-        let secret = random_chars(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789", 40);
+        let access_key_id = format!(
+            "AKIA{}",
+            random_chars(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 16)
+        );
+        let secret = random_chars(
+            b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789",
+            40,
+        );
         let sealed = self.secrets.seal(&access_key_id, &secret)?;
         sqlx::query(
             "INSERT INTO access_keys (access_key_id, user_id, secret_sealed, status, created_at) VALUES ($1, $2, $3, 'active', $4)",
@@ -92,7 +108,12 @@ impl Federation {
         .await
         .map_err(db_err)?;
         tracing::info!(tenant = %tenant.name, user, access_key = %access_key_id, "access key created");
-        Ok(NewAccessKey { access_key_id, secret_access_key: secret, tenant: tenant.name, user: user.to_string() })
+        Ok(NewAccessKey {
+            access_key_id,
+            secret_access_key: secret,
+            tenant: tenant.name,
+            user: user.to_string(),
+        })
     }
 
     /// The keys of a tenant.
@@ -120,11 +141,12 @@ impl Federation {
 
     /// Revokes a key: it stops authenticating at once.
     pub async fn revoke_access_key(&self, access_key_id: &str) -> Result<()> {
-        let done = sqlx::query("UPDATE access_keys SET status = 'revoked' WHERE access_key_id = $1")
-            .bind(access_key_id)
-            .execute(self.db.pool())
-            .await
-            .map_err(db_err)?;
+        let done =
+            sqlx::query("UPDATE access_keys SET status = 'revoked' WHERE access_key_id = $1")
+                .bind(access_key_id)
+                .execute(self.db.pool())
+                .await
+                .map_err(db_err)?;
         self.keys.clear();
         if done.rows_affected() == 0 {
             return Err(Error::not_found(ResourceKind::AccessKey, access_key_id));
@@ -150,8 +172,14 @@ impl Federation {
         .await
         .map_err(db_err)?;
         let Some(row) = row else { return Ok(None) };
-        let secret = self.secrets.open(access_key_id, &text(&row, "secret_sealed")?)?;
-        let role = if text(&row, "role")? == "admin" { Role::Admin } else { Role::Member };
+        let secret = self
+            .secrets
+            .open(access_key_id, &text(&row, "secret_sealed")?)?;
+        let role = if text(&row, "role")? == "admin" {
+            Role::Admin
+        } else {
+            Role::Member
+        };
         let principal = Principal {
             tenant: tenant_from_row(&row)?,
             user_name: text(&row, "user_name")?,

@@ -21,44 +21,74 @@ fn setting_column(setting: &str) -> Result<&'static str> {
 }
 
 impl Federation {
-    pub(crate) async fn set_bucket_setting(&self, tenant: &Tenant, bucket: &str, setting: &str, value: Option<String>) -> Result<()> {
+    pub(crate) async fn set_bucket_setting(
+        &self,
+        tenant: &Tenant,
+        bucket: &str,
+        setting: &str,
+        value: Option<String>,
+    ) -> Result<()> {
         self.bucket(tenant, bucket).await?;
         let column = setting_column(setting)?;
-        sqlx::query(&format!("UPDATE buckets SET {column} = $1 WHERE name = $2 AND tenant_id = $3"))
-            .bind(value)
-            .bind(bucket)
-            .bind(&tenant.id)
-            .execute(self.db.pool())
-            .await
-            .map_err(db_err)?;
+        sqlx::query(&format!(
+            "UPDATE buckets SET {column} = $1 WHERE name = $2 AND tenant_id = $3"
+        ))
+        .bind(value)
+        .bind(bucket)
+        .bind(&tenant.id)
+        .execute(self.db.pool())
+        .await
+        .map_err(db_err)?;
         Ok(())
     }
 
-    pub(crate) async fn bucket_setting(&self, bucket: &str, setting: &str) -> Result<Option<String>> {
+    pub(crate) async fn bucket_setting(
+        &self,
+        bucket: &str,
+        setting: &str,
+    ) -> Result<Option<String>> {
         let column = setting_column(setting)?;
-        let row = sqlx::query(&format!("SELECT {column} AS value FROM buckets WHERE name = $1"))
-            .bind(bucket)
-            .fetch_optional(self.db.pool())
-            .await
-            .map_err(db_err)?
-            .ok_or_else(|| Error::not_found(ResourceKind::Bucket, bucket))?;
+        let row = sqlx::query(&format!(
+            "SELECT {column} AS value FROM buckets WHERE name = $1"
+        ))
+        .bind(bucket)
+        .fetch_optional(self.db.pool())
+        .await
+        .map_err(db_err)?
+        .ok_or_else(|| Error::not_found(ResourceKind::Bucket, bucket))?;
         opt_text(&row, "value")
     }
 
     /// Sets a bucket's canned ACL.
-    pub async fn set_bucket_acl(&self, tenant: &Tenant, bucket: &str, acl: CannedAcl) -> Result<()> {
+    pub async fn set_bucket_acl(
+        &self,
+        tenant: &Tenant,
+        bucket: &str,
+        acl: CannedAcl,
+    ) -> Result<()> {
         // The column is NOT NULL; set_bucket_setting binds an Option for the JSON settings.
-        self.set_bucket_setting(tenant, bucket, "acl", Some(acl.as_str().to_string())).await
+        self.set_bucket_setting(tenant, bucket, "acl", Some(acl.as_str().to_string()))
+            .await
     }
 
     /// A bucket's canned ACL.
     pub async fn bucket_acl(&self, tenant: &Tenant, bucket: &str) -> Result<CannedAcl> {
         self.bucket(tenant, bucket).await?;
-        Ok(self.bucket_setting(bucket, "acl").await?.and_then(|a| CannedAcl::parse(&a)).unwrap_or_default())
+        Ok(self
+            .bucket_setting(bucket, "acl")
+            .await?
+            .and_then(|a| CannedAcl::parse(&a))
+            .unwrap_or_default())
     }
 
     /// Sets an object's canned ACL.
-    pub async fn set_object_acl(&self, tenant: &Tenant, bucket: &str, key: &str, acl: CannedAcl) -> Result<()> {
+    pub async fn set_object_acl(
+        &self,
+        tenant: &Tenant,
+        bucket: &str,
+        key: &str,
+        acl: CannedAcl,
+    ) -> Result<()> {
         self.head_object(tenant, bucket, key).await?;
         sqlx::query("UPDATE objects SET acl = $1 WHERE bucket = $2 AND object_key = $3")
             .bind(acl.as_str())
@@ -91,7 +121,12 @@ impl Federation {
 
     /// An object anyone may read: in a public-read bucket, or itself public-read.
     pub async fn public_object(&self, bucket: &str, key: &str) -> Result<ObjectInfo> {
-        let bucket_public = CannedAcl::parse(&self.bucket_setting(bucket, "acl").await?.unwrap_or_default()) == Some(CannedAcl::PublicRead);
+        let bucket_public = CannedAcl::parse(
+            &self
+                .bucket_setting(bucket, "acl")
+                .await?
+                .unwrap_or_default(),
+        ) == Some(CannedAcl::PublicRead);
         match self.find_object(bucket, key).await? {
             Some(info) if bucket_public || info.meta.acl == CannedAcl::PublicRead => Ok(info),
             None if bucket_public => Err(Error::not_found(ResourceKind::Object, key)),
@@ -100,28 +135,49 @@ impl Federation {
     }
 
     /// Replaces (or with `None` removes) a bucket's CORS rules.
-    pub async fn set_bucket_cors(&self, tenant: &Tenant, bucket: &str, rules: Option<&[CorsRule]>) -> Result<()> {
-        let json = rules.map(|r| serde_json::to_string(r).map_err(Error::internal)).transpose()?;
+    pub async fn set_bucket_cors(
+        &self,
+        tenant: &Tenant,
+        bucket: &str,
+        rules: Option<&[CorsRule]>,
+    ) -> Result<()> {
+        let json = rules
+            .map(|r| serde_json::to_string(r).map_err(Error::internal))
+            .transpose()?;
         self.set_bucket_setting(tenant, bucket, "cors", json).await
     }
 
     /// A bucket's CORS rules, if any. No tenant: browsers ask before they sign.
     pub async fn bucket_cors(&self, bucket: &str) -> Result<Option<Vec<CorsRule>>> {
         let json = self.bucket_setting(bucket, "cors").await?;
-        json.map(|j| serde_json::from_str(&j).map_err(Error::internal)).transpose()
+        json.map(|j| serde_json::from_str(&j).map_err(Error::internal))
+            .transpose()
     }
 
     /// Replaces (or with `None` removes) a bucket's lifecycle rules.
-    pub async fn set_bucket_lifecycle(&self, tenant: &Tenant, bucket: &str, rules: Option<&[LifecycleRule]>) -> Result<()> {
-        let json = rules.map(|r| serde_json::to_string(r).map_err(Error::internal)).transpose()?;
-        self.set_bucket_setting(tenant, bucket, "lifecycle", json).await
+    pub async fn set_bucket_lifecycle(
+        &self,
+        tenant: &Tenant,
+        bucket: &str,
+        rules: Option<&[LifecycleRule]>,
+    ) -> Result<()> {
+        let json = rules
+            .map(|r| serde_json::to_string(r).map_err(Error::internal))
+            .transpose()?;
+        self.set_bucket_setting(tenant, bucket, "lifecycle", json)
+            .await
     }
 
     /// A bucket's lifecycle rules, if any.
-    pub async fn bucket_lifecycle(&self, tenant: &Tenant, bucket: &str) -> Result<Option<Vec<LifecycleRule>>> {
+    pub async fn bucket_lifecycle(
+        &self,
+        tenant: &Tenant,
+        bucket: &str,
+    ) -> Result<Option<Vec<LifecycleRule>>> {
         self.bucket(tenant, bucket).await?;
         let json = self.bucket_setting(bucket, "lifecycle").await?;
-        json.map(|j| serde_json::from_str(&j).map_err(Error::internal)).transpose()
+        json.map(|j| serde_json::from_str(&j).map_err(Error::internal))
+            .transpose()
     }
 
     /// Applies every bucket's enabled lifecycle rules as of `now` (Unix ms):
@@ -136,7 +192,8 @@ impl Federation {
         let mut deleted = 0;
         for row in &rows {
             let bucket = text(row, "name")?;
-            let rules: Vec<LifecycleRule> = serde_json::from_str(&text(row, "lifecycle")?).unwrap_or_default();
+            let rules: Vec<LifecycleRule> =
+                serde_json::from_str(&text(row, "lifecycle")?).unwrap_or_default();
             for rule in rules.iter().filter(|r| r.enabled) {
                 if let Some(days) = rule.expiration_days {
                     let cutoff = now - i64::from(days) * DAY_MS;
@@ -150,7 +207,11 @@ impl Federation {
                     .fetch_all(self.db.pool())
                     .await
                     .map_err(db_err)?;
-                    for key in expired.iter().map(|r| text(r, "object_key")).collect::<Result<Vec<_>>>()? {
+                    for key in expired
+                        .iter()
+                        .map(|r| text(r, "object_key"))
+                        .collect::<Result<Vec<_>>>()?
+                    {
                         if key.starts_with(&rule.prefix) {
                             self.remove_object(&bucket, &key).await?;
                             deleted += 1;
@@ -167,7 +228,8 @@ impl Federation {
                         .map_err(db_err)?;
                     for upload in &stale {
                         if text(upload, "object_key")?.starts_with(&rule.prefix) {
-                            self.discard_upload(&bucket, &text(upload, "upload_id")?).await?;
+                            self.discard_upload(&bucket, &text(upload, "upload_id")?)
+                                .await?;
                         }
                     }
                 }

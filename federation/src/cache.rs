@@ -25,7 +25,11 @@ pub struct RecordCache<K, V> {
 impl<K: Eq + Hash, V: Clone> RecordCache<K, V> {
     /// A cache that caches only when `enabled`.
     pub fn new(enabled: bool) -> Self {
-        RecordCache { enabled, generation: AtomicU64::new(0), entries: RwLock::new(HashMap::new()) }
+        RecordCache {
+            enabled,
+            generation: AtomicU64::new(0),
+            entries: RwLock::new(HashMap::new()),
+        }
     }
 
     /// The cached value, if any.

@@ -28,7 +28,10 @@ impl Db {
             .map_err(|e| Error::internal(format!("connecting to the database: {e}")))?;
         if is_sqlite {
             // WAL lets readers run beside the writer; the setting is stored in the file.
-            sqlx::query("PRAGMA journal_mode=WAL").execute(&pool).await.map_err(db_err)?;
+            sqlx::query("PRAGMA journal_mode=WAL")
+                .execute(&pool)
+                .await
+                .map_err(db_err)?;
         }
         sqlx::migrate!("./migrations")
             .run(&pool)
@@ -49,7 +52,11 @@ impl Db {
     /// up front (`BEGIN IMMEDIATE`): a deferred transaction that reads and then
     /// writes fails with "database is locked" instead of waiting its turn.
     pub async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
-        let begun = if self.is_sqlite { self.pool.begin_with("BEGIN IMMEDIATE").await } else { self.pool.begin().await };
+        let begun = if self.is_sqlite {
+            self.pool.begin_with("BEGIN IMMEDIATE").await
+        } else {
+            self.pool.begin().await
+        };
         begun.map_err(db_err)
     }
 
@@ -68,7 +75,11 @@ impl Db {
 /// PostgreSQL column follows the database's locale unless told otherwise, so
 /// key columns get the "C" collation (once; the check is cheap).
 async fn binary_key_order(pool: &AnyPool) -> Result<()> {
-    for (table, column) in [("objects", "object_key"), ("multipart_uploads", "object_key"), ("object_versions", "object_key")] {
+    for (table, column) in [
+        ("objects", "object_key"),
+        ("multipart_uploads", "object_key"),
+        ("object_versions", "object_key"),
+    ] {
         let row = sqlx::query(
             "SELECT COALESCE(CAST(collation_name AS TEXT), '') AS collation FROM information_schema.columns \
              WHERE table_schema = current_schema() AND table_name = $1 AND column_name = $2",
@@ -79,10 +90,12 @@ async fn binary_key_order(pool: &AnyPool) -> Result<()> {
         .await
         .map_err(db_err)?;
         if text(&row, "collation")? != "C" {
-            sqlx::query(&format!("ALTER TABLE {table} ALTER COLUMN {column} TYPE TEXT COLLATE \"C\""))
-                .execute(pool)
-                .await
-                .map_err(db_err)?;
+            sqlx::query(&format!(
+                "ALTER TABLE {table} ALTER COLUMN {column} TYPE TEXT COLLATE \"C\""
+            ))
+            .execute(pool)
+            .await
+            .map_err(db_err)?;
         }
     }
     Ok(())
@@ -90,12 +103,18 @@ async fn binary_key_order(pool: &AnyPool) -> Result<()> {
 
 /// Current time in Unix seconds.
 pub fn now() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }
 
 /// Current time in Unix milliseconds.
 pub fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
 /// Folds a database failure into the domain's internal error.

@@ -10,32 +10,61 @@ use crate::Federation;
 
 fn validate_key_name(name: &str) -> Result<()> {
     if name.is_empty() || name.len() > 255 || !name.is_ascii() {
-        return Err(Error::invalid("KeyName", "key pair names are 1-255 ASCII characters"));
+        return Err(Error::invalid(
+            "KeyName",
+            "key pair names are 1-255 ASCII characters",
+        ));
     }
     Ok(())
 }
 
 impl Federation {
     /// Creates a key pair and returns it with its private key (PEM), which is not kept.
-    pub async fn create_key_pair(&self, tenant: &Tenant, name: &str, key_type: KeyType) -> Result<(KeyPair, String)> {
+    pub async fn create_key_pair(
+        &self,
+        tenant: &Tenant,
+        name: &str,
+        key_type: KeyType,
+    ) -> Result<(KeyPair, String)> {
         validate_key_name(name)?;
         if self.find_key_pair(tenant, name).await?.is_some() {
             return Err(Error::duplicate(ResourceKind::KeyPair, name));
         }
         // RSA generation takes a while: keep it off the async workers.
         let comment = name.to_string();
-        let generated = tokio::task::spawn_blocking(move || key_material::generate(key_type, &comment))
-            .await
-            .map_err(Error::internal)??;
-        let pair = self.insert_key_pair(tenant, name, key_type, generated.fingerprint, generated.public_openssh).await?;
+        let generated =
+            tokio::task::spawn_blocking(move || key_material::generate(key_type, &comment))
+                .await
+                .map_err(Error::internal)??;
+        let pair = self
+            .insert_key_pair(
+                tenant,
+                name,
+                key_type,
+                generated.fingerprint,
+                generated.public_openssh,
+            )
+            .await?;
         Ok((pair, generated.private_pem))
     }
 
     /// Imports a public key under `name`.
-    pub async fn import_key_pair(&self, tenant: &Tenant, name: &str, material: &[u8]) -> Result<KeyPair> {
+    pub async fn import_key_pair(
+        &self,
+        tenant: &Tenant,
+        name: &str,
+        material: &[u8],
+    ) -> Result<KeyPair> {
         validate_key_name(name)?;
         let imported = key_material::import(material)?;
-        self.insert_key_pair(tenant, name, imported.key_type, imported.fingerprint, imported.public_openssh).await
+        self.insert_key_pair(
+            tenant,
+            name,
+            imported.key_type,
+            imported.fingerprint,
+            imported.public_openssh,
+        )
+        .await
     }
 
     async fn insert_key_pair(
@@ -104,14 +133,28 @@ impl Federation {
     }
 
     /// The tenant's key pair with this name or ID, if any.
-    pub async fn find_key_pair(&self, tenant: &Tenant, name_or_id: &str) -> Result<Option<KeyPair>> {
-        Ok(self.list_key_pairs(tenant).await?.into_iter().find(|pair| pair.name == name_or_id || pair.id == name_or_id))
+    pub async fn find_key_pair(
+        &self,
+        tenant: &Tenant,
+        name_or_id: &str,
+    ) -> Result<Option<KeyPair>> {
+        Ok(self
+            .list_key_pairs(tenant)
+            .await?
+            .into_iter()
+            .find(|pair| pair.name == name_or_id || pair.id == name_or_id))
     }
 
     /// Deletes a key pair by name or ID. Like AWS, deleting a missing name succeeds;
     /// returns the ID that was deleted, if any.
-    pub async fn delete_key_pair(&self, tenant: &Tenant, name_or_id: &str) -> Result<Option<String>> {
-        let Some(pair) = self.find_key_pair(tenant, name_or_id).await? else { return Ok(None) };
+    pub async fn delete_key_pair(
+        &self,
+        tenant: &Tenant,
+        name_or_id: &str,
+    ) -> Result<Option<String>> {
+        let Some(pair) = self.find_key_pair(tenant, name_or_id).await? else {
+            return Ok(None);
+        };
         let mut tx = self.db.begin_write().await?;
         sqlx::query("DELETE FROM tags WHERE tenant_id = $1 AND resource_id = $2")
             .bind(&tenant.id)

@@ -45,7 +45,12 @@ pub struct Federation {
 
 impl Federation {
     /// Wires the account layer. `region` is the region this site reports (e.g. `us-east-1`).
-    pub fn new(db: Db, secrets: SecretBox, objects: Arc<dyn ObjectStore>, region: impl Into<String>) -> Self {
+    pub fn new(
+        db: Db,
+        secrets: SecretBox,
+        objects: Arc<dyn ObjectStore>,
+        region: impl Into<String>,
+    ) -> Self {
         // Records are cached only where this process is the database's one writer.
         let cache_records = db.is_sqlite();
         Federation {

@@ -51,7 +51,8 @@ impl Federation {
         let common_prefix_of = |key: &str| -> Option<String> {
             let delimiter = delimiter?;
             let rest = key.strip_prefix(prefix)?;
-            rest.find(delimiter).map(|at| key[..prefix.len() + at + delimiter.len()].to_string())
+            rest.find(delimiter)
+                .map(|at| key[..prefix.len() + at + delimiter.len()].to_string())
         };
         let mut resume = match start_after {
             Some(marker) if !marker.is_empty() => match common_prefix_of(marker) {

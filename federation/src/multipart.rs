@@ -7,7 +7,10 @@ use md5::{Digest, Md5};
 use rand::RngCore;
 
 use crate::db::{db_err, int, now_ms, opt_text, text};
-use crate::objects::{decode_checksum, decode_headers, encode_checksum, encode_headers, validate_key, WriteCondition, Written};
+use crate::objects::{
+    decode_checksum, decode_headers, encode_checksum, encode_headers, validate_key, WriteCondition,
+    Written,
+};
 use crate::tenants::Tenant;
 use crate::Federation;
 
@@ -51,7 +54,13 @@ impl Federation {
         validate_key(key)?;
         let mut raw = [0u8; 24];
         rand::thread_rng().fill_bytes(&mut raw);
-        let upload = Upload { upload_id: hex::encode(raw), key: key.to_string(), meta, checksum_algorithm, initiated: now_ms() };
+        let upload = Upload {
+            upload_id: hex::encode(raw),
+            key: key.to_string(),
+            meta,
+            checksum_algorithm,
+            initiated: now_ms(),
+        };
         sqlx::query(
             "INSERT INTO multipart_uploads (upload_id, bucket, object_key, content_type, headers, user_metadata, checksum_algorithm, initiated) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -71,7 +80,13 @@ impl Federation {
     }
 
     /// The upload `upload_id` of `key` in the tenant's bucket.
-    pub async fn upload(&self, tenant: &Tenant, bucket: &str, key: &str, upload_id: &str) -> Result<Upload> {
+    pub async fn upload(
+        &self,
+        tenant: &Tenant,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+    ) -> Result<Upload> {
         self.bucket(tenant, bucket).await?;
         let row = sqlx::query(
             "SELECT upload_id, object_key, content_type, headers, user_metadata, checksum_algorithm, initiated \
@@ -100,12 +115,20 @@ impl Federation {
         finish: impl FnOnce(&StoredBlob) -> Result<Written> + Send,
     ) -> Result<Part> {
         if !(1..=MAX_PART_NUMBER).contains(&part_number) {
-            return Err(Error::invalid("PartNumber", format!("Part number must be an integer between 1 and {MAX_PART_NUMBER}, inclusive")));
+            return Err(Error::invalid(
+                "PartNumber",
+                format!(
+                    "Part number must be an integer between 1 and {MAX_PART_NUMBER}, inclusive"
+                ),
+            ));
         }
         self.upload(tenant, bucket, key, upload_id).await?;
         let blob = self.objects.write_blob(bucket, body).await?;
         let stored = match finish(&blob) {
-            Ok(written) => self.record_part(bucket, upload_id, part_number, &blob, written).await,
+            Ok(written) => {
+                self.record_part(bucket, upload_id, part_number, &blob, written)
+                    .await
+            }
             Err(error) => Err(error),
         };
         if stored.is_err() {
@@ -114,17 +137,32 @@ impl Federation {
         stored
     }
 
-    async fn record_part(&self, bucket: &str, upload_id: &str, part_number: u32, blob: &StoredBlob, written: Written) -> Result<Part> {
-        let part = Part { part_number, blob: blob.clone(), etag: written.etag, checksum: written.checksum, last_modified: now_ms() };
+    async fn record_part(
+        &self,
+        bucket: &str,
+        upload_id: &str,
+        part_number: u32,
+        blob: &StoredBlob,
+        written: Written,
+    ) -> Result<Part> {
+        let part = Part {
+            part_number,
+            blob: blob.clone(),
+            etag: written.etag,
+            checksum: written.checksum,
+            last_modified: now_ms(),
+        };
         let mut tx = self.db.begin_write().await?;
-        let old = sqlx::query("SELECT blob_id FROM multipart_parts WHERE upload_id = $1 AND part_number = $2")
-            .bind(upload_id)
-            .bind(i64::from(part_number))
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db_err)?
-            .map(|row| text(&row, "blob_id"))
-            .transpose()?;
+        let old = sqlx::query(
+            "SELECT blob_id FROM multipart_parts WHERE upload_id = $1 AND part_number = $2",
+        )
+        .bind(upload_id)
+        .bind(i64::from(part_number))
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_err)?
+        .map(|row| text(&row, "blob_id"))
+        .transpose()?;
         sqlx::query(
             "INSERT INTO multipart_parts (upload_id, part_number, blob_id, size, etag, checksum, last_modified) VALUES ($1, $2, $3, $4, $5, $6, $7) \
              ON CONFLICT (upload_id, part_number) DO UPDATE SET blob_id = excluded.blob_id, size = excluded.size, etag = excluded.etag, \
@@ -155,7 +193,13 @@ impl Federation {
     }
 
     /// The parts uploaded so far, by number.
-    pub async fn list_parts(&self, tenant: &Tenant, bucket: &str, key: &str, upload_id: &str) -> Result<(Upload, Vec<Part>)> {
+    pub async fn list_parts(
+        &self,
+        tenant: &Tenant,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+    ) -> Result<(Upload, Vec<Part>)> {
         let upload = self.upload(tenant, bucket, key, upload_id).await?;
         let rows = sqlx::query(
             "SELECT part_number, blob_id, size, etag, checksum, last_modified FROM multipart_parts WHERE upload_id = $1 ORDER BY part_number",
@@ -169,7 +213,10 @@ impl Federation {
             .map(|row| {
                 Ok(Part {
                     part_number: int(row, "part_number")? as u32,
-                    blob: StoredBlob { id: text(row, "blob_id")?, size: int(row, "size")? as u64 },
+                    blob: StoredBlob {
+                        id: text(row, "blob_id")?,
+                        size: int(row, "size")? as u64,
+                    },
                     etag: text(row, "etag")?,
                     checksum: decode_checksum(opt_text(row, "checksum")?),
                     last_modified: int(row, "last_modified")?,
@@ -180,7 +227,12 @@ impl Federation {
     }
 
     /// Unfinished uploads of the bucket, by key then upload ID.
-    pub async fn list_multipart_uploads(&self, tenant: &Tenant, bucket: &str, prefix: &str) -> Result<Vec<Upload>> {
+    pub async fn list_multipart_uploads(
+        &self,
+        tenant: &Tenant,
+        bucket: &str,
+        prefix: &str,
+    ) -> Result<Vec<Upload>> {
         self.bucket(tenant, bucket).await?;
         let rows = sqlx::query(
             "SELECT upload_id, object_key, content_type, headers, user_metadata, checksum_algorithm, initiated \
@@ -192,7 +244,10 @@ impl Federation {
         .await
         .map_err(db_err)?;
         let uploads: Vec<Upload> = rows.iter().map(upload_from_row).collect::<Result<_>>()?;
-        Ok(uploads.into_iter().filter(|u| u.key.starts_with(prefix)).collect())
+        Ok(uploads
+            .into_iter()
+            .filter(|u| u.key.starts_with(prefix))
+            .collect())
     }
 
     /// Completes an upload from the listed (part number, ETag) pairs.
@@ -207,7 +262,10 @@ impl Federation {
     ) -> Result<ObjectInfo> {
         let (upload, parts) = self.list_parts(tenant, bucket, key, upload_id).await?;
         if requested.is_empty() {
-            return Err(Error::invalid("MultipartUpload", "You must specify at least one part"));
+            return Err(Error::invalid(
+                "MultipartUpload",
+                "You must specify at least one part",
+            ));
         }
         if requested.windows(2).any(|pair| pair[0].0 >= pair[1].0) {
             return Err(Error::InvalidPartOrder);
@@ -222,12 +280,17 @@ impl Federation {
             })?;
             chosen.push(part.clone());
         }
-        if chosen[..chosen.len() - 1].iter().any(|p| p.blob.size < MIN_PART_SIZE) {
+        if chosen[..chosen.len() - 1]
+            .iter()
+            .any(|p| p.blob.size < MIN_PART_SIZE)
+        {
             return Err(Error::EntityTooSmall);
         }
         let mut md5s = Md5::new();
         for part in &chosen {
-            md5s.update(hex::decode(&part.etag).map_err(|_| Error::internal("a part ETag is not hex"))?);
+            md5s.update(
+                hex::decode(&part.etag).map_err(|_| Error::internal("a part ETag is not hex"))?,
+            );
         }
         let info = ObjectInfo {
             key: key.to_string(),
@@ -241,7 +304,11 @@ impl Federation {
             version_id: None,
         };
         // The upload row goes first: from here its parts belong to the object.
-        let gone = sqlx::query("DELETE FROM multipart_uploads WHERE upload_id = $1").bind(upload_id).execute(self.db.pool()).await.map_err(db_err)?;
+        let gone = sqlx::query("DELETE FROM multipart_uploads WHERE upload_id = $1")
+            .bind(upload_id)
+            .execute(self.db.pool())
+            .await
+            .map_err(db_err)?;
         if gone.rows_affected() == 0 {
             return Err(Error::not_found(ResourceKind::MultipartUpload, upload_id));
         }
@@ -250,15 +317,29 @@ impl Federation {
             Ok(info) => info.blobs.iter().map(|b| b.id.as_str()).collect(),
             Err(_) => Vec::new(),
         };
-        let unused: Vec<StoredBlob> = parts.iter().filter(|p| !keep.contains(&p.blob.id.as_str())).map(|p| p.blob.clone()).collect();
+        let unused: Vec<StoredBlob> = parts
+            .iter()
+            .filter(|p| !keep.contains(&p.blob.id.as_str()))
+            .map(|p| p.blob.clone())
+            .collect();
         self.delete_blobs(bucket, &unused).await;
         committed
     }
 
     /// Abandons an upload and deletes its parts.
-    pub async fn abort_multipart_upload(&self, tenant: &Tenant, bucket: &str, key: &str, upload_id: &str) -> Result<()> {
+    pub async fn abort_multipart_upload(
+        &self,
+        tenant: &Tenant,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+    ) -> Result<()> {
         let (_, parts) = self.list_parts(tenant, bucket, key, upload_id).await?;
-        sqlx::query("DELETE FROM multipart_uploads WHERE upload_id = $1").bind(upload_id).execute(self.db.pool()).await.map_err(db_err)?;
+        sqlx::query("DELETE FROM multipart_uploads WHERE upload_id = $1")
+            .bind(upload_id)
+            .execute(self.db.pool())
+            .await
+            .map_err(db_err)?;
         let blobs: Vec<StoredBlob> = parts.into_iter().map(|p| p.blob).collect();
         self.delete_blobs(bucket, &blobs).await;
         Ok(())
@@ -266,13 +347,15 @@ impl Federation {
 
     /// Aborts uploads initiated before `older_than_ms` (Unix ms). Returns how many.
     pub async fn expire_multipart_uploads(&self, older_than_ms: i64) -> Result<usize> {
-        let rows = sqlx::query("SELECT upload_id, bucket FROM multipart_uploads WHERE initiated < $1")
-            .bind(older_than_ms)
-            .fetch_all(self.db.pool())
-            .await
-            .map_err(db_err)?;
+        let rows =
+            sqlx::query("SELECT upload_id, bucket FROM multipart_uploads WHERE initiated < $1")
+                .bind(older_than_ms)
+                .fetch_all(self.db.pool())
+                .await
+                .map_err(db_err)?;
         for row in &rows {
-            self.discard_upload(&text(row, "bucket")?, &text(row, "upload_id")?).await?;
+            self.discard_upload(&text(row, "bucket")?, &text(row, "upload_id")?)
+                .await?;
         }
         Ok(rows.len())
     }
@@ -284,10 +367,19 @@ impl Federation {
             .fetch_all(self.db.pool())
             .await
             .map_err(db_err)?;
-        sqlx::query("DELETE FROM multipart_uploads WHERE upload_id = $1").bind(upload_id).execute(self.db.pool()).await.map_err(db_err)?;
+        sqlx::query("DELETE FROM multipart_uploads WHERE upload_id = $1")
+            .bind(upload_id)
+            .execute(self.db.pool())
+            .await
+            .map_err(db_err)?;
         let blobs = parts
             .iter()
-            .map(|p| Ok(StoredBlob { id: text(p, "blob_id")?, size: int(p, "size")? as u64 }))
+            .map(|p| {
+                Ok(StoredBlob {
+                    id: text(p, "blob_id")?,
+                    size: int(p, "size")? as u64,
+                })
+            })
             .collect::<Result<Vec<_>>>()?;
         self.delete_blobs(bucket, &blobs).await;
         Ok(())

@@ -6,7 +6,9 @@
 use std::collections::{BTreeMap, HashSet};
 use std::ops::Range;
 
-use cloud::types::{CannedAcl, Checksum, DeleteOutcome, ObjectHeaders, ObjectInfo, ObjectMeta, Versioning};
+use cloud::types::{
+    CannedAcl, Checksum, DeleteOutcome, ObjectHeaders, ObjectInfo, ObjectMeta, Versioning,
+};
 use cloud::{ByteStream, Error, ResourceKind, Result, StoredBlob};
 use futures::StreamExt;
 use sqlx::any::AnyRow;
@@ -32,14 +34,21 @@ pub enum WriteCondition {
 }
 
 pub(crate) fn encode_blobs(blobs: &[StoredBlob]) -> String {
-    blobs.iter().map(|b| format!("{}:{}", b.id, b.size)).collect::<Vec<_>>().join(" ")
+    blobs
+        .iter()
+        .map(|b| format!("{}:{}", b.id, b.size))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 pub(crate) fn decode_blobs(text: &str) -> Vec<StoredBlob> {
     text.split_whitespace()
         .filter_map(|word| {
             let (id, size) = word.split_once(':')?;
-            Some(StoredBlob { id: id.to_string(), size: size.parse().ok()? })
+            Some(StoredBlob {
+                id: id.to_string(),
+                size: size.parse().ok()?,
+            })
         })
         .collect()
 }
@@ -71,13 +80,18 @@ pub(crate) fn decode_headers(content_type: Option<String>, text: &str) -> Object
 }
 
 pub(crate) fn encode_checksum(checksum: &Option<Checksum>) -> Option<String> {
-    checksum.as_ref().map(|c| format!("{}:{}", c.algorithm, c.value))
+    checksum
+        .as_ref()
+        .map(|c| format!("{}:{}", c.algorithm, c.value))
 }
 
 pub(crate) fn decode_checksum(text: Option<String>) -> Option<Checksum> {
     let text = text?;
     let (algorithm, value) = text.split_once(':')?;
-    Some(Checksum { algorithm: algorithm.into(), value: value.into() })
+    Some(Checksum {
+        algorithm: algorithm.into(),
+        value: value.into(),
+    })
 }
 
 pub(crate) const OBJECT_COLUMNS: &str =
@@ -101,9 +115,13 @@ pub(crate) fn object_from_row(row: &AnyRow) -> Result<ObjectInfo> {
     })
 }
 
-
 /// Writes `info` as the current version of its key (insert or replace).
-pub(crate) async fn store_current(conn: &mut sqlx::AnyConnection, bucket: &str, info: &ObjectInfo, seq: i64) -> Result<()> {
+pub(crate) async fn store_current(
+    conn: &mut sqlx::AnyConnection,
+    bucket: &str,
+    info: &ObjectInfo,
+    seq: i64,
+) -> Result<()> {
     sqlx::query(
         "INSERT INTO objects (bucket, object_key, blobs, size, etag, content_type, headers, user_metadata, checksum, parts_count, last_modified, acl, version_id, seq) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
@@ -131,7 +149,6 @@ pub(crate) async fn store_current(conn: &mut sqlx::AnyConnection, bucket: &str, 
     .map_err(db_err)?;
     Ok(())
 }
-
 
 impl Federation {
     /// Streams `body` into a new blob of the tenant's bucket, then asks `finish`
@@ -186,34 +203,46 @@ impl Federation {
     ) -> Result<ObjectInfo> {
         let mut tx = self.db.begin_write().await?;
         let versioning = versions::versioning_in(&mut tx, bucket, !self.db.is_sqlite()).await?;
-        let existing = sqlx::query(&format!("SELECT {OBJECT_COLUMNS} FROM objects WHERE bucket = $1 AND object_key = $2"))
-            .bind(bucket)
-            .bind(&info.key)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db_err)?
-            .map(|row| object_from_row(&row))
-            .transpose()?;
+        let existing = sqlx::query(&format!(
+            "SELECT {OBJECT_COLUMNS} FROM objects WHERE bucket = $1 AND object_key = $2"
+        ))
+        .bind(bucket)
+        .bind(&info.key)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_err)?
+        .map(|row| object_from_row(&row))
+        .transpose()?;
         match (&condition, &existing) {
             (Some(WriteCondition::Absent), Some(_)) => return Err(Error::PreconditionFailed),
-            (Some(WriteCondition::ETagIs(etag)), Some(old)) if &old.etag != etag => return Err(Error::PreconditionFailed),
-            (Some(WriteCondition::ETagIs(_)), None) => return Err(Error::not_found(ResourceKind::Object, info.key.clone())),
+            (Some(WriteCondition::ETagIs(etag)), Some(old)) if &old.etag != etag => {
+                return Err(Error::PreconditionFailed)
+            }
+            (Some(WriteCondition::ETagIs(_)), None) => {
+                return Err(Error::not_found(ResourceKind::Object, info.key.clone()))
+            }
             _ => {}
         }
         info.version_id = match versioning {
             Versioning::Enabled => Some(versions::new_version_id()),
             Versioning::Unversioned | Versioning::Suspended => None,
         };
-        let freed = versions::retire_current(&mut tx, bucket, &info.key, existing, versioning).await?;
+        let freed =
+            versions::retire_current(&mut tx, bucket, &info.key, existing, versioning).await?;
         let delta = info.size as i64 - freed.iter().map(|b| b.size as i64).sum::<i64>();
         if let Some(limit) = tenant.quotas.stored_bytes {
-            let row = sqlx::query("SELECT COALESCE(SUM(bytes_used), 0) AS used FROM buckets WHERE tenant_id = $1")
-                .bind(&tenant.id)
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(db_err)?;
+            let row = sqlx::query(
+                "SELECT COALESCE(SUM(bytes_used), 0) AS used FROM buckets WHERE tenant_id = $1",
+            )
+            .bind(&tenant.id)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db_err)?;
             if delta > 0 && int(&row, "used")? + delta > limit {
-                return Err(Error::QuotaExceeded { resource: "stored bytes", limit });
+                return Err(Error::QuotaExceeded {
+                    resource: "stored bytes",
+                    limit,
+                });
             }
         }
         store_current(&mut tx, bucket, &info, versions::next_seq()).await?;
@@ -239,9 +268,16 @@ impl Federation {
     }
 
     /// The record of `key` in the tenant's bucket.
-    pub async fn head_object(&self, tenant: &Tenant, bucket: &str, key: &str) -> Result<ObjectInfo> {
+    pub async fn head_object(
+        &self,
+        tenant: &Tenant,
+        bucket: &str,
+        key: &str,
+    ) -> Result<ObjectInfo> {
         self.bucket(tenant, bucket).await?;
-        self.find_object(bucket, key).await?.ok_or_else(|| Error::not_found(ResourceKind::Object, key))
+        self.find_object(bucket, key)
+            .await?
+            .ok_or_else(|| Error::not_found(ResourceKind::Object, key))
     }
 
     pub(crate) async fn find_object(&self, bucket: &str, key: &str) -> Result<Option<ObjectInfo>> {
@@ -250,12 +286,14 @@ impl Federation {
             return Ok(Some(info));
         }
         let generation = self.object_cache.generation();
-        let row = sqlx::query(&format!("SELECT {OBJECT_COLUMNS} FROM objects WHERE bucket = $1 AND object_key = $2"))
-            .bind(bucket)
-            .bind(key)
-            .fetch_optional(self.db.pool())
-            .await
-            .map_err(db_err)?;
+        let row = sqlx::query(&format!(
+            "SELECT {OBJECT_COLUMNS} FROM objects WHERE bucket = $1 AND object_key = $2"
+        ))
+        .bind(bucket)
+        .bind(key)
+        .fetch_optional(self.db.pool())
+        .await
+        .map_err(db_err)?;
         let info = row.as_ref().map(object_from_row).transpose()?;
         if let Some(info) = &info {
             self.object_cache.put(cache_key, info.clone(), generation);
@@ -265,7 +303,8 @@ impl Federation {
 
     /// Forgets the cached record of a key (after any change to it).
     pub(crate) fn forget_object(&self, bucket: &str, key: &str) {
-        self.object_cache.invalidate(&(bucket.to_string(), key.to_string()));
+        self.object_cache
+            .invalidate(&(bucket.to_string(), key.to_string()));
     }
 
     /// Streams `range` of an object's bytes across its blobs.
@@ -287,7 +326,10 @@ impl Federation {
                 let store = store.clone();
                 let bucket = bucket.clone();
                 async move {
-                    store.read_blob(&bucket, &blob, offset, len).await.map_err(std::io::Error::other)
+                    store
+                        .read_blob(&bucket, &blob, offset, len)
+                        .await
+                        .map_err(std::io::Error::other)
                 }
             })
             .map(|opened| match opened {
@@ -300,7 +342,12 @@ impl Federation {
 
     /// Deletes an object; a missing key is not an error (S3 semantics). In a
     /// versioned bucket this adds a delete marker and keeps the data.
-    pub async fn delete_object(&self, tenant: &Tenant, bucket: &str, key: &str) -> Result<DeleteOutcome> {
+    pub async fn delete_object(
+        &self,
+        tenant: &Tenant,
+        bucket: &str,
+        key: &str,
+    ) -> Result<DeleteOutcome> {
         self.bucket(tenant, bucket).await?;
         self.remove_object(bucket, key).await
     }
@@ -309,25 +356,35 @@ impl Federation {
     pub(crate) async fn remove_object(&self, bucket: &str, key: &str) -> Result<DeleteOutcome> {
         let mut tx = self.db.begin_write().await?;
         let versioning = versions::versioning_in(&mut tx, bucket, !self.db.is_sqlite()).await?;
-        let existing = sqlx::query(&format!("SELECT {OBJECT_COLUMNS} FROM objects WHERE bucket = $1 AND object_key = $2"))
-            .bind(bucket)
-            .bind(key)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db_err)?
-            .map(|row| object_from_row(&row))
-            .transpose()?;
+        let existing = sqlx::query(&format!(
+            "SELECT {OBJECT_COLUMNS} FROM objects WHERE bucket = $1 AND object_key = $2"
+        ))
+        .bind(bucket)
+        .bind(key)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_err)?
+        .map(|row| object_from_row(&row))
+        .transpose()?;
         if versioning == Versioning::Unversioned && existing.is_none() {
             return Ok(DeleteOutcome::default());
         }
-        sqlx::query("DELETE FROM objects WHERE bucket = $1 AND object_key = $2").bind(bucket).bind(key).execute(&mut *tx).await.map_err(db_err)?;
+        sqlx::query("DELETE FROM objects WHERE bucket = $1 AND object_key = $2")
+            .bind(bucket)
+            .bind(key)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
         let freed = versions::retire_current(&mut tx, bucket, key, existing, versioning).await?;
         let outcome = match versioning {
             Versioning::Unversioned => DeleteOutcome::default(),
             Versioning::Enabled | Versioning::Suspended => {
                 let version_id = (versioning == Versioning::Enabled).then(versions::new_version_id);
                 versions::insert_delete_marker(&mut tx, bucket, key, version_id.clone()).await?;
-                DeleteOutcome { delete_marker: true, version_id }
+                DeleteOutcome {
+                    delete_marker: true,
+                    version_id,
+                }
             }
         };
         self.finish_removal(tx, bucket, key, freed, outcome).await
@@ -359,11 +416,19 @@ impl Federation {
     /// Blob IDs referenced by the bucket's objects and unfinished uploads.
     pub(crate) async fn referenced_blobs(&self, bucket: &str) -> Result<HashSet<String>> {
         let mut referenced = HashSet::new();
-        let rows = sqlx::query("SELECT blobs FROM objects WHERE bucket = $1").bind(bucket).fetch_all(self.db.pool()).await.map_err(db_err)?;
+        let rows = sqlx::query("SELECT blobs FROM objects WHERE bucket = $1")
+            .bind(bucket)
+            .fetch_all(self.db.pool())
+            .await
+            .map_err(db_err)?;
         for row in &rows {
             referenced.extend(decode_blobs(&text(row, "blobs")?).into_iter().map(|b| b.id));
         }
-        let rows = sqlx::query("SELECT blobs FROM object_versions WHERE bucket = $1").bind(bucket).fetch_all(self.db.pool()).await.map_err(db_err)?;
+        let rows = sqlx::query("SELECT blobs FROM object_versions WHERE bucket = $1")
+            .bind(bucket)
+            .fetch_all(self.db.pool())
+            .await
+            .map_err(db_err)?;
         for row in &rows {
             referenced.extend(decode_blobs(&text(row, "blobs")?).into_iter().map(|b| b.id));
         }
@@ -380,12 +445,18 @@ impl Federation {
 
     /// At start: removes interrupted writes and blobs no record refers to, in every bucket.
     pub async fn recover_object_store(&self) -> Result<usize> {
-        let rows = sqlx::query("SELECT name FROM buckets").fetch_all(self.db.pool()).await.map_err(db_err)?;
+        let rows = sqlx::query("SELECT name FROM buckets")
+            .fetch_all(self.db.pool())
+            .await
+            .map_err(db_err)?;
         let mut removed = 0;
         for row in &rows {
             let bucket = text(row, "name")?;
             let referenced = self.referenced_blobs(&bucket).await?;
-            removed += self.objects.remove_unreferenced(&bucket, &referenced).await?;
+            removed += self
+                .objects
+                .remove_unreferenced(&bucket, &referenced)
+                .await?;
         }
         if removed > 0 {
             tracing::info!(removed, "removed debris of interrupted writes");
@@ -408,9 +479,25 @@ mod tests {
 
     #[test]
     fn blob_lists_round_trip() {
-        let blobs = vec![StoredBlob { id: "a".repeat(32), size: 5 }, StoredBlob { id: "b".repeat(32), size: 0 }];
+        let blobs = vec![
+            StoredBlob {
+                id: "a".repeat(32),
+                size: 5,
+            },
+            StoredBlob {
+                id: "b".repeat(32),
+                size: 0,
+            },
+        ];
         assert_eq!(decode_blobs(&encode_blobs(&blobs)), blobs);
-        let headers = ObjectHeaders { content_type: Some("text/plain".into()), cache_control: Some("no-cache".into()), ..Default::default() };
-        assert_eq!(decode_headers(Some("text/plain".into()), &encode_headers(&headers)), headers);
+        let headers = ObjectHeaders {
+            content_type: Some("text/plain".into()),
+            cache_control: Some("no-cache".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            decode_headers(Some("text/plain".into()), &encode_headers(&headers)),
+            headers
+        );
     }
 }

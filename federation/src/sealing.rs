@@ -27,7 +27,12 @@ impl SecretBox {
             Ok(text) => hex::decode(text.trim())
                 .ok()
                 .filter(|bytes| bytes.len() == 32)
-                .ok_or_else(|| Error::internal(format!("{} does not hold a 64-digit hex key", path.display())))?,
+                .ok_or_else(|| {
+                    Error::internal(format!(
+                        "{} does not hold a 64-digit hex key",
+                        path.display()
+                    ))
+                })?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let mut key = vec![0u8; 32];
                 rand::rngs::OsRng.fill_bytes(&mut key);
@@ -41,7 +46,9 @@ impl SecretBox {
 
     /// A box over a raw 32-byte key.
     pub fn from_key(key: &[u8]) -> SecretBox {
-        SecretBox { cipher: Aes256Gcm::new_from_slice(key).expect("AES-256 key is 32 bytes") }
+        SecretBox {
+            cipher: Aes256Gcm::new_from_slice(key).expect("AES-256 key is 32 bytes"),
+        }
     }
 
     /// Encrypts `secret` for the key `key_id`: base64(nonce ‖ ciphertext).
@@ -50,7 +57,13 @@ impl SecretBox {
         rand::rngs::OsRng.fill_bytes(&mut nonce);
         let sealed = self
             .cipher
-            .encrypt(Nonce::from_slice(&nonce), Payload { msg: secret.as_bytes(), aad: key_id.as_bytes() })
+            .encrypt(
+                Nonce::from_slice(&nonce),
+                Payload {
+                    msg: secret.as_bytes(),
+                    aad: key_id.as_bytes(),
+                },
+            )
             .map_err(|_| Error::internal("sealing a secret failed"))?;
         let mut out = nonce.to_vec();
         out.extend_from_slice(&sealed);
@@ -59,14 +72,22 @@ impl SecretBox {
 
     /// Decrypts what [`SecretBox::seal`] produced for the same `key_id`.
     pub fn open(&self, key_id: &str, sealed: &str) -> Result<String> {
-        let bytes = STANDARD.decode(sealed).map_err(|_| Error::internal("sealed secret is not base64"))?;
+        let bytes = STANDARD
+            .decode(sealed)
+            .map_err(|_| Error::internal("sealed secret is not base64"))?;
         if bytes.len() < 12 {
             return Err(Error::internal("sealed secret is truncated"));
         }
         let (nonce, ciphertext) = bytes.split_at(12);
         let plain = self
             .cipher
-            .decrypt(Nonce::from_slice(nonce), Payload { msg: ciphertext, aad: key_id.as_bytes() })
+            .decrypt(
+                Nonce::from_slice(nonce),
+                Payload {
+                    msg: ciphertext,
+                    aad: key_id.as_bytes(),
+                },
+            )
             .map_err(|_| Error::internal("a sealed secret does not open with this master key"))?;
         String::from_utf8(plain).map_err(|_| Error::internal("sealed secret is not UTF-8"))
     }
@@ -76,7 +97,8 @@ impl SecretBox {
 pub fn write_private_file(path: &Path, contents: &[u8]) -> Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
     if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).map_err(|e| Error::internal(format!("creating {}: {e}", parent.display())))?;
+        std::fs::create_dir_all(parent)
+            .map_err(|e| Error::internal(format!("creating {}: {e}", parent.display())))?;
     }
     let mut file = std::fs::OpenOptions::new()
         .write(true)
@@ -84,7 +106,9 @@ pub fn write_private_file(path: &Path, contents: &[u8]) -> Result<()> {
         .mode(0o600)
         .open(path)
         .map_err(|e| Error::internal(format!("creating {}: {e}", path.display())))?;
-    file.write_all(contents).and_then(|()| file.sync_all()).map_err(|e| Error::internal(format!("writing {}: {e}", path.display())))
+    file.write_all(contents)
+        .and_then(|()| file.sync_all())
+        .map_err(|e| Error::internal(format!("writing {}: {e}", path.display())))
 }
 
 #[cfg(test)]
@@ -98,7 +122,9 @@ mod tests {
         assert!(!sealed.contains("s3cr3t"));
         assert_eq!(sealer.open("AKIDEXAMPLE", &sealed).unwrap(), "s3cr3t");
         assert!(sealer.open("AKIDOTHER", &sealed).is_err());
-        assert!(SecretBox::from_key(&[8u8; 32]).open("AKIDEXAMPLE", &sealed).is_err());
+        assert!(SecretBox::from_key(&[8u8; 32])
+            .open("AKIDEXAMPLE", &sealed)
+            .is_err());
     }
 
     #[test]
@@ -108,7 +134,10 @@ mod tests {
         let path = dir.path().join("master.key");
         let first = SecretBox::load_or_create(&path).unwrap();
         let sealed = first.seal("k", "v").unwrap();
-        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
         let second = SecretBox::load_or_create(&path).unwrap();
         assert_eq!(second.open("k", &sealed).unwrap(), "v");
     }

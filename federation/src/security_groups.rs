@@ -30,7 +30,12 @@ fn normalize_protocol(protocol: &str) -> Result<String> {
         "-1" | "all" => "-1",
         other => match other.parse::<u8>() {
             Ok(_) => other,
-            Err(_) => return Err(Error::invalid("IpProtocol", format!("Invalid value '{protocol}' for IP protocol. Unknown protocol."))),
+            Err(_) => {
+                return Err(Error::invalid(
+                    "IpProtocol",
+                    format!("Invalid value '{protocol}' for IP protocol. Unknown protocol."),
+                ))
+            }
         },
     };
     Ok(name.to_string())
@@ -64,7 +69,10 @@ impl RuleSpec {
                     return Err(Error::invalid("FromPort", "Invalid value for portRange. Must specify both from and to ports with TCP/UDP."));
                 };
                 if !(0..=65535).contains(&from) || !(0..=65535).contains(&to) || from > to {
-                    return Err(Error::invalid("FromPort", format!("Invalid TCP/UDP port range {from}-{to}")));
+                    return Err(Error::invalid(
+                        "FromPort",
+                        format!("Invalid TCP/UDP port range {from}-{to}"),
+                    ));
                 }
                 (Some(from), Some(to))
             }
@@ -78,13 +86,25 @@ impl RuleSpec {
             }
             _ => (None, None),
         };
-        let peer = self.peer.ok_or_else(|| Error::invalid("IpPermissions", "a rule needs a CIDR range or a source group"))?;
+        let peer = self.peer.ok_or_else(|| {
+            Error::invalid(
+                "IpPermissions",
+                "a rule needs a CIDR range or a source group",
+            )
+        })?;
         match &peer {
             RulePeer::Cidr4 { cidr, .. } => validate_cidr(cidr, false)?,
             RulePeer::Cidr6 { cidr, .. } => validate_cidr(cidr, true)?,
             RulePeer::Group { .. } => {}
         }
-        Ok(Rule { id: String::new(), direction, protocol, from_port, to_port, peer })
+        Ok(Rule {
+            id: String::new(),
+            direction,
+            protocol,
+            from_port,
+            to_port,
+            peer,
+        })
     }
 }
 
@@ -92,7 +112,10 @@ fn peer_parts(peer: &RulePeer) -> (&'static str, &str, Option<&str>) {
     match peer {
         RulePeer::Cidr4 { cidr, description } => ("cidr4", cidr, description.as_deref()),
         RulePeer::Cidr6 { cidr, description } => ("cidr6", cidr, description.as_deref()),
-        RulePeer::Group { group_id, description } => ("group", group_id, description.as_deref()),
+        RulePeer::Group {
+            group_id,
+            description,
+        } => ("group", group_id, description.as_deref()),
     }
 }
 
@@ -100,17 +123,36 @@ fn peer_parts(peer: &RulePeer) -> (&'static str, &str, Option<&str>) {
 fn rule_key(rule: &Rule) -> String {
     let (kind, peer, _) = peer_parts(&rule.peer);
     let port = |p: Option<i32>| p.map(|p| p.to_string()).unwrap_or_default();
-    format!("{}|{}|{}|{}|{kind}|{peer}", rule.direction.as_str(), rule.protocol, port(rule.from_port), port(rule.to_port))
+    format!(
+        "{}|{}|{}|{}|{kind}|{peer}",
+        rule.direction.as_str(),
+        rule.protocol,
+        port(rule.from_port),
+        port(rule.to_port)
+    )
 }
 
 fn rule_from_row(row: &AnyRow) -> Result<Rule> {
-    let direction = if text(row, "direction")? == "egress" { Direction::Egress } else { Direction::Ingress };
+    let direction = if text(row, "direction")? == "egress" {
+        Direction::Egress
+    } else {
+        Direction::Ingress
+    };
     let peer_value = text(row, "peer")?;
     let description = opt_text(row, "description")?;
     let peer = match text(row, "peer_kind")?.as_str() {
-        "cidr6" => RulePeer::Cidr6 { cidr: peer_value, description },
-        "group" => RulePeer::Group { group_id: peer_value, description },
-        _ => RulePeer::Cidr4 { cidr: peer_value, description },
+        "cidr6" => RulePeer::Cidr6 {
+            cidr: peer_value,
+            description,
+        },
+        "group" => RulePeer::Group {
+            group_id: peer_value,
+            description,
+        },
+        _ => RulePeer::Cidr4 {
+            cidr: peer_value,
+            description,
+        },
     };
     Ok(Rule {
         id: text(row, "id")?,
@@ -133,30 +175,59 @@ impl Federation {
     /// Creates the tenant's `default` group if it is missing: all egress allowed,
     /// ingress only from members of the group itself.
     pub(crate) async fn ensure_default_security_group(&self, tenant: &Tenant) -> Result<()> {
-        let exists = self.list_security_groups(tenant).await?.into_iter().any(|group| group.name == "default");
+        let exists = self
+            .list_security_groups(tenant)
+            .await?
+            .into_iter()
+            .any(|group| group.name == "default");
         if exists {
             return Ok(());
         }
-        let id = self.create_security_group(tenant, "default", "default group").await?;
+        let id = self
+            .create_security_group(tenant, "default", "default group")
+            .await?;
         let self_rule = RuleSpec {
             protocol: "-1".into(),
-            peer: Some(RulePeer::Group { group_id: id.clone(), description: None }),
+            peer: Some(RulePeer::Group {
+                group_id: id.clone(),
+                description: None,
+            }),
             ..RuleSpec::default()
         };
-        self.authorize_rules(tenant, &GroupRef::Id(id), Direction::Ingress, vec![self_rule]).await?;
+        self.authorize_rules(
+            tenant,
+            &GroupRef::Id(id),
+            Direction::Ingress,
+            vec![self_rule],
+        )
+        .await?;
         Ok(())
     }
 
     /// Creates a group with AWS's default rule (all egress allowed); returns its ID.
-    pub async fn create_security_group(&self, tenant: &Tenant, name: &str, description: &str) -> Result<String> {
+    pub async fn create_security_group(
+        &self,
+        tenant: &Tenant,
+        name: &str,
+        description: &str,
+    ) -> Result<String> {
         if name.is_empty() || name.len() > 255 || !name.is_ascii() {
-            return Err(Error::invalid("GroupName", "group names are 1-255 ASCII characters"));
+            return Err(Error::invalid(
+                "GroupName",
+                "group names are 1-255 ASCII characters",
+            ));
         }
         if name.to_ascii_lowercase().starts_with("sg-") {
-            return Err(Error::invalid("GroupName", "Group names may not be in the format sg-*"));
+            return Err(Error::invalid(
+                "GroupName",
+                "Group names may not be in the format sg-*",
+            ));
         }
         if description.len() > 255 || !description.is_ascii() {
-            return Err(Error::invalid("GroupDescription", "group descriptions are up to 255 ASCII characters"));
+            return Err(Error::invalid(
+                "GroupDescription",
+                "group descriptions are up to 255 ASCII characters",
+            ));
         }
         let id = ResourceKind::SecurityGroup.new_id();
         let inserted = sqlx::query("INSERT INTO security_groups (id, tenant_id, name, description, created_at) VALUES ($1, $2, $3, $4, $5)")
@@ -169,15 +240,26 @@ impl Federation {
             .await;
         match inserted {
             Ok(_) => {}
-            Err(e) if is_unique_violation(&e) => return Err(Error::duplicate(ResourceKind::SecurityGroup, name)),
+            Err(e) if is_unique_violation(&e) => {
+                return Err(Error::duplicate(ResourceKind::SecurityGroup, name))
+            }
             Err(e) => return Err(db_err(e)),
         }
         let egress = RuleSpec {
             protocol: "-1".into(),
-            peer: Some(RulePeer::Cidr4 { cidr: "0.0.0.0/0".into(), description: None }),
+            peer: Some(RulePeer::Cidr4 {
+                cidr: "0.0.0.0/0".into(),
+                description: None,
+            }),
             ..RuleSpec::default()
         };
-        self.authorize_rules(tenant, &GroupRef::Id(id.clone()), Direction::Egress, vec![egress]).await?;
+        self.authorize_rules(
+            tenant,
+            &GroupRef::Id(id.clone()),
+            Direction::Egress,
+            vec![egress],
+        )
+        .await?;
         Ok(id)
     }
 
@@ -198,9 +280,14 @@ impl Federation {
         .map_err(db_err)?;
         let mut rules: HashMap<String, Vec<Rule>> = HashMap::new();
         for row in &rule_rows {
-            rules.entry(text(row, "group_id")?).or_default().push(rule_from_row(row)?);
+            rules
+                .entry(text(row, "group_id")?)
+                .or_default()
+                .push(rule_from_row(row)?);
         }
-        let mut tags = self.tags_by_resource(tenant, ResourceKind::SecurityGroup).await?;
+        let mut tags = self
+            .tags_by_resource(tenant, ResourceKind::SecurityGroup)
+            .await?;
         rows.iter()
             .map(|row| {
                 let id = text(row, "id")?;
@@ -245,7 +332,8 @@ impl Federation {
             let mut rule = spec.normalize(direction)?;
             if let RulePeer::Group { group_id, .. } = &rule.peer {
                 if group_id != &group.id {
-                    self.security_group(tenant, &GroupRef::Id(group_id.clone())).await?;
+                    self.security_group(tenant, &GroupRef::Id(group_id.clone()))
+                        .await?;
                 }
             }
             rule.id = ResourceKind::SecurityGroupRule.new_id();
@@ -273,7 +361,10 @@ impl Federation {
             match inserted {
                 Ok(_) => {}
                 Err(e) if is_unique_violation(&e) => {
-                    return Err(Error::duplicate(ResourceKind::SecurityGroupRule, describe_rule(rule)));
+                    return Err(Error::duplicate(
+                        ResourceKind::SecurityGroupRule,
+                        describe_rule(rule),
+                    ));
                 }
                 Err(e) => return Err(db_err(e)),
             }
@@ -296,15 +387,25 @@ impl Federation {
         let mut doomed = Vec::new();
         for spec in specs {
             let wanted = rule_key(&spec.normalize(direction)?);
-            let found = group.rules.iter().find(|r| r.direction == direction && rule_key(r) == wanted);
+            let found = group
+                .rules
+                .iter()
+                .find(|r| r.direction == direction && rule_key(r) == wanted);
             match found {
                 Some(rule) => doomed.push(rule.id.clone()),
                 None => return Err(Error::not_found(ResourceKind::SecurityGroupRule, wanted)),
             }
         }
         for id in rule_ids {
-            if !group.rules.iter().any(|r| &r.id == id && r.direction == direction) {
-                return Err(Error::not_found(ResourceKind::SecurityGroupRule, id.clone()));
+            if !group
+                .rules
+                .iter()
+                .any(|r| &r.id == id && r.direction == direction)
+            {
+                return Err(Error::not_found(
+                    ResourceKind::SecurityGroupRule,
+                    id.clone(),
+                ));
             }
             doomed.push(id.clone());
         }
@@ -325,7 +426,9 @@ impl Federation {
     pub async fn delete_security_group(&self, tenant: &Tenant, group: &GroupRef) -> Result<String> {
         let group = self.security_group(tenant, group).await?;
         if group.name == "default" {
-            return Err(Error::CannotDelete("the default security group cannot be deleted".into()));
+            return Err(Error::CannotDelete(
+                "the default security group cannot be deleted".into(),
+            ));
         }
         let referenced_by = sqlx::query("SELECT group_id FROM security_group_rules WHERE peer_kind = 'group' AND peer = $1 AND group_id <> $1")
             .bind(&group.id)
@@ -362,6 +465,14 @@ fn describe_rule(rule: &Rule) -> String {
     let (_, peer, _) = peer_parts(&rule.peer);
     match (rule.from_port, rule.to_port) {
         (Some(from), Some(to)) => format!("{} {}-{} {}", rule.protocol, from, to, peer),
-        _ => format!("{} {}", if rule.protocol == "-1" { "all" } else { &rule.protocol }, peer),
+        _ => format!(
+            "{} {}",
+            if rule.protocol == "-1" {
+                "all"
+            } else {
+                &rule.protocol
+            },
+            peer
+        ),
     }
 }

@@ -18,10 +18,16 @@ fn validate_tag(tag: &Tag) -> Result<()> {
         return Err(Error::invalid("Tag.Key", "tag keys are 1-128 characters"));
     }
     if tag.value.chars().count() > 256 {
-        return Err(Error::invalid("Tag.Value", "tag values are at most 256 characters"));
+        return Err(Error::invalid(
+            "Tag.Value",
+            "tag values are at most 256 characters",
+        ));
     }
     if tag.key.to_ascii_lowercase().starts_with("aws:") {
-        return Err(Error::invalid("Tag.Key", "Tag keys starting with 'aws:' are reserved for internal use"));
+        return Err(Error::invalid(
+            "Tag.Key",
+            "Tag keys starting with 'aws:' are reserved for internal use",
+        ));
     }
     Ok(())
 }
@@ -36,13 +42,19 @@ pub struct TagRemoval {
 impl Federation {
     /// Confirms a resource exists and belongs to the tenant; returns its kind.
     async fn owned_resource(&self, tenant: &Tenant, resource_id: &str) -> Result<ResourceKind> {
-        let kind = ResourceKind::of_id(resource_id)
-            .ok_or_else(|| Error::invalid("ResourceId", format!("Invalid id: \"{resource_id}\"")))?;
+        let kind = ResourceKind::of_id(resource_id).ok_or_else(|| {
+            Error::invalid("ResourceId", format!("Invalid id: \"{resource_id}\""))
+        })?;
         let exists = match kind {
-            ResourceKind::KeyPair => self.list_key_pairs(tenant).await?.iter().any(|pair| pair.id == resource_id),
-            ResourceKind::SecurityGroup => {
-                self.security_group(tenant, &GroupRef::Id(resource_id.to_string())).await.is_ok()
-            }
+            ResourceKind::KeyPair => self
+                .list_key_pairs(tenant)
+                .await?
+                .iter()
+                .any(|pair| pair.id == resource_id),
+            ResourceKind::SecurityGroup => self
+                .security_group(tenant, &GroupRef::Id(resource_id.to_string()))
+                .await
+                .is_ok(),
             _ => false,
         };
         if exists {
@@ -53,7 +65,12 @@ impl Federation {
     }
 
     /// Adds or overwrites tags on resources. All-or-nothing.
-    pub async fn create_tags(&self, tenant: &Tenant, resource_ids: &[String], tags: &[Tag]) -> Result<()> {
+    pub async fn create_tags(
+        &self,
+        tenant: &Tenant,
+        resource_ids: &[String],
+        tags: &[Tag],
+    ) -> Result<()> {
         for tag in tags {
             validate_tag(tag)?;
         }
@@ -61,9 +78,15 @@ impl Federation {
         for id in resource_ids {
             let kind = self.owned_resource(tenant, id).await?;
             let existing = self.tags_of(tenant, id).await?;
-            let added = tags.iter().filter(|t| !existing.iter().any(|e| e.key == t.key)).count();
+            let added = tags
+                .iter()
+                .filter(|t| !existing.iter().any(|e| e.key == t.key))
+                .count();
             if existing.len() + added > MAX_TAGS_PER_RESOURCE {
-                return Err(Error::invalid("Tag", format!("a resource may have at most {MAX_TAGS_PER_RESOURCE} tags")));
+                return Err(Error::invalid(
+                    "Tag",
+                    format!("a resource may have at most {MAX_TAGS_PER_RESOURCE} tags"),
+                ));
             }
             kinds.push(kind);
         }
@@ -91,7 +114,12 @@ impl Federation {
     }
 
     /// Removes tags; with no removals listed, removes every tag of the resources.
-    pub async fn delete_tags(&self, tenant: &Tenant, resource_ids: &[String], removals: &[TagRemoval]) -> Result<()> {
+    pub async fn delete_tags(
+        &self,
+        tenant: &Tenant,
+        resource_ids: &[String],
+        removals: &[TagRemoval],
+    ) -> Result<()> {
         for id in resource_ids {
             self.owned_resource(tenant, id).await?;
         }
@@ -133,24 +161,44 @@ impl Federation {
         rows.iter()
             .map(|row| {
                 let resource_id = text(row, "resource_id")?;
-                let resource_type = ResourceKind::of_id(&resource_id).map(ResourceKind::ec2_type).unwrap_or("unknown");
-                Ok(ResourceTag { resource_id, resource_type, key: text(row, "tag_key")?, value: text(row, "tag_value")? })
+                let resource_type = ResourceKind::of_id(&resource_id)
+                    .map(ResourceKind::ec2_type)
+                    .unwrap_or("unknown");
+                Ok(ResourceTag {
+                    resource_id,
+                    resource_type,
+                    key: text(row, "tag_key")?,
+                    value: text(row, "tag_value")?,
+                })
             })
             .collect()
     }
 
     async fn tags_of(&self, tenant: &Tenant, resource_id: &str) -> Result<Vec<Tag>> {
-        let rows = sqlx::query("SELECT tag_key, tag_value FROM tags WHERE tenant_id = $1 AND resource_id = $2")
-            .bind(&tenant.id)
-            .bind(resource_id)
-            .fetch_all(self.db.pool())
-            .await
-            .map_err(db_err)?;
-        rows.iter().map(|row| Ok(Tag { key: text(row, "tag_key")?, value: text(row, "tag_value")? })).collect()
+        let rows = sqlx::query(
+            "SELECT tag_key, tag_value FROM tags WHERE tenant_id = $1 AND resource_id = $2",
+        )
+        .bind(&tenant.id)
+        .bind(resource_id)
+        .fetch_all(self.db.pool())
+        .await
+        .map_err(db_err)?;
+        rows.iter()
+            .map(|row| {
+                Ok(Tag {
+                    key: text(row, "tag_key")?,
+                    value: text(row, "tag_value")?,
+                })
+            })
+            .collect()
     }
 
     /// Tags of every resource of one kind, keyed by resource ID.
-    pub(crate) async fn tags_by_resource(&self, tenant: &Tenant, kind: ResourceKind) -> Result<HashMap<String, Vec<Tag>>> {
+    pub(crate) async fn tags_by_resource(
+        &self,
+        tenant: &Tenant,
+        kind: ResourceKind,
+    ) -> Result<HashMap<String, Vec<Tag>>> {
         let rows = sqlx::query("SELECT resource_id, tag_key, tag_value FROM tags WHERE tenant_id = $1 AND resource_type = $2 ORDER BY tag_key")
             .bind(&tenant.id)
             .bind(kind.ec2_type())
@@ -159,7 +207,10 @@ impl Federation {
             .map_err(db_err)?;
         let mut map: HashMap<String, Vec<Tag>> = HashMap::new();
         for row in &rows {
-            map.entry(text(row, "resource_id")?).or_default().push(Tag { key: text(row, "tag_key")?, value: text(row, "tag_value")? });
+            map.entry(text(row, "resource_id")?).or_default().push(Tag {
+                key: text(row, "tag_key")?,
+                value: text(row, "tag_value")?,
+            });
         }
         Ok(map)
     }

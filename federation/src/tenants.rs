@@ -103,11 +103,16 @@ pub(crate) fn tenant_from_row(row: &AnyRow) -> Result<Tenant> {
 pub fn validate_name(what: &str, name: &str) -> Result<()> {
     let ok = !name.is_empty()
         && name.len() <= 64
-        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_.".contains(&b));
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_.".contains(&b));
     if ok {
         Ok(())
     } else {
-        Err(Error::invalid(what, format!("{what} name '{name}' must be 1-64 characters of a-z, 0-9, '-', '_' or '.'")))
+        Err(Error::invalid(
+            what,
+            format!("{what} name '{name}' must be 1-64 characters of a-z, 0-9, '-', '_' or '.'"),
+        ))
     }
 }
 
@@ -117,7 +122,9 @@ impl Federation {
         validate_name("tenant", name)?;
         let account_id: String = {
             let mut rng = rand::thread_rng();
-            (0..12).map(|i| char::from(b'0' + rng.gen_range(if i == 0 { 1 } else { 0 }..10))).collect()
+            (0..12)
+                .map(|i| char::from(b'0' + rng.gen_range(if i == 0 { 1 } else { 0 }..10)))
+                .collect()
         };
         let tenant = Tenant {
             id: ResourceKind::Tenant.new_id(),
@@ -126,16 +133,20 @@ impl Federation {
             created_at: now(),
             quotas: Quotas::default(),
         };
-        let inserted = sqlx::query("INSERT INTO tenants (id, name, account_id, created_at) VALUES ($1, $2, $3, $4)")
-            .bind(&tenant.id)
-            .bind(&tenant.name)
-            .bind(&tenant.account_id)
-            .bind(tenant.created_at)
-            .execute(self.db.pool())
-            .await;
+        let inserted = sqlx::query(
+            "INSERT INTO tenants (id, name, account_id, created_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(&tenant.id)
+        .bind(&tenant.name)
+        .bind(&tenant.account_id)
+        .bind(tenant.created_at)
+        .execute(self.db.pool())
+        .await;
         match inserted {
             Ok(_) => {}
-            Err(e) if is_unique_violation(&e) => return Err(Error::duplicate(ResourceKind::Tenant, name)),
+            Err(e) if is_unique_violation(&e) => {
+                return Err(Error::duplicate(ResourceKind::Tenant, name))
+            }
             Err(e) => return Err(db_err(e)),
         }
         self.ensure_default_security_group(&tenant).await?;
@@ -145,21 +156,28 @@ impl Federation {
 
     /// All tenants, by name.
     pub async fn list_tenants(&self) -> Result<Vec<Tenant>> {
-        let rows = sqlx::query(&format!("SELECT {TENANT_COLUMNS} FROM tenants ORDER BY name"))
-            .fetch_all(self.db.pool())
-            .await
-            .map_err(db_err)?;
+        let rows = sqlx::query(&format!(
+            "SELECT {TENANT_COLUMNS} FROM tenants ORDER BY name"
+        ))
+        .fetch_all(self.db.pool())
+        .await
+        .map_err(db_err)?;
         rows.iter().map(tenant_from_row).collect()
     }
 
     /// The tenant called `name`.
     pub async fn tenant_by_name(&self, name: &str) -> Result<Tenant> {
-        let row = sqlx::query(&format!("SELECT {TENANT_COLUMNS} FROM tenants WHERE name = $1"))
-            .bind(name)
-            .fetch_optional(self.db.pool())
-            .await
-            .map_err(db_err)?;
-        row.as_ref().map(tenant_from_row).transpose()?.ok_or_else(|| Error::not_found(ResourceKind::Tenant, name))
+        let row = sqlx::query(&format!(
+            "SELECT {TENANT_COLUMNS} FROM tenants WHERE name = $1"
+        ))
+        .bind(name)
+        .fetch_optional(self.db.pool())
+        .await
+        .map_err(db_err)?;
+        row.as_ref()
+            .map(tenant_from_row)
+            .transpose()?
+            .ok_or_else(|| Error::not_found(ResourceKind::Tenant, name))
     }
 
     /// Deletes a tenant and everything it owns in the database. Refused while it
@@ -173,7 +191,11 @@ impl Federation {
                 buckets.len()
             )));
         }
-        sqlx::query("DELETE FROM tenants WHERE id = $1").bind(&tenant.id).execute(self.db.pool()).await.map_err(db_err)?;
+        sqlx::query("DELETE FROM tenants WHERE id = $1")
+            .bind(&tenant.id)
+            .execute(self.db.pool())
+            .await
+            .map_err(db_err)?;
         self.keys.clear();
         tracing::info!(tenant = %name, "tenant deleted");
         Ok(())
@@ -210,14 +232,16 @@ impl Federation {
             role,
             created_at: now(),
         };
-        let inserted = sqlx::query("INSERT INTO users (id, tenant_id, name, role, created_at) VALUES ($1, $2, $3, $4, $5)")
-            .bind(&user.id)
-            .bind(&tenant.id)
-            .bind(&user.name)
-            .bind(role.as_str())
-            .bind(user.created_at)
-            .execute(self.db.pool())
-            .await;
+        let inserted = sqlx::query(
+            "INSERT INTO users (id, tenant_id, name, role, created_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&user.id)
+        .bind(&tenant.id)
+        .bind(&user.name)
+        .bind(role.as_str())
+        .bind(user.created_at)
+        .execute(self.db.pool())
+        .await;
         match inserted {
             Ok(_) => Ok(user),
             Err(e) if is_unique_violation(&e) => Err(Error::duplicate(ResourceKind::User, name)),
@@ -228,11 +252,13 @@ impl Federation {
     /// The users of a tenant.
     pub async fn list_users(&self, tenant: &str) -> Result<Vec<User>> {
         let tenant = self.tenant_by_name(tenant).await?;
-        let rows = sqlx::query("SELECT id, name, role, created_at FROM users WHERE tenant_id = $1 ORDER BY name")
-            .bind(&tenant.id)
-            .fetch_all(self.db.pool())
-            .await
-            .map_err(db_err)?;
+        let rows = sqlx::query(
+            "SELECT id, name, role, created_at FROM users WHERE tenant_id = $1 ORDER BY name",
+        )
+        .bind(&tenant.id)
+        .fetch_all(self.db.pool())
+        .await
+        .map_err(db_err)?;
         rows.iter()
             .map(|row| {
                 Ok(User {
@@ -262,13 +288,18 @@ impl Federation {
         Ok(())
     }
 
-    pub(crate) async fn user_id(&self, tenant: &Tenant, name: &str) -> Result<Option<(String, Role)>> {
+    pub(crate) async fn user_id(
+        &self,
+        tenant: &Tenant,
+        name: &str,
+    ) -> Result<Option<(String, Role)>> {
         let row = sqlx::query("SELECT id, role FROM users WHERE tenant_id = $1 AND name = $2")
             .bind(&tenant.id)
             .bind(name)
             .fetch_optional(self.db.pool())
             .await
             .map_err(db_err)?;
-        row.map(|row| Ok((text(&row, "id")?, Role::parse(&text(&row, "role")?)))).transpose()
+        row.map(|row| Ok((text(&row, "id")?, Role::parse(&text(&row, "role")?))))
+            .transpose()
     }
 }

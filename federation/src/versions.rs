@@ -15,7 +15,10 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 use crate::db::{db_err, int, now_ms, text};
-use crate::objects::{decode_blobs, encode_blobs, encode_checksum, encode_headers, object_from_row, store_current, OBJECT_COLUMNS};
+use crate::objects::{
+    decode_blobs, encode_blobs, encode_checksum, encode_headers, object_from_row, store_current,
+    OBJECT_COLUMNS,
+};
 use crate::tenants::Tenant;
 use crate::Federation;
 
@@ -56,18 +59,35 @@ fn parse_state(value: Option<String>) -> Versioning {
 /// PostgreSQL the bucket row is locked, so writes to one bucket commit one at a
 /// time and each sees the object it replaces (SQLite's `BEGIN IMMEDIATE`
 /// already serialises writers).
-pub(crate) async fn versioning_in(conn: &mut AnyConnection, bucket: &str, lock_row: bool) -> Result<Versioning> {
-    let sql = if lock_row { "SELECT versioning FROM buckets WHERE name = $1 FOR UPDATE" } else { "SELECT versioning FROM buckets WHERE name = $1" };
+pub(crate) async fn versioning_in(
+    conn: &mut AnyConnection,
+    bucket: &str,
+    lock_row: bool,
+) -> Result<Versioning> {
+    let sql = if lock_row {
+        "SELECT versioning FROM buckets WHERE name = $1 FOR UPDATE"
+    } else {
+        "SELECT versioning FROM buckets WHERE name = $1"
+    };
     let row = sqlx::query(sql)
         .bind(bucket)
         .fetch_optional(&mut *conn)
         .await
         .map_err(db_err)?
         .ok_or_else(|| Error::not_found(ResourceKind::Bucket, bucket))?;
-    Ok(parse_state(row.try_get::<Option<String>, _>("versioning").map_err(db_err)?))
+    Ok(parse_state(
+        row.try_get::<Option<String>, _>("versioning")
+            .map_err(db_err)?,
+    ))
 }
 
-async fn archive(conn: &mut AnyConnection, bucket: &str, info: &ObjectInfo, is_marker: bool, seq: i64) -> Result<()> {
+async fn archive(
+    conn: &mut AnyConnection,
+    bucket: &str,
+    info: &ObjectInfo,
+    is_marker: bool,
+    seq: i64,
+) -> Result<()> {
     sqlx::query(
         "INSERT INTO object_versions (bucket, object_key, version_key, version_id, seq, is_delete_marker, blobs, size, etag, \
          content_type, headers, user_metadata, checksum, parts_count, last_modified, acl) \
@@ -140,14 +160,21 @@ pub(crate) async fn retire_current(
 }
 
 /// Deletes one row of a key's history.
-async fn drop_history_row(conn: &mut AnyConnection, bucket: &str, key: &str, version_key: &str) -> Result<()> {
-    sqlx::query("DELETE FROM object_versions WHERE bucket = $1 AND object_key = $2 AND version_key = $3")
-        .bind(bucket)
-        .bind(key)
-        .bind(version_key)
-        .execute(&mut *conn)
-        .await
-        .map_err(db_err)?;
+async fn drop_history_row(
+    conn: &mut AnyConnection,
+    bucket: &str,
+    key: &str,
+    version_key: &str,
+) -> Result<()> {
+    sqlx::query(
+        "DELETE FROM object_versions WHERE bucket = $1 AND object_key = $2 AND version_key = $3",
+    )
+    .bind(bucket)
+    .bind(key)
+    .bind(version_key)
+    .execute(&mut *conn)
+    .await
+    .map_err(db_err)?;
     Ok(())
 }
 
@@ -165,7 +192,12 @@ async fn current_seq(conn: &mut AnyConnection, bucket: &str, key: &str) -> Resul
 }
 
 /// Adds a delete marker as the newest version of `key`.
-pub(crate) async fn insert_delete_marker(conn: &mut AnyConnection, bucket: &str, key: &str, version_id: Option<String>) -> Result<()> {
+pub(crate) async fn insert_delete_marker(
+    conn: &mut AnyConnection,
+    bucket: &str,
+    key: &str,
+    version_id: Option<String>,
+) -> Result<()> {
     let marker = ObjectInfo {
         key: key.to_string(),
         size: 0,
@@ -197,28 +229,47 @@ pub struct VersionListing {
     pub next: Option<(String, Option<String>)>,
 }
 
-const VERSION_COLUMNS: &str = "object_key, blobs, size, etag, content_type, headers, user_metadata, checksum, parts_count, \
+const VERSION_COLUMNS: &str =
+    "object_key, blobs, size, etag, content_type, headers, user_metadata, checksum, parts_count, \
      last_modified, acl, version_id, seq, is_delete_marker";
 
 fn history_entry(row: &AnyRow) -> Result<(ObjectInfo, bool, i64)> {
-    Ok((object_from_row(row)?, int(row, "is_delete_marker")? != 0, int(row, "seq")?))
+    Ok((
+        object_from_row(row)?,
+        int(row, "is_delete_marker")? != 0,
+        int(row, "seq")?,
+    ))
 }
 
 impl Federation {
     /// Sets a bucket's versioning state (`Enabled` or `Suspended`).
-    pub async fn set_bucket_versioning(&self, tenant: &Tenant, bucket: &str, enabled: bool) -> Result<()> {
+    pub async fn set_bucket_versioning(
+        &self,
+        tenant: &Tenant,
+        bucket: &str,
+        enabled: bool,
+    ) -> Result<()> {
         let state = if enabled { "Enabled" } else { "Suspended" };
-        self.set_bucket_setting(tenant, bucket, "versioning", Some(state.to_string())).await
+        self.set_bucket_setting(tenant, bucket, "versioning", Some(state.to_string()))
+            .await
     }
 
     /// A bucket's versioning state.
     pub async fn bucket_versioning(&self, tenant: &Tenant, bucket: &str) -> Result<Versioning> {
         self.bucket(tenant, bucket).await?;
-        Ok(parse_state(self.bucket_setting(bucket, "versioning").await?))
+        Ok(parse_state(
+            self.bucket_setting(bucket, "versioning").await?,
+        ))
     }
 
     /// One version of an object; a delete marker answers `MethodNotAllowed`-style `AccessDenied`-free error.
-    pub async fn object_version(&self, tenant: &Tenant, bucket: &str, key: &str, version_id: &str) -> Result<(ObjectInfo, bool)> {
+    pub async fn object_version(
+        &self,
+        tenant: &Tenant,
+        bucket: &str,
+        key: &str,
+        version_id: &str,
+    ) -> Result<(ObjectInfo, bool)> {
         self.bucket(tenant, bucket).await?;
         let wanted = (version_id != NULL_VERSION).then(|| version_id.to_string());
         if let Some(current) = self.find_object(bucket, key).await? {
@@ -249,29 +300,48 @@ impl Federation {
             .fetch_optional(self.db.pool())
             .await
             .map_err(db_err)?;
-        Ok(row.map(|r| int(&r, "is_delete_marker")).transpose()?.is_some_and(|m| m != 0))
+        Ok(row
+            .map(|r| int(&r, "is_delete_marker"))
+            .transpose()?
+            .is_some_and(|m| m != 0))
     }
 
     /// Deletes one version for good. If it was the current version, the next
     /// newest version (unless that is a delete marker) becomes current.
-    pub async fn delete_object_version(&self, tenant: &Tenant, bucket: &str, key: &str, version_id: &str) -> Result<DeleteOutcome> {
+    pub async fn delete_object_version(
+        &self,
+        tenant: &Tenant,
+        bucket: &str,
+        key: &str,
+        version_id: &str,
+    ) -> Result<DeleteOutcome> {
         self.bucket(tenant, bucket).await?;
         let wanted = (version_id != NULL_VERSION).then(|| version_id.to_string());
         let mut tx = self.db.begin_write().await?;
         versioning_in(&mut tx, bucket, !self.db.is_sqlite()).await?;
-        let current = sqlx::query(&format!("SELECT {OBJECT_COLUMNS} FROM objects WHERE bucket = $1 AND object_key = $2"))
-            .bind(bucket)
-            .bind(key)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db_err)?
-            .map(|row| object_from_row(&row))
-            .transpose()?;
+        let current = sqlx::query(&format!(
+            "SELECT {OBJECT_COLUMNS} FROM objects WHERE bucket = $1 AND object_key = $2"
+        ))
+        .bind(bucket)
+        .bind(key)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_err)?
+        .map(|row| object_from_row(&row))
+        .transpose()?;
         let mut freed = Vec::new();
-        let mut outcome = DeleteOutcome { delete_marker: false, version_id: wanted.clone() };
+        let mut outcome = DeleteOutcome {
+            delete_marker: false,
+            version_id: wanted.clone(),
+        };
         match current {
             Some(current) if current.version_id == wanted => {
-                sqlx::query("DELETE FROM objects WHERE bucket = $1 AND object_key = $2").bind(bucket).bind(key).execute(&mut *tx).await.map_err(db_err)?;
+                sqlx::query("DELETE FROM objects WHERE bucket = $1 AND object_key = $2")
+                    .bind(bucket)
+                    .bind(key)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
                 freed.extend(current.blobs);
             }
             current => {
@@ -304,7 +374,10 @@ impl Federation {
         if let Some(row) = newest {
             let (info, is_marker, seq) = history_entry(&row)?;
             if !is_marker {
-                let version_key = info.version_id.clone().unwrap_or_else(|| NULL_VERSION.into());
+                let version_key = info
+                    .version_id
+                    .clone()
+                    .unwrap_or_else(|| NULL_VERSION.into());
                 drop_history_row(&mut tx, bucket, key, &version_key).await?;
                 store_current(&mut tx, bucket, &info, seq).await?;
             }
@@ -330,22 +403,30 @@ impl Federation {
         let common_prefix_of = |key: &str| -> Option<String> {
             let delimiter = delimiter?;
             let rest = key.strip_prefix(prefix)?;
-            rest.find(delimiter).map(|at| key[..prefix.len() + at + delimiter.len()].to_string())
+            rest.find(delimiter)
+                .map(|at| key[..prefix.len() + at + delimiter.len()].to_string())
         };
         // Where to resume: after a version of a key, after a key, or at a key.
         let mut resume = match (key_marker, version_id_marker) {
-            (Some(key), Some(version)) => Resume::AfterVersion(key.to_string(), self.version_seq(bucket, key, version).await?),
-            (Some(key), None) if key >= prefix => match common_prefix_of(key).and_then(|cp| crate::listing::after_prefix(&cp)) {
-                Some(next) => Resume::AtKey(next),
-                None => Resume::AfterKey(key.to_string()),
-            },
+            (Some(key), Some(version)) => Resume::AfterVersion(
+                key.to_string(),
+                self.version_seq(bucket, key, version).await?,
+            ),
+            (Some(key), None) if key >= prefix => {
+                match common_prefix_of(key).and_then(|cp| crate::listing::after_prefix(&cp)) {
+                    Some(next) => Resume::AtKey(next),
+                    None => Resume::AfterKey(key.to_string()),
+                }
+            }
             _ => Resume::AtKey(prefix.to_string()),
         };
         let mut listing = VersionListing::default();
         let mut previous_key: Option<String> = None;
         loop {
             let wanted = max.saturating_sub(listing.entries.len() + listing.common_prefixes.len());
-            let entries = self.version_rows(bucket, &resume, wanted as i64 + 1).await?;
+            let entries = self
+                .version_rows(bucket, &resume, wanted as i64 + 1)
+                .await?;
             if entries.is_empty() {
                 return Ok(listing);
             }
@@ -367,13 +448,22 @@ impl Federation {
                 }
                 // The newest entry of a key is the latest, whichever table holds it,
                 // unless this page continues a key an earlier page began.
-                let continues_marker = matches!(&resume, Resume::AfterVersion(k, _) if *k == info.key);
-                let is_latest = previous_key.as_deref() != Some(info.key.as_str()) && !continues_marker;
+                let continues_marker =
+                    matches!(&resume, Resume::AfterVersion(k, _) if *k == info.key);
+                let is_latest =
+                    previous_key.as_deref() != Some(info.key.as_str()) && !continues_marker;
                 previous_key = Some(info.key.clone());
-                let version = info.version_id.clone().unwrap_or_else(|| NULL_VERSION.into());
+                let version = info
+                    .version_id
+                    .clone()
+                    .unwrap_or_else(|| NULL_VERSION.into());
                 listing.next = Some((info.key.clone(), Some(version)));
                 resume = Resume::AfterVersion(info.key.clone(), seq);
-                listing.entries.push(VersionEntry { info, is_delete_marker, is_latest });
+                listing.entries.push(VersionEntry {
+                    info,
+                    is_delete_marker,
+                    is_latest,
+                });
             }
             match next_resume {
                 Some(Some(next)) => resume = next,
@@ -385,9 +475,18 @@ impl Federation {
     }
 
     /// Up to `limit` versions (both tables, merged) from `resume`, by key then newest first.
-    async fn version_rows(&self, bucket: &str, resume: &Resume, limit: i64) -> Result<Vec<(ObjectInfo, bool, i64)>> {
+    async fn version_rows(
+        &self,
+        bucket: &str,
+        resume: &Resume,
+        limit: i64,
+    ) -> Result<Vec<(ObjectInfo, bool, i64)>> {
         let (filter, key, seq) = match resume {
-            Resume::AfterVersion(key, seq) => ("((object_key = $2 AND seq < $3) OR object_key > $2)", key, *seq),
+            Resume::AfterVersion(key, seq) => (
+                "((object_key = $2 AND seq < $3) OR object_key > $2)",
+                key,
+                *seq,
+            ),
             Resume::AfterKey(key) => ("(object_key > $2 AND $3 = $3)", key, 0),
             Resume::AtKey(key) => ("(object_key >= $2 AND $3 = $3)", key, 0),
         };
@@ -408,14 +507,20 @@ impl Federation {
 
     async fn version_seq(&self, bucket: &str, key: &str, version_id: &str) -> Result<i64> {
         let wanted = (version_id != NULL_VERSION).then(|| version_id.to_string());
-        let current = sqlx::query("SELECT seq, version_id FROM objects WHERE bucket = $1 AND object_key = $2")
-            .bind(bucket)
-            .bind(key)
-            .fetch_optional(self.db.pool())
-            .await
-            .map_err(db_err)?;
+        let current = sqlx::query(
+            "SELECT seq, version_id FROM objects WHERE bucket = $1 AND object_key = $2",
+        )
+        .bind(bucket)
+        .bind(key)
+        .fetch_optional(self.db.pool())
+        .await
+        .map_err(db_err)?;
         if let Some(row) = current {
-            if row.try_get::<Option<String>, _>("version_id").map_err(db_err)? == wanted {
+            if row
+                .try_get::<Option<String>, _>("version_id")
+                .map_err(db_err)?
+                == wanted
+            {
                 return int(&row, "seq");
             }
         }

@@ -19,10 +19,15 @@ fn fail(what: &str, error: impl std::fmt::Display) -> BootstrapError {
 
 /// Opens the database, key and object store of the configured site.
 pub async fn open(config: &Config) -> Result<Federation, BootstrapError> {
-    std::fs::create_dir_all(&config.data_dir).map_err(|e| fail(&format!("creating {}", config.data_dir.display()), e))?;
-    let secrets = SecretBox::load_or_create(&config.master_key_path()).map_err(|e| fail("loading the master key", e))?;
-    let db = Db::connect(&config.database_url()).await.map_err(|e| fail("opening the database", e))?;
-    let store = FsObjectStore::open(config.data_dir.join("objects")).map_err(|e| fail("opening the object store", e))?;
+    std::fs::create_dir_all(&config.data_dir)
+        .map_err(|e| fail(&format!("creating {}", config.data_dir.display()), e))?;
+    let secrets = SecretBox::load_or_create(&config.master_key_path())
+        .map_err(|e| fail("loading the master key", e))?;
+    let db = Db::connect(&config.database_url())
+        .await
+        .map_err(|e| fail("opening the database", e))?;
+    let store = FsObjectStore::open(config.data_dir.join("objects"))
+        .map_err(|e| fail("opening the object store", e))?;
     let federation = Federation::new(db, secrets, Arc::new(store), config.region.clone());
     Ok(federation)
 }
@@ -34,21 +39,37 @@ pub struct AdminKey {
 }
 
 /// Creates the `admin` tenant and key when the database has no tenant yet.
-pub async fn ensure_admin(federation: &Federation, config: &Config) -> Result<Option<AdminKey>, BootstrapError> {
-    let tenants = federation.list_tenants().await.map_err(|e| fail("listing tenants", e))?;
+pub async fn ensure_admin(
+    federation: &Federation,
+    config: &Config,
+) -> Result<Option<AdminKey>, BootstrapError> {
+    let tenants = federation
+        .list_tenants()
+        .await
+        .map_err(|e| fail("listing tenants", e))?;
     if !tenants.is_empty() {
         return Ok(None);
     }
-    federation.create_tenant("admin").await.map_err(|e| fail("creating the admin tenant", e))?;
-    let key = federation.create_access_key("admin", "admin", Role::Admin).await.map_err(|e| fail("creating the admin key", e))?;
+    federation
+        .create_tenant("admin")
+        .await
+        .map_err(|e| fail("creating the admin tenant", e))?;
+    let key = federation
+        .create_access_key("admin", "admin", Role::Admin)
+        .await
+        .map_err(|e| fail("creating the admin key", e))?;
     let credentials = format!(
         "[skyport]\naws_access_key_id = {}\naws_secret_access_key = {}\n",
         key.access_key_id, key.secret_access_key
     );
     let path = config.data_dir.join("aws/credentials");
     let _ = std::fs::remove_file(&path);
-    federation::sealing::write_private_file(&path, credentials.as_bytes()).map_err(|e| fail("writing the credentials file", e))?;
-    Ok(Some(AdminKey { access_key_id: key.access_key_id, secret_access_key: key.secret_access_key }))
+    federation::sealing::write_private_file(&path, credentials.as_bytes())
+        .map_err(|e| fail("writing the credentials file", e))?;
+    Ok(Some(AdminKey {
+        access_key_id: key.access_key_id,
+        secret_access_key: key.secret_access_key,
+    }))
 }
 
 /// Writes `<data_dir>/aws/config` with the `skyport` profile pointing at `endpoint`.
@@ -58,6 +79,7 @@ pub fn write_client_config(config: &Config, endpoint: &str) -> Result<(), Bootst
         config.region
     );
     let path = config.data_dir.join("aws/config");
-    std::fs::create_dir_all(config.data_dir.join("aws")).map_err(|e| fail("creating the aws directory", e))?;
+    std::fs::create_dir_all(config.data_dir.join("aws"))
+        .map_err(|e| fail("creating the aws directory", e))?;
     std::fs::write(&path, text).map_err(|e| fail(&format!("writing {}", path.display()), e))
 }

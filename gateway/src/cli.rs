@@ -104,7 +104,11 @@ pub struct ServeArgs {
 #[derive(Debug, Args)]
 pub struct AdminArgs {
     /// Gateway endpoint.
-    #[arg(long, env = "SKYPORT_ENDPOINT", default_value = "http://127.0.0.1:8773")]
+    #[arg(
+        long,
+        env = "SKYPORT_ENDPOINT",
+        default_value = "http://127.0.0.1:8773"
+    )]
     pub endpoint: String,
     /// Data directory whose aws/credentials holds the admin key (used when no key is given).
     #[arg(long, env = "SKYPORT_DATA_DIR", default_value = "./skyport-data")]

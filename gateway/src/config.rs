@@ -23,7 +23,12 @@ pub struct RateLimitConfig {
 
 impl Default for RateLimitConfig {
     fn default() -> Self {
-        RateLimitConfig { per_key_per_second: 2000, per_key_burst: 4000, per_tenant_per_second: 4000, per_tenant_burst: 8000 }
+        RateLimitConfig {
+            per_key_per_second: 2000,
+            per_key_burst: 4000,
+            per_tenant_per_second: 4000,
+            per_tenant_burst: 8000,
+        }
     }
 }
 
@@ -77,7 +82,10 @@ impl Default for Config {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("reading {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path}: {message}")]
     Parse { path: PathBuf, message: String },
 }
@@ -85,14 +93,23 @@ pub enum ConfigError {
 impl Config {
     /// Reads a TOML file; unknown keys are errors that name the file and position.
     pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.into(), source })?;
-        toml::from_str(&text).map_err(|e| ConfigError::Parse { path: path.into(), message: e.to_string() })
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.into(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.into(),
+            message: e.to_string(),
+        })
     }
 
     /// The database URL in force.
     pub fn database_url(&self) -> String {
         if self.database.is_empty() {
-            format!("sqlite://{}?mode=rwc", self.data_dir.join("skyport.db").display())
+            format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("skyport.db").display()
+            )
         } else {
             self.database.clone()
         }
@@ -123,12 +140,16 @@ mod tests {
 
     #[test]
     fn defaults_and_overrides() {
-        let config: Config = toml::from_str("region = \"ap-northeast-1\"\n[rate_limit]\nper_key_burst = 5\n").unwrap();
+        let config: Config =
+            toml::from_str("region = \"ap-northeast-1\"\n[rate_limit]\nper_key_burst = 5\n")
+                .unwrap();
         assert_eq!(config.bind.port(), 8773);
         assert_eq!(config.zones(), ["ap-northeast-1a"]);
         assert_eq!(config.rate_limit.per_key_burst, 5);
         assert_eq!(config.rate_limit.per_key_per_second, 2000);
-        assert!(config.database_url().starts_with("sqlite://./skyport-data/skyport.db"));
+        assert!(config
+            .database_url()
+            .starts_with("sqlite://./skyport-data/skyport.db"));
     }
 
     #[test]
@@ -137,6 +158,9 @@ mod tests {
         let path = dir.path().join("skyport.toml");
         std::fs::write(&path, "bind = \"127.0.0.1:1\"\nbogus = 1\n").unwrap();
         let message = Config::from_file(&path).unwrap_err().to_string();
-        assert!(message.contains("skyport.toml") && message.contains("bogus"), "{message}");
+        assert!(
+            message.contains("skyport.toml") && message.contains("bogus"),
+            "{message}"
+        );
     }
 }

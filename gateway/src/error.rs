@@ -19,7 +19,11 @@ pub struct Ec2Error {
 impl Ec2Error {
     /// A 400 with the given code.
     pub fn bad_request(code: &str, message: impl Into<String>) -> Ec2Error {
-        Ec2Error { status: StatusCode::BAD_REQUEST, code: code.into(), message: message.into() }
+        Ec2Error {
+            status: StatusCode::BAD_REQUEST,
+            code: code.into(),
+            message: message.into(),
+        }
     }
 
     /// `InvalidParameterValue`.
@@ -29,7 +33,10 @@ impl Ec2Error {
 
     /// `MissingParameter`.
     pub fn missing(parameter: &str) -> Ec2Error {
-        Ec2Error::bad_request("MissingParameter", format!("The request must contain the parameter {parameter}"))
+        Ec2Error::bad_request(
+            "MissingParameter",
+            format!("The request must contain the parameter {parameter}"),
+        )
     }
 }
 
@@ -62,8 +69,12 @@ impl From<Error> for Ec2Error {
             Error::NotFound { kind, id } => {
                 let message = match kind {
                     ResourceKind::KeyPair => format!("The key pair '{id}' does not exist"),
-                    ResourceKind::SecurityGroup => format!("The security group '{id}' does not exist"),
-                    ResourceKind::SecurityGroupRule => "The specified rule does not exist in this security group.".into(),
+                    ResourceKind::SecurityGroup => {
+                        format!("The security group '{id}' does not exist")
+                    }
+                    ResourceKind::SecurityGroupRule => {
+                        "The specified rule does not exist in this security group.".into()
+                    }
                     _ => message,
                 };
                 Ec2Error::bad_request(not_found_code(kind), message)
@@ -71,7 +82,9 @@ impl From<Error> for Ec2Error {
             Error::Duplicate { kind, id } => {
                 let message = match kind {
                     ResourceKind::KeyPair => format!("The keypair '{id}' already exists."),
-                    ResourceKind::SecurityGroup => format!("The security group '{id}' already exists"),
+                    ResourceKind::SecurityGroup => {
+                        format!("The security group '{id}' already exists")
+                    }
                     ResourceKind::SecurityGroupRule => {
                         format!("the specified rule \"peer: {id}\" already exists")
                     }
@@ -91,9 +104,11 @@ impl From<Error> for Ec2Error {
             Error::DependencyViolation(_) => Ec2Error::bad_request("DependencyViolation", message),
             Error::CannotDelete(_) => Ec2Error::bad_request("CannotDelete", message),
             Error::QuotaExceeded { .. } => Ec2Error::bad_request("ResourceLimitExceeded", message),
-            Error::AccessDenied(_) => {
-                Ec2Error { status: StatusCode::FORBIDDEN, code: "UnauthorizedOperation".into(), message }
-            }
+            Error::AccessDenied(_) => Ec2Error {
+                status: StatusCode::FORBIDDEN,
+                code: "UnauthorizedOperation".into(),
+                message,
+            },
             Error::BucketNotEmpty(_)
             | Error::BucketTakenByOther(_)
             | Error::BadDigest(_)
@@ -135,13 +150,21 @@ impl From<AuthError> for Ec2Error {
             }
         };
         let message = match &error {
-            AuthError::UnknownKey => "AWS was not able to validate the provided access credentials".to_string(),
-            AuthError::SignatureMismatch => "The request signature we calculated does not match the signature you provided. \
+            AuthError::UnknownKey => {
+                "AWS was not able to validate the provided access credentials".to_string()
+            }
+            AuthError::SignatureMismatch => {
+                "The request signature we calculated does not match the signature you provided. \
                 Check your AWS Secret Access Key and signing method."
-                .to_string(),
+                    .to_string()
+            }
             other => other.to_string(),
         };
-        Ec2Error { status, code: code.into(), message }
+        Ec2Error {
+            status,
+            code: code.into(),
+            message,
+        }
     }
 }
 
@@ -149,9 +172,18 @@ impl From<AuthError> for Ec2Error {
 pub fn s3_error(error: Error) -> S3Error {
     let message = error.to_string();
     let code = match &error {
-        Error::NotFound { kind: ResourceKind::Bucket, .. } => S3ErrorCode::NoSuchBucket,
-        Error::NotFound { kind: ResourceKind::MultipartUpload, .. } => S3ErrorCode::NoSuchUpload,
-        Error::NotFound { kind: ResourceKind::ObjectVersion, .. } => S3ErrorCode::NoSuchVersion,
+        Error::NotFound {
+            kind: ResourceKind::Bucket,
+            ..
+        } => S3ErrorCode::NoSuchBucket,
+        Error::NotFound {
+            kind: ResourceKind::MultipartUpload,
+            ..
+        } => S3ErrorCode::NoSuchUpload,
+        Error::NotFound {
+            kind: ResourceKind::ObjectVersion,
+            ..
+        } => S3ErrorCode::NoSuchVersion,
         Error::NotFound { .. } => S3ErrorCode::NoSuchKey,
         Error::BadDigest(_) => S3ErrorCode::BadDigest,
         Error::IncompleteBody(_) => S3ErrorCode::IncompleteBody,
@@ -161,19 +193,32 @@ pub fn s3_error(error: Error) -> S3Error {
         Error::InvalidPartOrder => S3ErrorCode::InvalidPartOrder,
         Error::EntityTooSmall => S3ErrorCode::EntityTooSmall,
         Error::InvalidRange => S3ErrorCode::InvalidRange,
-        Error::Duplicate { kind: ResourceKind::Bucket, .. } => S3ErrorCode::BucketAlreadyOwnedByYou,
+        Error::Duplicate {
+            kind: ResourceKind::Bucket,
+            ..
+        } => S3ErrorCode::BucketAlreadyOwnedByYou,
         Error::BucketTakenByOther(_) => S3ErrorCode::BucketAlreadyExists,
         Error::BucketNotEmpty(_) => S3ErrorCode::BucketNotEmpty,
-        Error::InvalidParameter { parameter, .. } if parameter == "Bucket" => S3ErrorCode::InvalidBucketName,
-        Error::InvalidParameter { parameter, .. } if parameter == "Key" => S3ErrorCode::KeyTooLongError,
+        Error::InvalidParameter { parameter, .. } if parameter == "Bucket" => {
+            S3ErrorCode::InvalidBucketName
+        }
+        Error::InvalidParameter { parameter, .. } if parameter == "Key" => {
+            S3ErrorCode::KeyTooLongError
+        }
         Error::InvalidParameter { .. } | Error::Duplicate { .. } => S3ErrorCode::InvalidArgument,
-        Error::QuotaExceeded { resource: "buckets", .. } => S3ErrorCode::TooManyBuckets,
+        Error::QuotaExceeded {
+            resource: "buckets",
+            ..
+        } => S3ErrorCode::TooManyBuckets,
         Error::QuotaExceeded { .. } => S3ErrorCode::Custom("QuotaExceeded".into()),
         Error::AccessDenied(_) | Error::CannotDelete(_) => S3ErrorCode::AccessDenied,
         Error::DependencyViolation(_) => S3ErrorCode::InvalidRequest,
         Error::Internal { detail } => {
             log_internal(detail);
-            return S3Error::with_message(S3ErrorCode::InternalError, "We encountered an internal error. Please try again.");
+            return S3Error::with_message(
+                S3ErrorCode::InternalError,
+                "We encountered an internal error. Please try again.",
+            );
         }
     };
     S3Error::with_message(code, message)
@@ -183,7 +228,9 @@ pub fn s3_error(error: Error) -> S3Error {
 pub fn admin_status(error: &Error) -> (StatusCode, &'static str) {
     match error {
         Error::NotFound { .. } => (StatusCode::NOT_FOUND, "NotFound"),
-        Error::Duplicate { .. } | Error::BucketTakenByOther(_) => (StatusCode::CONFLICT, "AlreadyExists"),
+        Error::Duplicate { .. } | Error::BucketTakenByOther(_) => {
+            (StatusCode::CONFLICT, "AlreadyExists")
+        }
         Error::InvalidParameter { .. } => (StatusCode::BAD_REQUEST, "InvalidParameter"),
         Error::DependencyViolation(_) | Error::BucketNotEmpty(_) | Error::CannotDelete(_) => {
             (StatusCode::CONFLICT, "DependencyViolation")
@@ -212,19 +259,66 @@ mod tests {
     #[test]
     fn ec2_codes_per_domain_error() {
         let rows: Vec<(Error, &str, u16)> = vec![
-            (Error::not_found(ResourceKind::KeyPair, "k"), "InvalidKeyPair.NotFound", 400),
-            (Error::not_found(ResourceKind::SecurityGroup, "sg-1"), "InvalidGroup.NotFound", 400),
-            (Error::not_found(ResourceKind::SecurityGroupRule, "r"), "InvalidPermission.NotFound", 400),
-            (Error::duplicate(ResourceKind::KeyPair, "k"), "InvalidKeyPair.Duplicate", 400),
-            (Error::duplicate(ResourceKind::SecurityGroup, "g"), "InvalidGroup.Duplicate", 400),
-            (Error::duplicate(ResourceKind::SecurityGroupRule, "r"), "InvalidPermission.Duplicate", 400),
-            (Error::invalid("PublicKeyMaterial", "bad"), "InvalidKey.Format", 400),
+            (
+                Error::not_found(ResourceKind::KeyPair, "k"),
+                "InvalidKeyPair.NotFound",
+                400,
+            ),
+            (
+                Error::not_found(ResourceKind::SecurityGroup, "sg-1"),
+                "InvalidGroup.NotFound",
+                400,
+            ),
+            (
+                Error::not_found(ResourceKind::SecurityGroupRule, "r"),
+                "InvalidPermission.NotFound",
+                400,
+            ),
+            (
+                Error::duplicate(ResourceKind::KeyPair, "k"),
+                "InvalidKeyPair.Duplicate",
+                400,
+            ),
+            (
+                Error::duplicate(ResourceKind::SecurityGroup, "g"),
+                "InvalidGroup.Duplicate",
+                400,
+            ),
+            (
+                Error::duplicate(ResourceKind::SecurityGroupRule, "r"),
+                "InvalidPermission.Duplicate",
+                400,
+            ),
+            (
+                Error::invalid("PublicKeyMaterial", "bad"),
+                "InvalidKey.Format",
+                400,
+            ),
             (Error::invalid("ResourceId", "bad"), "InvalidID", 400),
-            (Error::invalid("CidrIp", "bad"), "InvalidParameterValue", 400),
-            (Error::DependencyViolation("x".into()), "DependencyViolation", 400),
+            (
+                Error::invalid("CidrIp", "bad"),
+                "InvalidParameterValue",
+                400,
+            ),
+            (
+                Error::DependencyViolation("x".into()),
+                "DependencyViolation",
+                400,
+            ),
             (Error::CannotDelete("x".into()), "CannotDelete", 400),
-            (Error::QuotaExceeded { resource: "instances", limit: 1 }, "ResourceLimitExceeded", 400),
-            (Error::AccessDenied("x".into()), "UnauthorizedOperation", 403),
+            (
+                Error::QuotaExceeded {
+                    resource: "instances",
+                    limit: 1,
+                },
+                "ResourceLimitExceeded",
+                400,
+            ),
+            (
+                Error::AccessDenied("x".into()),
+                "UnauthorizedOperation",
+                403,
+            ),
             (Error::internal("db down"), "InternalError", 500),
         ];
         for (error, code, status) in rows {
@@ -254,18 +348,51 @@ mod tests {
     #[test]
     fn s3_codes_per_domain_error() {
         let rows = [
-            (Error::not_found(ResourceKind::Bucket, "b"), S3ErrorCode::NoSuchBucket),
-            (Error::duplicate(ResourceKind::Bucket, "b"), S3ErrorCode::BucketAlreadyOwnedByYou),
-            (Error::BucketTakenByOther("b".into()), S3ErrorCode::BucketAlreadyExists),
-            (Error::BucketNotEmpty("b".into()), S3ErrorCode::BucketNotEmpty),
-            (Error::invalid("Bucket", "bad"), S3ErrorCode::InvalidBucketName),
-            (Error::QuotaExceeded { resource: "buckets", limit: 1 }, S3ErrorCode::TooManyBuckets),
+            (
+                Error::not_found(ResourceKind::Bucket, "b"),
+                S3ErrorCode::NoSuchBucket,
+            ),
+            (
+                Error::duplicate(ResourceKind::Bucket, "b"),
+                S3ErrorCode::BucketAlreadyOwnedByYou,
+            ),
+            (
+                Error::BucketTakenByOther("b".into()),
+                S3ErrorCode::BucketAlreadyExists,
+            ),
+            (
+                Error::BucketNotEmpty("b".into()),
+                S3ErrorCode::BucketNotEmpty,
+            ),
+            (
+                Error::invalid("Bucket", "bad"),
+                S3ErrorCode::InvalidBucketName,
+            ),
+            (
+                Error::QuotaExceeded {
+                    resource: "buckets",
+                    limit: 1,
+                },
+                S3ErrorCode::TooManyBuckets,
+            ),
             (Error::AccessDenied("x".into()), S3ErrorCode::AccessDenied),
-            (Error::not_found(ResourceKind::Object, "k"), S3ErrorCode::NoSuchKey),
-            (Error::not_found(ResourceKind::MultipartUpload, "u"), S3ErrorCode::NoSuchUpload),
-            (Error::not_found(ResourceKind::ObjectVersion, "v"), S3ErrorCode::NoSuchVersion),
+            (
+                Error::not_found(ResourceKind::Object, "k"),
+                S3ErrorCode::NoSuchKey,
+            ),
+            (
+                Error::not_found(ResourceKind::MultipartUpload, "u"),
+                S3ErrorCode::NoSuchUpload,
+            ),
+            (
+                Error::not_found(ResourceKind::ObjectVersion, "v"),
+                S3ErrorCode::NoSuchVersion,
+            ),
             (Error::BadDigest("x".into()), S3ErrorCode::BadDigest),
-            (Error::IncompleteBody("x".into()), S3ErrorCode::IncompleteBody),
+            (
+                Error::IncompleteBody("x".into()),
+                S3ErrorCode::IncompleteBody,
+            ),
             (Error::PreconditionFailed, S3ErrorCode::PreconditionFailed),
             (Error::InvalidPart("x".into()), S3ErrorCode::InvalidPart),
             (Error::InvalidPartOrder, S3ErrorCode::InvalidPartOrder),

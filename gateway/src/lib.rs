@@ -27,7 +27,10 @@ use crate::server::Gateway;
 pub fn build_gateway(federation: federation::Federation, config: &Config) -> Gateway {
     let limits = Arc::new(RateLimits::new(&config.rate_limit));
     let mut builder = S3ServiceBuilder::new(s3::SkyportS3::new(federation.clone()));
-    builder.set_auth(s3::auth::KeyLookup { federation: federation.clone(), limits: limits.clone() });
+    builder.set_auth(s3::auth::KeyLookup {
+        federation: federation.clone(),
+        limits: limits.clone(),
+    });
     builder.set_access(s3::auth::RequireSignature);
     if !config.s3_base_domain.is_empty() {
         builder.set_host(s3::host::BaseDomain::new(&config.s3_base_domain));
@@ -39,7 +42,10 @@ pub fn build_gateway(federation: federation::Federation, config: &Config) -> Gat
         limits,
         metrics: metrics::install(),
         zones: config.zones(),
-        s3_base_domain: config.s3_base_domain.trim_end_matches('.').to_ascii_lowercase(),
+        s3_base_domain: config
+            .s3_base_domain
+            .trim_end_matches('.')
+            .to_ascii_lowercase(),
     }
 }
 
@@ -62,7 +68,10 @@ async fn apply_lifecycle_rules(federation: federation::Federation, interval_secs
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(interval_secs.max(1)));
     loop {
         tick.tick().await;
-        if let Err(e) = federation.apply_lifecycle(federation::bucket_settings::lifecycle_now(), 1000).await {
+        if let Err(e) = federation
+            .apply_lifecycle(federation::bucket_settings::lifecycle_now(), 1000)
+            .await
+        {
             tracing::warn!(error = %e, "applying lifecycle rules failed");
         }
     }
@@ -71,12 +80,25 @@ async fn apply_lifecycle_rules(federation: federation::Federation, interval_secs
 /// Opens the site, binds, prints the endpoint (and first-start credentials), and serves until Ctrl-C.
 pub async fn serve(config: Config) -> Result<(), String> {
     let federation = bootstrap::open(&config).await.map_err(|e| e.to_string())?;
-    let admin_key = bootstrap::ensure_admin(&federation, &config).await.map_err(|e| e.to_string())?;
+    let admin_key = bootstrap::ensure_admin(&federation, &config)
+        .await
+        .map_err(|e| e.to_string())?;
     // Before serving: drop what interrupted writes left behind.
-    federation.recover_object_store().await.map_err(|e| format!("recovering the object store: {e}"))?;
-    tokio::spawn(expire_abandoned_uploads(federation.clone(), config.multipart_expiry_hours));
-    tokio::spawn(apply_lifecycle_rules(federation.clone(), config.lifecycle_interval_secs));
-    let listener = tokio::net::TcpListener::bind(config.bind).await.map_err(|e| format!("binding {}: {e}", config.bind))?;
+    federation
+        .recover_object_store()
+        .await
+        .map_err(|e| format!("recovering the object store: {e}"))?;
+    tokio::spawn(expire_abandoned_uploads(
+        federation.clone(),
+        config.multipart_expiry_hours,
+    ));
+    tokio::spawn(apply_lifecycle_rules(
+        federation.clone(),
+        config.lifecycle_interval_secs,
+    ));
+    let listener = tokio::net::TcpListener::bind(config.bind)
+        .await
+        .map_err(|e| format!("binding {}: {e}", config.bind))?;
     let address = listener.local_addr().map_err(|e| e.to_string())?;
     let endpoint = format!("http://{address}");
     bootstrap::write_client_config(&config, &endpoint).map_err(|e| e.to_string())?;
@@ -93,7 +115,8 @@ pub async fn serve(config: Config) -> Result<(), String> {
     );
     println!("skyport listening on {endpoint}");
     let shutdown = async {
-        let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        let mut terminate =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
         let terminated = async {
             match terminate.as_mut() {
                 Some(signal) => {
@@ -108,7 +131,9 @@ pub async fn serve(config: Config) -> Result<(), String> {
         }
         tracing::info!("shutting down");
     };
-    server::run(listener, gateway, shutdown).await.map_err(|e| e.to_string())?;
+    server::run(listener, gateway, shutdown)
+        .await
+        .map_err(|e| e.to_string())?;
     federation.db().close().await;
     Ok(())
 }

@@ -10,7 +10,9 @@ use gateway::config::Config;
 fn load_config(args: &ServeArgs) -> Result<Config, String> {
     let mut config = match &args.config {
         Some(path) => Config::from_file(path).map_err(|e| e.to_string())?,
-        None if Path::new("skyport.toml").exists() => Config::from_file(Path::new("skyport.toml")).map_err(|e| e.to_string())?,
+        None if Path::new("skyport.toml").exists() => {
+            Config::from_file(Path::new("skyport.toml")).map_err(|e| e.to_string())?
+        }
         None => Config::default(),
     };
     if let Some(bind) = args.bind {
@@ -58,8 +60,12 @@ async fn serve(args: &ServeArgs) -> i32 {
             return 2;
         }
     };
-    let filter = tracing_subscriber::EnvFilter::try_new(&config.log).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.log)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
     match gateway::serve(config).await {
         Ok(()) => 0,
         Err(message) => {

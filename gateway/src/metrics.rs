@@ -11,9 +11,15 @@ static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 pub fn install() -> PrometheusHandle {
     HANDLE
         .get_or_init(|| {
-            let buckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+            let buckets = [
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+                10.0,
+            ];
             let recorder = PrometheusBuilder::new()
-                .set_buckets_for_metric(Matcher::Full("skyport_request_duration_seconds".into()), &buckets)
+                .set_buckets_for_metric(
+                    Matcher::Full("skyport_request_duration_seconds".into()),
+                    &buckets,
+                )
                 .expect("bucket list is not empty")
                 .build_recorder();
             let handle = recorder.handle();
@@ -26,7 +32,11 @@ pub fn install() -> PrometheusHandle {
 
 /// Records one finished request.
 pub fn record(protocol: &'static str, action: &str, status: u16, elapsed: Duration) {
-    let labels = [("protocol", protocol.to_string()), ("action", action.to_string()), ("status", status.to_string())];
+    let labels = [
+        ("protocol", protocol.to_string()),
+        ("action", action.to_string()),
+        ("status", status.to_string()),
+    ];
     metrics::counter!("skyport_requests_total", &labels).increment(1);
     metrics::histogram!("skyport_request_duration_seconds", "protocol" => protocol, "action" => action.to_string())
         .record(elapsed.as_secs_f64());

@@ -9,11 +9,24 @@ fn resource_for(action: &str, given: Option<&str>) -> Result<ResourceKind, Strin
         Some(name) => name.to_ascii_lowercase(),
         None => {
             let action = action.to_ascii_lowercase();
-            let guess = [("instance", "instance"), ("volume", "volume"), ("snapshot", "snapshot"), ("image", "image"), ("bucket", "bucket"), ("object", "bucket"), ("vpc", "network"), ("subnet", "network")]
-                .into_iter()
-                .find(|(needle, _)| action.contains(needle))
-                .map(|(_, kind)| kind);
-            guess.ok_or_else(|| format!("cannot tell the resource kind of {action}; pass --resource"))?.to_string()
+            let guess = [
+                ("instance", "instance"),
+                ("volume", "volume"),
+                ("snapshot", "snapshot"),
+                ("image", "image"),
+                ("bucket", "bucket"),
+                ("object", "bucket"),
+                ("vpc", "network"),
+                ("subnet", "network"),
+            ]
+            .into_iter()
+            .find(|(needle, _)| action.contains(needle))
+            .map(|(_, kind)| kind);
+            guess
+                .ok_or_else(|| {
+                    format!("cannot tell the resource kind of {action}; pass --resource")
+                })?
+                .to_string()
         }
     };
     let kind = match name.as_str() {
@@ -29,10 +42,21 @@ fn resource_for(action: &str, given: Option<&str>) -> Result<ResourceKind, Strin
 }
 
 fn explain(args: ExplainArgs) -> Result<String, String> {
-    let policies = if args.files.is_empty() { PolicySet::load_dir(&args.dir) } else { PolicySet::load_files(&args.files) }.map_err(|e| e.to_string())?;
-    let mut request = Request::new(&args.tenant, &args.action, resource_for(&args.action, args.resource.as_deref())?);
+    let policies = if args.files.is_empty() {
+        PolicySet::load_dir(&args.dir)
+    } else {
+        PolicySet::load_files(&args.files)
+    }
+    .map_err(|e| e.to_string())?;
+    let mut request = Request::new(
+        &args.tenant,
+        &args.action,
+        resource_for(&args.action, args.resource.as_deref())?,
+    );
     for tag in &args.tags {
-        let (key, value) = tag.split_once('=').ok_or_else(|| format!("--tag {tag}: expected KEY=VALUE"))?;
+        let (key, value) = tag
+            .split_once('=')
+            .ok_or_else(|| format!("--tag {tag}: expected KEY=VALUE"))?;
         request = request.with_tag(key, value);
     }
     if let Some(t) = &args.instance_type {
@@ -58,7 +82,14 @@ fn explain(args: ExplainArgs) -> Result<String, String> {
 pub fn run(command: PolicyCommand) -> i32 {
     let outcome = match command {
         PolicyCommand::Check { files } => policies::check_files(&files)
-            .map(|set| format!("ok: {} target(s), {} rule(s) in {} file(s)", set.targets().len(), set.rules().len(), files.len()))
+            .map(|set| {
+                format!(
+                    "ok: {} target(s), {} rule(s) in {} file(s)",
+                    set.targets().len(),
+                    set.rules().len(),
+                    files.len()
+                )
+            })
             .map_err(|e| e.to_string()),
         PolicyCommand::Explain(args) => explain(args),
     };

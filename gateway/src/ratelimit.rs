@@ -23,13 +23,17 @@ impl RateLimits {
     pub fn new(config: &RateLimitConfig) -> RateLimits {
         RateLimits {
             per_key: RateLimiter::keyed(quota(config.per_key_per_second, config.per_key_burst)),
-            per_tenant: RateLimiter::keyed(quota(config.per_tenant_per_second, config.per_tenant_burst)),
+            per_tenant: RateLimiter::keyed(quota(
+                config.per_tenant_per_second,
+                config.per_tenant_burst,
+            )),
         }
     }
 
     /// Whether one more request from this key and tenant is allowed now.
     pub fn allow(&self, access_key: &str, tenant_id: &str) -> bool {
-        self.per_key.check_key(&access_key.to_string()).is_ok() && self.per_tenant.check_key(&tenant_id.to_string()).is_ok()
+        self.per_key.check_key(&access_key.to_string()).is_ok()
+            && self.per_tenant.check_key(&tenant_id.to_string()).is_ok()
     }
 }
 
@@ -39,7 +43,12 @@ mod tests {
 
     #[test]
     fn bursts_are_cut_per_key_and_per_tenant() {
-        let config = RateLimitConfig { per_key_per_second: 1, per_key_burst: 3, per_tenant_per_second: 1, per_tenant_burst: 5 };
+        let config = RateLimitConfig {
+            per_key_per_second: 1,
+            per_key_burst: 3,
+            per_tenant_per_second: 1,
+            per_tenant_burst: 5,
+        };
         let limits = RateLimits::new(&config);
         let allowed = (0..10).filter(|_| limits.allow("k1", "t1")).count();
         assert_eq!(allowed, 3);

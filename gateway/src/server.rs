@@ -54,18 +54,31 @@ pub struct Gateway {
 }
 
 fn full(bytes: impl Into<Bytes>) -> ResponseBody {
-    Full::new(bytes.into()).map_err(|never| match never {}).boxed_unsync()
+    Full::new(bytes.into())
+        .map_err(|never| match never {})
+        .boxed_unsync()
 }
 
 fn new_request_id() -> String {
     let mut b = [0u8; 16];
     rand::thread_rng().fill_bytes(&mut b);
     let h = hex::encode(b);
-    format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    )
 }
 
 /// Serves connections from `listener` until `shutdown` resolves.
-pub async fn run(listener: TcpListener, gateway: Arc<Gateway>, shutdown: impl std::future::Future<Output = ()>) -> std::io::Result<()> {
+pub async fn run(
+    listener: TcpListener,
+    gateway: Arc<Gateway>,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> std::io::Result<()> {
     tokio::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
@@ -109,11 +122,17 @@ async fn handle(gateway: Arc<Gateway>, request: Request<Incoming>) -> Response<R
     // An error answered before the body was read leaves the body on the wire
     // (and clients that sent `Expect: 100-continue` may send it late): such a
     // connection must not carry another request.
-    let has_body = request.headers().get(http::header::CONTENT_LENGTH).is_some_and(|v| v != "0")
-        || request.headers().contains_key(http::header::TRANSFER_ENCODING);
+    let has_body = request
+        .headers()
+        .get(http::header::CONTENT_LENGTH)
+        .is_some_and(|v| v != "0")
+        || request
+            .headers()
+            .contains_key(http::header::TRANSFER_ENCODING);
     // botocore sends `Expect: 100-continue` even with an empty body, and then
     // misreads the connection after the final answer: don't reuse it.
-    let empty_expecting_continue = !has_body && request.headers().contains_key(http::header::EXPECT);
+    let empty_expecting_continue =
+        !has_body && request.headers().contains_key(http::header::EXPECT);
     async move {
         let (protocol, action, mut response) = route(&gateway, request, &request_id).await;
         let failed_early = has_body && (response.status().is_client_error() || response.status().is_server_error());
@@ -133,24 +152,43 @@ async fn handle(gateway: Arc<Gateway>, request: Request<Incoming>) -> Response<R
 }
 
 fn query_pairs(request: &http::request::Parts) -> Vec<(String, String)> {
-    request.uri.query().map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect()).unwrap_or_default()
+    request
+        .uri
+        .query()
+        .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+        .unwrap_or_default()
 }
 
 fn is_unsigned(parts: &http::request::Parts, query: &[(String, String)]) -> bool {
-    !parts.headers.contains_key("authorization") && !query.iter().any(|(k, _)| k == "X-Amz-Signature" || k == "Signature")
+    !parts.headers.contains_key("authorization")
+        && !query
+            .iter()
+            .any(|(k, _)| k == "X-Amz-Signature" || k == "Signature")
 }
 
-async fn route(gateway: &Gateway, request: Request<Incoming>, request_id: &str) -> (&'static str, String, Response<ResponseBody>) {
+async fn route(
+    gateway: &Gateway,
+    request: Request<Incoming>,
+    request_id: &str,
+) -> (&'static str, String, Response<ResponseBody>) {
     let (parts, body) = request.into_parts();
     let query = query_pairs(&parts);
     let path = parts.uri.path().to_string();
     if parts.method == Method::GET && is_unsigned(&parts, &query) {
         if path == "/health" {
-            return ("ops", "health".into(), text_response(StatusCode::OK, "text/plain", "ok\n".into()));
+            return (
+                "ops",
+                "health".into(),
+                text_response(StatusCode::OK, "text/plain", "ok\n".into()),
+            );
         }
         if path == "/metrics" {
             let body = gateway.metrics.render();
-            return ("ops", "metrics".into(), text_response(StatusCode::OK, "text/plain; version=0.0.4", body));
+            return (
+                "ops",
+                "metrics".into(),
+                text_response(StatusCode::OK, "text/plain; version=0.0.4", body),
+            );
         }
     }
     if path.starts_with(crate::admin::PREFIX) {
@@ -161,20 +199,32 @@ async fn route(gateway: &Gateway, request: Request<Incoming>, request_id: &str) 
     }
     let has_action = query.iter().any(|(k, _)| k == "Action");
     if has_action && (parts.method == Method::GET || parts.method == Method::HEAD) {
-        let (action, response) = ec2(gateway, &parts, query, Bytes::new(), Vec::new(), request_id).await;
+        let (action, response) =
+            ec2(gateway, &parts, query, Bytes::new(), Vec::new(), request_id).await;
         return ("ec2", action, response);
     }
     let is_form = parts
         .headers
         .get(http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"));
+        .is_some_and(|v| {
+            v.to_ascii_lowercase()
+                .starts_with("application/x-www-form-urlencoded")
+        });
     if parts.method == Method::POST && is_form {
         let bytes = match Limited::new(body, MAX_FORM_BODY).collect().await {
             Ok(collected) => collected.to_bytes(),
             Err(_) => {
-                let error = Ec2Error { status: StatusCode::PAYLOAD_TOO_LARGE, code: "RequestEntityTooLarge".into(), message: "The request body is too large or unreadable".into() };
-                return ("ec2", "unknown".into(), ec2_error_response(&error, request_id));
+                let error = Ec2Error {
+                    status: StatusCode::PAYLOAD_TOO_LARGE,
+                    code: "RequestEntityTooLarge".into(),
+                    message: "The request body is too large or unreadable".into(),
+                };
+                return (
+                    "ec2",
+                    "unknown".into(),
+                    ec2_error_response(&error, request_id),
+                );
             }
         };
         let form: Vec<(String, String)> = form_urlencoded::parse(&bytes).into_owned().collect();
@@ -184,7 +234,8 @@ async fn route(gateway: &Gateway, request: Request<Incoming>, request_id: &str) 
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.contains("/ec2/aws4_request"));
         if form.iter().any(|(k, _)| k == "Action") || names_ec2 {
-            let (action, response) = ec2(gateway, &parts, query, bytes.clone(), form, request_id).await;
+            let (action, response) =
+                ec2(gateway, &parts, query, bytes.clone(), form, request_id).await;
             return ("ec2", action, response);
         }
         return s3(gateway, parts, &query, s3s::Body::from(bytes), request_id).await;
@@ -192,10 +243,17 @@ async fn route(gateway: &Gateway, request: Request<Incoming>, request_id: &str) 
     s3(gateway, parts, &query, s3s::Body::from(body), request_id).await
 }
 
-fn text_response(status: StatusCode, content_type: &'static str, body: String) -> Response<ResponseBody> {
+fn text_response(
+    status: StatusCode,
+    content_type: &'static str,
+    body: String,
+) -> Response<ResponseBody> {
     let mut response = Response::new(full(body));
     *response.status_mut() = status;
-    response.headers_mut().insert(http::header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static(content_type),
+    );
     response
 }
 
@@ -205,7 +263,11 @@ fn ec2_error_response(error: &Ec2Error, request_id: &str) -> Response<ResponseBo
     } else {
         tracing::info!(code = %error.code, message = %error.message, "ec2 request refused");
     }
-    text_response(error.status, "text/xml;charset=UTF-8", ec2::xml::error_document(error, request_id))
+    text_response(
+        error.status,
+        "text/xml;charset=UTF-8",
+        ec2::xml::error_document(error, request_id),
+    )
 }
 
 async fn ec2(
@@ -218,22 +280,48 @@ async fn ec2(
 ) -> (String, Response<ResponseBody>) {
     let mut all = query.clone();
     all.extend(form);
-    let action_name = all.iter().find(|(k, _)| k == "Action").map(|(_, v)| v.clone()).unwrap_or_default();
+    let action_name = all
+        .iter()
+        .find(|(k, _)| k == "Action")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
     let result = async {
-        let signed = SignedRequest { method: parts.method.as_str(), path: parts.uri.path(), query: &query, headers: &parts.headers, body: &body };
+        let signed = SignedRequest {
+            method: parts.method.as_str(),
+            path: parts.uri.path(),
+            query: &query,
+            headers: &parts.headers,
+            body: &body,
+        };
         let principal = auth::authenticate(&gateway.federation, &signed, &all, "ec2").await?;
         tracing::Span::current().record("tenant", principal.tenant.name.as_str());
-        if !gateway.limits.allow(&principal.access_key_id, &principal.tenant.id) {
-            return Err(Ec2Error { status: StatusCode::SERVICE_UNAVAILABLE, code: "RequestLimitExceeded".into(), message: "Request limit exceeded.".into() });
+        if !gateway
+            .limits
+            .allow(&principal.access_key_id, &principal.tenant.id)
+        {
+            return Err(Ec2Error {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                code: "RequestLimitExceeded".into(),
+                message: "Request limit exceeded.".into(),
+            });
         }
         if action_name.is_empty() {
-            return Err(Ec2Error::bad_request("MissingAction", "The request must contain the parameter Action"));
+            return Err(Ec2Error::bad_request(
+                "MissingAction",
+                "The request must contain the parameter Action",
+            ));
         }
         let action = Action::parse(&action_name).ok_or_else(|| {
             if ec2::NOT_YET.contains(&action_name.as_str()) {
-                Ec2Error::bad_request("UnsupportedOperation", format!("{action_name} is not supported by this Skyport yet."))
+                Ec2Error::bad_request(
+                    "UnsupportedOperation",
+                    format!("{action_name} is not supported by this Skyport yet."),
+                )
             } else {
-                Ec2Error::bad_request("InvalidAction", format!("The action {action_name} is not valid for this web service."))
+                Ec2Error::bad_request(
+                    "InvalidAction",
+                    format!("The action {action_name} is not valid for this web service."),
+                )
             }
         })?;
         let call = Ec2Call {
@@ -242,14 +330,25 @@ async fn ec2(
             params: Params::from_pairs(&all),
             request_id,
             availability_zones: &gateway.zones,
-            host: parts.headers.get(http::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or(""),
+            host: parts
+                .headers
+                .get(http::header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .unwrap_or(""),
         };
         ec2::dispatch(action, call).await
     }
     .await;
-    let label = if Action::parse(&action_name).is_some() { action_name.clone() } else { "unknown".into() };
+    let label = if Action::parse(&action_name).is_some() {
+        action_name.clone()
+    } else {
+        "unknown".into()
+    };
     match result {
-        Ok(xml) => (label, text_response(StatusCode::OK, "text/xml;charset=UTF-8", xml)),
+        Ok(xml) => (
+            label,
+            text_response(StatusCode::OK, "text/xml;charset=UTF-8", xml),
+        ),
         Err(error) => (label, ec2_error_response(&error, request_id)),
     }
 }
@@ -261,7 +360,9 @@ async fn s3(
     body: s3s::Body,
     request_id: &str,
 ) -> (&'static str, String, Response<ResponseBody>) {
-    if let Err(refusal) = crate::s3::precheck::prepare(&mut parts, query, time::OffsetDateTime::now_utc()) {
+    if let Err(refusal) =
+        crate::s3::precheck::prepare(&mut parts, query, time::OffsetDateTime::now_utc())
+    {
         tracing::info!(code = refusal.code, "s3 request refused");
         let xml = format!(
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{}</Code><Message>{}</Message><RequestId>{}</RequestId></Error>",
@@ -269,7 +370,11 @@ async fn s3(
             ec2::xml::escape(&refusal.message),
             request_id
         );
-        return ("s3", "unknown".into(), text_response(refusal.status, "application/xml", xml));
+        return (
+            "s3",
+            "unknown".into(),
+            text_response(refusal.status, "application/xml", xml),
+        );
     }
     if parts.method == Method::OPTIONS {
         let bucket = crate::s3::cors::bucket_of(&parts, &gateway.s3_base_domain);
@@ -278,33 +383,64 @@ async fn s3(
         response.headers_mut().extend(answer.headers);
         return ("s3", "PreflightCors".into(), response);
     }
-    let origin = parts.headers.get("origin").and_then(|v| v.to_str().ok()).map(str::to_string);
+    let origin = parts
+        .headers
+        .get("origin")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     let bucket = crate::s3::cors::bucket_of(&parts, &gateway.s3_base_domain);
     let method = parts.method.to_string();
     let (action, mut response) = s3_call(gateway, Request::from_parts(parts, body)).await;
     // s3s answers 206 for a ranged GET but 200 for a ranged HEAD; S3 says 206.
-    if action == "HeadObject" && response.status() == StatusCode::OK && response.headers().contains_key(http::header::CONTENT_RANGE) {
+    if action == "HeadObject"
+        && response.status() == StatusCode::OK
+        && response.headers().contains_key(http::header::CONTENT_RANGE)
+    {
         *response.status_mut() = StatusCode::PARTIAL_CONTENT;
     }
     if let (Some(origin), Some(bucket)) = (origin, bucket) {
-        crate::s3::cors::decorate(&gateway.federation, &bucket, &origin, &method, response.headers_mut()).await;
+        crate::s3::cors::decorate(
+            &gateway.federation,
+            &bucket,
+            &origin,
+            &method,
+            response.headers_mut(),
+        )
+        .await;
     }
     ("s3", action, response)
 }
 
-async fn s3_call(gateway: &Gateway, request: Request<s3s::Body>) -> (String, Response<ResponseBody>) {
+async fn s3_call(
+    gateway: &Gateway,
+    request: Request<s3s::Body>,
+) -> (String, Response<ResponseBody>) {
     let (result, operation) = S3_OPERATION
         .scope(RefCell::new(String::new()), async {
             let result = gateway.s3.call(request).await;
             (result, S3_OPERATION.with(|op| op.borrow().clone()))
         })
         .await;
-    let operation = if operation.is_empty() { "unknown".to_string() } else { operation };
+    let operation = if operation.is_empty() {
+        "unknown".to_string()
+    } else {
+        operation
+    };
     match result {
-        Ok(response) => (operation, response.map(|body| body.map_err(|e| e as BoxError).boxed_unsync())),
+        Ok(response) => (
+            operation,
+            response.map(|body| body.map_err(|e| e as BoxError).boxed_unsync()),
+        ),
         Err(error) => {
             tracing::warn!(error = ?error, "s3 request failed");
-            (operation, text_response(StatusCode::INTERNAL_SERVER_ERROR, "text/plain", "internal error\n".into()))
+            (
+                operation,
+                text_response(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "text/plain",
+                    "internal error\n".into(),
+                ),
+            )
         }
     }
 }
@@ -314,15 +450,36 @@ fn admin_error(status: StatusCode, code: &str, message: &str) -> Response<Respon
     text_response(status, "application/json", body)
 }
 
-async fn admin(gateway: &Gateway, parts: http::request::Parts, body: Incoming, query: Vec<(String, String)>) -> Response<ResponseBody> {
+async fn admin(
+    gateway: &Gateway,
+    parts: http::request::Parts,
+    body: Incoming,
+    query: Vec<(String, String)>,
+) -> Response<ResponseBody> {
     let Ok(collected) = Limited::new(body, MAX_FORM_BODY).collect().await else {
-        return admin_error(StatusCode::PAYLOAD_TOO_LARGE, "RequestEntityTooLarge", "request body too large");
+        return admin_error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "RequestEntityTooLarge",
+            "request body too large",
+        );
     };
     let bytes = collected.to_bytes();
-    let signed = SignedRequest { method: parts.method.as_str(), path: parts.uri.path(), query: &query, headers: &parts.headers, body: &bytes };
+    let signed = SignedRequest {
+        method: parts.method.as_str(),
+        path: parts.uri.path(),
+        query: &query,
+        headers: &parts.headers,
+        body: &bytes,
+    };
     match auth::authenticate(&gateway.federation, &signed, &query, ADMIN_SERVICE).await {
         Ok(principal) if principal.is_site_admin() && principal.tenant.name == "admin" => {}
-        Ok(_) => return admin_error(StatusCode::FORBIDDEN, "AccessDenied", "this key may not use the admin API"),
+        Ok(_) => {
+            return admin_error(
+                StatusCode::FORBIDDEN,
+                "AccessDenied",
+                "this key may not use the admin API",
+            )
+        }
         Err(error) => {
             let wire = Ec2Error::from(error);
             return admin_error(wire.status, &wire.code, &wire.message);
@@ -330,7 +487,9 @@ async fn admin(gateway: &Gateway, parts: http::request::Parts, body: Incoming, q
     }
     let request = Request::from_parts(parts, axum::body::Body::from(bytes));
     match gateway.admin.clone().oneshot(request).await {
-        Ok(response) => response.map(|body| body.map_err(|e| Box::new(e) as BoxError).boxed_unsync()),
+        Ok(response) => {
+            response.map(|body| body.map_err(|e| Box::new(e) as BoxError).boxed_unsync())
+        }
         Err(never) => match never {},
     }
 }

@@ -12,10 +12,10 @@ use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
+use bytes::Bytes;
 use cloud::{ByteStream, Error, ObjectStore, Result, StoredBlob};
 use futures::StreamExt;
 use rand::RngCore;
-use bytes::Bytes;
 
 /// Size of the chunks reads are streamed in.
 const READ_CHUNK: usize = 1024 * 1024;
@@ -50,15 +50,19 @@ fn read_range(path: &Path, offset: u64, len: u64) -> Result<Bytes> {
     use std::io::{Read, Seek};
     let mut file = std::fs::File::open(path).map_err(|e| io_error("opening", path, e))?;
     if offset > 0 {
-        file.seek(std::io::SeekFrom::Start(offset)).map_err(|e| io_error("seeking", path, e))?;
+        file.seek(std::io::SeekFrom::Start(offset))
+            .map_err(|e| io_error("seeking", path, e))?;
     }
     let mut buffer = vec![0u8; len as usize];
-    file.read_exact(&mut buffer).map_err(|e| io_error("reading", path, e))?;
+    file.read_exact(&mut buffer)
+        .map_err(|e| io_error("reading", path, e))?;
     Ok(Bytes::from(buffer))
 }
 
 /// A receiver as a stream.
-fn tokio_stream_from(mut receiver: tokio::sync::mpsc::Receiver<std::io::Result<Bytes>>) -> impl futures::Stream<Item = std::io::Result<Bytes>> + Send {
+fn tokio_stream_from(
+    mut receiver: tokio::sync::mpsc::Receiver<std::io::Result<Bytes>>,
+) -> impl futures::Stream<Item = std::io::Result<Bytes>> + Send {
     futures::stream::poll_fn(move |cx| receiver.poll_recv(cx))
 }
 
@@ -81,11 +85,16 @@ impl FsObjectStore {
 
     fn bucket_dir(&self, bucket: &str) -> Result<PathBuf> {
         let safe = !bucket.is_empty()
-            && bucket.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
+            && bucket
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
             && bucket != "."
             && bucket != "..";
         if !safe {
-            return Err(Error::invalid("Bucket", format!("invalid bucket name '{bucket}'")));
+            return Err(Error::invalid(
+                "Bucket",
+                format!("invalid bucket name '{bucket}'"),
+            ));
         }
         Ok(self.root.join(bucket))
     }
@@ -96,7 +105,6 @@ impl FsObjectStore {
         }
         Ok(self.bucket_dir(bucket)?.join(&blob[..2]).join(blob))
     }
-
 }
 
 /// What the async side tells the blocking writer.
@@ -109,7 +117,11 @@ enum WriteMessage {
 /// Writes a blob on a blocking thread: temporary file, fsync, rename into
 /// place, fsync of the directory. One thread for the whole write, so a body
 /// costs one hand-off per chunk instead of one per file operation.
-fn write_durably(tmp: PathBuf, final_path: PathBuf, mut receiver: tokio::sync::mpsc::Receiver<WriteMessage>) -> Result<u64> {
+fn write_durably(
+    tmp: PathBuf,
+    final_path: PathBuf,
+    mut receiver: tokio::sync::mpsc::Receiver<WriteMessage>,
+) -> Result<u64> {
     use std::io::Write;
     let mut file = std::fs::File::create(&tmp).map_err(|e| io_error("creating", &tmp, e))?;
     let mut size = 0u64;
@@ -121,8 +133,12 @@ fn write_durably(tmp: PathBuf, final_path: PathBuf, mut receiver: tokio::sync::m
                 }
                 size += chunk.len() as u64;
             }
-            Some(WriteMessage::Finish) => break file.sync_all().map_err(|e| io_error("syncing", &tmp, e)),
-            Some(WriteMessage::Abort) | None => break Err(Error::IncompleteBody("the write was abandoned".into())),
+            Some(WriteMessage::Finish) => {
+                break file.sync_all().map_err(|e| io_error("syncing", &tmp, e))
+            }
+            Some(WriteMessage::Abort) | None => {
+                break Err(Error::IncompleteBody("the write was abandoned".into()))
+            }
         }
     };
     drop(file);
@@ -130,10 +146,15 @@ fn write_durably(tmp: PathBuf, final_path: PathBuf, mut receiver: tokio::sync::m
         let _ = std::fs::remove_file(&tmp);
         return Err(error);
     }
-    let shard = final_path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let shard = final_path
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
     std::fs::create_dir_all(&shard).map_err(|e| io_error("creating", &shard, e))?;
     std::fs::rename(&tmp, &final_path).map_err(|e| io_error("renaming into", &final_path, e))?;
-    std::fs::File::open(&shard).and_then(|d| d.sync_all()).map_err(|e| io_error("syncing", &shard, e))?;
+    std::fs::File::open(&shard)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| io_error("syncing", &shard, e))?;
     Ok(size)
 }
 
@@ -141,7 +162,9 @@ fn write_durably(tmp: PathBuf, final_path: PathBuf, mut receiver: tokio::sync::m
 impl ObjectStore for FsObjectStore {
     async fn create_bucket(&self, bucket: &str) -> Result<()> {
         let dir = self.bucket_dir(bucket)?;
-        tokio::fs::create_dir_all(dir.join("tmp")).await.map_err(|e| io_error("creating", &dir, e))
+        tokio::fs::create_dir_all(dir.join("tmp"))
+            .await
+            .map_err(|e| io_error("creating", &dir, e))
     }
 
     async fn delete_bucket(&self, bucket: &str) -> Result<()> {
@@ -159,7 +182,9 @@ impl ObjectStore for FsObjectStore {
         rand::thread_rng().fill_bytes(&mut raw);
         let id = hex::encode(raw);
         let tmp_dir = dir.join("tmp");
-        tokio::fs::create_dir_all(&tmp_dir).await.map_err(|e| io_error("creating", &tmp_dir, e))?;
+        tokio::fs::create_dir_all(&tmp_dir)
+            .await
+            .map_err(|e| io_error("creating", &tmp_dir, e))?;
         let (sender, receiver) = tokio::sync::mpsc::channel(4);
         let final_path = self.blob_path(bucket, &id)?;
         let writer = tokio::task::spawn_blocking({
@@ -181,7 +206,11 @@ impl ObjectStore for FsObjectStore {
                 }
             }
         }
-        let last = if body_failure.is_some() { WriteMessage::Abort } else { WriteMessage::Finish };
+        let last = if body_failure.is_some() {
+            WriteMessage::Abort
+        } else {
+            WriteMessage::Finish
+        };
         let _ = sender.send(last).await;
         drop(sender);
         let written = writer.await.map_err(Error::internal)?;
@@ -191,7 +220,13 @@ impl ObjectStore for FsObjectStore {
         Ok(StoredBlob { id, size: written? })
     }
 
-    async fn read_blob(&self, bucket: &str, blob: &str, offset: u64, len: u64) -> Result<ByteStream> {
+    async fn read_blob(
+        &self,
+        bucket: &str,
+        blob: &str,
+        offset: u64,
+        len: u64,
+    ) -> Result<ByteStream> {
         let path = self.blob_path(bucket, blob)?;
         if len <= INLINE_READ {
             let chunk = read_range(&path, offset, len)?;
@@ -204,13 +239,15 @@ impl ObjectStore for FsObjectStore {
             use std::io::{Read, Seek};
             let mut file = std::fs::File::open(&path).map_err(|e| io_error("opening", &path, e))?;
             if offset > 0 {
-                file.seek(std::io::SeekFrom::Start(offset)).map_err(|e| io_error("seeking", &path, e))?;
+                file.seek(std::io::SeekFrom::Start(offset))
+                    .map_err(|e| io_error("seeking", &path, e))?;
             }
             let mut remaining = len;
             if remaining <= READ_CHUNK as u64 {
                 // Up to one chunk: read it all before the response starts.
                 let mut buffer = vec![0u8; remaining as usize];
-                file.read_exact(&mut buffer).map_err(|e| io_error("reading", &path, e))?;
+                file.read_exact(&mut buffer)
+                    .map_err(|e| io_error("reading", &path, e))?;
                 let _ = sender.blocking_send(Ok(Bytes::from(buffer)));
                 return Ok(());
             }
@@ -219,7 +256,11 @@ impl ObjectStore for FsObjectStore {
                     let mut buffer = vec![0u8; remaining.min(READ_CHUNK as u64) as usize];
                     let chunk = file.read_exact(&mut buffer).map(|()| Bytes::from(buffer));
                     let failed = chunk.is_err();
-                    remaining -= if failed { remaining } else { remaining.min(READ_CHUNK as u64) };
+                    remaining -= if failed {
+                        remaining
+                    } else {
+                        remaining.min(READ_CHUNK as u64)
+                    };
                     // A closed channel means the client went away: stop reading.
                     if sender.blocking_send(chunk).is_err() || failed {
                         break;
@@ -243,7 +284,11 @@ impl ObjectStore for FsObjectStore {
         }
     }
 
-    async fn remove_unreferenced(&self, bucket: &str, referenced: &HashSet<String>) -> Result<usize> {
+    async fn remove_unreferenced(
+        &self,
+        bucket: &str,
+        referenced: &HashSet<String>,
+    ) -> Result<usize> {
         let dir = self.bucket_dir(bucket)?;
         let mut removed = 0;
         let mut shards = match tokio::fs::read_dir(&dir).await {
@@ -251,17 +296,31 @@ impl ObjectStore for FsObjectStore {
             Err(e) if e.kind() == ErrorKind::NotFound => return Ok(0),
             Err(e) => return Err(io_error("reading", &dir, e)),
         };
-        while let Some(shard) = shards.next_entry().await.map_err(|e| io_error("reading", &dir, e))? {
+        while let Some(shard) = shards
+            .next_entry()
+            .await
+            .map_err(|e| io_error("reading", &dir, e))?
+        {
             let shard_name = shard.file_name().to_string_lossy().into_owned();
             let is_tmp = shard_name == "tmp";
-            if !is_tmp && (shard_name.len() != 2 || !shard_name.bytes().all(|b| b.is_ascii_hexdigit())) {
+            if !is_tmp
+                && (shard_name.len() != 2 || !shard_name.bytes().all(|b| b.is_ascii_hexdigit()))
+            {
                 continue;
             }
-            let mut files = tokio::fs::read_dir(shard.path()).await.map_err(|e| io_error("reading", &shard.path(), e))?;
-            while let Some(file) = files.next_entry().await.map_err(|e| io_error("reading", &shard.path(), e))? {
+            let mut files = tokio::fs::read_dir(shard.path())
+                .await
+                .map_err(|e| io_error("reading", &shard.path(), e))?;
+            while let Some(file) = files
+                .next_entry()
+                .await
+                .map_err(|e| io_error("reading", &shard.path(), e))?
+            {
                 let name = file.file_name().to_string_lossy().into_owned();
                 if is_tmp || !referenced.contains(&name) {
-                    tokio::fs::remove_file(file.path()).await.map_err(|e| io_error("removing", &file.path(), e))?;
+                    tokio::fs::remove_file(file.path())
+                        .await
+                        .map_err(|e| io_error("removing", &file.path(), e))?;
                     removed += 1;
                 }
             }
@@ -278,7 +337,13 @@ mod tests {
         Box::pin(futures::stream::iter(chunks))
     }
 
-    async fn read_all(store: &FsObjectStore, bucket: &str, blob: &str, offset: u64, len: u64) -> Vec<u8> {
+    async fn read_all(
+        store: &FsObjectStore,
+        bucket: &str,
+        blob: &str,
+        offset: u64,
+        len: u64,
+    ) -> Vec<u8> {
         let mut stream = store.read_blob(bucket, blob, offset, len).await.unwrap();
         let mut out = Vec::new();
         while let Some(chunk) = stream.next().await {
@@ -293,11 +358,20 @@ mod tests {
         let store = FsObjectStore::open(tmp.path()).unwrap();
         store.create_bucket("photos").await.unwrap();
         let blob = store
-            .write_blob("photos", body(vec![Ok(Bytes::from_static(b"hello ")), Ok(Bytes::from_static(b"world"))]))
+            .write_blob(
+                "photos",
+                body(vec![
+                    Ok(Bytes::from_static(b"hello ")),
+                    Ok(Bytes::from_static(b"world")),
+                ]),
+            )
             .await
             .unwrap();
         assert_eq!(blob.size, 11);
-        assert_eq!(read_all(&store, "photos", &blob.id, 0, 11).await, b"hello world");
+        assert_eq!(
+            read_all(&store, "photos", &blob.id, 0, 11).await,
+            b"hello world"
+        );
         assert_eq!(read_all(&store, "photos", &blob.id, 6, 3).await, b"wor");
         store.delete_blob("photos", &blob.id).await.unwrap();
         store.delete_blob("photos", &blob.id).await.unwrap();
@@ -310,11 +384,26 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let store = FsObjectStore::open(tmp.path()).unwrap();
         store.create_bucket("b").await.unwrap();
-        let bad = body(vec![Ok(Bytes::from_static(b"partial")), Err(std::io::Error::other(Error::BadDigest("md5".into())))]);
-        assert!(matches!(store.write_blob("b", bad).await, Err(Error::BadDigest(_))));
-        let cut = body(vec![Ok(Bytes::from_static(b"partial")), Err(std::io::Error::new(ErrorKind::UnexpectedEof, "reset"))]);
-        assert!(matches!(store.write_blob("b", cut).await, Err(Error::IncompleteBody(_))));
-        assert_eq!(std::fs::read_dir(tmp.path().join("b/tmp")).unwrap().count(), 0);
+        let bad = body(vec![
+            Ok(Bytes::from_static(b"partial")),
+            Err(std::io::Error::other(Error::BadDigest("md5".into()))),
+        ]);
+        assert!(matches!(
+            store.write_blob("b", bad).await,
+            Err(Error::BadDigest(_))
+        ));
+        let cut = body(vec![
+            Ok(Bytes::from_static(b"partial")),
+            Err(std::io::Error::new(ErrorKind::UnexpectedEof, "reset")),
+        ]);
+        assert!(matches!(
+            store.write_blob("b", cut).await,
+            Err(Error::IncompleteBody(_))
+        ));
+        assert_eq!(
+            std::fs::read_dir(tmp.path().join("b/tmp")).unwrap().count(),
+            0
+        );
     }
 
     #[tokio::test]
@@ -322,10 +411,19 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let store = FsObjectStore::open(tmp.path()).unwrap();
         store.create_bucket("b").await.unwrap();
-        let keep = store.write_blob("b", body(vec![Ok(Bytes::from_static(b"keep"))])).await.unwrap();
-        let orphan = store.write_blob("b", body(vec![Ok(Bytes::from_static(b"orphan"))])).await.unwrap();
+        let keep = store
+            .write_blob("b", body(vec![Ok(Bytes::from_static(b"keep"))]))
+            .await
+            .unwrap();
+        let orphan = store
+            .write_blob("b", body(vec![Ok(Bytes::from_static(b"orphan"))]))
+            .await
+            .unwrap();
         std::fs::write(tmp.path().join("b/tmp/half-written"), b"x").unwrap();
-        let removed = store.remove_unreferenced("b", &HashSet::from([keep.id.clone()])).await.unwrap();
+        let removed = store
+            .remove_unreferenced("b", &HashSet::from([keep.id.clone()]))
+            .await
+            .unwrap();
         assert_eq!(removed, 2);
         assert_eq!(read_all(&store, "b", &keep.id, 0, 4).await, b"keep");
         assert!(store.read_blob("b", &orphan.id, 0, 1).await.is_err());

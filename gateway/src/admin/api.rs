@@ -23,7 +23,11 @@ impl From<cloud::Error> for AdminError {
 impl IntoResponse for AdminError {
     fn into_response(self) -> Response {
         let (status, code) = admin_status(&self.0);
-        let message = if status == StatusCode::INTERNAL_SERVER_ERROR { "internal error".to_string() } else { self.0.to_string() };
+        let message = if status == StatusCode::INTERNAL_SERVER_ERROR {
+            "internal error".to_string()
+        } else {
+            self.0.to_string()
+        };
         (status, Json(json!({ "error": code, "message": message }))).into_response()
     }
 }
@@ -55,12 +59,27 @@ fn default_user() -> String {
 /// The admin router; callers have already been authenticated as site admins.
 pub fn router(federation: Federation) -> Router {
     Router::new()
-        .route("/_skyport/admin/tenants", get(list_tenants).post(create_tenant))
-        .route("/_skyport/admin/tenants/{tenant}", delete(delete_tenant).get(show_tenant))
+        .route(
+            "/_skyport/admin/tenants",
+            get(list_tenants).post(create_tenant),
+        )
+        .route(
+            "/_skyport/admin/tenants/{tenant}",
+            delete(delete_tenant).get(show_tenant),
+        )
         .route("/_skyport/admin/tenants/{tenant}/quotas", put(set_quotas))
-        .route("/_skyport/admin/tenants/{tenant}/users", get(list_users).post(create_user))
-        .route("/_skyport/admin/tenants/{tenant}/users/{user}", delete(delete_user))
-        .route("/_skyport/admin/tenants/{tenant}/keys", get(list_keys).post(create_key))
+        .route(
+            "/_skyport/admin/tenants/{tenant}/users",
+            get(list_users).post(create_user),
+        )
+        .route(
+            "/_skyport/admin/tenants/{tenant}/users/{user}",
+            delete(delete_user),
+        )
+        .route(
+            "/_skyport/admin/tenants/{tenant}/keys",
+            get(list_keys).post(create_key),
+        )
         .route("/_skyport/admin/keys/{key}", delete(revoke_key))
         .with_state(federation)
 }
@@ -69,46 +88,86 @@ async fn list_tenants(State(f): State<Federation>) -> AdminResult<Vec<federation
     Ok(Json(f.list_tenants().await?))
 }
 
-async fn create_tenant(State(f): State<Federation>, Json(body): Json<NewTenant>) -> AdminResult<federation::Tenant> {
+async fn create_tenant(
+    State(f): State<Federation>,
+    Json(body): Json<NewTenant>,
+) -> AdminResult<federation::Tenant> {
     Ok(Json(f.create_tenant(&body.name).await?))
 }
 
-async fn show_tenant(State(f): State<Federation>, Path(tenant): Path<String>) -> AdminResult<federation::Tenant> {
+async fn show_tenant(
+    State(f): State<Federation>,
+    Path(tenant): Path<String>,
+) -> AdminResult<federation::Tenant> {
     Ok(Json(f.tenant_by_name(&tenant).await?))
 }
 
-async fn delete_tenant(State(f): State<Federation>, Path(tenant): Path<String>) -> AdminResult<serde_json::Value> {
+async fn delete_tenant(
+    State(f): State<Federation>,
+    Path(tenant): Path<String>,
+) -> AdminResult<serde_json::Value> {
     f.delete_tenant(&tenant).await?;
     Ok(Json(json!({ "deleted": tenant })))
 }
 
-async fn set_quotas(State(f): State<Federation>, Path(tenant): Path<String>, Json(quotas): Json<Quotas>) -> AdminResult<federation::Tenant> {
+async fn set_quotas(
+    State(f): State<Federation>,
+    Path(tenant): Path<String>,
+    Json(quotas): Json<Quotas>,
+) -> AdminResult<federation::Tenant> {
     Ok(Json(f.set_quotas(&tenant, &quotas).await?))
 }
 
-async fn list_users(State(f): State<Federation>, Path(tenant): Path<String>) -> AdminResult<Vec<federation::tenants::User>> {
+async fn list_users(
+    State(f): State<Federation>,
+    Path(tenant): Path<String>,
+) -> AdminResult<Vec<federation::tenants::User>> {
     Ok(Json(f.list_users(&tenant).await?))
 }
 
-async fn create_user(State(f): State<Federation>, Path(tenant): Path<String>, Json(body): Json<NewUser>) -> AdminResult<federation::tenants::User> {
-    let role = if body.admin { Role::Admin } else { Role::Member };
+async fn create_user(
+    State(f): State<Federation>,
+    Path(tenant): Path<String>,
+    Json(body): Json<NewUser>,
+) -> AdminResult<federation::tenants::User> {
+    let role = if body.admin {
+        Role::Admin
+    } else {
+        Role::Member
+    };
     Ok(Json(f.create_user(&tenant, &body.name, role).await?))
 }
 
-async fn delete_user(State(f): State<Federation>, Path((tenant, user)): Path<(String, String)>) -> AdminResult<serde_json::Value> {
+async fn delete_user(
+    State(f): State<Federation>,
+    Path((tenant, user)): Path<(String, String)>,
+) -> AdminResult<serde_json::Value> {
     f.delete_user(&tenant, &user).await?;
     Ok(Json(json!({ "deleted": user })))
 }
 
-async fn list_keys(State(f): State<Federation>, Path(tenant): Path<String>) -> AdminResult<Vec<federation::access_keys::AccessKeyInfo>> {
+async fn list_keys(
+    State(f): State<Federation>,
+    Path(tenant): Path<String>,
+) -> AdminResult<Vec<federation::access_keys::AccessKeyInfo>> {
     Ok(Json(f.list_access_keys(&tenant).await?))
 }
 
-async fn create_key(State(f): State<Federation>, Path(tenant): Path<String>, Json(body): Json<NewKey>) -> AdminResult<federation::access_keys::NewAccessKey> {
-    Ok(Json(f.create_access_key(&tenant, &body.user, Role::Member).await?))
+async fn create_key(
+    State(f): State<Federation>,
+    Path(tenant): Path<String>,
+    Json(body): Json<NewKey>,
+) -> AdminResult<federation::access_keys::NewAccessKey> {
+    Ok(Json(
+        f.create_access_key(&tenant, &body.user, Role::Member)
+            .await?,
+    ))
 }
 
-async fn revoke_key(State(f): State<Federation>, Path(key): Path<String>) -> AdminResult<serde_json::Value> {
+async fn revoke_key(
+    State(f): State<Federation>,
+    Path(key): Path<String>,
+) -> AdminResult<serde_json::Value> {
     f.revoke_access_key(&key).await?;
     Ok(Json(json!({ "revoked": key })))
 }

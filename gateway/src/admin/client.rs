@@ -32,7 +32,10 @@ pub fn read_profile(path: &Path) -> Option<(String, String)> {
 pub async fn run(args: AdminArgs) -> i32 {
     match execute(args).await {
         Ok(value) => {
-            println!("{}", serde_json::to_string_pretty(&value).unwrap_or_default());
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&value).unwrap_or_default()
+            );
             0
         }
         Err(message) => {
@@ -47,47 +50,104 @@ async fn execute(args: AdminArgs) -> Result<Value, String> {
         (Some(k), Some(s)) => (k, s),
         _ => {
             let path = args.data_dir.join("aws/credentials");
-            read_profile(&path).ok_or_else(|| format!("no admin key given and no [skyport] profile in {}", path.display()))?
+            read_profile(&path).ok_or_else(|| {
+                format!(
+                    "no admin key given and no [skyport] profile in {}",
+                    path.display()
+                )
+            })?
         }
     };
     let (method, path, body): (&str, String, Option<Value>) = match args.command {
-        AdminCommand::Tenant(TenantCommand::Create { name }) => ("POST", "/tenants".into(), Some(json!({ "name": name }))),
-        AdminCommand::Tenant(TenantCommand::List) => ("GET", "/tenants".into(), None),
-        AdminCommand::Tenant(TenantCommand::Delete { name }) => ("DELETE", format!("/tenants/{name}"), None),
-        AdminCommand::User(UserCommand::Create { tenant, name, admin }) => {
-            ("POST", format!("/tenants/{tenant}/users"), Some(json!({ "name": name, "admin": admin })))
+        AdminCommand::Tenant(TenantCommand::Create { name }) => {
+            ("POST", "/tenants".into(), Some(json!({ "name": name })))
         }
-        AdminCommand::User(UserCommand::List { tenant }) => ("GET", format!("/tenants/{tenant}/users"), None),
-        AdminCommand::User(UserCommand::Delete { tenant, name }) => ("DELETE", format!("/tenants/{tenant}/users/{name}"), None),
-        AdminCommand::Key(KeyCommand::Create { tenant, user }) => ("POST", format!("/tenants/{tenant}/keys"), Some(json!({ "user": user }))),
-        AdminCommand::Key(KeyCommand::List { tenant }) => ("GET", format!("/tenants/{tenant}/keys"), None),
-        AdminCommand::Key(KeyCommand::Revoke { access_key_id }) => ("DELETE", format!("/keys/{access_key_id}"), None),
-        AdminCommand::Quota(QuotaCommand::Show { tenant }) => ("GET", format!("/tenants/{tenant}"), None),
-        AdminCommand::Quota(QuotaCommand::Set { tenant, instances, vcpus, volume_gib, buckets, stored_bytes }) => (
+        AdminCommand::Tenant(TenantCommand::List) => ("GET", "/tenants".into(), None),
+        AdminCommand::Tenant(TenantCommand::Delete { name }) => {
+            ("DELETE", format!("/tenants/{name}"), None)
+        }
+        AdminCommand::User(UserCommand::Create {
+            tenant,
+            name,
+            admin,
+        }) => (
+            "POST",
+            format!("/tenants/{tenant}/users"),
+            Some(json!({ "name": name, "admin": admin })),
+        ),
+        AdminCommand::User(UserCommand::List { tenant }) => {
+            ("GET", format!("/tenants/{tenant}/users"), None)
+        }
+        AdminCommand::User(UserCommand::Delete { tenant, name }) => {
+            ("DELETE", format!("/tenants/{tenant}/users/{name}"), None)
+        }
+        AdminCommand::Key(KeyCommand::Create { tenant, user }) => (
+            "POST",
+            format!("/tenants/{tenant}/keys"),
+            Some(json!({ "user": user })),
+        ),
+        AdminCommand::Key(KeyCommand::List { tenant }) => {
+            ("GET", format!("/tenants/{tenant}/keys"), None)
+        }
+        AdminCommand::Key(KeyCommand::Revoke { access_key_id }) => {
+            ("DELETE", format!("/keys/{access_key_id}"), None)
+        }
+        AdminCommand::Quota(QuotaCommand::Show { tenant }) => {
+            ("GET", format!("/tenants/{tenant}"), None)
+        }
+        AdminCommand::Quota(QuotaCommand::Set {
+            tenant,
+            instances,
+            vcpus,
+            volume_gib,
+            buckets,
+            stored_bytes,
+        }) => (
             "PUT",
             format!("/tenants/{tenant}/quotas"),
-            Some(json!({ "instances": instances, "vcpus": vcpus, "volume_gib": volume_gib, "buckets": buckets, "stored_bytes": stored_bytes })),
+            Some(
+                json!({ "instances": instances, "vcpus": vcpus, "volume_gib": volume_gib, "buckets": buckets, "stored_bytes": stored_bytes }),
+            ),
         ),
     };
-    let url = format!("{}{}{}", args.endpoint.trim_end_matches('/'), super::PREFIX, path);
+    let url = format!(
+        "{}{}{}",
+        args.endpoint.trim_end_matches('/'),
+        super::PREFIX,
+        path
+    );
     let body = body.map(|b| b.to_string()).unwrap_or_default();
     let parsed = reqwest::Url::parse(&url).map_err(|e| format!("bad endpoint {url}: {e}"))?;
     let host = match parsed.port() {
         Some(port) => format!("{}:{port}", parsed.host_str().unwrap_or_default()),
         None => parsed.host_str().unwrap_or_default().to_string(),
     };
-    let client_key = sigv4::ClientKey { access_key: &key, secret: &secret, region: "us-east-1", service: crate::server::ADMIN_SERVICE };
+    let client_key = sigv4::ClientKey {
+        access_key: &key,
+        secret: &secret,
+        region: "us-east-1",
+        service: crate::server::ADMIN_SERVICE,
+    };
     let signed = sigv4::sign_request(method, parsed.path(), &host, body.as_bytes(), &client_key);
     let mut request = reqwest::Client::new()
-        .request(method.parse().map_err(|_| "bad method".to_string())?, parsed)
+        .request(
+            method.parse().map_err(|_| "bad method".to_string())?,
+            parsed,
+        )
         .header("content-type", "application/json")
         .body(body);
     for (name, value) in signed {
         request = request.header(name, value);
     }
-    let response = request.send().await.map_err(|e| format!("cannot reach {}: {e}", args.endpoint))?;
+    let response = request
+        .send()
+        .await
+        .map_err(|e| format!("cannot reach {}: {e}", args.endpoint))?;
     let status = response.status();
-    let value: Value = response.json().await.map_err(|e| format!("unreadable answer ({status}): {e}"))?;
+    let value: Value = response
+        .json()
+        .await
+        .map_err(|e| format!("unreadable answer ({status}): {e}"))?;
     if status.is_success() {
         Ok(value)
     } else {

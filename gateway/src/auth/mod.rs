@@ -41,7 +41,11 @@ pub enum AuthError {
 }
 
 /// RFC 3986 unreserved characters stay; everything else is %XX-encoded.
-const STRICT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+const STRICT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
 
 /// Percent-encodes as AWS canonicalisation requires.
 pub fn percent_encode_strict(text: &str) -> String {
@@ -49,7 +53,10 @@ pub fn percent_encode_strict(text: &str) -> String {
 }
 
 /// The access key a request names, without verifying anything; used for rate limiting and logs.
-pub fn claimed_access_key(headers: &http::HeaderMap, params: &[(String, String)]) -> Option<String> {
+pub fn claimed_access_key(
+    headers: &http::HeaderMap,
+    params: &[(String, String)],
+) -> Option<String> {
     if let Some(auth) = headers.get("authorization").and_then(|v| v.to_str().ok()) {
         if let Some(rest) = auth.split("Credential=").nth(1) {
             return rest.split('/').next().map(str::to_string);
@@ -58,8 +65,15 @@ pub fn claimed_access_key(headers: &http::HeaderMap, params: &[(String, String)]
             return rest.split(':').next().map(str::to_string);
         }
     }
-    let get = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
-    get("X-Amz-Credential").and_then(|c| c.split('/').next().map(str::to_string)).or_else(|| get("AWSAccessKeyId"))
+    let get = |name: &str| {
+        params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    get("X-Amz-Credential")
+        .and_then(|c| c.split('/').next().map(str::to_string))
+        .or_else(|| get("AWSAccessKeyId"))
 }
 
 /// Authenticates a query-protocol request (EC2 or admin). `params` are the URL
@@ -72,8 +86,14 @@ pub async fn authenticate(
     service: &str,
 ) -> Result<Principal, AuthError> {
     let now = time::OffsetDateTime::now_utc();
-    let header = request.headers.get("authorization").and_then(|v| v.to_str().ok());
-    let amz_date = request.headers.get("x-amz-date").and_then(|v| v.to_str().ok());
+    let header = request
+        .headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok());
+    let amz_date = request
+        .headers
+        .get("x-amz-date")
+        .and_then(|v| v.to_str().ok());
     let has = |name: &str| params.iter().any(|(k, _)| k == name);
     enum Scheme {
         V4(sigv4::SigV4),
@@ -84,21 +104,31 @@ pub async fn authenticate(
     } else if request.query.iter().any(|(k, _)| k == "X-Amz-Signature") {
         Scheme::V4(sigv4::SigV4::from_query(request.query)?)
     } else if has("Signature") && has("AWSAccessKeyId") {
-        let key = params.iter().find(|(k, _)| k == "AWSAccessKeyId").map(|(_, v)| v.clone()).unwrap_or_default();
+        let key = params
+            .iter()
+            .find(|(k, _)| k == "AWSAccessKeyId")
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default();
         Scheme::V2(key)
     } else {
         return Err(AuthError::Missing);
     };
     if let Scheme::V4(sig) = &scheme {
         if sig.service != service {
-            return Err(AuthError::Malformed(format!("Credential should be scoped to correct service: '{service}'.")));
+            return Err(AuthError::Malformed(format!(
+                "Credential should be scoped to correct service: '{service}'."
+            )));
         }
     }
     let access_key = match &scheme {
         Scheme::V4(sig) => sig.access_key.clone(),
         Scheme::V2(key) => key.clone(),
     };
-    let (secret, principal) = federation.authenticate(&access_key).await.map_err(AuthError::Lookup)?.ok_or(AuthError::UnknownKey)?;
+    let (secret, principal) = federation
+        .authenticate(&access_key)
+        .await
+        .map_err(AuthError::Lookup)?
+        .ok_or(AuthError::UnknownKey)?;
     match scheme {
         Scheme::V4(sig) => sig.verify(request, &secret, now)?,
         Scheme::V2(_) => sigv2::verify(request, params, &secret, now)?,

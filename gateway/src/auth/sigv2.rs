@@ -10,9 +10,20 @@ use super::sigv4::constant_time_eq;
 use super::{percent_encode_strict, AuthError, SignedRequest, MAX_CLOCK_SKEW_SECS};
 
 /// Verifies a SigV2 query signature. `params` are all form/query parameters.
-pub fn verify(request: &SignedRequest<'_>, params: &[(String, String)], secret: &str, now: OffsetDateTime) -> Result<(), AuthError> {
-    let get = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
-    let signature = get("Signature").ok_or_else(|| AuthError::Malformed("missing Signature".into()))?;
+pub fn verify(
+    request: &SignedRequest<'_>,
+    params: &[(String, String)],
+    secret: &str,
+    now: OffsetDateTime,
+) -> Result<(), AuthError> {
+    let get = |name: &str| {
+        params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    let signature =
+        get("Signature").ok_or_else(|| AuthError::Malformed("missing Signature".into()))?;
     let method = get("SignatureMethod").unwrap_or("HmacSHA256");
     check_time(get("Timestamp"), get("Expires"), now)?;
     let mut sorted: Vec<(String, String)> = params
@@ -21,14 +32,31 @@ pub fn verify(request: &SignedRequest<'_>, params: &[(String, String)], secret: 
         .map(|(k, v)| (percent_encode_strict(k), percent_encode_strict(v)))
         .collect();
     sorted.sort();
-    let query = sorted.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&");
-    let host = request.headers.get("host").and_then(|h| h.to_str().ok()).unwrap_or("").to_ascii_lowercase();
-    let path = if request.path.is_empty() { "/" } else { request.path };
+    let query = sorted
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join("&");
+    let host = request
+        .headers
+        .get("host")
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let path = if request.path.is_empty() {
+        "/"
+    } else {
+        request.path
+    };
     let string_to_sign = format!("{}\n{host}\n{path}\n{query}", request.method);
     let expected = match method {
         "HmacSHA256" => sign_sha256(secret, &string_to_sign),
         "HmacSHA1" => sign_sha1(secret, &string_to_sign),
-        other => return Err(AuthError::Malformed(format!("unsupported SignatureMethod {other}"))),
+        other => {
+            return Err(AuthError::Malformed(format!(
+                "unsupported SignatureMethod {other}"
+            )))
+        }
     };
     if constant_time_eq(expected.as_bytes(), signature.as_bytes()) {
         Ok(())
@@ -38,13 +66,15 @@ pub fn verify(request: &SignedRequest<'_>, params: &[(String, String)], secret: 
 }
 
 fn sign_sha256(secret: &str, text: &str) -> String {
-    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes keys of any length");
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes())
+        .expect("HMAC takes keys of any length");
     mac.update(text.as_bytes());
     STANDARD.encode(mac.finalize().into_bytes())
 }
 
 fn sign_sha1(secret: &str, text: &str) -> String {
-    let mut mac = Hmac::<sha1::Sha1>::new_from_slice(secret.as_bytes()).expect("HMAC takes keys of any length");
+    let mut mac = Hmac::<sha1::Sha1>::new_from_slice(secret.as_bytes())
+        .expect("HMAC takes keys of any length");
     mac.update(text.as_bytes());
     STANDARD.encode(mac.finalize().into_bytes())
 }
@@ -53,13 +83,19 @@ fn parse_time(text: &str) -> Result<OffsetDateTime, AuthError> {
     OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
         .or_else(|_| {
             // boto 2 sends "2026-11-26T14:00:00Z" but some tools omit the zone.
-            let format = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]");
-            time::PrimitiveDateTime::parse(text.trim_end_matches('Z'), format).map(|t| t.assume_utc())
+            let format =
+                time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]");
+            time::PrimitiveDateTime::parse(text.trim_end_matches('Z'), format)
+                .map(|t| t.assume_utc())
         })
         .map_err(|_| AuthError::Malformed(format!("invalid timestamp '{text}'")))
 }
 
-fn check_time(timestamp: Option<&str>, expires: Option<&str>, now: OffsetDateTime) -> Result<(), AuthError> {
+fn check_time(
+    timestamp: Option<&str>,
+    expires: Option<&str>,
+    now: OffsetDateTime,
+) -> Result<(), AuthError> {
     match (timestamp, expires) {
         (Some(ts), _) => {
             if (now - parse_time(ts)?).whole_seconds().abs() > MAX_CLOCK_SKEW_SECS {
@@ -71,7 +107,11 @@ fn check_time(timestamp: Option<&str>, expires: Option<&str>, now: OffsetDateTim
                 return Err(AuthError::Expired);
             }
         }
-        (None, None) => return Err(AuthError::Malformed("a SigV2 request needs Timestamp or Expires".into())),
+        (None, None) => {
+            return Err(AuthError::Malformed(
+                "a SigV2 request needs Timestamp or Expires".into(),
+            ))
+        }
     }
     Ok(())
 }
@@ -89,7 +129,11 @@ mod tests {
             ("Timestamp".to_string(), ts.to_string()),
             ("Version".to_string(), "2016-11-15".to_string()),
         ];
-        let query = params.iter().map(|(k, v)| format!("{}={}", percent_encode_strict(k), percent_encode_strict(v))).collect::<Vec<_>>().join("&");
+        let query = params
+            .iter()
+            .map(|(k, v)| format!("{}={}", percent_encode_strict(k), percent_encode_strict(v)))
+            .collect::<Vec<_>>()
+            .join("&");
         let signature = sign_sha256(secret, &format!("GET\n{host}\n/\n{query}"));
         params.push(("Signature".to_string(), signature));
         params
@@ -99,12 +143,24 @@ mod tests {
     fn verifies_and_rejects() {
         let mut headers = http::HeaderMap::new();
         headers.insert("host", "127.0.0.1:8773".parse().unwrap());
-        let request = SignedRequest { method: "GET", path: "/", query: &[], headers: &headers, body: b"" };
+        let request = SignedRequest {
+            method: "GET",
+            path: "/",
+            query: &[],
+            headers: &headers,
+            body: b"",
+        };
         let now = time::macros::datetime!(2026-11-26 14:00:00 UTC);
         let params = signed_params("secret", "127.0.0.1:8773", "2026-11-26T14:01:00Z");
         verify(&request, &params, "secret", now).unwrap();
-        assert!(matches!(verify(&request, &params, "other", now), Err(AuthError::SignatureMismatch)));
+        assert!(matches!(
+            verify(&request, &params, "other", now),
+            Err(AuthError::SignatureMismatch)
+        ));
         let old = signed_params("secret", "127.0.0.1:8773", "2026-11-26T13:00:00Z");
-        assert!(matches!(verify(&request, &old, "secret", now), Err(AuthError::Skewed)));
+        assert!(matches!(
+            verify(&request, &old, "secret", now),
+            Err(AuthError::Skewed)
+        ));
     }
 }

@@ -27,9 +27,16 @@ pub struct SigV4 {
 fn scope_parts(credential: &str) -> Result<(String, String, String, String), AuthError> {
     let parts: Vec<&str> = credential.split('/').collect();
     if parts.len() != 5 || parts[4] != "aws4_request" {
-        return Err(AuthError::Malformed("the credential scope must be KEY/DATE/REGION/SERVICE/aws4_request".into()));
+        return Err(AuthError::Malformed(
+            "the credential scope must be KEY/DATE/REGION/SERVICE/aws4_request".into(),
+        ));
     }
-    Ok((parts[0].into(), parts[1].into(), parts[2].into(), parts[3].into()))
+    Ok((
+        parts[0].into(),
+        parts[1].into(),
+        parts[2].into(),
+        parts[3].into(),
+    ))
 }
 
 impl SigV4 {
@@ -49,11 +56,15 @@ impl SigV4 {
                 signature = Some(v);
             }
         }
-        let (Some(credential), Some(signed), Some(signature)) = (credential, signed, signature) else {
-            return Err(AuthError::Malformed("the authorization header is missing Credential, SignedHeaders or Signature".into()));
+        let (Some(credential), Some(signed), Some(signature)) = (credential, signed, signature)
+        else {
+            return Err(AuthError::Malformed(
+                "the authorization header is missing Credential, SignedHeaders or Signature".into(),
+            ));
         };
         let (access_key, date, region, service) = scope_parts(credential)?;
-        let amz_date = amz_date.ok_or_else(|| AuthError::Malformed("missing X-Amz-Date header".into()))?;
+        let amz_date =
+            amz_date.ok_or_else(|| AuthError::Malformed("missing X-Amz-Date header".into()))?;
         Ok(SigV4 {
             access_key,
             date,
@@ -89,7 +100,10 @@ impl SigV4 {
             date,
             region,
             service,
-            signed_headers: get("X-Amz-SignedHeaders")?.split(';').map(str::to_string).collect(),
+            signed_headers: get("X-Amz-SignedHeaders")?
+                .split(';')
+                .map(str::to_string)
+                .collect(),
             signature: get("X-Amz-Signature")?.to_string(),
             amz_date: get("X-Amz-Date")?.to_string(),
             expires: Some(expires),
@@ -97,13 +111,21 @@ impl SigV4 {
     }
 
     /// Checks the signature against `secret`, and the request time against `now`.
-    pub fn verify(&self, request: &SignedRequest<'_>, secret: &str, now: OffsetDateTime) -> Result<(), AuthError> {
-        let format = time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
+    pub fn verify(
+        &self,
+        request: &SignedRequest<'_>,
+        secret: &str,
+        now: OffsetDateTime,
+    ) -> Result<(), AuthError> {
+        let format =
+            time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
         let when = time::PrimitiveDateTime::parse(&self.amz_date, format)
             .map_err(|_| AuthError::Malformed("X-Amz-Date must look like 20060102T150405Z".into()))?
             .assume_utc();
         if !self.amz_date.starts_with(&self.date) {
-            return Err(AuthError::Malformed("the credential scope date does not match X-Amz-Date".into()));
+            return Err(AuthError::Malformed(
+                "the credential scope date does not match X-Amz-Date".into(),
+            ));
         }
         let age = (now - when).whole_seconds();
         match self.expires {
@@ -114,7 +136,11 @@ impl SigV4 {
         }
         // Presigned URLs are signed over UNSIGNED-PAYLOAD by S3-minded signers and
         // over the empty body's hash by others (botocore's query signer): accept both.
-        let candidates: &[Option<&str>] = if self.expires.is_some() { &[None, Some("UNSIGNED-PAYLOAD")] } else { &[None] };
+        let candidates: &[Option<&str>] = if self.expires.is_some() {
+            &[None, Some("UNSIGNED-PAYLOAD")]
+        } else {
+            &[None]
+        };
         for payload in candidates {
             let expected = self.signature_with(request, secret, *payload)?;
             if constant_time_eq(expected.as_bytes(), self.signature.as_bytes()) {
@@ -124,23 +150,46 @@ impl SigV4 {
         Err(AuthError::SignatureMismatch)
     }
 
-    fn signature_for(&self, request: &SignedRequest<'_>, secret: &str) -> Result<String, AuthError> {
+    fn signature_for(
+        &self,
+        request: &SignedRequest<'_>,
+        secret: &str,
+    ) -> Result<String, AuthError> {
         self.signature_with(request, secret, None)
     }
 
-    fn signature_with(&self, request: &SignedRequest<'_>, secret: &str, payload: Option<&str>) -> Result<String, AuthError> {
+    fn signature_with(
+        &self,
+        request: &SignedRequest<'_>,
+        secret: &str,
+        payload: Option<&str>,
+    ) -> Result<String, AuthError> {
         let canonical = self.canonical_request(request, payload)?;
-        let scope = format!("{}/{}/{}/aws4_request", self.date, self.region, self.service);
-        let string_to_sign =
-            format!("AWS4-HMAC-SHA256\n{}\n{scope}\n{}", self.amz_date, hex::encode(Sha256::digest(canonical.as_bytes())));
+        let scope = format!(
+            "{}/{}/{}/aws4_request",
+            self.date, self.region, self.service
+        );
+        let string_to_sign = format!(
+            "AWS4-HMAC-SHA256\n{}\n{scope}\n{}",
+            self.amz_date,
+            hex::encode(Sha256::digest(canonical.as_bytes()))
+        );
         let mut key = hmac(format!("AWS4{secret}").as_bytes(), self.date.as_bytes());
-        for part in [self.region.as_bytes(), self.service.as_bytes(), b"aws4_request"] {
+        for part in [
+            self.region.as_bytes(),
+            self.service.as_bytes(),
+            b"aws4_request",
+        ] {
             key = hmac(&key, part);
         }
         Ok(hex::encode(hmac(&key, string_to_sign.as_bytes())))
     }
 
-    fn canonical_request(&self, request: &SignedRequest<'_>, payload: Option<&str>) -> Result<String, AuthError> {
+    fn canonical_request(
+        &self,
+        request: &SignedRequest<'_>,
+        payload: Option<&str>,
+    ) -> Result<String, AuthError> {
         let mut query: Vec<(String, String)> = request
             .query
             .iter()
@@ -148,30 +197,53 @@ impl SigV4 {
             .map(|(k, v)| (percent_encode_strict(k), percent_encode_strict(v)))
             .collect();
         query.sort();
-        let canonical_query = query.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&");
+        let canonical_query = query
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("&");
         let mut headers = String::new();
         for name in &self.signed_headers {
             let values: Vec<String> = request
                 .headers
                 .get_all(name.as_str())
                 .iter()
-                .map(|v| String::from_utf8_lossy(v.as_bytes()).split_whitespace().collect::<Vec<_>>().join(" "))
+                .map(|v| {
+                    String::from_utf8_lossy(v.as_bytes())
+                        .split_whitespace()
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                })
                 .collect();
             if values.is_empty() {
-                return Err(AuthError::Malformed(format!("signed header '{name}' is missing")));
+                return Err(AuthError::Malformed(format!(
+                    "signed header '{name}' is missing"
+                )));
             }
             headers.push_str(&format!("{name}:{}\n", values.join(",")));
         }
-        let payload_hash = match (payload, request.headers.get("x-amz-content-sha256").and_then(|v| v.to_str().ok())) {
+        let payload_hash = match (
+            payload,
+            request
+                .headers
+                .get("x-amz-content-sha256")
+                .and_then(|v| v.to_str().ok()),
+        ) {
             (Some(forced), _) => forced.to_string(),
             (None, Some(hash)) => hash.to_string(),
             (None, None) => hex::encode(Sha256::digest(request.body)),
         };
         if payload_hash.len() == 64 && payload_hash != hex::encode(Sha256::digest(request.body)) {
-            return Err(AuthError::Malformed("x-amz-content-sha256 does not match the body".into()));
+            return Err(AuthError::Malformed(
+                "x-amz-content-sha256 does not match the body".into(),
+            ));
         }
         let path = canonical_path(request.path);
-        Ok(format!("{}\n{path}\n{canonical_query}\n{headers}\n{}\n{payload_hash}", request.method, self.signed_headers.join(";")))
+        Ok(format!(
+            "{}\n{path}\n{canonical_query}\n{headers}\n{}\n{payload_hash}",
+            request.method,
+            self.signed_headers.join(";")
+        ))
     }
 }
 
@@ -182,7 +254,11 @@ fn canonical_path(raw_path: &str) -> String {
     }
     raw_path
         .split('/')
-        .map(|segment| percent_encode_strict(&percent_encoding::percent_decode_str(segment).decode_utf8_lossy()))
+        .map(|segment| {
+            percent_encode_strict(
+                &percent_encoding::percent_decode_str(segment).decode_utf8_lossy(),
+            )
+        })
         .collect::<Vec<_>>()
         .join("/")
 }
@@ -207,7 +283,13 @@ pub struct ClientKey<'a> {
 }
 
 /// Signs a request as a client would (used by `skyport admin` and tests); returns the headers to add.
-pub fn sign_request(method: &str, path: &str, host: &str, body: &[u8], key: &ClientKey<'_>) -> Vec<(&'static str, String)> {
+pub fn sign_request(
+    method: &str,
+    path: &str,
+    host: &str,
+    body: &[u8],
+    key: &ClientKey<'_>,
+) -> Vec<(&'static str, String)> {
     sign_request_at(method, path, host, body, key, OffsetDateTime::now_utc())
 }
 
@@ -220,12 +302,17 @@ pub fn sign_request_at(
     key: &ClientKey<'_>,
     now: OffsetDateTime,
 ) -> Vec<(&'static str, String)> {
-    let (access_key, secret, region, service) = (key.access_key, key.secret, key.region, key.service);
+    let (access_key, secret, region, service) =
+        (key.access_key, key.secret, key.region, key.service);
     let format = time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
     let amz_date = now.format(format).unwrap_or_default();
     let payload = hex::encode(Sha256::digest(body));
     let mut headers = http::HeaderMap::new();
-    for (name, value) in [("host", host), ("x-amz-date", amz_date.as_str()), ("x-amz-content-sha256", payload.as_str())] {
+    for (name, value) in [
+        ("host", host),
+        ("x-amz-date", amz_date.as_str()),
+        ("x-amz-content-sha256", payload.as_str()),
+    ] {
         if let Ok(value) = http::HeaderValue::from_str(value) {
             headers.insert(name, value);
         }
@@ -235,12 +322,22 @@ pub fn sign_request_at(
         date: amz_date[..8].to_string(),
         region: region.to_string(),
         service: service.to_string(),
-        signed_headers: vec!["host".into(), "x-amz-content-sha256".into(), "x-amz-date".into()],
+        signed_headers: vec![
+            "host".into(),
+            "x-amz-content-sha256".into(),
+            "x-amz-date".into(),
+        ],
         signature: String::new(),
         amz_date: amz_date.clone(),
         expires: None,
     };
-    let request = SignedRequest { method, path, query: &[], headers: &headers, body };
+    let request = SignedRequest {
+        method,
+        path,
+        query: &[],
+        headers: &headers,
+        body,
+    };
     sig.signature = sig.signature_for(&request, secret).unwrap_or_default();
     let authorization = format!(
         "AWS4-HMAC-SHA256 Credential={}/{}/{region}/{service}/aws4_request, SignedHeaders={}, Signature={}",
@@ -249,7 +346,11 @@ pub fn sign_request_at(
         sig.signed_headers.join(";"),
         sig.signature
     );
-    vec![("x-amz-date", amz_date), ("x-amz-content-sha256", payload), ("authorization", authorization)]
+    vec![
+        ("x-amz-date", amz_date),
+        ("x-amz-content-sha256", payload),
+        ("authorization", authorization),
+    ]
 }
 
 #[cfg(test)]
@@ -265,11 +366,24 @@ mod tests {
         let auth = "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, \
                     SignedHeaders=host;x-amz-date, Signature=5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31";
         let sig = SigV4::from_header(auth, Some("20150830T123600Z")).unwrap();
-        let request = SignedRequest { method: "GET", path: "/", query: &[], headers: &headers, body: b"" };
+        let request = SignedRequest {
+            method: "GET",
+            path: "/",
+            query: &[],
+            headers: &headers,
+            body: b"",
+        };
         let now = time::macros::datetime!(2015-08-30 12:40:00 UTC);
-        sig.verify(&request, "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", now).unwrap();
-        assert!(matches!(sig.verify(&request, "wrong", now), Err(AuthError::SignatureMismatch)));
+        sig.verify(&request, "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", now)
+            .unwrap();
+        assert!(matches!(
+            sig.verify(&request, "wrong", now),
+            Err(AuthError::SignatureMismatch)
+        ));
         let later = time::macros::datetime!(2015-08-30 13:00:00 UTC);
-        assert!(matches!(sig.verify(&request, "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", later), Err(AuthError::Skewed)));
+        assert!(matches!(
+            sig.verify(&request, "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", later),
+            Err(AuthError::Skewed)
+        ));
     }
 }

@@ -46,31 +46,46 @@ impl Filterable for Region<'_> {
 
 /// This site is one region.
 pub async fn describe_regions(call: Ec2Call<'_>) -> Result<String, Ec2Error> {
-    call.params.expect_only(&["RegionName", "Filter", "AllRegions"])?;
+    call.params
+        .expect_only(&["RegionName", "Filter", "AllRegions"])?;
     call.dry_run()?;
     let region = call.federation.region();
     let names = call.params.list("RegionName");
     if let Some(unknown) = names.iter().find(|n| n.as_str() != region) {
-        return Err(Ec2Error::bad_request("InvalidParameterValue", format!("Invalid region: {unknown}")));
+        return Err(Ec2Error::bad_request(
+            "InvalidParameterValue",
+            format!("Invalid region: {unknown}"),
+        ));
     }
-    let regions = filter::apply(vec![Region(region, call.host)], &filter::parse_filters::<Region>(&call.params)?)?;
+    let regions = filter::apply(
+        vec![Region(region, call.host)],
+        &filter::parse_filters::<Region>(&call.params)?,
+    )?;
     let mut x = XmlWriter::response("DescribeRegions", call.request_id);
     x.start("regionInfo");
     for r in regions {
-        x.start("item").leaf("regionName", r.0).leaf("regionEndpoint", r.1).leaf("optInStatus", "opt-in-not-required").end();
+        x.start("item")
+            .leaf("regionName", r.0)
+            .leaf("regionEndpoint", r.1)
+            .leaf("optInStatus", "opt-in-not-required")
+            .end();
     }
     Ok(x.finish("DescribeRegions"))
 }
 
 /// The site's availability zones (from the configuration).
 pub async fn describe_availability_zones(call: Ec2Call<'_>) -> Result<String, Ec2Error> {
-    call.params.expect_only(&["ZoneName", "ZoneId", "Filter", "AllAvailabilityZones"])?;
+    call.params
+        .expect_only(&["ZoneName", "ZoneId", "Filter", "AllAvailabilityZones"])?;
     call.dry_run()?;
     let region = call.federation.region();
     let mut wanted = call.params.list("ZoneName");
     wanted.extend(call.params.list("ZoneId"));
     if let Some(unknown) = wanted.iter().find(|w| !call.availability_zones.contains(w)) {
-        return Err(Ec2Error::bad_request("InvalidParameterValue", format!("The zone '{unknown}' does not exist.")));
+        return Err(Ec2Error::bad_request(
+            "InvalidParameterValue",
+            format!("The zone '{unknown}' does not exist."),
+        ));
     }
     let zones: Vec<Zone> = call
         .availability_zones
@@ -101,7 +116,10 @@ pub async fn describe_account_attributes(call: Ec2Call<'_>) -> Result<String, Ec
     call.params.expect_only(&["AttributeName"])?;
     call.dry_run()?;
     let quotas = &call.principal.tenant.quotas;
-    let instances = quotas.instances.map(|n| n.to_string()).unwrap_or_else(|| "unlimited".into());
+    let instances = quotas
+        .instances
+        .map(|n| n.to_string())
+        .unwrap_or_else(|| "unlimited".into());
     let all = [
         ("supported-platforms", "VPC".to_string()),
         ("default-vpc", "none".to_string()),
@@ -111,13 +129,28 @@ pub async fn describe_account_attributes(call: Ec2Call<'_>) -> Result<String, Ec
         ("vpc-max-security-groups-per-interface", "5".to_string()),
     ];
     let wanted = call.params.list("AttributeName");
-    if let Some(unknown) = wanted.iter().find(|w| !all.iter().any(|(name, _)| name == w)) {
-        return Err(Ec2Error::invalid_value(format!("Invalid attribute name: {unknown}")));
+    if let Some(unknown) = wanted
+        .iter()
+        .find(|w| !all.iter().any(|(name, _)| name == w))
+    {
+        return Err(Ec2Error::invalid_value(format!(
+            "Invalid attribute name: {unknown}"
+        )));
     }
     let mut x = XmlWriter::response("DescribeAccountAttributes", call.request_id);
     x.start("accountAttributeSet");
-    for (name, value) in all.iter().filter(|(name, _)| wanted.is_empty() || wanted.iter().any(|w| w == name)) {
-        x.start("item").leaf("attributeName", name).start("attributeValueSet").start("item").leaf("attributeValue", value).end().end().end();
+    for (name, value) in all
+        .iter()
+        .filter(|(name, _)| wanted.is_empty() || wanted.iter().any(|w| w == name))
+    {
+        x.start("item")
+            .leaf("attributeName", name)
+            .start("attributeValueSet")
+            .start("item")
+            .leaf("attributeValue", value)
+            .end()
+            .end()
+            .end();
     }
     Ok(x.finish("DescribeAccountAttributes"))
 }

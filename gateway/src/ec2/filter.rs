@@ -30,12 +30,23 @@ pub fn parse_filters<T: Filterable>(params: &Params) -> Result<Vec<Filter>, Ec2E
         .structs("Filter")
         .into_iter()
         .map(|f| {
-            let name = f.get("Name").filter(|n| !n.is_empty()).ok_or_else(|| Ec2Error::missing("Filter.N.Name"))?;
-            let known = name.starts_with("tag:") || name == "tag-key" || name == "tag-value" || T::FILTERS.contains(&name);
+            let name = f
+                .get("Name")
+                .filter(|n| !n.is_empty())
+                .ok_or_else(|| Ec2Error::missing("Filter.N.Name"))?;
+            let known = name.starts_with("tag:")
+                || name == "tag-key"
+                || name == "tag-value"
+                || T::FILTERS.contains(&name);
             if !known {
-                return Err(Ec2Error::invalid_value(format!("The filter '{name}' is invalid")));
+                return Err(Ec2Error::invalid_value(format!(
+                    "The filter '{name}' is invalid"
+                )));
             }
-            Ok(Filter { name: name.to_string(), values: f.list("Value") })
+            Ok(Filter {
+                name: name.to_string(),
+                values: f.list("Value"),
+            })
         })
         .collect()
 }
@@ -92,22 +103,29 @@ pub fn wildcard_match(pattern: &str, text: &str) -> bool {
 }
 
 fn any_matches(patterns: &[String], values: &[String]) -> bool {
-    patterns.iter().any(|p| values.iter().any(|v| wildcard_match(p, v)))
+    patterns
+        .iter()
+        .any(|p| values.iter().any(|v| wildcard_match(p, v)))
 }
 
 /// Whether the resource passes every filter. Unknown filter names are an error, as on AWS.
 pub fn matches<T: Filterable>(resource: &T, filters: &[Filter]) -> Result<bool, Ec2Error> {
     for filter in filters {
         let values: Vec<String> = if let Some(key) = filter.name.strip_prefix("tag:") {
-            resource.tags().iter().filter(|t| t.key == key).map(|t| t.value.clone()).collect()
+            resource
+                .tags()
+                .iter()
+                .filter(|t| t.key == key)
+                .map(|t| t.value.clone())
+                .collect()
         } else if filter.name == "tag-key" {
             resource.tags().iter().map(|t| t.key.clone()).collect()
         } else if filter.name == "tag-value" {
             resource.tags().iter().map(|t| t.value.clone()).collect()
         } else {
-            resource
-                .filter_values(&filter.name)
-                .ok_or_else(|| Ec2Error::invalid_value(format!("The filter '{}' is invalid", filter.name)))?
+            resource.filter_values(&filter.name).ok_or_else(|| {
+                Ec2Error::invalid_value(format!("The filter '{}' is invalid", filter.name))
+            })?
         };
         if !any_matches(&filter.values, &values) {
             return Ok(false);
@@ -148,20 +166,48 @@ mod tests {
 
     #[test]
     fn wildcards() {
-        for (p, t, ok) in [("web-*", "web-01", true), ("web-?", "web-1", true), ("web-?", "web-12", false), ("*", "", true), ("a*b*c", "axxbyyc", true), ("a*b", "ab", true), ("a*b", "ac", false), ("exact", "exact", true), ("exact", "exactly", false), ("a\\*b", "a*b", true), ("a\\*b", "axb", false), ("a\\?", "a?", true), ("a\\\\b", "a\\b", true)] {
+        for (p, t, ok) in [
+            ("web-*", "web-01", true),
+            ("web-?", "web-1", true),
+            ("web-?", "web-12", false),
+            ("*", "", true),
+            ("a*b*c", "axxbyyc", true),
+            ("a*b", "ab", true),
+            ("a*b", "ac", false),
+            ("exact", "exact", true),
+            ("exact", "exactly", false),
+            ("a\\*b", "a*b", true),
+            ("a\\*b", "axb", false),
+            ("a\\?", "a?", true),
+            ("a\\\\b", "a\\b", true),
+        ] {
             assert_eq!(wildcard_match(p, t), ok, "{p} vs {t}");
         }
     }
 
     #[test]
     fn tag_filters_and_unknown_names() {
-        let thing = Thing { name: "db-1".into(), tags: vec![Tag { key: "env".into(), value: "prod".into() }] };
-        let f = |name: &str, values: &[&str]| vec![Filter { name: name.into(), values: values.iter().map(|v| v.to_string()).collect() }];
+        let thing = Thing {
+            name: "db-1".into(),
+            tags: vec![Tag {
+                key: "env".into(),
+                value: "prod".into(),
+            }],
+        };
+        let f = |name: &str, values: &[&str]| {
+            vec![Filter {
+                name: name.into(),
+                values: values.iter().map(|v| v.to_string()).collect(),
+            }]
+        };
         assert!(matches(&thing, &f("tag:env", &["prod", "dev"])).unwrap());
         assert!(!matches(&thing, &f("tag:env", &["dev"])).unwrap());
         assert!(matches(&thing, &f("tag-key", &["e*"])).unwrap());
         assert!(matches(&thing, &f("tag-value", &["pr?d"])).unwrap());
         assert!(matches(&thing, &f("name", &["db-*"])).unwrap());
-        assert_eq!(matches(&thing, &f("color", &["red"])).unwrap_err().code, "InvalidParameterValue");
+        assert_eq!(
+            matches(&thing, &f("color", &["red"])).unwrap_err().code,
+            "InvalidParameterValue"
+        );
     }
 }

@@ -151,10 +151,18 @@ pub async fn dispatch(action: Action, call: Ec2Call<'_>) -> Result<String, Ec2Er
         Action::DeleteKeyPair => key_pairs::delete_key_pair(call).await,
         Action::CreateSecurityGroup => security_groups::create_security_group(call).await,
         Action::DescribeSecurityGroups => security_groups::describe_security_groups(call).await,
-        Action::AuthorizeSecurityGroupIngress => security_groups::authorize(call, cloud::types::Direction::Ingress, action).await,
-        Action::AuthorizeSecurityGroupEgress => security_groups::authorize(call, cloud::types::Direction::Egress, action).await,
-        Action::RevokeSecurityGroupIngress => security_groups::revoke(call, cloud::types::Direction::Ingress, action).await,
-        Action::RevokeSecurityGroupEgress => security_groups::revoke(call, cloud::types::Direction::Egress, action).await,
+        Action::AuthorizeSecurityGroupIngress => {
+            security_groups::authorize(call, cloud::types::Direction::Ingress, action).await
+        }
+        Action::AuthorizeSecurityGroupEgress => {
+            security_groups::authorize(call, cloud::types::Direction::Egress, action).await
+        }
+        Action::RevokeSecurityGroupIngress => {
+            security_groups::revoke(call, cloud::types::Direction::Ingress, action).await
+        }
+        Action::RevokeSecurityGroupEgress => {
+            security_groups::revoke(call, cloud::types::Direction::Egress, action).await
+        }
         Action::DeleteSecurityGroup => security_groups::delete_security_group(call).await,
         Action::CreateTags => tags::create_tags(call).await,
         Action::DeleteTags => tags::delete_tags(call).await,

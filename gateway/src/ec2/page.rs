@@ -14,7 +14,11 @@ pub struct Page<T> {
 
 /// Pages `items` (already in a stable order by `key`) per `MaxResults` (5–1000) and `NextToken`.
 /// The token names the last key returned, so pages stay correct when items come and go.
-pub fn paginate<T>(items: Vec<T>, params: &Params, key: impl Fn(&T) -> String) -> Result<Page<T>, Ec2Error> {
+pub fn paginate<T>(
+    items: Vec<T>,
+    params: &Params,
+    key: impl Fn(&T) -> String,
+) -> Result<Page<T>, Ec2Error> {
     let max = match params.int("MaxResults")? {
         None => None,
         Some(n) if (5..=1000).contains(&n) => Some(n as usize),
@@ -27,20 +31,38 @@ pub fn paginate<T>(items: Vec<T>, params: &Params, key: impl Fn(&T) -> String) -
                 .decode(token)
                 .ok()
                 .and_then(|bytes| String::from_utf8(bytes).ok())
-                .ok_or_else(|| Ec2Error::bad_request("InvalidNextToken", "The specified token is invalid"))?,
+                .ok_or_else(|| {
+                    Ec2Error::bad_request("InvalidNextToken", "The specified token is invalid")
+                })?,
         ),
     };
     let mut remaining: Vec<T> = match &after {
-        Some(last) => items.into_iter().filter(|item| key(item).as_str() > last.as_str()).collect(),
+        Some(last) => items
+            .into_iter()
+            .filter(|item| key(item).as_str() > last.as_str())
+            .collect(),
         None => items,
     };
-    let Some(max) = max else { return Ok(Page { items: remaining, next_token: None }) };
+    let Some(max) = max else {
+        return Ok(Page {
+            items: remaining,
+            next_token: None,
+        });
+    };
     if remaining.len() <= max {
-        return Ok(Page { items: remaining, next_token: None });
+        return Ok(Page {
+            items: remaining,
+            next_token: None,
+        });
     }
     remaining.truncate(max);
-    let next_token = remaining.last().map(|item| URL_SAFE_NO_PAD.encode(key(item)));
-    Ok(Page { items: remaining, next_token })
+    let next_token = remaining
+        .last()
+        .map(|item| URL_SAFE_NO_PAD.encode(key(item)));
+    Ok(Page {
+        items: remaining,
+        next_token,
+    })
 }
 
 #[cfg(test)]
@@ -48,7 +70,12 @@ mod tests {
     use super::*;
 
     fn params(pairs: &[(&str, &str)]) -> Params {
-        Params::from_pairs(&pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<Vec<_>>())
+        Params::from_pairs(
+            &pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect::<Vec<_>>(),
+        )
     }
 
     #[test]
@@ -61,7 +88,12 @@ mod tests {
             if let Some(t) = &token {
                 pairs.push(("NextToken", t.clone()));
             }
-            let p = params(&pairs.iter().map(|(k, v)| (*k, v.as_str())).collect::<Vec<_>>());
+            let p = params(
+                &pairs
+                    .iter()
+                    .map(|(k, v)| (*k, v.as_str()))
+                    .collect::<Vec<_>>(),
+            );
             let page = paginate(items.clone(), &p, |s| s.clone()).unwrap();
             assert!(page.items.len() <= 5);
             seen.extend(page.items);
@@ -76,7 +108,9 @@ mod tests {
     #[test]
     fn bad_sizes_and_tokens_are_rejected() {
         assert!(paginate(vec![1], &params(&[("MaxResults", "2")]), |i| i.to_string()).is_err());
-        let err = paginate(vec![1], &params(&[("NextToken", "!!")]), |i| i.to_string()).err().unwrap();
+        let err = paginate(vec![1], &params(&[("NextToken", "!!")]), |i| i.to_string())
+            .err()
+            .unwrap();
         assert_eq!(err.code, "InvalidNextToken");
     }
 }

@@ -48,7 +48,10 @@ impl Params {
         for key in self.map.keys() {
             let head = key.split('.').next().unwrap_or(key);
             if head != "DryRun" && !allowed.contains(&head) {
-                return Err(Ec2Error::bad_request("UnknownParameter", format!("The parameter {head} is not recognized")));
+                return Err(Ec2Error::bad_request(
+                    "UnknownParameter",
+                    format!("The parameter {head} is not recognized"),
+                ));
             }
         }
         Ok(())
@@ -61,7 +64,9 @@ impl Params {
 
     /// A scalar that must be present and non-empty.
     pub fn required(&self, name: &str) -> Result<&str, Ec2Error> {
-        self.get(name).filter(|v| !v.is_empty()).ok_or_else(|| Ec2Error::missing(name))
+        self.get(name)
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| Ec2Error::missing(name))
     }
 
     /// A boolean parameter (`true`/`false`), default `false`.
@@ -70,14 +75,19 @@ impl Params {
             None => Ok(false),
             Some(v) if v.eq_ignore_ascii_case("true") => Ok(true),
             Some(v) if v.eq_ignore_ascii_case("false") => Ok(false),
-            Some(v) => Err(Ec2Error::invalid_value(format!("Invalid value '{v}' for {name}: expected true or false"))),
+            Some(v) => Err(Ec2Error::invalid_value(format!(
+                "Invalid value '{v}' for {name}: expected true or false"
+            ))),
         }
     }
 
     /// An optional integer parameter.
     pub fn int(&self, name: &str) -> Result<Option<i64>, Ec2Error> {
         self.get(name)
-            .map(|v| v.parse::<i64>().map_err(|_| Ec2Error::invalid_value(format!("Invalid value '{v}' for {name}"))))
+            .map(|v| {
+                v.parse::<i64>()
+                    .map_err(|_| Ec2Error::invalid_value(format!("Invalid value '{v}' for {name}")))
+            })
             .transpose()
     }
 
@@ -101,10 +111,17 @@ impl Params {
     pub fn structs(&self, name: &str) -> Vec<Params> {
         let prefix = format!("{name}.");
         let mut groups: BTreeMap<u32, BTreeMap<String, String>> = BTreeMap::new();
-        for (key, value) in self.map.range(prefix.clone()..).take_while(|(k, _)| k.starts_with(&prefix)) {
+        for (key, value) in self
+            .map
+            .range(prefix.clone()..)
+            .take_while(|(k, _)| k.starts_with(&prefix))
+        {
             if let Some((n, tail)) = index_of(&key[prefix.len()..]) {
                 if !tail.is_empty() {
-                    groups.entry(n).or_default().insert(tail.to_string(), value.clone());
+                    groups
+                        .entry(n)
+                        .or_default()
+                        .insert(tail.to_string(), value.clone());
                 }
             }
         }
@@ -117,7 +134,12 @@ mod tests {
     use super::*;
 
     fn params(pairs: &[(&str, &str)]) -> Params {
-        Params::from_pairs(&pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<Vec<_>>())
+        Params::from_pairs(
+            &pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect::<Vec<_>>(),
+        )
     }
 
     #[test]
@@ -149,7 +171,9 @@ mod tests {
         let err = p.expect_only(&["KeyName"]).unwrap_err();
         assert_eq!(err.code, "UnknownParameter");
         assert!(err.message.contains("Bogus"));
-        assert!(params(&[("KeyName", "a"), ("DryRun", "true")]).expect_only(&["KeyName"]).is_ok());
+        assert!(params(&[("KeyName", "a"), ("DryRun", "true")])
+            .expect_only(&["KeyName"])
+            .is_ok());
     }
 
     #[test]

@@ -21,39 +21,68 @@ fn group_ref(params: &Params) -> Result<GroupRef, Ec2Error> {
 }
 
 fn port(params: &Params, name: &str) -> Result<Option<i32>, Ec2Error> {
-    params.int(name)?.map(|p| i32::try_from(p).map_err(|_| Ec2Error::invalid_value(format!("Invalid {name} {p}")))).transpose()
+    params
+        .int(name)?
+        .map(|p| {
+            i32::try_from(p).map_err(|_| Ec2Error::invalid_value(format!("Invalid {name} {p}")))
+        })
+        .transpose()
 }
 
 /// Reads `IpPermissions.N` (and the legacy top-level single-rule form) into rule specs.
 async fn rule_specs(call: &Ec2Call<'_>) -> Result<Vec<RuleSpec>, Ec2Error> {
     let mut specs = Vec::new();
     for perm in call.params.structs("IpPermissions") {
-        let protocol = perm.get("IpProtocol").ok_or_else(|| Ec2Error::missing("IpPermissions.N.IpProtocol"))?.to_string();
+        let protocol = perm
+            .get("IpProtocol")
+            .ok_or_else(|| Ec2Error::missing("IpPermissions.N.IpProtocol"))?
+            .to_string();
         let (from_port, to_port) = (port(&perm, "FromPort")?, port(&perm, "ToPort")?);
         let mut peers = Vec::new();
         for range in perm.structs("IpRanges") {
-            let cidr = range.get("CidrIp").ok_or_else(|| Ec2Error::missing("IpRanges.N.CidrIp"))?;
-            peers.push(RulePeer::Cidr4 { cidr: cidr.to_string(), description: range.get("Description").map(str::to_string) });
+            let cidr = range
+                .get("CidrIp")
+                .ok_or_else(|| Ec2Error::missing("IpRanges.N.CidrIp"))?;
+            peers.push(RulePeer::Cidr4 {
+                cidr: cidr.to_string(),
+                description: range.get("Description").map(str::to_string),
+            });
         }
         for range in perm.structs("Ipv6Ranges") {
-            let cidr = range.get("CidrIpv6").ok_or_else(|| Ec2Error::missing("Ipv6Ranges.N.CidrIpv6"))?;
-            peers.push(RulePeer::Cidr6 { cidr: cidr.to_string(), description: range.get("Description").map(str::to_string) });
+            let cidr = range
+                .get("CidrIpv6")
+                .ok_or_else(|| Ec2Error::missing("Ipv6Ranges.N.CidrIpv6"))?;
+            peers.push(RulePeer::Cidr6 {
+                cidr: cidr.to_string(),
+                description: range.get("Description").map(str::to_string),
+            });
         }
         for pair in perm.structs("Groups") {
             let group_id = match (pair.get("GroupId"), pair.get("GroupName")) {
                 (Some(id), _) => id.to_string(),
                 (None, Some(name)) => {
-                    call.federation.security_group(&call.principal.tenant, &GroupRef::Name(name.to_string())).await?.id
+                    call.federation
+                        .security_group(&call.principal.tenant, &GroupRef::Name(name.to_string()))
+                        .await?
+                        .id
                 }
                 _ => return Err(Ec2Error::missing("Groups.N.GroupId")),
             };
-            peers.push(RulePeer::Group { group_id, description: pair.get("Description").map(str::to_string) });
+            peers.push(RulePeer::Group {
+                group_id,
+                description: pair.get("Description").map(str::to_string),
+            });
         }
         if peers.is_empty() {
             return Err(Ec2Error::missing("IpPermissions.N.IpRanges"));
         }
         for peer in peers {
-            specs.push(RuleSpec { protocol: protocol.clone(), from_port, to_port, peer: Some(peer) });
+            specs.push(RuleSpec {
+                protocol: protocol.clone(),
+                from_port,
+                to_port,
+                peer: Some(peer),
+            });
         }
     }
     if let Some(cidr) = call.params.get("CidrIp") {
@@ -61,7 +90,10 @@ async fn rule_specs(call: &Ec2Call<'_>) -> Result<Vec<RuleSpec>, Ec2Error> {
             protocol: call.params.get("IpProtocol").unwrap_or("-1").to_string(),
             from_port: port(&call.params, "FromPort")?,
             to_port: port(&call.params, "ToPort")?,
-            peer: Some(RulePeer::Cidr4 { cidr: cidr.to_string(), description: None }),
+            peer: Some(RulePeer::Cidr4 {
+                cidr: cidr.to_string(),
+                description: None,
+            }),
         });
     }
     Ok(specs)
@@ -91,7 +123,8 @@ impl Filterable for SecurityGroup {
         &self.tags
     }
     fn filter_values(&self, name: &str) -> Option<Vec<String>> {
-        let rules = |direction: Direction| self.rules.iter().filter(move |r| r.direction == direction);
+        let rules =
+            |direction: Direction| self.rules.iter().filter(move |r| r.direction == direction);
         let from_rules = |direction: Direction, field: &str| -> Vec<String> {
             rules(direction)
                 .filter_map(|r| match field {
@@ -120,14 +153,24 @@ impl Filterable for SecurityGroup {
             "description" => vec![self.description.clone()],
             "owner-id" => vec![self.owner_id.clone()],
             other => {
-                let (direction, field) = if let Some(field) = other.strip_prefix("egress.ip-permission.") {
-                    (Direction::Egress, field)
-                } else if let Some(field) = other.strip_prefix("ip-permission.") {
-                    (Direction::Ingress, field)
-                } else {
-                    return None;
-                };
-                if !["protocol", "from-port", "to-port", "cidr", "ipv6-cidr", "group-id"].contains(&field) {
+                let (direction, field) =
+                    if let Some(field) = other.strip_prefix("egress.ip-permission.") {
+                        (Direction::Egress, field)
+                    } else if let Some(field) = other.strip_prefix("ip-permission.") {
+                        (Direction::Ingress, field)
+                    } else {
+                        return None;
+                    };
+                if ![
+                    "protocol",
+                    "from-port",
+                    "to-port",
+                    "cidr",
+                    "ipv6-cidr",
+                    "group-id",
+                ]
+                .contains(&field)
+                {
                     return None;
                 }
                 from_rules(direction, field)
@@ -138,12 +181,16 @@ impl Filterable for SecurityGroup {
 }
 
 pub async fn create_security_group(call: Ec2Call<'_>) -> Result<String, Ec2Error> {
-    call.params.expect_only(&["GroupName", "GroupDescription", "VpcId", "TagSpecification"])?;
+    call.params
+        .expect_only(&["GroupName", "GroupDescription", "VpcId", "TagSpecification"])?;
     let name = call.params.required("GroupName")?;
     let description = call.params.required("GroupDescription")?;
     let tags = tag_specifications(&call.params, "security-group")?;
     call.dry_run()?;
-    let id = call.federation.create_security_group(&call.principal.tenant, name, description).await?;
+    let id = call
+        .federation
+        .create_security_group(&call.principal.tenant, name, description)
+        .await?;
     apply_tag_specifications(&call, &id, &tags).await?;
     let mut x = XmlWriter::response("CreateSecurityGroup", call.request_id);
     x.leaf("return", "true").leaf("groupId", &id).tag_set(&tags);
@@ -158,29 +205,54 @@ fn write_permissions(x: &mut XmlWriter, element: &'static str, rules: Vec<&Rule>
     x.start(element);
     let mut groups: Vec<PermissionGroup<'_>> = Vec::new();
     for rule in rules {
-        match groups.iter_mut().find(|(p, f, t, _)| *p == rule.protocol && *f == rule.from_port && *t == rule.to_port) {
+        match groups
+            .iter_mut()
+            .find(|(p, f, t, _)| *p == rule.protocol && *f == rule.from_port && *t == rule.to_port)
+        {
             Some(entry) => entry.3.push(&rule.peer),
-            None => groups.push((&rule.protocol, rule.from_port, rule.to_port, vec![&rule.peer])),
+            None => groups.push((
+                &rule.protocol,
+                rule.from_port,
+                rule.to_port,
+                vec![&rule.peer],
+            )),
         }
     }
     for (protocol, from, to, peers) in groups {
-        x.start("item").leaf("ipProtocol", protocol).leaf_opt("fromPort", from).leaf_opt("toPort", to);
+        x.start("item")
+            .leaf("ipProtocol", protocol)
+            .leaf_opt("fromPort", from)
+            .leaf_opt("toPort", to);
         x.start("groups");
         for peer in &peers {
-            if let RulePeer::Group { group_id, description } = peer {
-                x.start("item").leaf("userId", owner).leaf("groupId", group_id).leaf_opt("description", description.as_ref()).end();
+            if let RulePeer::Group {
+                group_id,
+                description,
+            } = peer
+            {
+                x.start("item")
+                    .leaf("userId", owner)
+                    .leaf("groupId", group_id)
+                    .leaf_opt("description", description.as_ref())
+                    .end();
             }
         }
         x.end().start("ipRanges");
         for peer in &peers {
             if let RulePeer::Cidr4 { cidr, description } = peer {
-                x.start("item").leaf("cidrIp", cidr).leaf_opt("description", description.as_ref()).end();
+                x.start("item")
+                    .leaf("cidrIp", cidr)
+                    .leaf_opt("description", description.as_ref())
+                    .end();
             }
         }
         x.end().start("ipv6Ranges");
         for peer in &peers {
             if let RulePeer::Cidr6 { cidr, description } = peer {
-                x.start("item").leaf("cidrIpv6", cidr).leaf_opt("description", description.as_ref()).end();
+                x.start("item")
+                    .leaf("cidrIpv6", cidr)
+                    .leaf_opt("description", description.as_ref())
+                    .end();
             }
         }
         x.end().start("prefixListIds").end().end();
@@ -189,20 +261,30 @@ fn write_permissions(x: &mut XmlWriter, element: &'static str, rules: Vec<&Rule>
 }
 
 pub async fn describe_security_groups(call: Ec2Call<'_>) -> Result<String, Ec2Error> {
-    call.params.expect_only(&["GroupName", "GroupId", "Filter", "MaxResults", "NextToken"])?;
+    call.params
+        .expect_only(&["GroupName", "GroupId", "Filter", "MaxResults", "NextToken"])?;
     call.dry_run()?;
     let names = call.params.list("GroupName");
     let ids = call.params.list("GroupId");
     let filters = filter::parse_filters::<SecurityGroup>(&call.params)?;
-    let all = call.federation.list_security_groups(&call.principal.tenant).await?;
+    let all = call
+        .federation
+        .list_security_groups(&call.principal.tenant)
+        .await?;
     for wanted in names.iter().chain(&ids) {
         if !all.iter().any(|g| &g.name == wanted || &g.id == wanted) {
-            return Err(cloud::Error::not_found(cloud::ResourceKind::SecurityGroup, wanted.clone()).into());
+            return Err(cloud::Error::not_found(
+                cloud::ResourceKind::SecurityGroup,
+                wanted.clone(),
+            )
+            .into());
         }
     }
     let mut selected: Vec<SecurityGroup> = all
         .into_iter()
-        .filter(|g| (names.is_empty() && ids.is_empty()) || names.contains(&g.name) || ids.contains(&g.id))
+        .filter(|g| {
+            (names.is_empty() && ids.is_empty()) || names.contains(&g.name) || ids.contains(&g.id)
+        })
         .collect();
     selected.sort_by(|a, b| a.id.cmp(&b.id));
     let groups = filter::apply(selected, &filters)?;
@@ -215,8 +297,16 @@ pub async fn describe_security_groups(call: Ec2Call<'_>) -> Result<String, Ec2Er
             .leaf("groupId", &group.id)
             .leaf("groupName", &group.name)
             .leaf("groupDescription", &group.description);
-        let ingress = group.rules.iter().filter(|r| r.direction == Direction::Ingress).collect();
-        let egress = group.rules.iter().filter(|r| r.direction == Direction::Egress).collect();
+        let ingress = group
+            .rules
+            .iter()
+            .filter(|r| r.direction == Direction::Ingress)
+            .collect();
+        let egress = group
+            .rules
+            .iter()
+            .filter(|r| r.direction == Direction::Egress)
+            .collect();
         write_permissions(&mut x, "ipPermissions", ingress, &group.owner_id);
         write_permissions(&mut x, "ipPermissionsEgress", egress, &group.owner_id);
         x.tag_set(&group.tags).end();
@@ -225,10 +315,24 @@ pub async fn describe_security_groups(call: Ec2Call<'_>) -> Result<String, Ec2Er
     Ok(x.finish("DescribeSecurityGroups"))
 }
 
-const RULE_PARAMS: &[&str] =
-    &["GroupId", "GroupName", "IpPermissions", "IpProtocol", "FromPort", "ToPort", "CidrIp", "SourceSecurityGroupName", "SourceSecurityGroupOwnerId", "TagSpecification"];
+const RULE_PARAMS: &[&str] = &[
+    "GroupId",
+    "GroupName",
+    "IpPermissions",
+    "IpProtocol",
+    "FromPort",
+    "ToPort",
+    "CidrIp",
+    "SourceSecurityGroupName",
+    "SourceSecurityGroupOwnerId",
+    "TagSpecification",
+];
 
-pub async fn authorize(call: Ec2Call<'_>, direction: Direction, action: Action) -> Result<String, Ec2Error> {
+pub async fn authorize(
+    call: Ec2Call<'_>,
+    direction: Direction,
+    action: Action,
+) -> Result<String, Ec2Error> {
     call.params.expect_only(RULE_PARAMS)?;
     let group = group_ref(&call.params)?;
     let specs = rule_specs(&call).await?;
@@ -237,7 +341,10 @@ pub async fn authorize(call: Ec2Call<'_>, direction: Direction, action: Action) 
     }
     call.dry_run()?;
     let tenant = &call.principal.tenant;
-    let rules = call.federation.authorize_rules(tenant, &group, direction, specs).await?;
+    let rules = call
+        .federation
+        .authorize_rules(tenant, &group, direction, specs)
+        .await?;
     let group = call.federation.security_group(tenant, &group).await?;
     let mut x = XmlWriter::response(action.name(), call.request_id);
     x.leaf("return", "true").start("securityGroupRuleSet");
@@ -251,9 +358,16 @@ pub async fn authorize(call: Ec2Call<'_>, direction: Direction, action: Action) 
             .leaf("fromPort", rule.from_port.unwrap_or(-1))
             .leaf("toPort", rule.to_port.unwrap_or(-1));
         match &rule.peer {
-            RulePeer::Cidr4 { cidr, description } => x.leaf("cidrIpv4", cidr).leaf_opt("description", description.as_ref()),
-            RulePeer::Cidr6 { cidr, description } => x.leaf("cidrIpv6", cidr).leaf_opt("description", description.as_ref()),
-            RulePeer::Group { group_id, description } => x
+            RulePeer::Cidr4 { cidr, description } => x
+                .leaf("cidrIpv4", cidr)
+                .leaf_opt("description", description.as_ref()),
+            RulePeer::Cidr6 { cidr, description } => x
+                .leaf("cidrIpv6", cidr)
+                .leaf_opt("description", description.as_ref()),
+            RulePeer::Group {
+                group_id,
+                description,
+            } => x
                 .start("referencedGroupInfo")
                 .leaf("groupId", group_id)
                 .leaf("userId", &group.owner_id)
@@ -265,7 +379,11 @@ pub async fn authorize(call: Ec2Call<'_>, direction: Direction, action: Action) 
     Ok(x.finish(action.name()))
 }
 
-pub async fn revoke(call: Ec2Call<'_>, direction: Direction, action: Action) -> Result<String, Ec2Error> {
+pub async fn revoke(
+    call: Ec2Call<'_>,
+    direction: Direction,
+    action: Action,
+) -> Result<String, Ec2Error> {
     let mut allowed = RULE_PARAMS.to_vec();
     allowed.push("SecurityGroupRuleId");
     call.params.expect_only(&allowed)?;
@@ -276,7 +394,9 @@ pub async fn revoke(call: Ec2Call<'_>, direction: Direction, action: Action) -> 
         return Err(Ec2Error::missing("IpPermissions"));
     }
     call.dry_run()?;
-    call.federation.revoke_rules(&call.principal.tenant, &group, direction, specs, &rule_ids).await?;
+    call.federation
+        .revoke_rules(&call.principal.tenant, &group, direction, specs, &rule_ids)
+        .await?;
     let mut x = XmlWriter::response(action.name(), call.request_id);
     x.leaf("return", "true");
     Ok(x.finish(action.name()))
@@ -286,7 +406,10 @@ pub async fn delete_security_group(call: Ec2Call<'_>) -> Result<String, Ec2Error
     call.params.expect_only(&["GroupId", "GroupName"])?;
     let group = group_ref(&call.params)?;
     call.dry_run()?;
-    let id = call.federation.delete_security_group(&call.principal.tenant, &group).await?;
+    let id = call
+        .federation
+        .delete_security_group(&call.principal.tenant, &group)
+        .await?;
     let mut x = XmlWriter::response("DeleteSecurityGroup", call.request_id);
     x.leaf("return", "true").leaf("groupId", id);
     Ok(x.finish("DeleteSecurityGroup"))

@@ -15,8 +15,13 @@ fn read_tags(params: &Params, list: &str) -> Result<Vec<Tag>, Ec2Error> {
         .structs(list)
         .into_iter()
         .map(|t| {
-            let key = t.get("Key").ok_or_else(|| Ec2Error::missing(&format!("{list}.N.Key")))?;
-            Ok(Tag { key: key.to_string(), value: t.get("Value").unwrap_or("").to_string() })
+            let key = t
+                .get("Key")
+                .ok_or_else(|| Ec2Error::missing(&format!("{list}.N.Key")))?;
+            Ok(Tag {
+                key: key.to_string(),
+                value: t.get("Value").unwrap_or("").to_string(),
+            })
         })
         .collect()
 }
@@ -27,7 +32,11 @@ pub fn tag_specifications(params: &Params, resource_type: &str) -> Result<Vec<Ta
     for spec in params.structs("TagSpecification") {
         match spec.get("ResourceType") {
             Some(t) if t == resource_type => tags.extend(read_tags(&spec, "Tag")?),
-            Some(t) => return Err(Ec2Error::invalid_value(format!("'{t}' is not a valid taggable resource type for this operation."))),
+            Some(t) => {
+                return Err(Ec2Error::invalid_value(format!(
+                    "'{t}' is not a valid taggable resource type for this operation."
+                )))
+            }
             None => return Err(Ec2Error::missing("TagSpecification.N.ResourceType")),
         }
     }
@@ -35,9 +44,15 @@ pub fn tag_specifications(params: &Params, resource_type: &str) -> Result<Vec<Ta
 }
 
 /// Applies tags from a TagSpecification to a resource just created.
-pub async fn apply_tag_specifications(call: &Ec2Call<'_>, resource_id: &str, tags: &[Tag]) -> Result<(), Ec2Error> {
+pub async fn apply_tag_specifications(
+    call: &Ec2Call<'_>,
+    resource_id: &str,
+    tags: &[Tag],
+) -> Result<(), Ec2Error> {
     if !tags.is_empty() {
-        call.federation.create_tags(&call.principal.tenant, &[resource_id.to_string()], tags).await?;
+        call.federation
+            .create_tags(&call.principal.tenant, &[resource_id.to_string()], tags)
+            .await?;
     }
     Ok(())
 }
@@ -53,7 +68,9 @@ pub async fn create_tags(call: Ec2Call<'_>) -> Result<String, Ec2Error> {
         return Err(Ec2Error::missing("Tag"));
     }
     call.dry_run()?;
-    call.federation.create_tags(&call.principal.tenant, &resources, &tags).await?;
+    call.federation
+        .create_tags(&call.principal.tenant, &resources, &tags)
+        .await?;
     let mut x = XmlWriter::response("CreateTags", call.request_id);
     x.leaf("return", "true");
     Ok(x.finish("CreateTags"))
@@ -71,11 +88,16 @@ pub async fn delete_tags(call: Ec2Call<'_>) -> Result<String, Ec2Error> {
         .into_iter()
         .map(|t| {
             let key = t.get("Key").ok_or_else(|| Ec2Error::missing("Tag.N.Key"))?;
-            Ok(TagRemoval { key: key.to_string(), value: t.get("Value").map(str::to_string) })
+            Ok(TagRemoval {
+                key: key.to_string(),
+                value: t.get("Value").map(str::to_string),
+            })
         })
         .collect::<Result<Vec<_>, Ec2Error>>()?;
     call.dry_run()?;
-    call.federation.delete_tags(&call.principal.tenant, &resources, &removals).await?;
+    call.federation
+        .delete_tags(&call.principal.tenant, &resources, &removals)
+        .await?;
     let mut x = XmlWriter::response("DeleteTags", call.request_id);
     x.leaf("return", "true");
     Ok(x.finish("DeleteTags"))
@@ -102,12 +124,21 @@ impl Filterable for TagRow {
 }
 
 pub async fn describe_tags(call: Ec2Call<'_>) -> Result<String, Ec2Error> {
-    call.params.expect_only(&["Filter", "MaxResults", "NextToken"])?;
+    call.params
+        .expect_only(&["Filter", "MaxResults", "NextToken"])?;
     call.dry_run()?;
     let filters = filter::parse_filters::<TagRow>(&call.params)?;
-    let rows = call.federation.list_tags(&call.principal.tenant).await?.into_iter().map(TagRow).collect();
+    let rows = call
+        .federation
+        .list_tags(&call.principal.tenant)
+        .await?
+        .into_iter()
+        .map(TagRow)
+        .collect();
     let rows = filter::apply(rows, &filters)?;
-    let page = paginate(rows, &call.params, |r| format!("{}\u{1}{}", r.0.resource_id, r.0.key))?;
+    let page = paginate(rows, &call.params, |r| {
+        format!("{}\u{1}{}", r.0.resource_id, r.0.key)
+    })?;
     let mut x = XmlWriter::response("DescribeTags", call.request_id);
     x.start("tagSet");
     for TagRow(tag) in &page.items {

@@ -40,7 +40,10 @@ impl XmlWriter {
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<{action}Response xmlns=\"{EC2_NAMESPACE}\"><requestId>{}</requestId>",
             escape(request_id)
         );
-        XmlWriter { out, open: Vec::new() }
+        XmlWriter {
+            out,
+            open: Vec::new(),
+        }
     }
 
     /// Opens an element.
@@ -76,7 +79,10 @@ impl XmlWriter {
     pub fn tag_set(&mut self, tags: &[cloud::types::Tag]) -> &mut Self {
         self.start("tagSet");
         for tag in tags {
-            self.start("item").leaf("key", &tag.key).leaf("value", &tag.value).end();
+            self.start("item")
+                .leaf("key", &tag.key)
+                .leaf("value", &tag.value)
+                .end();
         }
         self.end()
     }
@@ -103,8 +109,10 @@ pub fn error_document(error: &Ec2Error, request_id: &str) -> String {
 
 /// Formats Unix seconds as EC2's ISO 8601 timestamps (`2026-11-26T14:00:00.000Z`).
 pub fn timestamp(unix: i64) -> String {
-    let t = time::OffsetDateTime::from_unix_timestamp(unix).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    let format = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].000Z");
+    let t =
+        time::OffsetDateTime::from_unix_timestamp(unix).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    let format =
+        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].000Z");
     t.format(format).unwrap_or_default()
 }
 

@@ -23,8 +23,16 @@ pub struct KeyLookup {
 #[async_trait::async_trait]
 impl S3Auth for KeyLookup {
     async fn get_secret_key(&self, access_key: &str) -> S3Result<SecretKey> {
-        let Some((secret, principal)) = self.federation.authenticate(access_key).await.map_err(s3_error)? else {
-            return Err(s3_error!(InvalidAccessKeyId, "The AWS Access Key Id you provided does not exist in our records."));
+        let Some((secret, principal)) = self
+            .federation
+            .authenticate(access_key)
+            .await
+            .map_err(s3_error)?
+        else {
+            return Err(s3_error!(
+                InvalidAccessKeyId,
+                "The AWS Access Key Id you provided does not exist in our records."
+            ));
         };
         tracing::Span::current().record("tenant", principal.tenant.name.as_str());
         if !self.limits.allow(access_key, &principal.tenant.id) {

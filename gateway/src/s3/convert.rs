@@ -8,7 +8,8 @@ use s3s::{S3Error, S3ErrorCode};
 
 /// Unix milliseconds to an S3 timestamp.
 pub fn timestamp_ms(ms: i64) -> Timestamp {
-    let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
     Timestamp::from(t)
 }
 
@@ -78,7 +79,11 @@ pub fn object_meta(
             content_language,
             expires: expires.and_then(http_date),
         },
-        user_metadata: metadata.unwrap_or_default().into_iter().map(|(k, v)| (k.to_ascii_lowercase(), v)).collect(),
+        user_metadata: metadata
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, v)| (k.to_ascii_lowercase(), v))
+            .collect(),
         acl: CannedAcl::Private,
     }
 }
@@ -87,14 +92,21 @@ pub fn object_meta(
 pub fn canned_acl(value: Option<&str>) -> Result<CannedAcl, S3Error> {
     match value {
         None => Ok(CannedAcl::Private),
-        Some(text) => CannedAcl::parse(text)
-            .ok_or_else(|| S3Error::with_message(S3ErrorCode::NotImplemented, format!("the canned ACL '{text}' is not supported; use private or public-read"))),
+        Some(text) => CannedAcl::parse(text).ok_or_else(|| {
+            S3Error::with_message(
+                S3ErrorCode::NotImplemented,
+                format!("the canned ACL '{text}' is not supported; use private or public-read"),
+            )
+        }),
     }
 }
 
 /// The stored `Expires` header back as a timestamp.
 pub fn expires(meta: &ObjectMeta) -> Option<Timestamp> {
-    meta.headers.expires.as_deref().and_then(|s| Timestamp::parse(TimestampFormat::HttpDate, s).ok())
+    meta.headers
+        .expires
+        .as_deref()
+        .and_then(|s| Timestamp::parse(TimestampFormat::HttpDate, s).ok())
 }
 
 /// A request body as the domain's byte stream (a missing body is empty).

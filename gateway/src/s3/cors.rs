@@ -9,13 +9,30 @@ use http::{HeaderMap, HeaderValue, StatusCode};
 /// The bucket a request addresses: `bucket.<base domain>` or the first path segment.
 pub fn bucket_of(parts: &http::request::Parts, base_domain: &str) -> Option<String> {
     if !base_domain.is_empty() {
-        let host = parts.headers.get(http::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
-        let name = host.rsplit_once(':').map_or(host, |(n, _)| n).to_ascii_lowercase();
-        if let Some(bucket) = name.strip_suffix(base_domain).and_then(|b| b.strip_suffix('.')).filter(|b| !b.is_empty()) {
+        let host = parts
+            .headers
+            .get(http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("");
+        let name = host
+            .rsplit_once(':')
+            .map_or(host, |(n, _)| n)
+            .to_ascii_lowercase();
+        if let Some(bucket) = name
+            .strip_suffix(base_domain)
+            .and_then(|b| b.strip_suffix('.'))
+            .filter(|b| !b.is_empty())
+        {
             return Some(bucket.to_string());
         }
     }
-    let segment = parts.uri.path().trim_start_matches('/').split('/').next().unwrap_or("");
+    let segment = parts
+        .uri
+        .path()
+        .trim_start_matches('/')
+        .split('/')
+        .next()
+        .unwrap_or("");
     (!segment.is_empty()).then(|| segment.to_string())
 }
 
@@ -31,30 +48,55 @@ fn pattern_matches(pattern: &str, value: &str) -> bool {
     }
 }
 
-fn find_rule<'a>(rules: &'a [CorsRule], origin: &str, method: &str, headers: &[String]) -> Option<&'a CorsRule> {
+fn find_rule<'a>(
+    rules: &'a [CorsRule],
+    origin: &str,
+    method: &str,
+    headers: &[String],
+) -> Option<&'a CorsRule> {
     rules.iter().find(|rule| {
-        rule.allowed_origins.iter().any(|o| pattern_matches(o, origin))
-            && rule.allowed_methods.iter().any(|m| m.eq_ignore_ascii_case(method))
-            && headers.iter().all(|h| rule.allowed_headers.iter().any(|a| pattern_matches(a, h)))
+        rule.allowed_origins
+            .iter()
+            .any(|o| pattern_matches(o, origin))
+            && rule
+                .allowed_methods
+                .iter()
+                .any(|m| m.eq_ignore_ascii_case(method))
+            && headers
+                .iter()
+                .all(|h| rule.allowed_headers.iter().any(|a| pattern_matches(a, h)))
     })
 }
 
 fn allow_headers(rule: &CorsRule, origin: &str, headers: &mut HeaderMap) {
-    let allowed_origin = if rule.allowed_origins.iter().any(|o| o == "*") { "*" } else { origin };
+    let allowed_origin = if rule.allowed_origins.iter().any(|o| o == "*") {
+        "*"
+    } else {
+        origin
+    };
     let mut set = |name: &'static str, value: String| {
         if let Ok(value) = HeaderValue::from_str(&value) {
             headers.insert(name, value);
         }
     };
     set("access-control-allow-origin", allowed_origin.to_string());
-    set("access-control-allow-methods", rule.allowed_methods.join(", "));
+    set(
+        "access-control-allow-methods",
+        rule.allowed_methods.join(", "),
+    );
     if !rule.expose_headers.is_empty() {
-        set("access-control-expose-headers", rule.expose_headers.join(", "));
+        set(
+            "access-control-expose-headers",
+            rule.expose_headers.join(", "),
+        );
     }
     if allowed_origin != "*" {
         set("access-control-allow-credentials", "true".into());
     }
-    set("vary", "Origin, Access-Control-Request-Headers, Access-Control-Request-Method".into());
+    set(
+        "vary",
+        "Origin, Access-Control-Request-Headers, Access-Control-Request-Method".into(),
+    );
 }
 
 /// A preflight answer: status, headers, and an S3 error body when refused.
@@ -66,25 +108,56 @@ pub struct Preflight {
 
 fn refused(status: StatusCode, code: &str, message: &str) -> Preflight {
     let body = format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>{message}</Message></Error>");
-    Preflight { status, headers: HeaderMap::new(), body }
+    Preflight {
+        status,
+        headers: HeaderMap::new(),
+        body,
+    }
 }
 
 /// Answers an `OPTIONS` preflight for `bucket`.
-pub async fn preflight(federation: &Federation, bucket: Option<String>, headers: &HeaderMap) -> Preflight {
+pub async fn preflight(
+    federation: &Federation,
+    bucket: Option<String>,
+    headers: &HeaderMap,
+) -> Preflight {
     let origin = headers.get("origin").and_then(|v| v.to_str().ok());
-    let method = headers.get("access-control-request-method").and_then(|v| v.to_str().ok());
+    let method = headers
+        .get("access-control-request-method")
+        .and_then(|v| v.to_str().ok());
     let (Some(origin), Some(method), Some(bucket)) = (origin, method, bucket) else {
-        return refused(StatusCode::BAD_REQUEST, "BadRequest", "Insufficient information. Origin request header needed.");
+        return refused(
+            StatusCode::BAD_REQUEST,
+            "BadRequest",
+            "Insufficient information. Origin request header needed.",
+        );
     };
     let requested: Vec<String> = headers
         .get("access-control-request-headers")
         .and_then(|v| v.to_str().ok())
-        .map(|v| v.split(',').map(|h| h.trim().to_ascii_lowercase()).filter(|h| !h.is_empty()).collect())
+        .map(|v| {
+            v.split(',')
+                .map(|h| h.trim().to_ascii_lowercase())
+                .filter(|h| !h.is_empty())
+                .collect()
+        })
         .unwrap_or_default();
     let rules = match federation.bucket_cors(&bucket).await {
         Ok(Some(rules)) => rules,
-        Ok(None) => return refused(StatusCode::FORBIDDEN, "AccessForbidden", "CORSResponse: CORS is not enabled for this bucket."),
-        Err(_) => return refused(StatusCode::NOT_FOUND, "NoSuchBucket", "The specified bucket does not exist"),
+        Ok(None) => {
+            return refused(
+                StatusCode::FORBIDDEN,
+                "AccessForbidden",
+                "CORSResponse: CORS is not enabled for this bucket.",
+            )
+        }
+        Err(_) => {
+            return refused(
+                StatusCode::NOT_FOUND,
+                "NoSuchBucket",
+                "The specified bucket does not exist",
+            )
+        }
     };
     match find_rule(&rules, origin, method, &requested) {
         Some(rule) => {
@@ -109,7 +182,13 @@ pub async fn preflight(federation: &Federation, bucket: Option<String>, headers:
 }
 
 /// Adds CORS headers to the response of an actual (non-preflight) request.
-pub async fn decorate(federation: &Federation, bucket: &str, origin: &str, method: &str, response: &mut HeaderMap) {
+pub async fn decorate(
+    federation: &Federation,
+    bucket: &str,
+    origin: &str,
+    method: &str,
+    response: &mut HeaderMap,
+) {
     if let Ok(Some(rules)) = federation.bucket_cors(bucket).await {
         if let Some(rule) = find_rule(&rules, origin, method, &[]) {
             allow_headers(rule, origin, response);
@@ -130,10 +209,22 @@ mod tests {
             ..Default::default()
         };
         let rules = [rule];
-        assert!(find_rule(&rules, "https://app.example.com", "PUT", &["content-type".into(), "x-amz-date".into()]).is_some());
+        assert!(find_rule(
+            &rules,
+            "https://app.example.com",
+            "PUT",
+            &["content-type".into(), "x-amz-date".into()]
+        )
+        .is_some());
         assert!(find_rule(&rules, "https://app.example.com", "DELETE", &[]).is_none());
         assert!(find_rule(&rules, "https://evil.test", "GET", &[]).is_none());
-        assert!(find_rule(&rules, "https://app.example.com", "GET", &["authorization".into()]).is_none());
+        assert!(find_rule(
+            &rules,
+            "https://app.example.com",
+            "GET",
+            &["authorization".into()]
+        )
+        .is_none());
         assert!(pattern_matches("*", "anything"));
     }
 }

@@ -118,20 +118,40 @@ pub struct Expectations {
 impl Expectations {
     /// Reads the expectations of a request: `Content-MD5`, `x-amz-checksum-*`
     /// headers, `x-amz-trailer`, and the requested algorithm.
-    pub fn from_request(headers: &http::HeaderMap, trailers: Option<&TrailingHeaders>, algorithm: Option<&str>) -> Result<Expectations, S3Error> {
+    pub fn from_request(
+        headers: &http::HeaderMap,
+        trailers: Option<&TrailingHeaders>,
+        algorithm: Option<&str>,
+    ) -> Result<Expectations, S3Error> {
         let md5 = match headers.get("content-md5").and_then(|v| v.to_str().ok()) {
             Some(value) => Some(
                 STANDARD
                     .decode(value.trim())
                     .ok()
                     .filter(|bytes| bytes.len() == 16)
-                    .ok_or_else(|| S3Error::with_message(S3ErrorCode::InvalidDigest, "The Content-MD5 you specified was invalid."))?,
+                    .ok_or_else(|| {
+                        S3Error::with_message(
+                            S3ErrorCode::InvalidDigest,
+                            "The Content-MD5 you specified was invalid.",
+                        )
+                    })?,
             ),
             None => None,
         };
-        let from_header = [Algorithm::Crc32, Algorithm::Crc32c, Algorithm::Crc64Nvme, Algorithm::Sha1, Algorithm::Sha256]
-            .into_iter()
-            .find_map(|a| headers.get(a.header()).and_then(|v| v.to_str().ok()).map(|v| (a, Expected::Header(v.to_string()))));
+        let from_header = [
+            Algorithm::Crc32,
+            Algorithm::Crc32c,
+            Algorithm::Crc64Nvme,
+            Algorithm::Sha1,
+            Algorithm::Sha256,
+        ]
+        .into_iter()
+        .find_map(|a| {
+            headers
+                .get(a.header())
+                .and_then(|v| v.to_str().ok())
+                .map(|v| (a, Expected::Header(v.to_string())))
+        });
         let from_trailer = headers
             .get("x-amz-trailer")
             .and_then(|v| v.to_str().ok())
@@ -139,8 +159,13 @@ impl Expectations {
             .and_then(Algorithm::parse)
             .zip(trailers.cloned())
             .map(|(a, t)| (a, Expected::Trailer(t)));
-        let requested = algorithm.and_then(Algorithm::parse).map(|a| (a, Expected::Compute));
-        Ok(Expectations { md5, checksum: from_header.or(from_trailer).or(requested) })
+        let requested = algorithm
+            .and_then(Algorithm::parse)
+            .map(|a| (a, Expected::Compute));
+        Ok(Expectations {
+            md5,
+            checksum: from_header.or(from_trailer).or(requested),
+        })
     }
 }
 
@@ -164,10 +189,16 @@ struct Hashing {
 
 impl Hashing {
     fn finish(&mut self) -> Result<(), Error> {
-        let md5: [u8; 16] = self.md5.take().map(|h| h.finalize().into()).unwrap_or_default();
+        let md5: [u8; 16] = self
+            .md5
+            .take()
+            .map(|h| h.finalize().into())
+            .unwrap_or_default();
         if let Some(expected) = &self.expected_md5 {
             if expected.as_slice() != md5 {
-                return Err(Error::BadDigest("The Content-MD5 you specified did not match what we received.".into()));
+                return Err(Error::BadDigest(
+                    "The Content-MD5 you specified did not match what we received.".into(),
+                ));
             }
         }
         let checksum = match self.checksum.take() {
@@ -177,14 +208,26 @@ impl Hashing {
                 let wanted = match expected {
                     Expected::Compute => None,
                     Expected::Header(v) => Some(v),
-                    Expected::Trailer(t) => t.read(|h| h.get(algorithm.header()).and_then(|v| v.to_str().ok()).map(str::to_string)).flatten(),
+                    Expected::Trailer(t) => t
+                        .read(|h| {
+                            h.get(algorithm.header())
+                                .and_then(|v| v.to_str().ok())
+                                .map(str::to_string)
+                        })
+                        .flatten(),
                 };
                 if let Some(wanted) = wanted {
                     if wanted.trim() != value {
-                        return Err(Error::BadDigest(format!("The {} you specified did not match the calculated checksum.", algorithm.name())));
+                        return Err(Error::BadDigest(format!(
+                            "The {} you specified did not match the calculated checksum.",
+                            algorithm.name()
+                        )));
                     }
                 }
-                Some(Checksum { algorithm: algorithm.name().to_string(), value })
+                Some(Checksum {
+                    algorithm: algorithm.name().to_string(),
+                    value,
+                })
             }
         };
         if let Ok(mut slot) = self.slot.lock() {
@@ -240,7 +283,12 @@ mod tests {
     use futures::StreamExt;
 
     fn body(parts: &[&'static [u8]]) -> ByteStream {
-        Box::pin(futures::stream::iter(parts.iter().map(|p| Ok(Bytes::from_static(p))).collect::<Vec<_>>()))
+        Box::pin(futures::stream::iter(
+            parts
+                .iter()
+                .map(|p| Ok(Bytes::from_static(p)))
+                .collect::<Vec<_>>(),
+        ))
     }
 
     async fn drain(mut stream: ByteStream) -> Result<(), std::io::Error> {
@@ -252,26 +300,44 @@ mod tests {
 
     #[tokio::test]
     async fn computes_md5_and_checksums_across_chunks() {
-        let expect = Expectations { md5: None, checksum: Some((Algorithm::Sha256, Expected::Compute)) };
+        let expect = Expectations {
+            md5: None,
+            checksum: Some((Algorithm::Sha256, Expected::Compute)),
+        };
         let (stream, slot) = hashing(body(&[b"hello ", b"world"]), expect);
         drain(stream).await.unwrap();
         let digests = slot.lock().unwrap().clone().unwrap();
         assert_eq!(hex::encode(digests.md5), "5eb63bbbe01eeed093cb22bb8f5acdc3");
-        assert_eq!(digests.checksum.unwrap().value, "uU0nuZNNPgilLlLX2n2r+sSE7+N6U4DukIj3rOLvzek=");
+        assert_eq!(
+            digests.checksum.unwrap().value,
+            "uU0nuZNNPgilLlLX2n2r+sSE7+N6U4DukIj3rOLvzek="
+        );
     }
 
     #[tokio::test]
     async fn mismatches_fail_the_stream_with_bad_digest() {
-        let wrong_md5 = Expectations { md5: Some(vec![0; 16]), checksum: None };
+        let wrong_md5 = Expectations {
+            md5: Some(vec![0; 16]),
+            checksum: None,
+        };
         let (stream, slot) = hashing(body(&[b"data"]), wrong_md5);
         let error = drain(stream).await.unwrap_err();
-        assert!(matches!(error.into_inner().unwrap().downcast::<Error>().map(|e| *e), Ok(Error::BadDigest(_))));
+        assert!(matches!(
+            error.into_inner().unwrap().downcast::<Error>().map(|e| *e),
+            Ok(Error::BadDigest(_))
+        ));
         assert!(slot.lock().unwrap().is_none());
         // CRC32 of "data" is adf3f363 (base64 rfPzYw==).
-        let right = Expectations { md5: None, checksum: Some((Algorithm::Crc32, Expected::Header("rfPzYw==".into()))) };
+        let right = Expectations {
+            md5: None,
+            checksum: Some((Algorithm::Crc32, Expected::Header("rfPzYw==".into()))),
+        };
         let (stream, _) = hashing(body(&[b"da", b"ta"]), right);
         drain(stream).await.unwrap();
-        let wrong = Expectations { md5: None, checksum: Some((Algorithm::Crc32, Expected::Header("AAAAAA==".into()))) };
+        let wrong = Expectations {
+            md5: None,
+            checksum: Some((Algorithm::Crc32, Expected::Header("AAAAAA==".into()))),
+        };
         let (stream, _) = hashing(body(&[b"data"]), wrong);
         assert!(drain(stream).await.is_err());
     }

@@ -16,7 +16,9 @@ pub struct BaseDomain {
 impl BaseDomain {
     /// Serves `bucket.<domain>` (the domain is matched case-insensitively).
     pub fn new(domain: &str) -> BaseDomain {
-        BaseDomain { domain: domain.trim_end_matches('.').to_ascii_lowercase() }
+        BaseDomain {
+            domain: domain.trim_end_matches('.').to_ascii_lowercase(),
+        }
     }
 }
 
@@ -28,7 +30,10 @@ impl S3Host for BaseDomain {
         };
         let name = name.trim_end_matches('.').to_ascii_lowercase();
         let virtual_host = VirtualHost::new(self.domain.as_str());
-        match name.strip_suffix(&self.domain).and_then(|rest| rest.strip_suffix('.')) {
+        match name
+            .strip_suffix(&self.domain)
+            .and_then(|rest| rest.strip_suffix('.'))
+        {
             Some(bucket) if !bucket.is_empty() => Ok(virtual_host.with_bucket(bucket.to_string())),
             _ => Ok(virtual_host),
         }
@@ -42,7 +47,13 @@ mod tests {
     #[test]
     fn buckets_come_from_subdomains_only() {
         let hosts = BaseDomain::new("s3.example.test");
-        let bucket = |host: &str| hosts.parse_host_header(host).unwrap().bucket().map(str::to_string);
+        let bucket = |host: &str| {
+            hosts
+                .parse_host_header(host)
+                .unwrap()
+                .bucket()
+                .map(str::to_string)
+        };
         assert_eq!(bucket("photos.s3.example.test:8773"), Some("photos".into()));
         assert_eq!(bucket("Photos.S3.Example.Test"), Some("photos".into()));
         assert_eq!(bucket("s3.example.test:8773"), None);

@@ -25,11 +25,18 @@ fn wants_url_encoding(encoding: Option<&EncodingType>) -> S3Result<bool> {
     match encoding.map(|e| e.as_str()) {
         None => Ok(false),
         Some("url") => Ok(true),
-        Some(_) => Err(s3_error!(InvalidArgument, "Invalid Encoding Method specified in Request")),
+        Some(_) => Err(s3_error!(
+            InvalidArgument,
+            "Invalid Encoding Method specified in Request"
+        )),
     }
 }
 
-fn contents(listing: &ObjectListing, encode: bool, with_owner: Option<&Owner>) -> (Vec<Object>, Vec<CommonPrefix>) {
+fn contents(
+    listing: &ObjectListing,
+    encode: bool,
+    with_owner: Option<&Owner>,
+) -> (Vec<Object>, Vec<CommonPrefix>) {
     let objects = listing
         .objects
         .iter()
@@ -38,16 +45,27 @@ fn contents(listing: &ObjectListing, encode: bool, with_owner: Option<&Owner>) -
             size: Some(o.size as i64),
             e_tag: Some(etag(&o.etag)),
             last_modified: Some(timestamp_ms(o.last_modified)),
-            storage_class: Some(ObjectStorageClass::from_static(ObjectStorageClass::STANDARD)),
+            storage_class: Some(ObjectStorageClass::from_static(
+                ObjectStorageClass::STANDARD,
+            )),
             owner: with_owner.cloned(),
             ..Default::default()
         })
         .collect();
-    let prefixes = listing.common_prefixes.iter().map(|p| CommonPrefix { prefix: Some(maybe_encode(p.clone(), encode)) }).collect();
+    let prefixes = listing
+        .common_prefixes
+        .iter()
+        .map(|p| CommonPrefix {
+            prefix: Some(maybe_encode(p.clone(), encode)),
+        })
+        .collect();
     (objects, prefixes)
 }
 
-pub async fn list_objects(s3: &SkyportS3, req: S3Request<ListObjectsInput>) -> S3Result<S3Response<ListObjectsOutput>> {
+pub async fn list_objects(
+    s3: &SkyportS3,
+    req: S3Request<ListObjectsInput>,
+) -> S3Result<S3Response<ListObjectsOutput>> {
     let tenant = s3.listing_tenant(&req, &req.input.bucket).await?;
     let input = req.input;
     let encode = wants_url_encoding(input.encoding_type.as_ref())?;
@@ -55,13 +73,22 @@ pub async fn list_objects(s3: &SkyportS3, req: S3Request<ListObjectsInput>) -> S
     let prefix = input.prefix.clone().unwrap_or_default();
     let listing = s3
         .federation
-        .list_objects(&tenant, &input.bucket, &prefix, input.delimiter.as_deref(), input.marker.as_deref(), max_keys)
+        .list_objects(
+            &tenant,
+            &input.bucket,
+            &prefix,
+            input.delimiter.as_deref(),
+            input.marker.as_deref(),
+            max_keys,
+        )
         .await
         .map_err(s3_error)?;
     let owner = owner(&tenant);
     let (objects, prefixes) = contents(&listing, encode, Some(&owner));
     // Like AWS, NextMarker is only sent when a delimiter is given.
-    let next_marker = (listing.is_truncated && input.delimiter.is_some()).then(|| listing.last.clone()).flatten();
+    let next_marker = (listing.is_truncated && input.delimiter.is_some())
+        .then(|| listing.last.clone())
+        .flatten();
     Ok(S3Response::new(ListObjectsOutput {
         name: Some(input.bucket),
         prefix: Some(maybe_encode(prefix, encode)),
@@ -77,7 +104,10 @@ pub async fn list_objects(s3: &SkyportS3, req: S3Request<ListObjectsInput>) -> S
     }))
 }
 
-pub async fn list_objects_v2(s3: &SkyportS3, req: S3Request<ListObjectsV2Input>) -> S3Result<S3Response<ListObjectsV2Output>> {
+pub async fn list_objects_v2(
+    s3: &SkyportS3,
+    req: S3Request<ListObjectsV2Input>,
+) -> S3Result<S3Response<ListObjectsV2Output>> {
     let tenant = s3.listing_tenant(&req, &req.input.bucket).await?;
     let input = req.input;
     let encode = wants_url_encoding(input.encoding_type.as_ref())?;
@@ -89,19 +119,38 @@ pub async fn list_objects_v2(s3: &SkyportS3, req: S3Request<ListObjectsV2Input>)
                 .decode(token)
                 .ok()
                 .and_then(|bytes| String::from_utf8(bytes).ok())
-                .ok_or_else(|| s3_error!(InvalidArgument, "The continuation token provided is incorrect"))?,
+                .ok_or_else(|| {
+                    s3_error!(
+                        InvalidArgument,
+                        "The continuation token provided is incorrect"
+                    )
+                })?,
         ),
         None => input.start_after.clone(),
     };
     let listing = s3
         .federation
-        .list_objects(&tenant, &input.bucket, &prefix, input.delimiter.as_deref(), resume_after.as_deref(), max_keys)
+        .list_objects(
+            &tenant,
+            &input.bucket,
+            &prefix,
+            input.delimiter.as_deref(),
+            resume_after.as_deref(),
+            max_keys,
+        )
         .await
         .map_err(s3_error)?;
     let owner = owner(&tenant);
-    let (objects, prefixes) = contents(&listing, encode, input.fetch_owner.unwrap_or(false).then_some(&owner));
+    let (objects, prefixes) = contents(
+        &listing,
+        encode,
+        input.fetch_owner.unwrap_or(false).then_some(&owner),
+    );
     let key_count = (objects.len() + prefixes.len()) as i32;
-    let next = listing.is_truncated.then(|| listing.last.as_ref().map(|l| URL_SAFE_NO_PAD.encode(l))).flatten();
+    let next = listing
+        .is_truncated
+        .then(|| listing.last.as_ref().map(|l| URL_SAFE_NO_PAD.encode(l)))
+        .flatten();
     Ok(S3Response::new(ListObjectsV2Output {
         name: Some(input.bucket),
         prefix: Some(maybe_encode(prefix, encode)),

@@ -48,16 +48,32 @@ impl SkyportS3 {
 
     /// The tenant whose bucket is listed: the caller's, or for anonymous callers
     /// the owner of a public-read bucket.
-    pub(crate) async fn listing_tenant<T>(&self, request: &S3Request<T>, bucket: &str) -> S3Result<federation::Tenant> {
+    pub(crate) async fn listing_tenant<T>(
+        &self,
+        request: &S3Request<T>,
+        bucket: &str,
+    ) -> S3Result<federation::Tenant> {
         match self.reader(request).await? {
             Some(principal) => Ok(principal.tenant),
-            None => self.federation.public_bucket_owner(bucket).await.map_err(s3_error),
+            None => self
+                .federation
+                .public_bucket_owner(bucket)
+                .await
+                .map_err(s3_error),
         }
     }
 
     pub(crate) async fn principal<T>(&self, request: &S3Request<T>) -> S3Result<Principal> {
-        let credentials = request.credentials.as_ref().ok_or_else(|| s3_error!(AccessDenied, "Access Denied"))?;
-        match self.federation.authenticate(&credentials.access_key).await.map_err(s3_error)? {
+        let credentials = request
+            .credentials
+            .as_ref()
+            .ok_or_else(|| s3_error!(AccessDenied, "Access Denied"))?;
+        match self
+            .federation
+            .authenticate(&credentials.access_key)
+            .await
+            .map_err(s3_error)?
+        {
             Some((_, principal)) => Ok(principal),
             None => Err(s3_error!(InvalidAccessKeyId)),
         }
@@ -65,36 +81,64 @@ impl SkyportS3 {
 }
 
 fn timestamp(unix: i64) -> Timestamp {
-    Timestamp::from(time::OffsetDateTime::from_unix_timestamp(unix).unwrap_or(time::OffsetDateTime::UNIX_EPOCH))
+    Timestamp::from(
+        time::OffsetDateTime::from_unix_timestamp(unix).unwrap_or(time::OffsetDateTime::UNIX_EPOCH),
+    )
 }
 
 pub(crate) fn owner(tenant: &federation::Tenant) -> Owner {
-    Owner { display_name: Some(tenant.name.clone()), id: Some(tenant.account_id.clone()) }
+    Owner {
+        display_name: Some(tenant.name.clone()),
+        id: Some(tenant.account_id.clone()),
+    }
 }
 
 #[async_trait::async_trait]
 impl S3 for SkyportS3 {
-    async fn list_buckets(&self, req: S3Request<ListBucketsInput>) -> S3Result<S3Response<ListBucketsOutput>> {
+    async fn list_buckets(
+        &self,
+        req: S3Request<ListBucketsInput>,
+    ) -> S3Result<S3Response<ListBucketsOutput>> {
         let principal = self.principal(&req).await?;
-        let buckets = self.federation.list_buckets(&principal.tenant).await.map_err(s3_error)?;
+        let buckets = self
+            .federation
+            .list_buckets(&principal.tenant)
+            .await
+            .map_err(s3_error)?;
         let input = req.input;
         let max = match input.max_buckets {
             None => usize::MAX,
             Some(n) if (1..=10_000).contains(&n) => n as usize,
-            Some(_) => return Err(s3_error!(InvalidArgument, "max-buckets must be between 1 and 10000")),
+            Some(_) => {
+                return Err(s3_error!(
+                    InvalidArgument,
+                    "max-buckets must be between 1 and 10000"
+                ))
+            }
         };
         let after = input.continuation_token.clone().unwrap_or_default();
         let mut selected: Vec<_> = buckets
             .into_iter()
-            .filter(|b| input.prefix.as_deref().is_none_or(|p| b.name.starts_with(p)))
+            .filter(|b| {
+                input
+                    .prefix
+                    .as_deref()
+                    .is_none_or(|p| b.name.starts_with(p))
+            })
             .filter(|b| b.name > after)
             .collect();
         let truncated = selected.len() > max;
         selected.truncate(max);
-        let continuation_token = truncated.then(|| selected.last().map(|b| b.name.clone())).flatten();
+        let continuation_token = truncated
+            .then(|| selected.last().map(|b| b.name.clone()))
+            .flatten();
         let buckets = selected
             .into_iter()
-            .map(|b| Bucket { name: Some(b.name), creation_date: Some(timestamp(b.created_at)), bucket_region: Some(b.region) })
+            .map(|b| Bucket {
+                name: Some(b.name),
+                creation_date: Some(timestamp(b.created_at)),
+                bucket_region: Some(b.region),
+            })
             .collect();
         Ok(S3Response::new(ListBucketsOutput {
             buckets: Some(buckets),
@@ -104,9 +148,17 @@ impl S3 for SkyportS3 {
         }))
     }
 
-    async fn create_bucket(&self, req: S3Request<CreateBucketInput>) -> S3Result<S3Response<CreateBucketOutput>> {
+    async fn create_bucket(
+        &self,
+        req: S3Request<CreateBucketInput>,
+    ) -> S3Result<S3Response<CreateBucketOutput>> {
         let principal = self.principal(&req).await?;
-        let requested = req.input.create_bucket_configuration.as_ref().and_then(|c| c.location_constraint.as_ref()).map(|c| c.as_str().to_string());
+        let requested = req
+            .input
+            .create_bucket_configuration
+            .as_ref()
+            .and_then(|c| c.location_constraint.as_ref())
+            .map(|c| c.as_str().to_string());
         if let Some(location) = requested.filter(|l| !l.is_empty()) {
             if location != self.federation.region() {
                 return Err(s3_error!(
@@ -117,62 +169,121 @@ impl S3 for SkyportS3 {
             }
         }
         let acl = convert::canned_acl(req.input.acl.as_ref().map(|a| a.as_str()))?;
-        let bucket = self.federation.create_bucket(&principal.tenant, &req.input.bucket).await.map_err(s3_error)?;
+        let bucket = self
+            .federation
+            .create_bucket(&principal.tenant, &req.input.bucket)
+            .await
+            .map_err(s3_error)?;
         if acl != cloud::types::CannedAcl::Private {
-            self.federation.set_bucket_acl(&principal.tenant, &bucket.name, acl).await.map_err(s3_error)?;
+            self.federation
+                .set_bucket_acl(&principal.tenant, &bucket.name, acl)
+                .await
+                .map_err(s3_error)?;
         }
-        Ok(S3Response::new(CreateBucketOutput { location: Some(format!("/{}", bucket.name)) }))
+        Ok(S3Response::new(CreateBucketOutput {
+            location: Some(format!("/{}", bucket.name)),
+        }))
     }
 
-    async fn head_bucket(&self, req: S3Request<HeadBucketInput>) -> S3Result<S3Response<HeadBucketOutput>> {
+    async fn head_bucket(
+        &self,
+        req: S3Request<HeadBucketInput>,
+    ) -> S3Result<S3Response<HeadBucketOutput>> {
         let principal = self.principal(&req).await?;
-        let bucket = self.federation.bucket(&principal.tenant, &req.input.bucket).await.map_err(s3_error)?;
-        Ok(S3Response::new(HeadBucketOutput { bucket_region: Some(bucket.region), ..Default::default() }))
+        let bucket = self
+            .federation
+            .bucket(&principal.tenant, &req.input.bucket)
+            .await
+            .map_err(s3_error)?;
+        Ok(S3Response::new(HeadBucketOutput {
+            bucket_region: Some(bucket.region),
+            ..Default::default()
+        }))
     }
 
-    async fn delete_bucket(&self, req: S3Request<DeleteBucketInput>) -> S3Result<S3Response<DeleteBucketOutput>> {
+    async fn delete_bucket(
+        &self,
+        req: S3Request<DeleteBucketInput>,
+    ) -> S3Result<S3Response<DeleteBucketOutput>> {
         let principal = self.principal(&req).await?;
-        self.federation.delete_bucket(&principal.tenant, &req.input.bucket).await.map_err(s3_error)?;
+        self.federation
+            .delete_bucket(&principal.tenant, &req.input.bucket)
+            .await
+            .map_err(s3_error)?;
         Ok(S3Response::new(DeleteBucketOutput {}))
     }
 
-    async fn get_bucket_location(&self, req: S3Request<GetBucketLocationInput>) -> S3Result<S3Response<GetBucketLocationOutput>> {
+    async fn get_bucket_location(
+        &self,
+        req: S3Request<GetBucketLocationInput>,
+    ) -> S3Result<S3Response<GetBucketLocationOutput>> {
         let principal = self.principal(&req).await?;
-        let bucket = self.federation.bucket(&principal.tenant, &req.input.bucket).await.map_err(s3_error)?;
+        let bucket = self
+            .federation
+            .bucket(&principal.tenant, &req.input.bucket)
+            .await
+            .map_err(s3_error)?;
         // AWS reports us-east-1 as an empty constraint.
-        let location_constraint = (bucket.region != "us-east-1").then(|| BucketLocationConstraint::from(bucket.region));
-        Ok(S3Response::new(GetBucketLocationOutput { location_constraint }))
+        let location_constraint =
+            (bucket.region != "us-east-1").then(|| BucketLocationConstraint::from(bucket.region));
+        Ok(S3Response::new(GetBucketLocationOutput {
+            location_constraint,
+        }))
     }
 
-    async fn put_object(&self, req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {
+    async fn put_object(
+        &self,
+        req: S3Request<PutObjectInput>,
+    ) -> S3Result<S3Response<PutObjectOutput>> {
         objects::put_object(self, req).await
     }
 
-    async fn get_object(&self, req: S3Request<GetObjectInput>) -> S3Result<S3Response<GetObjectOutput>> {
+    async fn get_object(
+        &self,
+        req: S3Request<GetObjectInput>,
+    ) -> S3Result<S3Response<GetObjectOutput>> {
         objects::get_object(self, req).await
     }
 
-    async fn head_object(&self, req: S3Request<HeadObjectInput>) -> S3Result<S3Response<HeadObjectOutput>> {
+    async fn head_object(
+        &self,
+        req: S3Request<HeadObjectInput>,
+    ) -> S3Result<S3Response<HeadObjectOutput>> {
         objects::head_object(self, req).await
     }
 
-    async fn delete_object(&self, req: S3Request<DeleteObjectInput>) -> S3Result<S3Response<DeleteObjectOutput>> {
+    async fn delete_object(
+        &self,
+        req: S3Request<DeleteObjectInput>,
+    ) -> S3Result<S3Response<DeleteObjectOutput>> {
         objects::delete_object(self, req).await
     }
 
-    async fn delete_objects(&self, req: S3Request<DeleteObjectsInput>) -> S3Result<S3Response<DeleteObjectsOutput>> {
+    async fn delete_objects(
+        &self,
+        req: S3Request<DeleteObjectsInput>,
+    ) -> S3Result<S3Response<DeleteObjectsOutput>> {
         objects::delete_objects(self, req).await
     }
 
-    async fn copy_object(&self, req: S3Request<CopyObjectInput>) -> S3Result<S3Response<CopyObjectOutput>> {
+    async fn copy_object(
+        &self,
+        req: S3Request<CopyObjectInput>,
+    ) -> S3Result<S3Response<CopyObjectOutput>> {
         objects::copy_object(self, req).await
     }
 
-    async fn list_objects(&self, req: S3Request<ListObjectsInput>) -> S3Result<S3Response<ListObjectsOutput>> {
+    async fn list_objects(
+        &self,
+        req: S3Request<ListObjectsInput>,
+    ) -> S3Result<S3Response<ListObjectsOutput>> {
         listing::list_objects(self, req).await
     }
 
-    async fn list_objects_v2(&self, req: S3Request<ListObjectsV2Input>) -> S3Result<S3Response<ListObjectsV2Output>> {
+    async fn list_objects_v2(
+        &self,
+        req: S3Request<ListObjectsV2Input>,
+    ) -> S3Result<S3Response<ListObjectsV2Output>> {
         listing::list_objects_v2(self, req).await
     }
 
@@ -183,11 +294,17 @@ impl S3 for SkyportS3 {
         multipart::create(self, req).await
     }
 
-    async fn upload_part(&self, req: S3Request<UploadPartInput>) -> S3Result<S3Response<UploadPartOutput>> {
+    async fn upload_part(
+        &self,
+        req: S3Request<UploadPartInput>,
+    ) -> S3Result<S3Response<UploadPartOutput>> {
         multipart::upload_part(self, req).await
     }
 
-    async fn upload_part_copy(&self, req: S3Request<UploadPartCopyInput>) -> S3Result<S3Response<UploadPartCopyOutput>> {
+    async fn upload_part_copy(
+        &self,
+        req: S3Request<UploadPartCopyInput>,
+    ) -> S3Result<S3Response<UploadPartCopyOutput>> {
         multipart::upload_part_copy(self, req).await
     }
 
@@ -205,7 +322,10 @@ impl S3 for SkyportS3 {
         multipart::abort(self, req).await
     }
 
-    async fn list_parts(&self, req: S3Request<ListPartsInput>) -> S3Result<S3Response<ListPartsOutput>> {
+    async fn list_parts(
+        &self,
+        req: S3Request<ListPartsInput>,
+    ) -> S3Result<S3Response<ListPartsOutput>> {
         multipart::list_parts(self, req).await
     }
 
@@ -216,31 +336,52 @@ impl S3 for SkyportS3 {
         multipart::list_uploads(self, req).await
     }
 
-    async fn put_bucket_acl(&self, req: S3Request<PutBucketAclInput>) -> S3Result<S3Response<PutBucketAclOutput>> {
+    async fn put_bucket_acl(
+        &self,
+        req: S3Request<PutBucketAclInput>,
+    ) -> S3Result<S3Response<PutBucketAclOutput>> {
         settings::put_bucket_acl(self, req).await
     }
 
-    async fn get_bucket_acl(&self, req: S3Request<GetBucketAclInput>) -> S3Result<S3Response<GetBucketAclOutput>> {
+    async fn get_bucket_acl(
+        &self,
+        req: S3Request<GetBucketAclInput>,
+    ) -> S3Result<S3Response<GetBucketAclOutput>> {
         settings::get_bucket_acl(self, req).await
     }
 
-    async fn put_object_acl(&self, req: S3Request<PutObjectAclInput>) -> S3Result<S3Response<PutObjectAclOutput>> {
+    async fn put_object_acl(
+        &self,
+        req: S3Request<PutObjectAclInput>,
+    ) -> S3Result<S3Response<PutObjectAclOutput>> {
         settings::put_object_acl(self, req).await
     }
 
-    async fn get_object_acl(&self, req: S3Request<GetObjectAclInput>) -> S3Result<S3Response<GetObjectAclOutput>> {
+    async fn get_object_acl(
+        &self,
+        req: S3Request<GetObjectAclInput>,
+    ) -> S3Result<S3Response<GetObjectAclOutput>> {
         settings::get_object_acl(self, req).await
     }
 
-    async fn put_bucket_cors(&self, req: S3Request<PutBucketCorsInput>) -> S3Result<S3Response<PutBucketCorsOutput>> {
+    async fn put_bucket_cors(
+        &self,
+        req: S3Request<PutBucketCorsInput>,
+    ) -> S3Result<S3Response<PutBucketCorsOutput>> {
         settings::put_bucket_cors(self, req).await
     }
 
-    async fn get_bucket_cors(&self, req: S3Request<GetBucketCorsInput>) -> S3Result<S3Response<GetBucketCorsOutput>> {
+    async fn get_bucket_cors(
+        &self,
+        req: S3Request<GetBucketCorsInput>,
+    ) -> S3Result<S3Response<GetBucketCorsOutput>> {
         settings::get_bucket_cors(self, req).await
     }
 
-    async fn delete_bucket_cors(&self, req: S3Request<DeleteBucketCorsInput>) -> S3Result<S3Response<DeleteBucketCorsOutput>> {
+    async fn delete_bucket_cors(
+        &self,
+        req: S3Request<DeleteBucketCorsInput>,
+    ) -> S3Result<S3Response<DeleteBucketCorsOutput>> {
         settings::delete_bucket_cors(self, req).await
     }
 
@@ -258,19 +399,31 @@ impl S3 for SkyportS3 {
         settings::get_bucket_lifecycle(self, req).await
     }
 
-    async fn delete_bucket_lifecycle(&self, req: S3Request<DeleteBucketLifecycleInput>) -> S3Result<S3Response<DeleteBucketLifecycleOutput>> {
+    async fn delete_bucket_lifecycle(
+        &self,
+        req: S3Request<DeleteBucketLifecycleInput>,
+    ) -> S3Result<S3Response<DeleteBucketLifecycleOutput>> {
         settings::delete_bucket_lifecycle(self, req).await
     }
 
-    async fn put_bucket_versioning(&self, req: S3Request<PutBucketVersioningInput>) -> S3Result<S3Response<PutBucketVersioningOutput>> {
+    async fn put_bucket_versioning(
+        &self,
+        req: S3Request<PutBucketVersioningInput>,
+    ) -> S3Result<S3Response<PutBucketVersioningOutput>> {
         versioning::put(self, req).await
     }
 
-    async fn get_bucket_versioning(&self, req: S3Request<GetBucketVersioningInput>) -> S3Result<S3Response<GetBucketVersioningOutput>> {
+    async fn get_bucket_versioning(
+        &self,
+        req: S3Request<GetBucketVersioningInput>,
+    ) -> S3Result<S3Response<GetBucketVersioningOutput>> {
         versioning::get(self, req).await
     }
 
-    async fn list_object_versions(&self, req: S3Request<ListObjectVersionsInput>) -> S3Result<S3Response<ListObjectVersionsOutput>> {
+    async fn list_object_versions(
+        &self,
+        req: S3Request<ListObjectVersionsInput>,
+    ) -> S3Result<S3Response<ListObjectVersionsOutput>> {
         versioning::list(self, req).await
     }
 }

@@ -12,24 +12,45 @@ use crate::error::s3_error;
 
 /// Turns the digests a stream left behind into what the record stores.
 pub fn written(slot: &digest::DigestSlot) -> cloud::Result<Written> {
-    let digests = slot.lock().ok().and_then(|d| d.clone()).ok_or_else(|| cloud::Error::internal("body digests missing"))?;
-    Ok(Written { etag: hex::encode(digests.md5), checksum: digests.checksum })
+    let digests = slot
+        .lock()
+        .ok()
+        .and_then(|d| d.clone())
+        .ok_or_else(|| cloud::Error::internal("body digests missing"))?;
+    Ok(Written {
+        etag: hex::encode(digests.md5),
+        checksum: digests.checksum,
+    })
 }
 
 /// Object tags are not stored yet: refuse them rather than drop them silently.
 pub fn refuse_tagging(tagging: Option<&str>) -> S3Result<()> {
     match tagging {
-        Some(tags) if !tags.is_empty() => Err(s3_error!(NotImplemented, "object tagging (x-amz-tagging) is not supported yet")),
+        Some(tags) if !tags.is_empty() => Err(s3_error!(
+            NotImplemented,
+            "object tagging (x-amz-tagging) is not supported yet"
+        )),
         _ => Ok(()),
     }
 }
 
-fn write_condition(if_match: Option<ETagCondition>, if_none_match: Option<ETagCondition>) -> S3Result<Option<WriteCondition>> {
+fn write_condition(
+    if_match: Option<ETagCondition>,
+    if_none_match: Option<ETagCondition>,
+) -> S3Result<Option<WriteCondition>> {
     match (if_match, if_none_match) {
         (_, Some(ETagCondition::Any)) => Ok(Some(WriteCondition::Absent)),
-        (_, Some(_)) => Err(s3_error!(NotImplemented, "If-None-Match supports only '*' on writes")),
-        (Some(ETagCondition::ETag(tag)), None) => Ok(Some(WriteCondition::ETagIs(tag.value().to_string()))),
-        (Some(ETagCondition::Any), None) => Err(s3_error!(NotImplemented, "If-Match: * is not supported on writes")),
+        (_, Some(_)) => Err(s3_error!(
+            NotImplemented,
+            "If-None-Match supports only '*' on writes"
+        )),
+        (Some(ETagCondition::ETag(tag)), None) => {
+            Ok(Some(WriteCondition::ETagIs(tag.value().to_string())))
+        }
+        (Some(ETagCondition::Any), None) => Err(s3_error!(
+            NotImplemented,
+            "If-Match: * is not supported on writes"
+        )),
         (None, None) => Ok(None),
     }
 }
@@ -45,11 +66,17 @@ fn check_read_conditions(
     let modified = convert::whole_seconds(info.last_modified);
     if let Some(condition) = if_match {
         if !convert::condition_matches(condition, &info.etag) {
-            return Err(s3_error!(PreconditionFailed, "At least one of the pre-conditions you specified did not hold"));
+            return Err(s3_error!(
+                PreconditionFailed,
+                "At least one of the pre-conditions you specified did not hold"
+            ));
         }
     } else if let Some(since) = if_unmodified_since {
         if modified > convert::unix_seconds(since) {
-            return Err(s3_error!(PreconditionFailed, "At least one of the pre-conditions you specified did not hold"));
+            return Err(s3_error!(
+                PreconditionFailed,
+                "At least one of the pre-conditions you specified did not hold"
+            ));
         }
     }
     if let Some(condition) = if_none_match {
@@ -65,11 +92,20 @@ fn check_read_conditions(
 }
 
 /// The byte range a GET/HEAD selects: a Range header, a part number, or everything.
-fn selected_range(info: &ObjectInfo, range: Option<&Range>, part_number: Option<i32>) -> S3Result<(std::ops::Range<u64>, bool)> {
+fn selected_range(
+    info: &ObjectInfo,
+    range: Option<&Range>,
+    part_number: Option<i32>,
+) -> S3Result<(std::ops::Range<u64>, bool)> {
     if let Some(number) = part_number {
-        let index = usize::try_from(number).ok().filter(|n| *n >= 1).map(|n| n - 1);
+        let index = usize::try_from(number)
+            .ok()
+            .filter(|n| *n >= 1)
+            .map(|n| n - 1);
         let count = info.parts_count.map(|n| n as usize).unwrap_or(1);
-        let index = index.filter(|i| *i < count.max(1)).ok_or_else(|| s3_error!(InvalidRange, "The requested partnumber is not satisfiable"))?;
+        let index = index.filter(|i| *i < count.max(1)).ok_or_else(|| {
+            s3_error!(InvalidRange, "The requested partnumber is not satisfiable")
+        })?;
         if info.parts_count.is_none() {
             return Ok((0..info.size, false));
         }
@@ -80,15 +116,24 @@ fn selected_range(info: &ObjectInfo, range: Option<&Range>, part_number: Option<
         None => Ok((0..info.size, false)),
         Some(range) => match range.check(info.size) {
             Ok(selected) => Ok((selected, true)),
-            Err(_) => Err(s3_error!(InvalidRange, "The requested range is not satisfiable")),
+            Err(_) => Err(s3_error!(
+                InvalidRange,
+                "The requested range is not satisfiable"
+            )),
         },
     }
 }
 
-pub async fn put_object(s3: &SkyportS3, req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {
+pub async fn put_object(
+    s3: &SkyportS3,
+    req: S3Request<PutObjectInput>,
+) -> S3Result<S3Response<PutObjectOutput>> {
     let principal = s3.principal(&req).await?;
-    let expectations =
-        Expectations::from_request(&req.headers, req.trailing_headers.as_ref(), req.input.checksum_algorithm.as_ref().map(|a| a.as_str()))?;
+    let expectations = Expectations::from_request(
+        &req.headers,
+        req.trailing_headers.as_ref(),
+        req.input.checksum_algorithm.as_ref().map(|a| a.as_str()),
+    )?;
     let input = req.input;
     refuse_tagging(input.tagging.as_deref())?;
     let mut meta = crate::object_meta_of!(input);
@@ -97,7 +142,15 @@ pub async fn put_object(s3: &SkyportS3, req: S3Request<PutObjectInput>) -> S3Res
     let (body, slot) = digest::hashing(convert::body_stream(input.body), expectations);
     let info = s3
         .federation
-        .put_object(&principal.tenant, &input.bucket, &input.key, meta, body, move |_| written(&slot), condition)
+        .put_object(
+            &principal.tenant,
+            &input.bucket,
+            &input.key,
+            meta,
+            body,
+            move |_| written(&slot),
+            condition,
+        )
         .await
         .map_err(s3_error)?;
     let sums = checksum_fields(info.checksum.as_ref());
@@ -136,9 +189,16 @@ async fn select(
 ) -> S3Result<Selected> {
     let info = match (tenant, version_id) {
         (Some(tenant), Some(version)) => {
-            let (info, is_marker) = s3.federation.object_version(tenant, bucket, key, version).await.map_err(s3_error)?;
+            let (info, is_marker) = s3
+                .federation
+                .object_version(tenant, bucket, key, version)
+                .await
+                .map_err(s3_error)?;
             if is_marker {
-                let mut error = s3_error!(MethodNotAllowed, "The specified method is not allowed against this resource.");
+                let mut error = s3_error!(
+                    MethodNotAllowed,
+                    "The specified method is not allowed against this resource."
+                );
                 error.set_headers(delete_marker_headers());
                 return Err(error);
             }
@@ -150,8 +210,17 @@ async fn select(
     let info = match info {
         Ok(info) => info,
         Err(error) => {
-            let marked = matches!(error, cloud::Error::NotFound { kind: cloud::ResourceKind::Object, .. })
-                && s3.federation.latest_is_delete_marker(bucket, key).await.unwrap_or(false);
+            let marked = matches!(
+                error,
+                cloud::Error::NotFound {
+                    kind: cloud::ResourceKind::Object,
+                    ..
+                }
+            ) && s3
+                .federation
+                .latest_is_delete_marker(bucket, key)
+                .await
+                .unwrap_or(false);
             let mut wire = s3_error(error);
             if marked {
                 wire.set_headers(delete_marker_headers());
@@ -159,22 +228,40 @@ async fn select(
             return Err(wire);
         }
     };
-    check_read_conditions(&info, if_match, if_none_match, if_modified_since, if_unmodified_since)?;
+    check_read_conditions(
+        &info,
+        if_match,
+        if_none_match,
+        if_modified_since,
+        if_unmodified_since,
+    )?;
     let (range, partial) = selected_range(&info, range, part_number)?;
-    Ok(Selected { info, range, partial })
+    Ok(Selected {
+        info,
+        range,
+        partial,
+    })
 }
 
 /// `x-amz-delete-marker: true`, sent when the newest version is a delete marker.
 fn delete_marker_headers() -> http::HeaderMap {
     let mut headers = http::HeaderMap::new();
-    headers.insert("x-amz-delete-marker", http::HeaderValue::from_static("true"));
+    headers.insert(
+        "x-amz-delete-marker",
+        http::HeaderValue::from_static("true"),
+    );
     headers
 }
 
 fn content_range(selected: &Selected) -> Option<String> {
-    selected
-        .partial
-        .then(|| format!("bytes {}-{}/{}", selected.range.start, selected.range.end.saturating_sub(1), selected.info.size))
+    selected.partial.then(|| {
+        format!(
+            "bytes {}-{}/{}",
+            selected.range.start,
+            selected.range.end.saturating_sub(1),
+            selected.info.size
+        )
+    })
 }
 
 /// GET and HEAD take the same inputs and answer the same headers; the macros
@@ -229,33 +316,69 @@ macro_rules! object_output {
     }};
 }
 
-pub async fn get_object(s3: &SkyportS3, req: S3Request<GetObjectInput>) -> S3Result<S3Response<GetObjectOutput>> {
+pub async fn get_object(
+    s3: &SkyportS3,
+    req: S3Request<GetObjectInput>,
+) -> S3Result<S3Response<GetObjectOutput>> {
     let principal = s3.reader(&req).await?;
     let input = req.input;
     let selected = select_for!(s3, principal, input).await?;
-    let body = s3.federation.object_body(&input.bucket, &selected.info, selected.range.clone());
-    Ok(S3Response::new(object_output!(GetObjectOutput, selected, input, { body: Some(convert::response_body(body)) })))
+    let body = s3
+        .federation
+        .object_body(&input.bucket, &selected.info, selected.range.clone());
+    Ok(S3Response::new(
+        object_output!(GetObjectOutput, selected, input, { body: Some(convert::response_body(body)) }),
+    ))
 }
 
-pub async fn head_object(s3: &SkyportS3, req: S3Request<HeadObjectInput>) -> S3Result<S3Response<HeadObjectOutput>> {
+pub async fn head_object(
+    s3: &SkyportS3,
+    req: S3Request<HeadObjectInput>,
+) -> S3Result<S3Response<HeadObjectOutput>> {
     let principal = s3.reader(&req).await?;
     let input = req.input;
     let selected = select_for!(s3, principal, input).await?;
     // The 206 of a ranged HEAD is set in server.rs: s3s ignores a status set here.
-    Ok(S3Response::new(object_output!(HeadObjectOutput, selected, input, {})))
+    Ok(S3Response::new(object_output!(
+        HeadObjectOutput,
+        selected,
+        input,
+        {}
+    )))
 }
 
-async fn delete_one(s3: &SkyportS3, tenant: &federation::Tenant, bucket: &str, key: &str, version: Option<&str>) -> cloud::Result<cloud::types::DeleteOutcome> {
+async fn delete_one(
+    s3: &SkyportS3,
+    tenant: &federation::Tenant,
+    bucket: &str,
+    key: &str,
+    version: Option<&str>,
+) -> cloud::Result<cloud::types::DeleteOutcome> {
     match version {
-        Some(version) => s3.federation.delete_object_version(tenant, bucket, key, version).await,
+        Some(version) => {
+            s3.federation
+                .delete_object_version(tenant, bucket, key, version)
+                .await
+        }
         None => s3.federation.delete_object(tenant, bucket, key).await,
     }
 }
 
-pub async fn delete_object(s3: &SkyportS3, req: S3Request<DeleteObjectInput>) -> S3Result<S3Response<DeleteObjectOutput>> {
+pub async fn delete_object(
+    s3: &SkyportS3,
+    req: S3Request<DeleteObjectInput>,
+) -> S3Result<S3Response<DeleteObjectOutput>> {
     let principal = s3.principal(&req).await?;
     let input = req.input;
-    let outcome = delete_one(s3, &principal.tenant, &input.bucket, &input.key, input.version_id.as_deref()).await.map_err(s3_error)?;
+    let outcome = delete_one(
+        s3,
+        &principal.tenant,
+        &input.bucket,
+        &input.key,
+        input.version_id.as_deref(),
+    )
+    .await
+    .map_err(s3_error)?;
     Ok(S3Response::new(DeleteObjectOutput {
         delete_marker: outcome.delete_marker.then_some(true),
         version_id: outcome.version_id,
@@ -263,23 +386,44 @@ pub async fn delete_object(s3: &SkyportS3, req: S3Request<DeleteObjectInput>) ->
     }))
 }
 
-pub async fn delete_objects(s3: &SkyportS3, req: S3Request<DeleteObjectsInput>) -> S3Result<S3Response<DeleteObjectsOutput>> {
+pub async fn delete_objects(
+    s3: &SkyportS3,
+    req: S3Request<DeleteObjectsInput>,
+) -> S3Result<S3Response<DeleteObjectsOutput>> {
     let principal = s3.principal(&req).await?;
     let input = req.input;
     if input.delete.objects.len() > 1000 {
-        return Err(s3_error!(MalformedXML, "A DeleteObjects request may name at most 1000 keys"));
+        return Err(s3_error!(
+            MalformedXML,
+            "A DeleteObjects request may name at most 1000 keys"
+        ));
     }
-    s3.federation.bucket(&principal.tenant, &input.bucket).await.map_err(s3_error)?;
+    s3.federation
+        .bucket(&principal.tenant, &input.bucket)
+        .await
+        .map_err(s3_error)?;
     let quiet = input.delete.quiet.unwrap_or(false);
     let (mut deleted, mut errors) = (Vec::new(), Vec::new());
     for object in input.delete.objects {
-        match delete_one(s3, &principal.tenant, &input.bucket, &object.key, object.version_id.as_deref()).await {
+        match delete_one(
+            s3,
+            &principal.tenant,
+            &input.bucket,
+            &object.key,
+            object.version_id.as_deref(),
+        )
+        .await
+        {
             Ok(_) if quiet => {}
             Ok(outcome) => deleted.push(DeletedObject {
                 key: Some(object.key),
                 version_id: object.version_id.clone(),
                 delete_marker: outcome.delete_marker.then_some(true),
-                delete_marker_version_id: if object.version_id.is_none() { outcome.version_id } else { None },
+                delete_marker_version_id: if object.version_id.is_none() {
+                    outcome.version_id
+                } else {
+                    None
+                },
             }),
             Err(e) => {
                 let wire = s3_error(e);
@@ -292,13 +436,24 @@ pub async fn delete_objects(s3: &SkyportS3, req: S3Request<DeleteObjectsInput>) 
             }
         }
     }
-    Ok(S3Response::new(DeleteObjectsOutput { deleted: Some(deleted), errors: Some(errors), ..Default::default() }))
+    Ok(S3Response::new(DeleteObjectsOutput {
+        deleted: Some(deleted),
+        errors: Some(errors),
+        ..Default::default()
+    }))
 }
 
 /// What CopyObject and UploadPartCopy share: the source and its conditions.
 pub trait CopyRequest {
     fn source(&self) -> &CopySource;
-    fn conditions(&self) -> (Option<&ETagCondition>, Option<&ETagCondition>, Option<&Timestamp>, Option<&Timestamp>);
+    fn conditions(
+        &self,
+    ) -> (
+        Option<&ETagCondition>,
+        Option<&ETagCondition>,
+        Option<&Timestamp>,
+        Option<&Timestamp>,
+    );
 }
 
 macro_rules! copy_request {
@@ -322,11 +477,23 @@ macro_rules! copy_request {
 copy_request!(CopyObjectInput, UploadPartCopyInput);
 
 /// The source object of a copy, after its `x-amz-copy-source-if-*` checks.
-pub async fn copy_source(s3: &SkyportS3, tenant: &federation::Tenant, request: &impl CopyRequest) -> S3Result<(String, ObjectInfo)> {
+pub async fn copy_source(
+    s3: &SkyportS3,
+    tenant: &federation::Tenant,
+    request: &impl CopyRequest,
+) -> S3Result<(String, ObjectInfo)> {
     let source = request.source();
     let (if_match, if_none_match, if_modified_since, if_unmodified_since) = request.conditions();
-    let CopySource::Bucket { bucket, key, version_id } = source else {
-        return Err(s3_error!(NotImplemented, "access point copy sources are not supported"));
+    let CopySource::Bucket {
+        bucket,
+        key,
+        version_id,
+    } = source
+    else {
+        return Err(s3_error!(
+            NotImplemented,
+            "access point copy sources are not supported"
+        ));
     };
     let info = match version_id {
         Some(version) => match s3.federation.object_version(tenant, bucket, key, version).await.map_err(s3_error)? {
@@ -336,9 +503,19 @@ pub async fn copy_source(s3: &SkyportS3, tenant: &federation::Tenant, request: &
         None => s3.federation.head_object(tenant, bucket, key).await.map_err(s3_error)?,
     };
     // For copies, every failed condition is 412 (S3 never answers 304 here).
-    check_read_conditions(&info, if_match, if_none_match, if_modified_since, if_unmodified_since).map_err(|e| {
+    check_read_conditions(
+        &info,
+        if_match,
+        if_none_match,
+        if_modified_since,
+        if_unmodified_since,
+    )
+    .map_err(|e| {
         if *e.code() == s3s::S3ErrorCode::NotModified {
-            s3_error!(PreconditionFailed, "At least one of the pre-conditions you specified did not hold")
+            s3_error!(
+                PreconditionFailed,
+                "At least one of the pre-conditions you specified did not hold"
+            )
         } else {
             e
         }
@@ -346,12 +523,18 @@ pub async fn copy_source(s3: &SkyportS3, tenant: &federation::Tenant, request: &
     Ok((bucket.to_string(), info))
 }
 
-pub async fn copy_object(s3: &SkyportS3, req: S3Request<CopyObjectInput>) -> S3Result<S3Response<CopyObjectOutput>> {
+pub async fn copy_object(
+    s3: &SkyportS3,
+    req: S3Request<CopyObjectInput>,
+) -> S3Result<S3Response<CopyObjectOutput>> {
     let principal = s3.principal(&req).await?;
     let input = req.input;
     let (source_bucket, source) = copy_source(s3, &principal.tenant, &input).await?;
     refuse_tagging(input.tagging.as_deref())?;
-    let replace = input.metadata_directive.as_ref().is_some_and(|d| d.as_str() == "REPLACE");
+    let replace = input
+        .metadata_directive
+        .as_ref()
+        .is_some_and(|d| d.as_str() == "REPLACE");
     if !replace && source_bucket == input.bucket && source.key == input.key {
         return Err(s3_error!(
             InvalidRequest,
@@ -372,12 +555,27 @@ pub async fn copy_object(s3: &SkyportS3, req: S3Request<CopyObjectInput>) -> S3R
         .or_else(|| source.checksum.as_ref().map(|c| c.algorithm.clone()));
     let expectations = Expectations {
         md5: None,
-        checksum: algorithm.as_deref().and_then(digest::Algorithm::parse).map(|a| (a, digest::Expected::Compute)),
+        checksum: algorithm
+            .as_deref()
+            .and_then(digest::Algorithm::parse)
+            .map(|a| (a, digest::Expected::Compute)),
     };
-    let (body, slot) = digest::hashing(s3.federation.object_body(&source_bucket, &source, 0..source.size), expectations);
+    let (body, slot) = digest::hashing(
+        s3.federation
+            .object_body(&source_bucket, &source, 0..source.size),
+        expectations,
+    );
     let info = s3
         .federation
-        .put_object(&principal.tenant, &input.bucket, &input.key, meta, body, move |_| written(&slot), None)
+        .put_object(
+            &principal.tenant,
+            &input.bucket,
+            &input.key,
+            meta,
+            body,
+            move |_| written(&slot),
+            None,
+        )
         .await
         .map_err(s3_error)?;
     let sums = checksum_fields(info.checksum.as_ref());

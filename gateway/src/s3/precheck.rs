@@ -20,7 +20,11 @@ pub struct Refusal {
 }
 
 fn refuse(status: StatusCode, code: &'static str, message: impl Into<String>) -> Refusal {
-    Refusal { status, code, message: message.into() }
+    Refusal {
+        status,
+        code,
+        message: message.into(),
+    }
 }
 
 fn parse_http_date(text: &str) -> Option<time::OffsetDateTime> {
@@ -31,14 +35,25 @@ fn parse_http_date(text: &str) -> Option<time::OffsetDateTime> {
         .map(|t| t.assume_utc())
         .ok()
         .or_else(|| {
-            let compact = time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
-            time::PrimitiveDateTime::parse(text.trim(), compact).map(|t| t.assume_utc()).ok()
+            let compact =
+                time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
+            time::PrimitiveDateTime::parse(text.trim(), compact)
+                .map(|t| t.assume_utc())
+                .ok()
         })
 }
 
 /// Applies the checks; may rewrite the request path.
-pub fn prepare(parts: &mut http::request::Parts, query: &[(String, String)], now: time::OffsetDateTime) -> Result<(), Refusal> {
-    let header = parts.headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or("");
+pub fn prepare(
+    parts: &mut http::request::Parts,
+    query: &[(String, String)],
+    now: time::OffsetDateTime,
+) -> Result<(), Refusal> {
+    let header = parts
+        .headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     let has = |name: &str| query.iter().any(|(k, _)| k == name);
     let sigv2_header = header.starts_with("AWS ");
     let sigv2_query = has("AWSAccessKeyId") && has("Signature");
@@ -48,11 +63,26 @@ pub fn prepare(parts: &mut http::request::Parts, query: &[(String, String)], now
             .get("x-amz-date")
             .or_else(|| parts.headers.get("date"))
             .and_then(|v| v.to_str().ok())
-            .ok_or_else(|| refuse(StatusCode::FORBIDDEN, "AccessDenied", "AWS authentication requires a valid Date or x-amz-date header"))?;
-        let when = parse_http_date(date)
-            .ok_or_else(|| refuse(StatusCode::FORBIDDEN, "AccessDenied", "AWS authentication requires a valid Date or x-amz-date header"))?;
+            .ok_or_else(|| {
+                refuse(
+                    StatusCode::FORBIDDEN,
+                    "AccessDenied",
+                    "AWS authentication requires a valid Date or x-amz-date header",
+                )
+            })?;
+        let when = parse_http_date(date).ok_or_else(|| {
+            refuse(
+                StatusCode::FORBIDDEN,
+                "AccessDenied",
+                "AWS authentication requires a valid Date or x-amz-date header",
+            )
+        })?;
         if (now - when).whole_seconds().abs() > MAX_CLOCK_SKEW_SECS {
-            return Err(refuse(StatusCode::FORBIDDEN, "RequestTimeTooSkewed", "The difference between the request time and the current time is too large."));
+            return Err(refuse(
+                StatusCode::FORBIDDEN,
+                "RequestTimeTooSkewed",
+                "The difference between the request time and the current time is too large.",
+            ));
         }
     }
     if sigv2_header || sigv2_query {
@@ -75,7 +105,12 @@ pub fn prepare(parts: &mut http::request::Parts, query: &[(String, String)], now
         .nth(1)
         .map(|rest| rest.split([',', ' ']).next().unwrap_or(""))
         .map(str::to_string)
-        .or_else(|| query.iter().find(|(k, _)| k == "X-Amz-Credential").map(|(_, v)| v.clone()));
+        .or_else(|| {
+            query
+                .iter()
+                .find(|(k, _)| k == "X-Amz-Credential")
+                .map(|(_, v)| v.clone())
+        });
     if let Some(scope) = scope {
         let service = scope.split('/').nth(3).unwrap_or("");
         if service != "s3" {
@@ -113,13 +148,34 @@ mod tests {
     #[test]
     fn sigv2_gets_a_skew_check_and_a_bucket_slash() {
         let now = time::macros::datetime!(2026-11-26 14:00:00 UTC);
-        let mut fresh = parts("/bucket?location", &[("authorization", "AWS AK:sig"), ("date", "Thu, 26 Nov 2026 14:05:00 GMT")]);
+        let mut fresh = parts(
+            "/bucket?location",
+            &[
+                ("authorization", "AWS AK:sig"),
+                ("date", "Thu, 26 Nov 2026 14:05:00 GMT"),
+            ],
+        );
         prepare(&mut fresh, &[], now).unwrap();
         assert_eq!(fresh.uri.path(), "/bucket/");
         assert_eq!(fresh.uri.query(), Some("location"));
-        let mut stale = parts("/bucket/key", &[("authorization", "AWS AK:sig"), ("date", "Thu, 26 Nov 2026 13:40:00 GMT")]);
-        assert_eq!(prepare(&mut stale, &[], now).unwrap_err().code, "RequestTimeTooSkewed");
-        let mut object = parts("/bucket/key", &[("authorization", "AWS AK:sig"), ("x-amz-date", "Thu, 26 Nov 2026 14:00:00 GMT")]);
+        let mut stale = parts(
+            "/bucket/key",
+            &[
+                ("authorization", "AWS AK:sig"),
+                ("date", "Thu, 26 Nov 2026 13:40:00 GMT"),
+            ],
+        );
+        assert_eq!(
+            prepare(&mut stale, &[], now).unwrap_err().code,
+            "RequestTimeTooSkewed"
+        );
+        let mut object = parts(
+            "/bucket/key",
+            &[
+                ("authorization", "AWS AK:sig"),
+                ("x-amz-date", "Thu, 26 Nov 2026 14:00:00 GMT"),
+            ],
+        );
         prepare(&mut object, &[], now).unwrap();
         assert_eq!(object.uri.path(), "/bucket/key");
     }
@@ -128,11 +184,29 @@ mod tests {
     fn sigv4_scope_and_expiry_are_checked() {
         let now = time::OffsetDateTime::now_utc();
         let mut ec2_scoped = parts("/", &[("authorization", "AWS4-HMAC-SHA256 Credential=AK/20261126/us-east-1/ec2/aws4_request, SignedHeaders=host, Signature=x")]);
-        assert_eq!(prepare(&mut ec2_scoped, &[], now).unwrap_err().code, "AuthorizationHeaderMalformed");
-        let query = vec![("X-Amz-Credential".to_string(), "AK/20261126/us-east-1/s3/aws4_request".to_string()), ("X-Amz-Expires".to_string(), "604801".to_string())];
+        assert_eq!(
+            prepare(&mut ec2_scoped, &[], now).unwrap_err().code,
+            "AuthorizationHeaderMalformed"
+        );
+        let query = vec![
+            (
+                "X-Amz-Credential".to_string(),
+                "AK/20261126/us-east-1/s3/aws4_request".to_string(),
+            ),
+            ("X-Amz-Expires".to_string(), "604801".to_string()),
+        ];
         let mut long = parts("/b/k", &[]);
-        assert_eq!(prepare(&mut long, &query, now).unwrap_err().code, "AuthorizationQueryParametersError");
-        let ok = vec![("X-Amz-Credential".to_string(), "AK/20261126/us-east-1/s3/aws4_request".to_string()), ("X-Amz-Expires".to_string(), "3600".to_string())];
+        assert_eq!(
+            prepare(&mut long, &query, now).unwrap_err().code,
+            "AuthorizationQueryParametersError"
+        );
+        let ok = vec![
+            (
+                "X-Amz-Credential".to_string(),
+                "AK/20261126/us-east-1/s3/aws4_request".to_string(),
+            ),
+            ("X-Amz-Expires".to_string(), "3600".to_string()),
+        ];
         prepare(&mut parts("/b/k", &[]), &ok, now).unwrap();
     }
 }

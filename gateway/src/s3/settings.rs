@@ -39,62 +39,136 @@ fn grants(acl: CannedAcl, owner: &Owner) -> Vec<Grant> {
 
 /// Reads a canned ACL from an ACL request: the header, or a policy that is exactly
 /// "owner full control" (private) or that plus "AllUsers read" (public-read).
-fn requested_acl(header: Option<&str>, policy: Option<&AccessControlPolicy>) -> S3Result<CannedAcl> {
+fn requested_acl(
+    header: Option<&str>,
+    policy: Option<&AccessControlPolicy>,
+) -> S3Result<CannedAcl> {
     if header.is_some() || policy.is_none() {
         return canned_acl(header);
     }
-    let grants = policy.and_then(|p| p.grants.as_ref()).map(Vec::as_slice).unwrap_or_default();
+    let grants = policy
+        .and_then(|p| p.grants.as_ref())
+        .map(Vec::as_slice)
+        .unwrap_or_default();
     let public = grants.iter().any(|g| {
         g.grantee.as_ref().and_then(|e| e.uri.as_deref()) == Some(ALL_USERS)
             && g.permission.as_ref().map(|p| p.as_str()) == Some(Permission::READ)
     });
-    let others = grants.iter().filter(|g| g.grantee.as_ref().and_then(|e| e.uri.as_deref()).is_some_and(|u| u != ALL_USERS)).count();
+    let others = grants
+        .iter()
+        .filter(|g| {
+            g.grantee
+                .as_ref()
+                .and_then(|e| e.uri.as_deref())
+                .is_some_and(|u| u != ALL_USERS)
+        })
+        .count();
     if others > 0 {
-        return Err(s3_error!(NotImplemented, "only private and public-read access can be expressed"));
+        return Err(s3_error!(
+            NotImplemented,
+            "only private and public-read access can be expressed"
+        ));
     }
-    Ok(if public { CannedAcl::PublicRead } else { CannedAcl::Private })
+    Ok(if public {
+        CannedAcl::PublicRead
+    } else {
+        CannedAcl::Private
+    })
 }
 
-pub async fn put_bucket_acl(s3: &SkyportS3, req: S3Request<PutBucketAclInput>) -> S3Result<S3Response<PutBucketAclOutput>> {
+pub async fn put_bucket_acl(
+    s3: &SkyportS3,
+    req: S3Request<PutBucketAclInput>,
+) -> S3Result<S3Response<PutBucketAclOutput>> {
     let principal = s3.principal(&req).await?;
     let input = req.input;
-    let acl = requested_acl(input.acl.as_ref().map(|a| a.as_str()), input.access_control_policy.as_ref())?;
-    s3.federation.set_bucket_acl(&principal.tenant, &input.bucket, acl).await.map_err(s3_error)?;
+    let acl = requested_acl(
+        input.acl.as_ref().map(|a| a.as_str()),
+        input.access_control_policy.as_ref(),
+    )?;
+    s3.federation
+        .set_bucket_acl(&principal.tenant, &input.bucket, acl)
+        .await
+        .map_err(s3_error)?;
     Ok(S3Response::new(PutBucketAclOutput::default()))
 }
 
-pub async fn get_bucket_acl(s3: &SkyportS3, req: S3Request<GetBucketAclInput>) -> S3Result<S3Response<GetBucketAclOutput>> {
+pub async fn get_bucket_acl(
+    s3: &SkyportS3,
+    req: S3Request<GetBucketAclInput>,
+) -> S3Result<S3Response<GetBucketAclOutput>> {
     let principal = s3.principal(&req).await?;
-    let acl = s3.federation.bucket_acl(&principal.tenant, &req.input.bucket).await.map_err(s3_error)?;
+    let acl = s3
+        .federation
+        .bucket_acl(&principal.tenant, &req.input.bucket)
+        .await
+        .map_err(s3_error)?;
     let owner = owner(&principal.tenant);
-    Ok(S3Response::new(GetBucketAclOutput { grants: Some(grants(acl, &owner)), owner: Some(owner) }))
+    Ok(S3Response::new(GetBucketAclOutput {
+        grants: Some(grants(acl, &owner)),
+        owner: Some(owner),
+    }))
 }
 
-pub async fn put_object_acl(s3: &SkyportS3, req: S3Request<PutObjectAclInput>) -> S3Result<S3Response<PutObjectAclOutput>> {
+pub async fn put_object_acl(
+    s3: &SkyportS3,
+    req: S3Request<PutObjectAclInput>,
+) -> S3Result<S3Response<PutObjectAclOutput>> {
     let principal = s3.principal(&req).await?;
     let input = req.input;
-    let acl = requested_acl(input.acl.as_ref().map(|a| a.as_str()), input.access_control_policy.as_ref())?;
-    s3.federation.set_object_acl(&principal.tenant, &input.bucket, &input.key, acl).await.map_err(s3_error)?;
+    let acl = requested_acl(
+        input.acl.as_ref().map(|a| a.as_str()),
+        input.access_control_policy.as_ref(),
+    )?;
+    s3.federation
+        .set_object_acl(&principal.tenant, &input.bucket, &input.key, acl)
+        .await
+        .map_err(s3_error)?;
     Ok(S3Response::new(PutObjectAclOutput::default()))
 }
 
-pub async fn get_object_acl(s3: &SkyportS3, req: S3Request<GetObjectAclInput>) -> S3Result<S3Response<GetObjectAclOutput>> {
+pub async fn get_object_acl(
+    s3: &SkyportS3,
+    req: S3Request<GetObjectAclInput>,
+) -> S3Result<S3Response<GetObjectAclOutput>> {
     let principal = s3.principal(&req).await?;
-    let info = s3.federation.head_object(&principal.tenant, &req.input.bucket, &req.input.key).await.map_err(s3_error)?;
+    let info = s3
+        .federation
+        .head_object(&principal.tenant, &req.input.bucket, &req.input.key)
+        .await
+        .map_err(s3_error)?;
     let owner = owner(&principal.tenant);
-    Ok(S3Response::new(GetObjectAclOutput { grants: Some(grants(info.meta.acl, &owner)), owner: Some(owner), ..Default::default() }))
+    Ok(S3Response::new(GetObjectAclOutput {
+        grants: Some(grants(info.meta.acl, &owner)),
+        owner: Some(owner),
+        ..Default::default()
+    }))
 }
 
-pub async fn put_bucket_cors(s3: &SkyportS3, req: S3Request<PutBucketCorsInput>) -> S3Result<S3Response<PutBucketCorsOutput>> {
+pub async fn put_bucket_cors(
+    s3: &SkyportS3,
+    req: S3Request<PutBucketCorsInput>,
+) -> S3Result<S3Response<PutBucketCorsOutput>> {
     let principal = s3.principal(&req).await?;
     let input = req.input;
     let mut rules = Vec::new();
     for rule in input.cors_configuration.cors_rules {
         if rule.allowed_origins.is_empty() || rule.allowed_methods.is_empty() {
-            return Err(s3_error!(MalformedXML, "each CORSRule needs AllowedOrigin and AllowedMethod"));
+            return Err(s3_error!(
+                MalformedXML,
+                "each CORSRule needs AllowedOrigin and AllowedMethod"
+            ));
         }
-        if let Some(bad) = rule.allowed_methods.iter().find(|m| !["GET", "PUT", "POST", "DELETE", "HEAD"].contains(&m.as_str())) {
-            return Err(s3_error!(InvalidRequest, "Found unsupported HTTP method in CORS config. Unsupported method is {}", bad));
+        if let Some(bad) = rule
+            .allowed_methods
+            .iter()
+            .find(|m| !["GET", "PUT", "POST", "DELETE", "HEAD"].contains(&m.as_str()))
+        {
+            return Err(s3_error!(
+                InvalidRequest,
+                "Found unsupported HTTP method in CORS config. Unsupported method is {}",
+                bad
+            ));
         }
         rules.push(CorsRule {
             id: rule.id,
@@ -105,19 +179,33 @@ pub async fn put_bucket_cors(s3: &SkyportS3, req: S3Request<PutBucketCorsInput>)
             max_age_seconds: rule.max_age_seconds,
         });
     }
-    s3.federation.set_bucket_cors(&principal.tenant, &input.bucket, Some(&rules)).await.map_err(s3_error)?;
+    s3.federation
+        .set_bucket_cors(&principal.tenant, &input.bucket, Some(&rules))
+        .await
+        .map_err(s3_error)?;
     Ok(S3Response::new(PutBucketCorsOutput::default()))
 }
 
-pub async fn get_bucket_cors(s3: &SkyportS3, req: S3Request<GetBucketCorsInput>) -> S3Result<S3Response<GetBucketCorsOutput>> {
+pub async fn get_bucket_cors(
+    s3: &SkyportS3,
+    req: S3Request<GetBucketCorsInput>,
+) -> S3Result<S3Response<GetBucketCorsOutput>> {
     let principal = s3.principal(&req).await?;
-    s3.federation.bucket(&principal.tenant, &req.input.bucket).await.map_err(s3_error)?;
+    s3.federation
+        .bucket(&principal.tenant, &req.input.bucket)
+        .await
+        .map_err(s3_error)?;
     let rules = s3
         .federation
         .bucket_cors(&req.input.bucket)
         .await
         .map_err(s3_error)?
-        .ok_or_else(|| s3_error!(NoSuchCORSConfiguration, "The CORS configuration does not exist"))?;
+        .ok_or_else(|| {
+            s3_error!(
+                NoSuchCORSConfiguration,
+                "The CORS configuration does not exist"
+            )
+        })?;
     let rules = rules
         .into_iter()
         .map(|r| CORSRule {
@@ -129,12 +217,20 @@ pub async fn get_bucket_cors(s3: &SkyportS3, req: S3Request<GetBucketCorsInput>)
             max_age_seconds: r.max_age_seconds,
         })
         .collect();
-    Ok(S3Response::new(GetBucketCorsOutput { cors_rules: Some(rules) }))
+    Ok(S3Response::new(GetBucketCorsOutput {
+        cors_rules: Some(rules),
+    }))
 }
 
-pub async fn delete_bucket_cors(s3: &SkyportS3, req: S3Request<DeleteBucketCorsInput>) -> S3Result<S3Response<DeleteBucketCorsOutput>> {
+pub async fn delete_bucket_cors(
+    s3: &SkyportS3,
+    req: S3Request<DeleteBucketCorsInput>,
+) -> S3Result<S3Response<DeleteBucketCorsOutput>> {
     let principal = s3.principal(&req).await?;
-    s3.federation.set_bucket_cors(&principal.tenant, &req.input.bucket, None).await.map_err(s3_error)?;
+    s3.federation
+        .set_bucket_cors(&principal.tenant, &req.input.bucket, None)
+        .await
+        .map_err(s3_error)?;
     Ok(S3Response::new(DeleteBucketCorsOutput::default()))
 }
 
@@ -144,26 +240,69 @@ pub async fn put_bucket_lifecycle(
 ) -> S3Result<S3Response<PutBucketLifecycleConfigurationOutput>> {
     let principal = s3.principal(&req).await?;
     let input = req.input;
-    let config = input.lifecycle_configuration.ok_or_else(|| s3_error!(MalformedXML, "missing LifecycleConfiguration"))?;
+    let config = input
+        .lifecycle_configuration
+        .ok_or_else(|| s3_error!(MalformedXML, "missing LifecycleConfiguration"))?;
     let mut rules = Vec::new();
     for rule in config.rules {
-        if rule.transitions.as_ref().is_some_and(|t| !t.is_empty()) || rule.noncurrent_version_expiration.is_some() {
+        if rule.transitions.as_ref().is_some_and(|t| !t.is_empty())
+            || rule.noncurrent_version_expiration.is_some()
+        {
             return Err(s3_error!(NotImplemented, "only Expiration and AbortIncompleteMultipartUpload lifecycle actions are supported"));
         }
-        let prefix = rule.filter.as_ref().and_then(|f| f.prefix.clone()).or(rule.prefix.clone()).unwrap_or_default();
+        let prefix = rule
+            .filter
+            .as_ref()
+            .and_then(|f| f.prefix.clone())
+            .or(rule.prefix.clone())
+            .unwrap_or_default();
         let expiration_days = match rule.expiration.as_ref() {
-            Some(e) if e.date.is_some() => return Err(s3_error!(NotImplemented, "Expiration by Date is not supported; use Days")),
-            Some(e) => e.days.map(|d| u32::try_from(d).ok().filter(|d| *d > 0)).map(|d| d.ok_or_else(|| s3_error!(InvalidArgument, "'Days' for Expiration action must be a positive integer"))).transpose()?,
+            Some(e) if e.date.is_some() => {
+                return Err(s3_error!(
+                    NotImplemented,
+                    "Expiration by Date is not supported; use Days"
+                ))
+            }
+            Some(e) => e
+                .days
+                .map(|d| u32::try_from(d).ok().filter(|d| *d > 0))
+                .map(|d| {
+                    d.ok_or_else(|| {
+                        s3_error!(
+                            InvalidArgument,
+                            "'Days' for Expiration action must be a positive integer"
+                        )
+                    })
+                })
+                .transpose()?,
             None => None,
         };
-        let abort_incomplete_days = rule.abort_incomplete_multipart_upload.as_ref().and_then(|a| a.days_after_initiation).map(|d| d.max(1) as u32);
+        let abort_incomplete_days = rule
+            .abort_incomplete_multipart_upload
+            .as_ref()
+            .and_then(|a| a.days_after_initiation)
+            .map(|d| d.max(1) as u32);
         if expiration_days.is_none() && abort_incomplete_days.is_none() {
-            return Err(s3_error!(MalformedXML, "a lifecycle rule needs an Expiration with Days or AbortIncompleteMultipartUpload"));
+            return Err(s3_error!(
+                MalformedXML,
+                "a lifecycle rule needs an Expiration with Days or AbortIncompleteMultipartUpload"
+            ));
         }
-        rules.push(LifecycleRule { id: rule.id, prefix, enabled: rule.status.as_str() == "Enabled", expiration_days, abort_incomplete_days });
+        rules.push(LifecycleRule {
+            id: rule.id,
+            prefix,
+            enabled: rule.status.as_str() == "Enabled",
+            expiration_days,
+            abort_incomplete_days,
+        });
     }
-    s3.federation.set_bucket_lifecycle(&principal.tenant, &input.bucket, Some(&rules)).await.map_err(s3_error)?;
-    Ok(S3Response::new(PutBucketLifecycleConfigurationOutput::default()))
+    s3.federation
+        .set_bucket_lifecycle(&principal.tenant, &input.bucket, Some(&rules))
+        .await
+        .map_err(s3_error)?;
+    Ok(S3Response::new(
+        PutBucketLifecycleConfigurationOutput::default(),
+    ))
 }
 
 pub async fn get_bucket_lifecycle(
@@ -176,24 +315,42 @@ pub async fn get_bucket_lifecycle(
         .bucket_lifecycle(&principal.tenant, &req.input.bucket)
         .await
         .map_err(s3_error)?
-        .ok_or_else(|| s3_error!(NoSuchLifecycleConfiguration, "The lifecycle configuration does not exist"))?;
+        .ok_or_else(|| {
+            s3_error!(
+                NoSuchLifecycleConfiguration,
+                "The lifecycle configuration does not exist"
+            )
+        })?;
     let rules = rules
         .into_iter()
         .map(|r| LifecycleRule_ {
             id: r.id,
-            filter: Some(LifecycleRuleFilter { prefix: Some(r.prefix), ..Default::default() }),
-            status: ExpirationStatus::from(if r.enabled { "Enabled" } else { "Disabled" }.to_string()),
-            expiration: r.expiration_days.map(|d| LifecycleExpiration { days: Some(d as i32), ..Default::default() }),
-            abort_incomplete_multipart_upload: r
-                .abort_incomplete_days
-                .map(|d| AbortIncompleteMultipartUpload { days_after_initiation: Some(d as i32) }),
+            filter: Some(LifecycleRuleFilter {
+                prefix: Some(r.prefix),
+                ..Default::default()
+            }),
+            status: ExpirationStatus::from(
+                if r.enabled { "Enabled" } else { "Disabled" }.to_string(),
+            ),
+            expiration: r.expiration_days.map(|d| LifecycleExpiration {
+                days: Some(d as i32),
+                ..Default::default()
+            }),
+            abort_incomplete_multipart_upload: r.abort_incomplete_days.map(|d| {
+                AbortIncompleteMultipartUpload {
+                    days_after_initiation: Some(d as i32),
+                }
+            }),
             noncurrent_version_expiration: None,
             noncurrent_version_transitions: None,
             prefix: None,
             transitions: None,
         })
         .collect();
-    Ok(S3Response::new(GetBucketLifecycleConfigurationOutput { rules: Some(rules), ..Default::default() }))
+    Ok(S3Response::new(GetBucketLifecycleConfigurationOutput {
+        rules: Some(rules),
+        ..Default::default()
+    }))
 }
 
 pub async fn delete_bucket_lifecycle(
@@ -201,7 +358,10 @@ pub async fn delete_bucket_lifecycle(
     req: S3Request<DeleteBucketLifecycleInput>,
 ) -> S3Result<S3Response<DeleteBucketLifecycleOutput>> {
     let principal = s3.principal(&req).await?;
-    s3.federation.set_bucket_lifecycle(&principal.tenant, &req.input.bucket, None).await.map_err(s3_error)?;
+    s3.federation
+        .set_bucket_lifecycle(&principal.tenant, &req.input.bucket, None)
+        .await
+        .map_err(s3_error)?;
     Ok(S3Response::new(DeleteBucketLifecycleOutput::default()))
 }
 

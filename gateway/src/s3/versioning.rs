@@ -7,36 +7,77 @@ use super::convert::{etag, maybe_encode, timestamp_ms};
 use super::{owner, SkyportS3};
 use crate::error::s3_error;
 
-pub async fn put(s3: &SkyportS3, req: S3Request<PutBucketVersioningInput>) -> S3Result<S3Response<PutBucketVersioningOutput>> {
+pub async fn put(
+    s3: &SkyportS3,
+    req: S3Request<PutBucketVersioningInput>,
+) -> S3Result<S3Response<PutBucketVersioningOutput>> {
     let principal = s3.principal(&req).await?;
     let input = req.input;
-    let enabled = match input.versioning_configuration.status.as_ref().map(|s| s.as_str()) {
+    let enabled = match input
+        .versioning_configuration
+        .status
+        .as_ref()
+        .map(|s| s.as_str())
+    {
         Some("Enabled") => true,
         Some("Suspended") => false,
-        _ => return Err(s3_error!(MalformedXML, "Status must be Enabled or Suspended")),
+        _ => {
+            return Err(s3_error!(
+                MalformedXML,
+                "Status must be Enabled or Suspended"
+            ))
+        }
     };
-    if input.versioning_configuration.mfa_delete.as_ref().is_some_and(|m| m.as_str() == "Enabled") {
+    if input
+        .versioning_configuration
+        .mfa_delete
+        .as_ref()
+        .is_some_and(|m| m.as_str() == "Enabled")
+    {
         return Err(s3_error!(NotImplemented, "MFA delete is not supported"));
     }
-    s3.federation.set_bucket_versioning(&principal.tenant, &input.bucket, enabled).await.map_err(s3_error)?;
+    s3.federation
+        .set_bucket_versioning(&principal.tenant, &input.bucket, enabled)
+        .await
+        .map_err(s3_error)?;
     Ok(S3Response::new(PutBucketVersioningOutput::default()))
 }
 
-pub async fn get(s3: &SkyportS3, req: S3Request<GetBucketVersioningInput>) -> S3Result<S3Response<GetBucketVersioningOutput>> {
+pub async fn get(
+    s3: &SkyportS3,
+    req: S3Request<GetBucketVersioningInput>,
+) -> S3Result<S3Response<GetBucketVersioningOutput>> {
     let principal = s3.principal(&req).await?;
-    let state = s3.federation.bucket_versioning(&principal.tenant, &req.input.bucket).await.map_err(s3_error)?;
+    let state = s3
+        .federation
+        .bucket_versioning(&principal.tenant, &req.input.bucket)
+        .await
+        .map_err(s3_error)?;
     let status = match state {
         cloud::types::Versioning::Unversioned => None,
-        cloud::types::Versioning::Enabled => Some(BucketVersioningStatus::from_static(BucketVersioningStatus::ENABLED)),
-        cloud::types::Versioning::Suspended => Some(BucketVersioningStatus::from_static(BucketVersioningStatus::SUSPENDED)),
+        cloud::types::Versioning::Enabled => Some(BucketVersioningStatus::from_static(
+            BucketVersioningStatus::ENABLED,
+        )),
+        cloud::types::Versioning::Suspended => Some(BucketVersioningStatus::from_static(
+            BucketVersioningStatus::SUSPENDED,
+        )),
     };
-    Ok(S3Response::new(GetBucketVersioningOutput { status, mfa_delete: None }))
+    Ok(S3Response::new(GetBucketVersioningOutput {
+        status,
+        mfa_delete: None,
+    }))
 }
 
-pub async fn list(s3: &SkyportS3, req: S3Request<ListObjectVersionsInput>) -> S3Result<S3Response<ListObjectVersionsOutput>> {
+pub async fn list(
+    s3: &SkyportS3,
+    req: S3Request<ListObjectVersionsInput>,
+) -> S3Result<S3Response<ListObjectVersionsOutput>> {
     let principal = s3.principal(&req).await?;
     let input = req.input;
-    let encode = input.encoding_type.as_ref().is_some_and(|e| e.as_str() == "url");
+    let encode = input
+        .encoding_type
+        .as_ref()
+        .is_some_and(|e| e.as_str() == "url");
     let max = input.max_keys.unwrap_or(1000).clamp(0, 1000) as usize;
     let prefix = input.prefix.clone().unwrap_or_default();
     let listing = s3
@@ -55,10 +96,22 @@ pub async fn list(s3: &SkyportS3, req: S3Request<ListObjectVersionsInput>) -> S3
     let owner = owner(&principal.tenant);
     let truncated = listing.truncated;
     let next = listing.next.clone().filter(|_| truncated);
-    let common_prefixes = listing.common_prefixes.iter().map(|p| CommonPrefix { prefix: Some(maybe_encode(p.clone(), encode)) }).collect();
+    let common_prefixes = listing
+        .common_prefixes
+        .iter()
+        .map(|p| CommonPrefix {
+            prefix: Some(maybe_encode(p.clone(), encode)),
+        })
+        .collect();
     let (mut versions, mut markers) = (Vec::new(), Vec::new());
     for entry in listing.entries {
-        let version_id = Some(entry.info.version_id.clone().unwrap_or_else(|| "null".into()));
+        let version_id = Some(
+            entry
+                .info
+                .version_id
+                .clone()
+                .unwrap_or_else(|| "null".into()),
+        );
         let key = Some(maybe_encode(entry.info.key.clone(), encode));
         if entry.is_delete_marker {
             markers.push(DeleteMarkerEntry {
@@ -76,7 +129,9 @@ pub async fn list(s3: &SkyportS3, req: S3Request<ListObjectVersionsInput>) -> S3
                 last_modified: Some(timestamp_ms(entry.info.last_modified)),
                 owner: Some(owner.clone()),
                 size: Some(entry.info.size as i64),
-                storage_class: Some(ObjectVersionStorageClass::from_static(ObjectVersionStorageClass::STANDARD)),
+                storage_class: Some(ObjectVersionStorageClass::from_static(
+                    ObjectVersionStorageClass::STANDARD,
+                )),
                 version_id,
                 ..Default::default()
             });

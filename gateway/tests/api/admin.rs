@@ -10,36 +10,66 @@ async fn admin_cli_manages_tenants_users_and_keys() {
         assert_eq!(tenant["account_id"].as_str().unwrap().len(), 12);
         let err = server.admin(&["tenant", "create", "acme"]).unwrap_err();
         assert!(err.contains("AlreadyExists"), "{err}");
-        let err = server.admin(&["tenant", "create", "Not Valid"]).unwrap_err();
+        let err = server
+            .admin(&["tenant", "create", "Not Valid"])
+            .unwrap_err();
         assert!(err.contains("InvalidParameter"), "{err}");
 
         let tenants = server.admin(&["tenant", "list"]).unwrap();
-        let names: Vec<_> = tenants.as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
+        let names: Vec<_> = tenants
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["name"].as_str().unwrap())
+            .collect();
         assert_eq!(names, ["acme", "admin"]);
 
-        server.admin(&["user", "create", "--tenant", "acme", "ops"]).unwrap();
-        let key = server.admin(&["key", "create", "--tenant", "acme", "--user", "ops"]).unwrap();
+        server
+            .admin(&["user", "create", "--tenant", "acme", "ops"])
+            .unwrap();
+        let key = server
+            .admin(&["key", "create", "--tenant", "acme", "--user", "ops"])
+            .unwrap();
         let access = key["access_key_id"].as_str().unwrap().to_string();
         assert!(access.starts_with("AKIA") && access.len() == 20);
         assert_eq!(key["secret_access_key"].as_str().unwrap().len(), 40);
         let keys = server.admin(&["key", "list", "--tenant", "acme"]).unwrap();
         assert_eq!(keys[0]["access_key_id"], access.as_str());
-        assert!(keys[0].get("secret_access_key").is_none(), "listings never show secrets");
+        assert!(
+            keys[0].get("secret_access_key").is_none(),
+            "listings never show secrets"
+        );
 
-        let creds = crate::common::Keys { access_key: access.clone(), secret_key: key["secret_access_key"].as_str().unwrap().into() };
+        let creds = crate::common::Keys {
+            access_key: access.clone(),
+            secret_key: key["secret_access_key"].as_str().unwrap().into(),
+        };
         let ec2 = server.ec2(&creds);
         ec2.describe_regions().send().await.unwrap();
         server.admin(&["key", "revoke", &access]).unwrap();
         let err = ec2.describe_regions().send().await.unwrap_err();
         assert_eq!(ec2_code(&err), "AuthFailure");
 
-        let quotas = server.admin(&["quota", "set", "--tenant", "acme", "--instances", "4", "--vcpus", "8"]).unwrap();
+        let quotas = server
+            .admin(&[
+                "quota",
+                "set",
+                "--tenant",
+                "acme",
+                "--instances",
+                "4",
+                "--vcpus",
+                "8",
+            ])
+            .unwrap();
         assert_eq!(quotas["quotas"]["instances"], 4);
         assert_eq!(quotas["quotas"]["buckets"], serde_json::Value::Null);
 
         let users = server.admin(&["user", "list", "--tenant", "acme"]).unwrap();
         assert_eq!(users.as_array().unwrap().len(), 1);
-        server.admin(&["user", "delete", "--tenant", "acme", "ops"]).unwrap();
+        server
+            .admin(&["user", "delete", "--tenant", "acme", "ops"])
+            .unwrap();
         server.admin(&["tenant", "delete", "acme"]).unwrap();
         let err = server.admin(&["tenant", "delete", "acme"]).unwrap_err();
         assert!(err.contains("NotFound"), "{err}");
@@ -50,7 +80,10 @@ async fn admin_cli_manages_tenants_users_and_keys() {
             let wal = std::fs::read(server.data_dir.join("skyport.db-wal")).unwrap_or_default();
             let secret = server.secret_key.as_bytes();
             let contains = |hay: &[u8]| hay.windows(secret.len()).any(|w| w == secret);
-            assert!(!contains(&db) && !contains(&wal), "plain secret found in the database");
+            assert!(
+                !contains(&db) && !contains(&wal),
+                "plain secret found in the database"
+            );
         }
     })
     .await;

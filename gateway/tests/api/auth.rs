@@ -7,14 +7,35 @@ use crate::raw::{code_of, ec2_post};
 async fn bad_credentials_get_aws_codes() {
     on_both_databases(|server| async move {
         let admin = server.admin_keys();
-        let wrong_secret = Keys { access_key: admin.access_key.clone(), secret_key: "x".repeat(40) };
-        let unknown = Keys { access_key: "AKIAUNKNOWNUNKNOWN00".into(), secret_key: "y".repeat(40) };
+        let wrong_secret = Keys {
+            access_key: admin.access_key.clone(),
+            secret_key: "x".repeat(40),
+        };
+        let unknown = Keys {
+            access_key: "AKIAUNKNOWNUNKNOWN00".into(),
+            secret_key: "y".repeat(40),
+        };
 
-        let err = server.ec2(&wrong_secret).describe_regions().send().await.unwrap_err();
+        let err = server
+            .ec2(&wrong_secret)
+            .describe_regions()
+            .send()
+            .await
+            .unwrap_err();
         assert_eq!(ec2_code(&err), "SignatureDoesNotMatch");
-        let err = server.ec2(&unknown).describe_regions().send().await.unwrap_err();
+        let err = server
+            .ec2(&unknown)
+            .describe_regions()
+            .send()
+            .await
+            .unwrap_err();
         assert_eq!(ec2_code(&err), "AuthFailure");
-        let err = server.s3(&wrong_secret).list_buckets().send().await.unwrap_err();
+        let err = server
+            .s3(&wrong_secret)
+            .list_buckets()
+            .send()
+            .await
+            .unwrap_err();
         assert_eq!(s3_code(&err), "SignatureDoesNotMatch");
         let err = server.s3(&unknown).list_buckets().send().await.unwrap_err();
         assert_eq!(s3_code(&err), "InvalidAccessKeyId");
@@ -23,9 +44,21 @@ async fn bad_credentials_get_aws_codes() {
         let body = "Action=DescribeRegions&Version=2016-11-15";
         let (status, xml) = ec2_post(&server, Some(&admin), body, now).await;
         assert_eq!(status, 200, "{xml}");
-        let (status, xml) = ec2_post(&server, Some(&admin), body, now - time::Duration::minutes(20)).await;
+        let (status, xml) = ec2_post(
+            &server,
+            Some(&admin),
+            body,
+            now - time::Duration::minutes(20),
+        )
+        .await;
         assert_eq!((status, code_of(&xml)), (400, "RequestTimeTooSkewed"));
-        let (status, xml) = ec2_post(&server, Some(&admin), body, now + time::Duration::minutes(14)).await;
+        let (status, xml) = ec2_post(
+            &server,
+            Some(&admin),
+            body,
+            now + time::Duration::minutes(14),
+        )
+        .await;
         assert_eq!(status, 200, "within the 15 minute window: {xml}");
         let (status, xml) = ec2_post(&server, None, body, now).await;
         assert_eq!((status, code_of(&xml)), (401, "MissingAuthenticationToken"));
@@ -34,7 +67,11 @@ async fn bad_credentials_get_aws_codes() {
         // Anonymous S3 is refused.
         let response = reqwest::get(format!("{}/", server.endpoint)).await.unwrap();
         assert_eq!(response.status().as_u16(), 403);
-        assert!(response.text().await.unwrap().contains("<Code>AccessDenied</Code>"));
+        assert!(response
+            .text()
+            .await
+            .unwrap()
+            .contains("<Code>AccessDenied</Code>"));
     })
     .await;
 }
@@ -79,5 +116,12 @@ async fn malformed_requests_are_client_errors() {
         .unwrap();
     assert!(response.status().is_client_error());
     // The server is still up.
-    assert_eq!(reqwest::get(format!("{}/health", server.endpoint)).await.unwrap().status().as_u16(), 200);
+    assert_eq!(
+        reqwest::get(format!("{}/health", server.endpoint))
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        200
+    );
 }

@@ -18,7 +18,8 @@ pub enum Database {
 
 /// The PostgreSQL server tests create their databases in.
 fn postgres_admin_url() -> String {
-    std::env::var("SKYPORT_TEST_POSTGRES").unwrap_or_else(|_| "postgres://root@127.0.0.1:5432/test".into())
+    std::env::var("SKYPORT_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://root@127.0.0.1:5432/test".into())
 }
 
 /// A running gateway, killed on drop.
@@ -43,10 +44,16 @@ impl Drop for Server {
         if let Some(name) = self.pg_database.take() {
             // Best effort: a leftover test database is harmless.
             let _ = std::thread::spawn(move || {
-                let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
                 runtime.block_on(async {
                     if let Ok(mut conn) = sqlx::PgConnection::connect(&postgres_admin_url()).await {
-                        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut conn).await;
+                        let _ =
+                            sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                                .execute(&mut conn)
+                                .await;
                     }
                 });
             })
@@ -61,23 +68,43 @@ async fn fresh_postgres_database() -> (String, String) {
         .await
         .unwrap_or_else(|e| panic!("PostgreSQL at {admin_url} is needed for these tests (scripts/test.sh starts it): {e}"));
     let name = format!("skyport_test_{}", hex::encode(rand::random::<[u8; 6]>()));
-    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.unwrap();
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
     let (base, _) = admin_url.rsplit_once('/').unwrap();
     (format!("{base}/{name}"), name)
 }
 
 /// Spawns `skyport serve` and waits for its endpoint line; returns the child,
 /// the endpoint and the first-start admin key, if printed.
-fn spawn(data_dir: &std::path::Path, database_url: Option<&str>, config: Option<&std::path::Path>) -> (Child, String, Option<(String, String)>) {
+fn spawn(
+    data_dir: &std::path::Path,
+    database_url: Option<&str>,
+    config: Option<&std::path::Path>,
+) -> (Child, String, Option<(String, String)>) {
     let mut command = Command::new(env!("CARGO_BIN_EXE_skyport"));
-    command.args(["serve", "--bind", "127.0.0.1:0", "--log", "warn,s3s=off", "--data-dir"]).arg(data_dir);
+    command
+        .args([
+            "serve",
+            "--bind",
+            "127.0.0.1:0",
+            "--log",
+            "warn,s3s=off",
+            "--data-dir",
+        ])
+        .arg(data_dir);
     if let Some(url) = database_url {
         command.args(["--database", url]);
     }
     if let Some(path) = config {
         command.arg("--config").arg(path);
     }
-    let mut child = command.stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().expect("spawn skyport");
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn skyport");
     let stdout = child.stdout.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -89,7 +116,9 @@ fn spawn(data_dir: &std::path::Path, database_url: Option<&str>, config: Option<
     });
     let (mut endpoint, mut access_key, mut secret_key) = (None, None, None);
     while endpoint.is_none() {
-        let line = rx.recv_timeout(Duration::from_secs(30)).expect("skyport did not print its endpoint");
+        let line = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("skyport did not print its endpoint");
         if let Some(v) = line.strip_prefix("skyport listening on ") {
             endpoint = Some(v.to_string());
         } else if let Some(v) = line.strip_prefix("admin access key id: ") {
@@ -118,7 +147,8 @@ impl Server {
             std::fs::write(&path, toml).unwrap();
             path
         });
-        let (child, endpoint, key) = spawn(&data_dir, database_url.as_deref(), config_path.as_deref());
+        let (child, endpoint, key) =
+            spawn(&data_dir, database_url.as_deref(), config_path.as_deref());
         let (access_key, secret_key) = key.expect("first start prints the admin key");
         let port = endpoint.rsplit(':').next().unwrap().parse().unwrap();
         Server {
@@ -145,7 +175,11 @@ impl Server {
     /// Starts the gateway again on the same data directory and database.
     pub fn restart(&mut self) {
         self.kill();
-        let (child, endpoint, _) = spawn(&self.data_dir, self.database_url.as_deref(), self.config_path.as_deref());
+        let (child, endpoint, _) = spawn(
+            &self.data_dir,
+            self.database_url.as_deref(),
+            self.config_path.as_deref(),
+        );
         self.child = child;
         self.port = endpoint.rsplit(':').next().unwrap().parse().unwrap();
         self.endpoint = endpoint;
@@ -173,8 +207,11 @@ impl Server {
 
     /// A new tenant with its own key.
     pub fn tenant(&self, name: &str) -> Keys {
-        self.admin(&["tenant", "create", name]).expect("create tenant");
-        let key = self.admin(&["key", "create", "--tenant", name]).expect("create key");
+        self.admin(&["tenant", "create", name])
+            .expect("create tenant");
+        let key = self
+            .admin(&["key", "create", "--tenant", name])
+            .expect("create key");
         Keys {
             access_key: key["access_key_id"].as_str().unwrap().to_string(),
             secret_key: key["secret_access_key"].as_str().unwrap().to_string(),
@@ -183,7 +220,10 @@ impl Server {
 
     /// The admin tenant's keys.
     pub fn admin_keys(&self) -> Keys {
-        Keys { access_key: self.access_key.clone(), secret_key: self.secret_key.clone() }
+        Keys {
+            access_key: self.access_key.clone(),
+            secret_key: self.secret_key.clone(),
+        }
     }
 
     pub fn ec2(&self, keys: &Keys) -> aws_sdk_ec2::Client {
@@ -191,7 +231,13 @@ impl Server {
             .behavior_version_latest()
             .endpoint_url(&self.endpoint)
             .region(Region::new("us-east-1"))
-            .credentials_provider(Credentials::new(&keys.access_key, &keys.secret_key, None, None, "test"))
+            .credentials_provider(Credentials::new(
+                &keys.access_key,
+                &keys.secret_key,
+                None,
+                None,
+                "test",
+            ))
             .retry_config(aws_sdk_ec2::config::retry::RetryConfig::disabled())
             .build();
         aws_sdk_ec2::Client::from_conf(config)
@@ -203,7 +249,13 @@ impl Server {
             .endpoint_url(&self.endpoint)
             .region(aws_sdk_s3::config::Region::new("us-east-1"))
             .force_path_style(true)
-            .credentials_provider(aws_sdk_s3::config::Credentials::new(&keys.access_key, &keys.secret_key, None, None, "test"))
+            .credentials_provider(aws_sdk_s3::config::Credentials::new(
+                &keys.access_key,
+                &keys.secret_key,
+                None,
+                None,
+                "test",
+            ))
             .retry_config(aws_sdk_s3::config::retry::RetryConfig::disabled())
             .build();
         aws_sdk_s3::Client::from_conf(config)
@@ -234,7 +286,11 @@ where
     E: aws_sdk_ec2::error::ProvideErrorMetadata + std::fmt::Debug,
     R: std::fmt::Debug,
 {
-    error.as_service_error().and_then(|e| e.code()).map(str::to_string).unwrap_or_else(|| format!("not a service error: {error:?}"))
+    error
+        .as_service_error()
+        .and_then(|e| e.code())
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("not a service error: {error:?}"))
 }
 
 /// The S3 error code of an SDK error.
@@ -243,5 +299,9 @@ where
     E: aws_sdk_s3::error::ProvideErrorMetadata + std::fmt::Debug,
     R: std::fmt::Debug,
 {
-    error.as_service_error().and_then(|e| e.code()).map(str::to_string).unwrap_or_else(|| format!("not a service error: {error:?}"))
+    error
+        .as_service_error()
+        .and_then(|e| e.code())
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("not a service error: {error:?}"))
 }

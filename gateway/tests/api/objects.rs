@@ -2,7 +2,10 @@
 //! conditions, copies, listings and multipart uploads.
 
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{ChecksumAlgorithm, ChecksumMode, CompletedMultipartUpload, CompletedPart, Delete, MetadataDirective, ObjectIdentifier};
+use aws_sdk_s3::types::{
+    ChecksumAlgorithm, ChecksumMode, CompletedMultipartUpload, CompletedPart, Delete,
+    MetadataDirective, ObjectIdentifier,
+};
 use sha2::{Digest, Sha256};
 
 use crate::common::{on_both_databases, s3_code};
@@ -16,9 +19,18 @@ async fn objects_round_trip_with_metadata_and_digests() {
     on_both_databases(|server| async move {
         let s3 = server.s3(&server.admin_keys());
         s3.create_bucket().bucket("things").send().await.unwrap();
-        let keys = ["plain.txt", "dir/sub/ünïcødé file+%.bin", "trailing/", "zero"];
+        let keys = [
+            "plain.txt",
+            "dir/sub/ünïcødé file+%.bin",
+            "trailing/",
+            "zero",
+        ];
         for (i, key) in keys.iter().enumerate() {
-            let body = if *key == "zero" { Vec::new() } else { format!("body {i} of {key}").into_bytes() };
+            let body = if *key == "zero" {
+                Vec::new()
+            } else {
+                format!("body {i} of {key}").into_bytes()
+            };
             let put = s3
                 .put_object()
                 .bucket("things")
@@ -32,13 +44,29 @@ async fn objects_round_trip_with_metadata_and_digests() {
                 .send()
                 .await
                 .unwrap();
-            assert_eq!(put.e_tag().unwrap(), format!("\"{}\"", hex::encode(md5::Md5::digest(&body))));
-            let got = s3.get_object().bucket("things").key(*key).checksum_mode(ChecksumMode::Enabled).send().await.unwrap();
+            assert_eq!(
+                put.e_tag().unwrap(),
+                format!("\"{}\"", hex::encode(md5::Md5::digest(&body)))
+            );
+            let got = s3
+                .get_object()
+                .bucket("things")
+                .key(*key)
+                .checksum_mode(ChecksumMode::Enabled)
+                .send()
+                .await
+                .unwrap();
             assert_eq!(got.content_type(), Some("text/x-skyport"));
             assert_eq!(got.cache_control(), Some("max-age=60"));
             assert_eq!(got.content_disposition(), Some("attachment"));
-            assert_eq!(got.metadata().unwrap().get("colour").map(String::as_str), Some("blue"));
-            let expected_sha = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, Sha256::digest(&body));
+            assert_eq!(
+                got.metadata().unwrap().get("colour").map(String::as_str),
+                Some("blue")
+            );
+            let expected_sha = base64::Engine::encode(
+                &base64::engine::general_purpose::STANDARD,
+                Sha256::digest(&body),
+            );
             assert_eq!(got.checksum_sha256(), Some(expected_sha.as_str()));
             assert_eq!(got.content_length(), Some(body.len() as i64));
             assert_eq!(body_of(got).await, body);
@@ -55,14 +83,42 @@ async fn objects_round_trip_with_metadata_and_digests() {
             .await
             .unwrap_err();
         assert_eq!(s3_code(&err), "BadDigest");
-        let still = s3.get_object().bucket("things").key("plain.txt").send().await.unwrap();
+        let still = s3
+            .get_object()
+            .bucket("things")
+            .key("plain.txt")
+            .send()
+            .await
+            .unwrap();
         assert_eq!(body_of(still).await, b"body 0 of plain.txt");
 
-        let missing = s3.get_object().bucket("things").key("nope").send().await.unwrap_err();
+        let missing = s3
+            .get_object()
+            .bucket("things")
+            .key("nope")
+            .send()
+            .await
+            .unwrap_err();
         assert_eq!(s3_code(&missing), "NoSuchKey");
-        s3.delete_object().bucket("things").key("plain.txt").send().await.unwrap();
-        s3.delete_object().bucket("things").key("plain.txt").send().await.unwrap();
-        let gone = s3.head_object().bucket("things").key("plain.txt").send().await.unwrap_err();
+        s3.delete_object()
+            .bucket("things")
+            .key("plain.txt")
+            .send()
+            .await
+            .unwrap();
+        s3.delete_object()
+            .bucket("things")
+            .key("plain.txt")
+            .send()
+            .await
+            .unwrap();
+        let gone = s3
+            .head_object()
+            .bucket("things")
+            .key("plain.txt")
+            .send()
+            .await
+            .unwrap_err();
         assert_eq!(gone.raw_response().map(|r| r.status().as_u16()), Some(404));
     })
     .await;
@@ -74,27 +130,93 @@ async fn ranges_conditions_and_copies() {
         let s3 = server.s3(&server.admin_keys());
         s3.create_bucket().bucket("ranges").send().await.unwrap();
         let body: Vec<u8> = (0..100u8).collect();
-        let put = s3.put_object().bucket("ranges").key("k").body(ByteStream::from(body.clone())).send().await.unwrap();
+        let put = s3
+            .put_object()
+            .bucket("ranges")
+            .key("k")
+            .body(ByteStream::from(body.clone()))
+            .send()
+            .await
+            .unwrap();
         let etag = put.e_tag().unwrap().to_string();
 
-        for (range, expected) in [("bytes=0-9", &body[0..10]), ("bytes=90-", &body[90..]), ("bytes=-5", &body[95..])] {
-            let got = s3.get_object().bucket("ranges").key("k").range(range).send().await.unwrap();
-            assert!(got.content_range().unwrap().starts_with("bytes "), "{range}");
+        for (range, expected) in [
+            ("bytes=0-9", &body[0..10]),
+            ("bytes=90-", &body[90..]),
+            ("bytes=-5", &body[95..]),
+        ] {
+            let got = s3
+                .get_object()
+                .bucket("ranges")
+                .key("k")
+                .range(range)
+                .send()
+                .await
+                .unwrap();
+            assert!(
+                got.content_range().unwrap().starts_with("bytes "),
+                "{range}"
+            );
             assert_eq!(body_of(got).await, expected, "{range}");
         }
-        let err = s3.get_object().bucket("ranges").key("k").range("bytes=200-300").send().await.unwrap_err();
+        let err = s3
+            .get_object()
+            .bucket("ranges")
+            .key("k")
+            .range("bytes=200-300")
+            .send()
+            .await
+            .unwrap_err();
         assert_eq!(s3_code(&err), "InvalidRange");
 
-        let err = s3.get_object().bucket("ranges").key("k").if_none_match(&etag).send().await.unwrap_err();
+        let err = s3
+            .get_object()
+            .bucket("ranges")
+            .key("k")
+            .if_none_match(&etag)
+            .send()
+            .await
+            .unwrap_err();
         assert_eq!(err.raw_response().map(|r| r.status().as_u16()), Some(304));
-        let err = s3.get_object().bucket("ranges").key("k").if_match("\"0000\"").send().await.unwrap_err();
+        let err = s3
+            .get_object()
+            .bucket("ranges")
+            .key("k")
+            .if_match("\"0000\"")
+            .send()
+            .await
+            .unwrap_err();
         assert_eq!(err.raw_response().map(|r| r.status().as_u16()), Some(412));
-        s3.get_object().bucket("ranges").key("k").if_match(&etag).send().await.unwrap();
-        let err = s3.put_object().bucket("ranges").key("k").if_none_match("*").body(ByteStream::from_static(b"x")).send().await.unwrap_err();
+        s3.get_object()
+            .bucket("ranges")
+            .key("k")
+            .if_match(&etag)
+            .send()
+            .await
+            .unwrap();
+        let err = s3
+            .put_object()
+            .bucket("ranges")
+            .key("k")
+            .if_none_match("*")
+            .body(ByteStream::from_static(b"x"))
+            .send()
+            .await
+            .unwrap_err();
         assert_eq!(err.raw_response().map(|r| r.status().as_u16()), Some(412));
 
-        let copy = s3.copy_object().bucket("ranges").key("copy").copy_source("ranges/k").send().await.unwrap();
-        assert_eq!(copy.copy_object_result().unwrap().e_tag(), Some(etag.as_str()));
+        let copy = s3
+            .copy_object()
+            .bucket("ranges")
+            .key("copy")
+            .copy_source("ranges/k")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            copy.copy_object_result().unwrap().e_tag(),
+            Some(etag.as_str())
+        );
         s3.copy_object()
             .bucket("ranges")
             .key("copy")
@@ -105,12 +227,36 @@ async fn ranges_conditions_and_copies() {
             .send()
             .await
             .unwrap();
-        let head = s3.head_object().bucket("ranges").key("copy").send().await.unwrap();
+        let head = s3
+            .head_object()
+            .bucket("ranges")
+            .key("copy")
+            .send()
+            .await
+            .unwrap();
         assert_eq!(head.content_type(), Some("image/png"));
-        assert_eq!(head.metadata().unwrap().get("new").map(String::as_str), Some("yes"));
-        let err = s3.copy_object().bucket("ranges").key("copy").copy_source("ranges/copy").send().await.unwrap_err();
+        assert_eq!(
+            head.metadata().unwrap().get("new").map(String::as_str),
+            Some("yes")
+        );
+        let err = s3
+            .copy_object()
+            .bucket("ranges")
+            .key("copy")
+            .copy_source("ranges/copy")
+            .send()
+            .await
+            .unwrap_err();
         assert_eq!(s3_code(&err), "InvalidRequest");
-        let err = s3.copy_object().bucket("ranges").key("c2").copy_source("ranges/k").copy_source_if_match("\"bad\"").send().await.unwrap_err();
+        let err = s3
+            .copy_object()
+            .bucket("ranges")
+            .key("c2")
+            .copy_source("ranges/k")
+            .copy_source_if_match("\"bad\"")
+            .send()
+            .await
+            .unwrap_err();
         assert_eq!(s3_code(&err), "PreconditionFailed");
 
         let deleted = s3
@@ -120,7 +266,12 @@ async fn ranges_conditions_and_copies() {
                 Delete::builder()
                     .objects(ObjectIdentifier::builder().key("k").build().unwrap())
                     .objects(ObjectIdentifier::builder().key("copy").build().unwrap())
-                    .objects(ObjectIdentifier::builder().key("never-existed").build().unwrap())
+                    .objects(
+                        ObjectIdentifier::builder()
+                            .key("never-existed")
+                            .build()
+                            .unwrap(),
+                    )
                     .build()
                     .unwrap(),
             )
@@ -128,7 +279,14 @@ async fn ranges_conditions_and_copies() {
             .await
             .unwrap();
         assert_eq!(deleted.deleted().len(), 3);
-        assert!(s3.list_objects_v2().bucket("ranges").send().await.unwrap().contents().is_empty());
+        assert!(s3
+            .list_objects_v2()
+            .bucket("ranges")
+            .send()
+            .await
+            .unwrap()
+            .contents()
+            .is_empty());
     })
     .await;
 }
@@ -146,7 +304,13 @@ async fn listings_page_in_byte_order_with_prefixes() {
         }
         keys.extend(["top1", "top2", "Zed", "é-accent", "b-sibling"].map(String::from));
         for key in &keys {
-            s3.put_object().bucket("listing").key(key).body(ByteStream::from_static(b"x")).send().await.unwrap();
+            s3.put_object()
+                .bucket("listing")
+                .key(key)
+                .body(ByteStream::from_static(b"x"))
+                .send()
+                .await
+                .unwrap();
         }
         let mut expected = keys.clone();
         expected.sort(); // Rust sorts strings by UTF-8 bytes, as S3 does.
@@ -154,7 +318,14 @@ async fn listings_page_in_byte_order_with_prefixes() {
         let mut seen = Vec::new();
         let mut token = None;
         loop {
-            let page = s3.list_objects_v2().bucket("listing").max_keys(4).set_continuation_token(token).send().await.unwrap();
+            let page = s3
+                .list_objects_v2()
+                .bucket("listing")
+                .max_keys(4)
+                .set_continuation_token(token)
+                .send()
+                .await
+                .unwrap();
             assert!(page.contents().len() <= 4);
             seen.extend(page.contents().iter().map(|o| o.key().unwrap().to_string()));
             token = page.next_continuation_token().map(str::to_string);
@@ -167,8 +338,20 @@ async fn listings_page_in_byte_order_with_prefixes() {
         let mut entries = Vec::new();
         let mut token = None;
         loop {
-            let page = s3.list_objects_v2().bucket("listing").delimiter("/").max_keys(2).set_continuation_token(token).send().await.unwrap();
-            entries.extend(page.common_prefixes().iter().map(|p| p.prefix().unwrap().to_string()));
+            let page = s3
+                .list_objects_v2()
+                .bucket("listing")
+                .delimiter("/")
+                .max_keys(2)
+                .set_continuation_token(token)
+                .send()
+                .await
+                .unwrap();
+            entries.extend(
+                page.common_prefixes()
+                    .iter()
+                    .map(|p| p.prefix().unwrap().to_string()),
+            );
             entries.extend(page.contents().iter().map(|o| o.key().unwrap().to_string()));
             token = page.next_continuation_token().map(str::to_string);
             if token.is_none() {
@@ -176,18 +359,70 @@ async fn listings_page_in_byte_order_with_prefixes() {
             }
         }
         entries.sort();
-        assert_eq!(entries, ["Zed", "a/", "b-sibling", "b/", "c/", "top1", "top2", "é-accent"]);
+        assert_eq!(
+            entries,
+            [
+                "Zed",
+                "a/",
+                "b-sibling",
+                "b/",
+                "c/",
+                "top1",
+                "top2",
+                "é-accent"
+            ]
+        );
 
-        let under_b = s3.list_objects_v2().bucket("listing").prefix("b/").start_after("b/03").send().await.unwrap();
-        let under_b: Vec<_> = under_b.contents().iter().map(|o| o.key().unwrap()).collect();
+        let under_b = s3
+            .list_objects_v2()
+            .bucket("listing")
+            .prefix("b/")
+            .start_after("b/03")
+            .send()
+            .await
+            .unwrap();
+        let under_b: Vec<_> = under_b
+            .contents()
+            .iter()
+            .map(|o| o.key().unwrap())
+            .collect();
         assert_eq!(under_b, ["b/04", "b/05", "b/06"]);
 
-        let v1 = s3.list_objects().bucket("listing").delimiter("/").max_keys(3).send().await.unwrap();
+        let v1 = s3
+            .list_objects()
+            .bucket("listing")
+            .delimiter("/")
+            .max_keys(3)
+            .send()
+            .await
+            .unwrap();
         assert!(v1.is_truncated().unwrap());
         let marker = v1.next_marker().unwrap().to_string();
-        let v1_next = s3.list_objects().bucket("listing").delimiter("/").marker(&marker).send().await.unwrap();
-        let first: Vec<String> = v1.common_prefixes().iter().map(|p| p.prefix().unwrap().to_string()).chain(v1.contents().iter().map(|o| o.key().unwrap().to_string())).collect();
-        let rest: Vec<String> = v1_next.common_prefixes().iter().map(|p| p.prefix().unwrap().to_string()).chain(v1_next.contents().iter().map(|o| o.key().unwrap().to_string())).collect();
+        let v1_next = s3
+            .list_objects()
+            .bucket("listing")
+            .delimiter("/")
+            .marker(&marker)
+            .send()
+            .await
+            .unwrap();
+        let first: Vec<String> = v1
+            .common_prefixes()
+            .iter()
+            .map(|p| p.prefix().unwrap().to_string())
+            .chain(v1.contents().iter().map(|o| o.key().unwrap().to_string()))
+            .collect();
+        let rest: Vec<String> = v1_next
+            .common_prefixes()
+            .iter()
+            .map(|p| p.prefix().unwrap().to_string())
+            .chain(
+                v1_next
+                    .contents()
+                    .iter()
+                    .map(|o| o.key().unwrap().to_string()),
+            )
+            .collect();
         assert_eq!(first.len() + rest.len(), 8, "{first:?} {rest:?}");
         assert!(first.iter().all(|f| !rest.contains(f)));
     })
@@ -199,10 +434,18 @@ async fn multipart_uploads() {
     on_both_databases(|server| async move {
         let s3 = server.s3(&server.admin_keys());
         s3.create_bucket().bucket("parts").send().await.unwrap();
-        let upload = s3.create_multipart_upload().bucket("parts").key("big").content_type("video/mp4").send().await.unwrap();
+        let upload = s3
+            .create_multipart_upload()
+            .bucket("parts")
+            .key("big")
+            .content_type("video/mp4")
+            .send()
+            .await
+            .unwrap();
         let id = upload.upload_id().unwrap().to_string();
         let part_size = 5 * 1024 * 1024;
-        let chunks: Vec<Vec<u8>> = vec![vec![1u8; part_size], vec![2u8; part_size], b"tail".to_vec()];
+        let chunks: Vec<Vec<u8>> =
+            vec![vec![1u8; part_size], vec![2u8; part_size], b"tail".to_vec()];
         let mut completed = Vec::new();
         for (i, chunk) in chunks.iter().enumerate() {
             let part = s3
@@ -215,56 +458,149 @@ async fn multipart_uploads() {
                 .send()
                 .await
                 .unwrap();
-            completed.push(CompletedPart::builder().part_number(i as i32 + 1).e_tag(part.e_tag().unwrap()).build());
+            completed.push(
+                CompletedPart::builder()
+                    .part_number(i as i32 + 1)
+                    .e_tag(part.e_tag().unwrap())
+                    .build(),
+            );
         }
-        let parts = s3.list_parts().bucket("parts").key("big").upload_id(&id).send().await.unwrap();
+        let parts = s3
+            .list_parts()
+            .bucket("parts")
+            .key("big")
+            .upload_id(&id)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(parts.parts().len(), 3);
-        let uploads = s3.list_multipart_uploads().bucket("parts").send().await.unwrap();
+        let uploads = s3
+            .list_multipart_uploads()
+            .bucket("parts")
+            .send()
+            .await
+            .unwrap();
         assert_eq!(uploads.uploads().len(), 1);
 
-        let wrong_order = CompletedMultipartUpload::builder().parts(completed[1].clone()).parts(completed[0].clone()).build();
-        let err = s3.complete_multipart_upload().bucket("parts").key("big").upload_id(&id).multipart_upload(wrong_order).send().await.unwrap_err();
+        let wrong_order = CompletedMultipartUpload::builder()
+            .parts(completed[1].clone())
+            .parts(completed[0].clone())
+            .build();
+        let err = s3
+            .complete_multipart_upload()
+            .bucket("parts")
+            .key("big")
+            .upload_id(&id)
+            .multipart_upload(wrong_order)
+            .send()
+            .await
+            .unwrap_err();
         assert_eq!(s3_code(&err), "InvalidPartOrder");
         let done = s3
             .complete_multipart_upload()
             .bucket("parts")
             .key("big")
             .upload_id(&id)
-            .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(completed.clone())).build())
+            .multipart_upload(
+                CompletedMultipartUpload::builder()
+                    .set_parts(Some(completed.clone()))
+                    .build(),
+            )
             .send()
             .await
             .unwrap();
-        assert!(done.e_tag().unwrap().ends_with("-3\""), "{:?}", done.e_tag());
-        let got = s3.get_object().bucket("parts").key("big").send().await.unwrap();
+        assert!(
+            done.e_tag().unwrap().ends_with("-3\""),
+            "{:?}",
+            done.e_tag()
+        );
+        let got = s3
+            .get_object()
+            .bucket("parts")
+            .key("big")
+            .send()
+            .await
+            .unwrap();
         assert_eq!(got.content_type(), Some("video/mp4"));
         let bytes = body_of(got).await;
         assert_eq!(bytes, chunks.concat());
-        let part2 = s3.get_object().bucket("parts").key("big").part_number(2).send().await.unwrap();
+        let part2 = s3
+            .get_object()
+            .bucket("parts")
+            .key("big")
+            .part_number(2)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(part2.parts_count(), Some(3));
         assert_eq!(body_of(part2).await, chunks[1]);
-        let err = s3.list_parts().bucket("parts").key("big").upload_id(&id).send().await.unwrap_err();
+        let err = s3
+            .list_parts()
+            .bucket("parts")
+            .key("big")
+            .upload_id(&id)
+            .send()
+            .await
+            .unwrap_err();
         assert_eq!(s3_code(&err), "NoSuchUpload");
 
         // Too-small parts and aborts.
-        let small = s3.create_multipart_upload().bucket("parts").key("small").send().await.unwrap();
+        let small = s3
+            .create_multipart_upload()
+            .bucket("parts")
+            .key("small")
+            .send()
+            .await
+            .unwrap();
         let small_id = small.upload_id().unwrap().to_string();
         let mut small_parts = Vec::new();
         for n in 1..=2 {
-            let p = s3.upload_part().bucket("parts").key("small").upload_id(&small_id).part_number(n).body(ByteStream::from_static(b"tiny")).send().await.unwrap();
-            small_parts.push(CompletedPart::builder().part_number(n).e_tag(p.e_tag().unwrap()).build());
+            let p = s3
+                .upload_part()
+                .bucket("parts")
+                .key("small")
+                .upload_id(&small_id)
+                .part_number(n)
+                .body(ByteStream::from_static(b"tiny"))
+                .send()
+                .await
+                .unwrap();
+            small_parts.push(
+                CompletedPart::builder()
+                    .part_number(n)
+                    .e_tag(p.e_tag().unwrap())
+                    .build(),
+            );
         }
         let err = s3
             .complete_multipart_upload()
             .bucket("parts")
             .key("small")
             .upload_id(&small_id)
-            .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(small_parts)).build())
+            .multipart_upload(
+                CompletedMultipartUpload::builder()
+                    .set_parts(Some(small_parts))
+                    .build(),
+            )
             .send()
             .await
             .unwrap_err();
         assert_eq!(s3_code(&err), "EntityTooSmall");
-        s3.abort_multipart_upload().bucket("parts").key("small").upload_id(&small_id).send().await.unwrap();
-        let err = s3.abort_multipart_upload().bucket("parts").key("small").upload_id(&small_id).send().await.unwrap_err();
+        s3.abort_multipart_upload()
+            .bucket("parts")
+            .key("small")
+            .upload_id(&small_id)
+            .send()
+            .await
+            .unwrap();
+        let err = s3
+            .abort_multipart_upload()
+            .bucket("parts")
+            .key("small")
+            .upload_id(&small_id)
+            .send()
+            .await
+            .unwrap_err();
         assert_eq!(s3_code(&err), "NoSuchUpload");
 
         // Every blob on disk belongs to the one remaining object.
@@ -291,20 +627,77 @@ async fn objects_are_isolated_between_tenants() {
     on_both_databases(|server| async move {
         let alice = server.s3(&server.tenant("obj-alice"));
         let bob = server.s3(&server.tenant("obj-bob"));
-        alice.create_bucket().bucket("alice-objects").send().await.unwrap();
-        alice.put_object().bucket("alice-objects").key("secret").body(ByteStream::from_static(b"s")).send().await.unwrap();
+        alice
+            .create_bucket()
+            .bucket("alice-objects")
+            .send()
+            .await
+            .unwrap();
+        alice
+            .put_object()
+            .bucket("alice-objects")
+            .key("secret")
+            .body(ByteStream::from_static(b"s"))
+            .send()
+            .await
+            .unwrap();
         for err in [
-            s3_code(&bob.get_object().bucket("alice-objects").key("secret").send().await.unwrap_err()),
-            s3_code(&bob.put_object().bucket("alice-objects").key("x").body(ByteStream::from_static(b"x")).send().await.unwrap_err()),
-            s3_code(&bob.list_objects_v2().bucket("alice-objects").send().await.unwrap_err()),
-            s3_code(&bob.delete_object().bucket("alice-objects").key("secret").send().await.unwrap_err()),
+            s3_code(
+                &bob.get_object()
+                    .bucket("alice-objects")
+                    .key("secret")
+                    .send()
+                    .await
+                    .unwrap_err(),
+            ),
+            s3_code(
+                &bob.put_object()
+                    .bucket("alice-objects")
+                    .key("x")
+                    .body(ByteStream::from_static(b"x"))
+                    .send()
+                    .await
+                    .unwrap_err(),
+            ),
+            s3_code(
+                &bob.list_objects_v2()
+                    .bucket("alice-objects")
+                    .send()
+                    .await
+                    .unwrap_err(),
+            ),
+            s3_code(
+                &bob.delete_object()
+                    .bucket("alice-objects")
+                    .key("secret")
+                    .send()
+                    .await
+                    .unwrap_err(),
+            ),
         ] {
             assert_eq!(err, "AccessDenied");
         }
-        bob.create_bucket().bucket("bob-objects").send().await.unwrap();
-        let err = bob.copy_object().bucket("bob-objects").key("stolen").copy_source("alice-objects/secret").send().await.unwrap_err();
+        bob.create_bucket()
+            .bucket("bob-objects")
+            .send()
+            .await
+            .unwrap();
+        let err = bob
+            .copy_object()
+            .bucket("bob-objects")
+            .key("stolen")
+            .copy_source("alice-objects/secret")
+            .send()
+            .await
+            .unwrap_err();
         assert_eq!(s3_code(&err), "AccessDenied");
-        let still = alice.get_object().bucket("alice-objects").key("secret").send().await.unwrap();
+        let still = alice
+            .get_object()
+            .bucket("alice-objects")
+            .key("secret")
+            .send()
+            .await
+            .unwrap();
         assert_eq!(body_of(still).await, b"s");
     })
     .await;

@@ -12,18 +12,64 @@ fn tag(key: &str, value: &str) -> Tag {
 async fn tags_filters_and_pages() {
     on_both_databases(|server| async move {
         let ec2 = server.ec2(&server.admin_keys());
-        let a = ec2.create_security_group().group_name("a").description("a").send().await.unwrap().group_id.unwrap();
-        let b = ec2.create_security_group().group_name("b").description("b").send().await.unwrap().group_id.unwrap();
-        let key = ec2.create_key_pair().key_name("k").key_type(aws_sdk_ec2::types::KeyType::Ed25519).send().await.unwrap().key_pair_id.unwrap();
+        let a = ec2
+            .create_security_group()
+            .group_name("a")
+            .description("a")
+            .send()
+            .await
+            .unwrap()
+            .group_id
+            .unwrap();
+        let b = ec2
+            .create_security_group()
+            .group_name("b")
+            .description("b")
+            .send()
+            .await
+            .unwrap()
+            .group_id
+            .unwrap();
+        let key = ec2
+            .create_key_pair()
+            .key_name("k")
+            .key_type(aws_sdk_ec2::types::KeyType::Ed25519)
+            .send()
+            .await
+            .unwrap()
+            .key_pair_id
+            .unwrap();
 
-        ec2.create_tags().resources(&a).resources(&b).tags(tag("env", "prod")).tags(tag("Name", "web-1")).send().await.unwrap();
-        ec2.create_tags().resources(&key).tags(tag("env", "dev")).send().await.unwrap();
+        ec2.create_tags()
+            .resources(&a)
+            .resources(&b)
+            .tags(tag("env", "prod"))
+            .tags(tag("Name", "web-1"))
+            .send()
+            .await
+            .unwrap();
+        ec2.create_tags()
+            .resources(&key)
+            .tags(tag("env", "dev"))
+            .send()
+            .await
+            .unwrap();
         // Overwrite keeps one value per key.
-        ec2.create_tags().resources(&b).tags(tag("Name", "web-2")).send().await.unwrap();
+        ec2.create_tags()
+            .resources(&b)
+            .tags(tag("Name", "web-2"))
+            .send()
+            .await
+            .unwrap();
 
         let all = ec2.describe_tags().send().await.unwrap();
         assert_eq!(all.tags().len(), 5);
-        let prod = ec2.describe_tags().filters(Filter::builder().name("value").values("prod").build()).send().await.unwrap();
+        let prod = ec2
+            .describe_tags()
+            .filters(Filter::builder().name("value").values("prod").build())
+            .send()
+            .await
+            .unwrap();
         assert_eq!(prod.tags().len(), 2);
         let names = ec2
             .describe_tags()
@@ -35,7 +81,17 @@ async fn tags_filters_and_pages() {
         let mut values: Vec<_> = names.tags().iter().filter_map(|t| t.value()).collect();
         values.sort();
         assert_eq!(values, ["web-1", "web-2"]);
-        let pairs = ec2.describe_tags().filters(Filter::builder().name("resource-type").values("key-pair").build()).send().await.unwrap();
+        let pairs = ec2
+            .describe_tags()
+            .filters(
+                Filter::builder()
+                    .name("resource-type")
+                    .values("key-pair")
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
         assert_eq!(pairs.tags().len(), 1);
         assert_eq!(pairs.tags()[0].resource_id(), Some(key.as_str()));
 
@@ -52,18 +108,60 @@ async fn tags_filters_and_pages() {
         assert_eq!(page.tags().len(), 5);
         assert!(page.next_token().is_none());
 
-        ec2.delete_tags().resources(&a).tags(Tag::builder().key("env").value("not-this").build()).send().await.unwrap();
-        ec2.delete_tags().resources(&b).tags(Tag::builder().key("env").build()).send().await.unwrap();
-        let left = ec2.describe_tags().filters(Filter::builder().name("key").values("env").build()).send().await.unwrap();
-        assert_eq!(left.tags().len(), 2, "value-qualified delete only removes matching values");
+        ec2.delete_tags()
+            .resources(&a)
+            .tags(Tag::builder().key("env").value("not-this").build())
+            .send()
+            .await
+            .unwrap();
+        ec2.delete_tags()
+            .resources(&b)
+            .tags(Tag::builder().key("env").build())
+            .send()
+            .await
+            .unwrap();
+        let left = ec2
+            .describe_tags()
+            .filters(Filter::builder().name("key").values("env").build())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            left.tags().len(),
+            2,
+            "value-qualified delete only removes matching values"
+        );
 
-        let reserved = ec2.create_tags().resources(&a).tags(tag("aws:secret", "x")).send().await.unwrap_err();
+        let reserved = ec2
+            .create_tags()
+            .resources(&a)
+            .tags(tag("aws:secret", "x"))
+            .send()
+            .await
+            .unwrap_err();
         assert_eq!(ec2_code(&reserved), "InvalidParameterValue");
-        let missing = ec2.create_tags().resources("sg-0123456789abcdef0").tags(tag("x", "y")).send().await.unwrap_err();
+        let missing = ec2
+            .create_tags()
+            .resources("sg-0123456789abcdef0")
+            .tags(tag("x", "y"))
+            .send()
+            .await
+            .unwrap_err();
         assert_eq!(ec2_code(&missing), "InvalidGroup.NotFound");
-        let malformed = ec2.create_tags().resources("nonsense").tags(tag("x", "y")).send().await.unwrap_err();
+        let malformed = ec2
+            .create_tags()
+            .resources("nonsense")
+            .tags(tag("x", "y"))
+            .send()
+            .await
+            .unwrap_err();
         assert_eq!(ec2_code(&malformed), "InvalidID");
-        let bad_filter = ec2.describe_tags().filters(Filter::builder().name("colour").values("x").build()).send().await.unwrap_err();
+        let bad_filter = ec2
+            .describe_tags()
+            .filters(Filter::builder().name("colour").values("x").build())
+            .send()
+            .await
+            .unwrap_err();
         assert_eq!(ec2_code(&bad_filter), "InvalidParameterValue");
     })
     .await;
