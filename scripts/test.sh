@@ -5,10 +5,13 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/lib/postgres.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/lib/venv.sh"
 
 install_base_packages
 require_cargo
 ensure_postgres
+say "Python tools (boto3, awscli, moto_server)"
+ensure_venv
 cd "$repo"
 target="${CARGO_TARGET_DIR:-$repo/target}"
 

@@ -61,6 +61,25 @@ pub enum Error {
     /// A byte range outside the object.
     #[error("The requested range is not satisfiable")]
     InvalidRange,
+    /// Placement policy allows no target for this request; the message names the
+    /// rules responsible. Nothing was created anywhere.
+    #[error("{0}")]
+    PlacementRefused(String),
+    /// A backend target cannot take the call now (unreachable, circuit open, timed
+    /// out, failing after retries). Nothing is known to have changed there.
+    #[error("{0}")]
+    Unavailable(String),
+    /// A backend target kept throttling us after our retries.
+    #[error("{0}")]
+    Throttled(String),
+    /// A backend target refused the call with an AWS error of its own
+    /// (`InvalidAMIID.NotFound`…), passed on to the client as it came.
+    #[error("{message}")]
+    Remote {
+        code: String,
+        message: String,
+        status: u16,
+    },
     /// Something broke on our side; `detail` is logged, never sent to clients.
     #[error("internal error: {detail}")]
     Internal { detail: String },

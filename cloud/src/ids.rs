@@ -15,6 +15,8 @@ pub enum ResourceKind {
     Object,
     ObjectVersion,
     MultipartUpload,
+    Instance,
+    Reservation,
     Tenant,
     User,
     AccessKey,
@@ -31,6 +33,8 @@ impl ResourceKind {
             ResourceKind::Object => "object",
             ResourceKind::ObjectVersion => "version",
             ResourceKind::MultipartUpload => "upload",
+            ResourceKind::Instance => "i",
+            ResourceKind::Reservation => "r",
             ResourceKind::Tenant => "tenant",
             ResourceKind::User => "user",
             ResourceKind::AccessKey => "akid",
@@ -47,6 +51,8 @@ impl ResourceKind {
             ResourceKind::Object => "object",
             ResourceKind::ObjectVersion => "object-version",
             ResourceKind::MultipartUpload => "multipart-upload",
+            ResourceKind::Instance => "instance",
+            ResourceKind::Reservation => "reservation",
             ResourceKind::Tenant => "tenant",
             ResourceKind::User => "user",
             ResourceKind::AccessKey => "access-key",
@@ -63,6 +69,7 @@ impl ResourceKind {
             ResourceKind::KeyPair,
             ResourceKind::SecurityGroup,
             ResourceKind::SecurityGroupRule,
+            ResourceKind::Instance,
         ]
         .into_iter()
         .find(|kind| kind.prefix() == prefix)
@@ -88,6 +95,8 @@ impl fmt::Display for ResourceKind {
             ResourceKind::Object => "object",
             ResourceKind::ObjectVersion => "object version",
             ResourceKind::MultipartUpload => "multipart upload",
+            ResourceKind::Instance => "instance",
+            ResourceKind::Reservation => "reservation",
             ResourceKind::Tenant => "tenant",
             ResourceKind::User => "user",
             ResourceKind::AccessKey => "access key",
@@ -111,6 +120,10 @@ mod tests {
             Some(ResourceKind::KeyPair)
         );
         assert_eq!(ResourceKind::of_id("sg-xyz"), None);
-        assert_eq!(ResourceKind::of_id("i-0123"), None);
+        assert_eq!(ResourceKind::of_id("vol-0123"), None);
+        assert_eq!(
+            ResourceKind::of_id("i-0123456789abcdef0"),
+            Some(ResourceKind::Instance)
+        );
     }
 }

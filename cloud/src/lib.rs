@@ -5,11 +5,15 @@
 //! ever depends on the gateway, and the gateway maps [`Error`] to wire errors in
 //! one place.
 
+pub mod compute;
 pub mod error;
 pub mod ids;
 pub mod object_store;
+pub mod target;
 pub mod types;
 
+pub use compute::{Compute, ImageView, InstanceState, InstanceView, LaunchSpec, StateChange};
 pub use error::{Error, Result};
 pub use ids::ResourceKind;
 pub use object_store::{ByteStream, ObjectStore, StoredBlob};
+pub use target::RemoteTarget;

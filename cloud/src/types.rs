@@ -118,6 +118,15 @@ pub struct Bucket {
     pub name: String,
     pub region: String,
     pub created_at: i64,
+    /// Where the bucket lives when it is not in this site's object store.
+    pub remote: Option<RemoteBucket>,
+}
+
+/// A bucket placed on a remote target, under the name it has there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteBucket {
+    pub target: String,
+    pub name: String,
 }
 
 /// Standard HTTP headers stored with an object and returned on GET.

@@ -1,7 +1,7 @@
 //! Per-bucket settings: canned ACLs (and the anonymous reads they allow), CORS
 //! rules, and lifecycle rules with the sweep that applies them.
 
-use cloud::types::{CannedAcl, CorsRule, LifecycleRule, ObjectInfo};
+use cloud::types::{CannedAcl, CorsRule, LifecycleRule, ObjectInfo, Tag};
 use cloud::{Error, ResourceKind, Result};
 
 use crate::db::{db_err, now_ms, opt_text, text};
@@ -20,7 +20,67 @@ fn setting_column(setting: &str) -> Result<&'static str> {
     }
 }
 
+/// Writes a bucket's tags (replacing the tenant's own; Skyport's `skyport:` tags stay).
+pub(crate) async fn write_bucket_tags(
+    connection: &mut sqlx::AnyConnection,
+    tenant: &Tenant,
+    bucket: &str,
+    tags: &[Tag],
+) -> Result<()> {
+    sqlx::query("DELETE FROM tags WHERE resource_type = 'bucket' AND resource_id = $1 AND tag_key NOT LIKE 'skyport:%'")
+        .bind(bucket)
+        .execute(&mut *connection)
+        .await
+        .map_err(db_err)?;
+    for tag in tags {
+        sqlx::query("INSERT INTO tags (tenant_id, resource_id, resource_type, tag_key, tag_value) VALUES ($1, $2, 'bucket', $3, $4)")
+            .bind(&tenant.id)
+            .bind(bucket)
+            .bind(&tag.key)
+            .bind(&tag.value)
+            .execute(&mut *connection)
+            .await
+            .map_err(db_err)?;
+    }
+    Ok(())
+}
+
 impl Federation {
+    /// A bucket's tags (S3 GetBucketTagging), Skyport's placement tag included.
+    pub async fn bucket_tags(&self, tenant: &Tenant, bucket: &str) -> Result<Vec<Tag>> {
+        self.bucket(tenant, bucket).await?;
+        let rows = sqlx::query("SELECT tag_key, tag_value FROM tags WHERE resource_type = 'bucket' AND resource_id = $1 ORDER BY tag_key")
+            .bind(bucket)
+            .fetch_all(self.db.pool())
+            .await
+            .map_err(db_err)?;
+        rows.iter()
+            .map(|row| {
+                Ok(Tag {
+                    key: text(row, "tag_key")?,
+                    value: text(row, "tag_value")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Replaces a bucket's tags (S3 PutBucketTagging / DeleteBucketTagging).
+    pub async fn set_bucket_tags(&self, tenant: &Tenant, bucket: &str, tags: &[Tag]) -> Result<()> {
+        self.bucket(tenant, bucket).await?;
+        if tags.len() > crate::tags::MAX_TAGS_PER_RESOURCE {
+            return Err(Error::invalid(
+                "Tagging",
+                "a bucket may have at most 50 tags",
+            ));
+        }
+        for tag in tags {
+            crate::tags::validate_tag(tag)?;
+        }
+        let mut tx = self.db.begin_write().await?;
+        write_bucket_tags(&mut tx, tenant, bucket, tags).await?;
+        tx.commit().await.map_err(db_err)
+    }
+
     pub(crate) async fn set_bucket_setting(
         &self,
         tenant: &Tenant,

@@ -1,12 +1,39 @@
 //! The bucket registry: which tenant owns which bucket name, and where it lives.
 //! The bytes are the object store's business.
 
-use cloud::types::Bucket;
+use cloud::types::{Bucket, RemoteBucket, Tag};
 use cloud::{Error, ResourceKind, Result};
+use sqlx::any::AnyRow;
 
-use crate::db::{db_err, int, is_unique_violation, now, text};
+use crate::db::{db_err, int, is_unique_violation, now, opt_text, text};
+use crate::placement::{Chosen, PLACEMENT_TAG};
 use crate::tenants::Tenant;
 use crate::Federation;
+
+/// What a CreateBucket tells the placement policies.
+#[derive(Debug, Clone, Default)]
+pub struct BucketPlacing {
+    /// The `LocationConstraint` the client asked for.
+    pub location_constraint: Option<String>,
+    /// Tags sent with the request (`CreateBucketConfiguration.Tags`).
+    pub tags: Vec<Tag>,
+}
+
+fn bucket_of_row(name: String, row: &AnyRow) -> Result<Bucket> {
+    let remote = match (opt_text(row, "target")?, opt_text(row, "remote_name")?) {
+        (Some(target), Some(remote_name)) => Some(RemoteBucket {
+            target,
+            name: remote_name,
+        }),
+        _ => None,
+    };
+    Ok(Bucket {
+        name,
+        region: text(row, "region")?,
+        created_at: int(row, "created_at")?,
+        remote,
+    })
+}
 
 /// Checks S3's bucket naming rules.
 pub fn validate_bucket_name(name: &str) -> Result<()> {
@@ -47,9 +74,18 @@ pub fn validate_bucket_name(name: &str) -> Result<()> {
 }
 
 impl Federation {
-    /// Registers and creates a bucket for the tenant.
-    pub async fn create_bucket(&self, tenant: &Tenant, name: &str) -> Result<Bucket> {
+    /// Places, creates and registers a bucket for the tenant: on this site's
+    /// object store or on the remote target the policies choose.
+    pub async fn create_bucket(
+        &self,
+        tenant: &Tenant,
+        name: &str,
+        placing: &BucketPlacing,
+    ) -> Result<Bucket> {
         validate_bucket_name(name)?;
+        for tag in &placing.tags {
+            crate::tags::validate_tag(tag)?;
+        }
         if let Some(owner) = self.bucket_owner(name).await? {
             return Err(if owner == tenant.id {
                 Error::duplicate(ResourceKind::Bucket, name)
@@ -65,38 +101,80 @@ impl Federation {
                 });
             }
         }
+        let mut request =
+            policies::Request::new(&tenant.name, "CreateBucket", policies::ResourceKind::Bucket)
+                .with_region(&self.region);
+        if let Some(constraint) = &placing.location_constraint {
+            request = request.with_location_constraint(constraint);
+        }
+        for tag in &placing.tags {
+            request = request.with_tag(&tag.key, &tag.value);
+        }
         // Storage first, record second: a crash in between leaves an empty
-        // directory that the next create of this name simply reuses. Leftovers
-        // of an earlier bucket of this name are cleared first.
-        self.objects.delete_bucket(name).await?;
-        self.objects.create_bucket(name).await?;
+        // directory (or remote bucket) that the next create of this name reuses.
+        let (remote, target, explanation) = self
+            .place(&request, |chosen| async move {
+                match chosen {
+                    Chosen::Local => {
+                        // Leftovers of an earlier bucket of this name are cleared first.
+                        self.objects.delete_bucket(name).await?;
+                        self.objects.create_bucket(name).await?;
+                        Ok(None)
+                    }
+                    Chosen::Remote(target) => {
+                        let remote_name = target.remote_bucket_name(name);
+                        target
+                            .create_bucket(&remote_name, placing.location_constraint.as_deref())
+                            .await?;
+                        Ok(Some(RemoteBucket {
+                            target: target.name().to_string(),
+                            name: remote_name,
+                        }))
+                    }
+                }
+            })
+            .await?;
         let bucket = Bucket {
             name: name.to_string(),
             region: self.region.clone(),
             created_at: now(),
+            remote,
         };
-        let inserted = sqlx::query(
-            "INSERT INTO buckets (name, tenant_id, region, created_at) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(&bucket.name)
-        .bind(&tenant.id)
-        .bind(&bucket.region)
-        .bind(bucket.created_at)
-        .execute(self.db.pool())
-        .await;
+        let mut tx = self.db.begin_write().await?;
+        let inserted = sqlx::query("INSERT INTO buckets (name, tenant_id, region, created_at, target, remote_name) VALUES ($1, $2, $3, $4, $5, $6)")
+            .bind(&bucket.name)
+            .bind(&tenant.id)
+            .bind(&bucket.region)
+            .bind(bucket.created_at)
+            .bind(bucket.remote.as_ref().map(|r| r.target.clone()))
+            .bind(bucket.remote.as_ref().map(|r| r.name.clone()))
+            .execute(&mut *tx)
+            .await;
         match inserted {
             Ok(_) => {
+                Self::record_placement(&mut tx, tenant, name, "bucket", &target, &explanation)
+                    .await?;
+                let mut tags = placing.tags.clone();
+                tags.push(Tag {
+                    key: PLACEMENT_TAG.into(),
+                    value: target.clone(),
+                });
+                crate::bucket_settings::write_bucket_tags(&mut tx, tenant, name, &tags).await?;
+                tx.commit().await.map_err(db_err)?;
                 self.bucket_cache.invalidate(&name.to_string());
-                tracing::info!(tenant = %tenant.name, bucket = name, "bucket created");
+                tracing::info!(tenant = %tenant.name, bucket = name, %target, "bucket created");
                 Ok(bucket)
             }
             // Lost a race with another creator of the same name.
-            Err(e) if is_unique_violation(&e) => match self.bucket_owner(name).await? {
-                Some(owner) if owner == tenant.id => {
-                    Err(Error::duplicate(ResourceKind::Bucket, name))
+            Err(e) if is_unique_violation(&e) => {
+                drop(tx);
+                match self.bucket_owner(name).await? {
+                    Some(owner) if owner == tenant.id => {
+                        Err(Error::duplicate(ResourceKind::Bucket, name))
+                    }
+                    _ => Err(Error::BucketTakenByOther(name.to_string())),
                 }
-                _ => Err(Error::BucketTakenByOther(name.to_string())),
-            },
+            }
             Err(e) => Err(db_err(e)),
         }
     }
@@ -112,57 +190,81 @@ impl Federation {
 
     /// The tenant's buckets, by name.
     pub async fn list_buckets(&self, tenant: &Tenant) -> Result<Vec<Bucket>> {
-        let rows = sqlx::query(
-            "SELECT name, region, created_at FROM buckets WHERE tenant_id = $1 ORDER BY name",
-        )
-        .bind(&tenant.id)
-        .fetch_all(self.db.pool())
-        .await
-        .map_err(db_err)?;
+        let rows = sqlx::query("SELECT name, region, created_at, target, remote_name FROM buckets WHERE tenant_id = $1 ORDER BY name")
+            .bind(&tenant.id)
+            .fetch_all(self.db.pool())
+            .await
+            .map_err(db_err)?;
         rows.iter()
-            .map(|row| {
-                Ok(Bucket {
-                    name: text(row, "name")?,
-                    region: text(row, "region")?,
-                    created_at: int(row, "created_at")?,
-                })
-            })
+            .map(|row| bucket_of_row(text(row, "name")?, row))
             .collect()
     }
 
     /// The tenant's bucket `name`: NotFound if nobody has it, AccessDenied if another tenant does.
     pub async fn bucket(&self, tenant: &Tenant, name: &str) -> Result<Bucket> {
-        let key = name.to_string();
-        if let Some((owner, bucket)) = self.bucket_cache.get(&key) {
-            if owner != tenant.id {
-                return Err(Error::AccessDenied("Access Denied".into()));
-            }
-            return Ok(bucket);
-        }
-        let generation = self.bucket_cache.generation();
-        let row = sqlx::query("SELECT tenant_id, region, created_at FROM buckets WHERE name = $1")
-            .bind(name)
-            .fetch_optional(self.db.pool())
-            .await
-            .map_err(db_err)?
+        let (owner, bucket) = self
+            .bucket_record(name)
+            .await?
             .ok_or_else(|| Error::not_found(ResourceKind::Bucket, name))?;
-        let owner = text(&row, "tenant_id")?;
-        let bucket = Bucket {
-            name: name.to_string(),
-            region: text(&row, "region")?,
-            created_at: int(&row, "created_at")?,
-        };
-        self.bucket_cache
-            .put(key, (owner.clone(), bucket.clone()), generation);
         if owner != tenant.id {
             return Err(Error::AccessDenied("Access Denied".into()));
         }
         Ok(bucket)
     }
 
+    /// Who owns bucket `name` and where it lives (`None` remote = this site), for
+    /// routing a request before its caller is checked.
+    pub async fn bucket_home(&self, name: &str) -> Result<Option<(String, Option<RemoteBucket>)>> {
+        Ok(self
+            .bucket_record(name)
+            .await?
+            .map(|(owner, bucket)| (owner, bucket.remote)))
+    }
+
+    /// The owner's tenant ID and the bucket, through the cache.
+    async fn bucket_record(&self, name: &str) -> Result<Option<(String, Bucket)>> {
+        let key = name.to_string();
+        if let Some(record) = self.bucket_cache.get(&key) {
+            return Ok(Some(record));
+        }
+        let generation = self.bucket_cache.generation();
+        let row = sqlx::query("SELECT tenant_id, region, created_at, target, remote_name FROM buckets WHERE name = $1")
+            .bind(name)
+            .fetch_optional(self.db.pool())
+            .await
+            .map_err(db_err)?;
+        let Some(row) = row else { return Ok(None) };
+        let record = (text(&row, "tenant_id")?, bucket_of_row(key.clone(), &row)?);
+        self.bucket_cache.put(key, record.clone(), generation);
+        Ok(Some(record))
+    }
+
     /// Deletes a bucket that holds no object; unfinished multipart uploads go with it.
     pub async fn delete_bucket(&self, tenant: &Tenant, name: &str) -> Result<()> {
-        self.bucket(tenant, name).await?;
+        let bucket = self.bucket(tenant, name).await?;
+        if let Some(remote) = &bucket.remote {
+            // The target decides emptiness; the record goes once the bucket is gone there.
+            self.placement
+                .remote(&remote.target)?
+                .delete_bucket(&remote.name)
+                .await?;
+            let mut tx = self.db.begin_write().await?;
+            for statement in [
+                "DELETE FROM buckets WHERE name = $1",
+                "DELETE FROM placements WHERE resource_id = $1",
+                "DELETE FROM tags WHERE resource_type = 'bucket' AND resource_id = $1",
+            ] {
+                sqlx::query(statement)
+                    .bind(name)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+            }
+            tx.commit().await.map_err(db_err)?;
+            self.bucket_cache.invalidate(&name.to_string());
+            tracing::info!(tenant = %tenant.name, bucket = name, target = %remote.target, "bucket deleted");
+            return Ok(());
+        }
         let mut tx = self.db.begin_write().await?;
         let mut has_objects = false;
         for table in ["objects", "object_versions"] {
@@ -181,6 +283,8 @@ impl Federation {
         for statement in [
             "DELETE FROM multipart_uploads WHERE bucket = $1",
             "DELETE FROM buckets WHERE name = $1",
+            "DELETE FROM placements WHERE resource_id = $1",
+            "DELETE FROM tags WHERE resource_type = 'bucket' AND resource_id = $1",
         ] {
             sqlx::query(statement)
                 .bind(name)

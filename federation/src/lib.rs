@@ -10,11 +10,13 @@ pub mod bucket_settings;
 pub mod buckets;
 pub mod cache;
 pub mod db;
+pub mod instances;
 pub mod key_material;
 pub mod key_pairs;
 pub mod listing;
 pub mod multipart;
 pub mod objects;
+pub mod placement;
 pub mod sealing;
 pub mod security_groups;
 pub mod tags;
@@ -41,6 +43,8 @@ pub struct Federation {
     bucket_cache: Arc<cache::RecordCache<String, (String, cloud::types::Bucket)>>,
     /// (bucket, key) → current object.
     object_cache: Arc<cache::RecordCache<(String, String), cloud::types::ObjectInfo>>,
+    /// Policies and targets: where new resources go.
+    placement: Arc<placement::Placement>,
 }
 
 impl Federation {
@@ -61,7 +65,15 @@ impl Federation {
             keys: Arc::default(),
             bucket_cache: Arc::new(cache::RecordCache::new(cache_records)),
             object_cache: Arc::new(cache::RecordCache::new(cache_records)),
+            placement: Arc::new(placement::Placement::local_only("local")),
         }
+    }
+
+    /// Places new resources with `placement` (policies and remote targets)
+    /// instead of keeping everything on this site.
+    pub fn with_placement(mut self, placement: placement::Placement) -> Self {
+        self.placement = Arc::new(placement);
+        self
     }
 
     /// The database handle.

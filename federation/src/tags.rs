@@ -13,7 +13,7 @@ use crate::Federation;
 /// AWS's limit of tags per resource.
 pub const MAX_TAGS_PER_RESOURCE: usize = 50;
 
-fn validate_tag(tag: &Tag) -> Result<()> {
+pub(crate) fn validate_tag(tag: &Tag) -> Result<()> {
     if tag.key.is_empty() || tag.key.chars().count() > 128 {
         return Err(Error::invalid("Tag.Key", "tag keys are 1-128 characters"));
     }
@@ -27,6 +27,12 @@ fn validate_tag(tag: &Tag) -> Result<()> {
         return Err(Error::invalid(
             "Tag.Key",
             "Tag keys starting with 'aws:' are reserved for internal use",
+        ));
+    }
+    if tag.key.starts_with("skyport:") {
+        return Err(Error::invalid(
+            "Tag.Key",
+            "Tag keys starting with 'skyport:' are reserved for Skyport's own use",
         ));
     }
     Ok(())
@@ -55,6 +61,7 @@ impl Federation {
                 .security_group(tenant, &GroupRef::Id(resource_id.to_string()))
                 .await
                 .is_ok(),
+            ResourceKind::Instance => self.owns_instance(tenant, resource_id).await?,
             _ => false,
         };
         if exists {
@@ -123,10 +130,19 @@ impl Federation {
         for id in resource_ids {
             self.owned_resource(tenant, id).await?;
         }
+        if let Some(reserved) = removals.iter().find(|r| r.key.starts_with("skyport:")) {
+            return Err(Error::invalid(
+                "Tag.Key",
+                format!(
+                    "the tag '{}' is Skyport's own and cannot be removed",
+                    reserved.key
+                ),
+            ));
+        }
         let mut tx = self.db.begin_write().await?;
         for id in resource_ids {
             if removals.is_empty() {
-                sqlx::query("DELETE FROM tags WHERE tenant_id = $1 AND resource_id = $2")
+                sqlx::query("DELETE FROM tags WHERE tenant_id = $1 AND resource_id = $2 AND tag_key NOT LIKE 'skyport:%'")
                     .bind(&tenant.id)
                     .bind(id)
                     .execute(&mut *tx)
@@ -153,7 +169,7 @@ impl Federation {
 
     /// Every tag of the tenant, ordered by resource then key.
     pub async fn list_tags(&self, tenant: &Tenant) -> Result<Vec<ResourceTag>> {
-        let rows = sqlx::query("SELECT resource_id, resource_type, tag_key, tag_value FROM tags WHERE tenant_id = $1 ORDER BY resource_id, tag_key")
+        let rows = sqlx::query("SELECT resource_id, resource_type, tag_key, tag_value FROM tags WHERE tenant_id = $1 AND resource_type <> 'bucket' ORDER BY resource_id, tag_key")
             .bind(&tenant.id)
             .fetch_all(self.db.pool())
             .await

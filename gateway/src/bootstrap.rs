@@ -1,8 +1,11 @@
 //! Opening a site: data directory, database, master key, object store, and on
 //! first start the admin tenant, its key and a ready-to-use AWS client profile.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use aws_backend::AwsTarget;
+use federation::placement::Placement;
 use federation::{Db, Federation, Role, SecretBox};
 use local_backend::FsObjectStore;
 
@@ -17,19 +20,59 @@ fn fail(what: &str, error: impl std::fmt::Display) -> BootstrapError {
     BootstrapError(format!("{what}: {error}"))
 }
 
-/// Opens the database, key and object store of the configured site.
-pub async fn open(config: &Config) -> Result<Federation, BootstrapError> {
+/// An opened site: the account layer and the remote targets it places on.
+pub struct Site {
+    pub federation: Federation,
+    /// Remote clouds by policy name; the S3 proxy streams remote buckets' objects through them.
+    pub targets: BTreeMap<String, Arc<AwsTarget>>,
+}
+
+/// Opens the database, key, object store, remote targets and placement policies
+/// of the configured site.
+pub async fn open(config: &Config) -> Result<Site, BootstrapError> {
     std::fs::create_dir_all(&config.data_dir)
         .map_err(|e| fail(&format!("creating {}", config.data_dir.display()), e))?;
     let secrets = SecretBox::load_or_create(&config.master_key_path())
         .map_err(|e| fail("loading the master key", e))?;
+    let mut targets = BTreeMap::new();
+    for (name, target) in &config.targets {
+        if *name == config.local_target {
+            return Err(BootstrapError(format!(
+                "targets.{name}: this name is the local target's (local_target)"
+            )));
+        }
+        let target =
+            AwsTarget::new(name, target).map_err(|e| fail(&format!("targets.{name}"), e))?;
+        targets.insert(name.clone(), Arc::new(target));
+    }
+    let placement = if config.policy_dir.as_os_str().is_empty() {
+        Placement::local_only(&config.local_target)
+    } else {
+        let remotes = targets
+            .values()
+            .map(|t| Arc::clone(t) as Arc<dyn cloud::RemoteTarget>)
+            .collect();
+        Placement::load(&config.local_target, &config.policy_dir, remotes).map_err(|e| {
+            fail(
+                &format!(
+                    "loading placement policies from {}",
+                    config.policy_dir.display()
+                ),
+                e,
+            )
+        })?
+    };
     let db = Db::connect(&config.database_url())
         .await
         .map_err(|e| fail("opening the database", e))?;
     let store = FsObjectStore::open(config.data_dir.join("objects"))
         .map_err(|e| fail("opening the object store", e))?;
-    let federation = Federation::new(db, secrets, Arc::new(store), config.region.clone());
-    Ok(federation)
+    let federation = Federation::new(db, secrets, Arc::new(store), config.region.clone())
+        .with_placement(placement);
+    Ok(Site {
+        federation,
+        targets,
+    })
 }
 
 /// What first start produced, to be printed once.

@@ -99,6 +99,9 @@ pub struct ServeArgs {
     /// Log filter, e.g. info or debug.
     #[arg(long, env = "SKYPORT_LOG")]
     pub log: Option<String>,
+    /// Directory of placement policy files.
+    #[arg(long, env = "SKYPORT_POLICY_DIR")]
+    pub policy_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -137,6 +140,33 @@ pub enum AdminCommand {
     /// Per-tenant quotas.
     #[command(subcommand)]
     Quota(QuotaCommand),
+    /// Where resources were placed and why.
+    #[command(subcommand)]
+    Placement(PlacementCommand),
+    /// The placement policies in force (generation, files, last refused edit).
+    #[command(subcommand)]
+    Policy(AdminPolicyCommand),
+    /// Placement targets and their health.
+    #[command(subcommand)]
+    Target(TargetCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PlacementCommand {
+    /// Show the recorded decision for a resource (instance ID or bucket name).
+    Show { id: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminPolicyCommand {
+    /// Show the policies in force and the last refused edit.
+    Status,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TargetCommand {
+    /// List targets with health and latency.
+    List,
 }
 
 #[derive(Debug, Subcommand)]

@@ -2,6 +2,7 @@
 //! variables and command-line flags (flags win). Every key is documented in
 //! docs/configuration.md.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -33,7 +34,7 @@ impl Default for RateLimitConfig {
 }
 
 /// The whole configuration.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// Address the single EC2 + S3 endpoint listens on.
@@ -58,6 +59,18 @@ pub struct Config {
     pub lifecycle_interval_secs: u64,
     /// Request rate limits.
     pub rate_limit: RateLimitConfig,
+    /// Directory of placement policy files (docs/policies.md); empty means
+    /// everything stays on this site. Changes are picked up while running.
+    pub policy_dir: PathBuf,
+    /// Seconds between two checks of the policy directory for changes.
+    pub policy_reload_secs: f64,
+    /// The policies' name for this site's own backend.
+    pub local_target: String,
+    /// Seconds between two health probes of each remote target.
+    pub target_probe_secs: f64,
+    /// Remote clouds by the name the policies give them: endpoint, region,
+    /// credentials and resilience settings.
+    pub targets: BTreeMap<String, aws_backend::TargetConfig>,
 }
 
 impl Default for Config {
@@ -74,6 +87,11 @@ impl Default for Config {
             multipart_expiry_hours: 7 * 24,
             lifecycle_interval_secs: 3600,
             rate_limit: RateLimitConfig::default(),
+            policy_dir: PathBuf::new(),
+            policy_reload_secs: 1.0,
+            local_target: "local".into(),
+            target_probe_secs: 5.0,
+            targets: BTreeMap::new(),
         }
     }
 }

@@ -45,6 +45,7 @@ fn not_found_code(kind: ResourceKind) -> &'static str {
         ResourceKind::KeyPair => "InvalidKeyPair.NotFound",
         ResourceKind::SecurityGroup => "InvalidGroup.NotFound",
         ResourceKind::SecurityGroupRule => "InvalidPermission.NotFound",
+        ResourceKind::Instance => "InvalidInstanceID.NotFound",
         _ => "InvalidID.NotFound",
     }
 }
@@ -75,6 +76,7 @@ impl From<Error> for Ec2Error {
                     ResourceKind::SecurityGroupRule => {
                         "The specified rule does not exist in this security group.".into()
                     }
+                    ResourceKind::Instance => format!("The instance ID '{id}' does not exist"),
                     _ => message,
                 };
                 Ec2Error::bad_request(not_found_code(kind), message)
@@ -103,10 +105,34 @@ impl From<Error> for Ec2Error {
             }
             Error::DependencyViolation(_) => Ec2Error::bad_request("DependencyViolation", message),
             Error::CannotDelete(_) => Ec2Error::bad_request("CannotDelete", message),
+            Error::QuotaExceeded {
+                resource: "instances",
+                ..
+            } => Ec2Error::bad_request("InstanceLimitExceeded", message),
             Error::QuotaExceeded { .. } => Ec2Error::bad_request("ResourceLimitExceeded", message),
             Error::AccessDenied(_) => Ec2Error {
                 status: StatusCode::FORBIDDEN,
                 code: "UnauthorizedOperation".into(),
+                message,
+            },
+            // Placement: see docs/policies.md, "What clients see".
+            Error::PlacementRefused(_) => Ec2Error::bad_request("Unsupported", message),
+            Error::Unavailable(_) => Ec2Error {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                code: "InsufficientInstanceCapacity".into(),
+                message,
+            },
+            Error::Throttled(_) => Ec2Error {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                code: "RequestLimitExceeded".into(),
+                message,
+            },
+            Error::Remote { code, status, .. } => Ec2Error {
+                status: StatusCode::from_u16(status)
+                    .ok()
+                    .filter(|s| s.is_client_error() || s.is_server_error())
+                    .unwrap_or(StatusCode::BAD_REQUEST),
+                code,
                 message,
             },
             Error::BucketNotEmpty(_)
@@ -213,6 +239,11 @@ pub fn s3_error(error: Error) -> S3Error {
         Error::QuotaExceeded { .. } => S3ErrorCode::Custom("QuotaExceeded".into()),
         Error::AccessDenied(_) | Error::CannotDelete(_) => S3ErrorCode::AccessDenied,
         Error::DependencyViolation(_) => S3ErrorCode::InvalidRequest,
+        Error::PlacementRefused(_) => S3ErrorCode::InvalidLocationConstraint,
+        Error::Unavailable(_) => S3ErrorCode::ServiceUnavailable,
+        Error::Throttled(_) => S3ErrorCode::SlowDown,
+        Error::Remote { code, .. } => S3ErrorCode::from_bytes(code.as_bytes())
+            .unwrap_or_else(|| S3ErrorCode::Custom(code.clone().into())),
         Error::Internal { detail } => {
             log_internal(detail);
             return S3Error::with_message(
@@ -245,6 +276,10 @@ pub fn admin_status(error: &Error) -> (StatusCode, &'static str) {
         | Error::InvalidRange => (StatusCode::BAD_REQUEST, "InvalidParameter"),
         Error::QuotaExceeded { .. } => (StatusCode::CONFLICT, "QuotaExceeded"),
         Error::AccessDenied(_) => (StatusCode::FORBIDDEN, "AccessDenied"),
+        Error::PlacementRefused(_) => (StatusCode::CONFLICT, "PlacementRefused"),
+        Error::Unavailable(_) | Error::Throttled(_) | Error::Remote { .. } => {
+            (StatusCode::SERVICE_UNAVAILABLE, "TargetUnavailable")
+        }
         Error::Internal { detail } => {
             log_internal(detail);
             (StatusCode::INTERNAL_SERVER_ERROR, "InternalError")
@@ -311,7 +346,31 @@ mod tests {
                     resource: "instances",
                     limit: 1,
                 },
+                "InstanceLimitExceeded",
+                400,
+            ),
+            (
+                Error::QuotaExceeded {
+                    resource: "vcpus",
+                    limit: 1,
+                },
                 "ResourceLimitExceeded",
+                400,
+            ),
+            (Error::PlacementRefused("x".into()), "Unsupported", 400),
+            (
+                Error::Unavailable("x".into()),
+                "InsufficientInstanceCapacity",
+                503,
+            ),
+            (Error::Throttled("x".into()), "RequestLimitExceeded", 503),
+            (
+                Error::Remote {
+                    code: "InvalidAMIID.NotFound".into(),
+                    message: "x".into(),
+                    status: 400,
+                },
+                "InvalidAMIID.NotFound",
                 400,
             ),
             (

@@ -24,9 +24,11 @@ use crate::ratelimit::RateLimits;
 use crate::server::Gateway;
 
 /// Builds the shared state of a gateway over an opened site.
-pub fn build_gateway(federation: federation::Federation, config: &Config) -> Gateway {
+pub fn build_gateway(site: &bootstrap::Site, config: &Config) -> Gateway {
+    let federation = site.federation.clone();
     let limits = Arc::new(RateLimits::new(&config.rate_limit));
-    let mut builder = S3ServiceBuilder::new(s3::SkyportS3::new(federation.clone()));
+    let mut builder =
+        S3ServiceBuilder::new(s3::routed::RoutedS3::new(federation.clone(), &site.targets));
     builder.set_auth(s3::auth::KeyLookup {
         federation: federation.clone(),
         limits: limits.clone(),
@@ -49,8 +51,9 @@ pub fn build_gateway(federation: federation::Federation, config: &Config) -> Gat
     }
 }
 
-/// Aborts multipart uploads left unfinished for longer than `hours`, hourly.
-async fn expire_abandoned_uploads(federation: federation::Federation, hours: u64) {
+/// Hourly: aborts multipart uploads left unfinished for longer than `hours`
+/// and forgets instances terminated over an hour ago.
+async fn hourly_sweeps(federation: federation::Federation, hours: u64) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
     loop {
         tick.tick().await;
@@ -59,6 +62,9 @@ async fn expire_abandoned_uploads(federation: federation::Federation, hours: u64
             Ok(0) => {}
             Ok(n) => tracing::info!(aborted = n, "aborted abandoned multipart uploads"),
             Err(e) => tracing::warn!(error = %e, "expiring multipart uploads failed"),
+        }
+        if let Err(e) = federation.purge_terminated_instances().await {
+            tracing::warn!(error = %e, "purging terminated instances failed");
         }
     }
 }
@@ -77,9 +83,32 @@ async fn apply_lifecycle_rules(federation: federation::Federation, interval_secs
     }
 }
 
+/// Reloads the placement policies when their files change; a broken edit is
+/// logged and refused, and the policies in force stay.
+async fn watch_policies(federation: federation::Federation, interval_secs: f64) {
+    let mut tick =
+        tokio::time::interval(std::time::Duration::from_secs_f64(interval_secs.max(0.1)));
+    loop {
+        tick.tick().await;
+        // Errors are logged and kept in the policy status by the placement itself.
+        let _ = federation.placement().reload_if_changed();
+    }
+}
+
+/// Probes the remote targets, so a target that came back is used again.
+async fn probe_targets(federation: federation::Federation, interval_secs: f64) {
+    let mut tick =
+        tokio::time::interval(std::time::Duration::from_secs_f64(interval_secs.max(0.1)));
+    loop {
+        tick.tick().await;
+        federation.placement().probe_all().await;
+    }
+}
+
 /// Opens the site, binds, prints the endpoint (and first-start credentials), and serves until Ctrl-C.
 pub async fn serve(config: Config) -> Result<(), String> {
-    let federation = bootstrap::open(&config).await.map_err(|e| e.to_string())?;
+    let site = bootstrap::open(&config).await.map_err(|e| e.to_string())?;
+    let federation = site.federation.clone();
     let admin_key = bootstrap::ensure_admin(&federation, &config)
         .await
         .map_err(|e| e.to_string())?;
@@ -88,7 +117,7 @@ pub async fn serve(config: Config) -> Result<(), String> {
         .recover_object_store()
         .await
         .map_err(|e| format!("recovering the object store: {e}"))?;
-    tokio::spawn(expire_abandoned_uploads(
+    tokio::spawn(hourly_sweeps(
         federation.clone(),
         config.multipart_expiry_hours,
     ));
@@ -96,13 +125,20 @@ pub async fn serve(config: Config) -> Result<(), String> {
         federation.clone(),
         config.lifecycle_interval_secs,
     ));
+    tokio::spawn(watch_policies(
+        federation.clone(),
+        config.policy_reload_secs,
+    ));
+    if !site.targets.is_empty() {
+        tokio::spawn(probe_targets(federation.clone(), config.target_probe_secs));
+    }
     let listener = tokio::net::TcpListener::bind(config.bind)
         .await
         .map_err(|e| format!("binding {}: {e}", config.bind))?;
     let address = listener.local_addr().map_err(|e| e.to_string())?;
     let endpoint = format!("http://{address}");
     bootstrap::write_client_config(&config, &endpoint).map_err(|e| e.to_string())?;
-    let gateway = Arc::new(build_gateway(federation.clone(), &config));
+    let gateway = Arc::new(build_gateway(&site, &config));
     let aws_dir = config.data_dir.join("aws");
     if let Some(key) = admin_key {
         println!("created tenant 'admin' with an admin key:");

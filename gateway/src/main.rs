@@ -33,6 +33,9 @@ fn load_config(args: &ServeArgs) -> Result<Config, String> {
     if let Some(domain) = &args.s3_base_domain {
         config.s3_base_domain = domain.clone();
     }
+    if let Some(dir) = &args.policy_dir {
+        config.policy_dir = dir.clone();
+    }
     if let Some(log) = &args.log {
         config.log = log.clone();
     }

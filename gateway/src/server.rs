@@ -240,7 +240,11 @@ async fn route(
         }
         return s3(gateway, parts, &query, s3s::Body::from(bytes), request_id).await;
     }
-    s3(gateway, parts, &query, s3s::Body::from(body), request_id).await
+    let mut parts = parts;
+    let body =
+        crate::s3::create_bucket_tags::extract(&mut parts, &query, &gateway.s3_base_domain, body)
+            .await;
+    s3(gateway, parts, &query, body, request_id).await
 }
 
 fn text_response(

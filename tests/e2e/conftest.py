@@ -235,13 +235,15 @@ def _kill_leftover_servers():
 
 
 def start_server(data_dir: Path, database_url: Optional[str], db_kind: str,
-                 log_prefix: str = "server") -> Server:
+                 log_prefix: str = "server", config: Optional[Path] = None) -> Server:
     data_dir.mkdir(parents=True, exist_ok=True)
     stdout_path = data_dir.parent / f"{data_dir.name}-{log_prefix}-{uuid.uuid4().hex[:6]}.stdout"
     stderr_path = stdout_path.with_suffix(".stderr")
     cmd = [str(skyport_bin()), "serve", "--bind", "127.0.0.1:0", "--data-dir", str(data_dir)]
     if database_url:
         cmd += ["--database", database_url]
+    if config:
+        cmd += ["--config", str(config)]
     env = dict(os.environ)
     env.setdefault("RUST_BACKTRACE", "1")
     with open(stdout_path, "wb") as out, open(stderr_path, "wb") as err:
@@ -475,11 +477,12 @@ def server_factory(db_factory, tmp_path):
     """Start extra, test-private servers (each with a fresh database)."""
     started: list[Server] = []
 
-    def start(data_dir: Optional[Path] = None, database_url: Optional[str] = "fresh") -> Server:
+    def start(data_dir: Optional[Path] = None, database_url: Optional[str] = "fresh",
+              config: Optional[Path] = None) -> Server:
         if database_url == "fresh":
             database_url = db_factory.new_url()
         srv = start_server(data_dir or (tmp_path / unique("data")), database_url,
-                           db_factory.kind, log_prefix=f"extra{len(started)}")
+                           db_factory.kind, log_prefix=f"extra{len(started)}", config=config)
         started.append(srv)
         return srv
 

@@ -3,8 +3,7 @@
 #
 #   tests/e2e/run.sh [pytest args...]
 #
-# Creates (once) a virtualenv at ${SKYPORT_VENV:-<repo>/.venv}, installs
-# tests/e2e/requirements.txt into it whenever that file changes, then runs
+# Makes sure the tool venv exists (scripts/lib/venv.sh), then runs
 # `pytest -q tests/e2e "$@"` from the repository root.
 #
 # Env: SKYPORT_BIN (binary, default <repo>/target/debug/skyport),
@@ -14,23 +13,9 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-repo="$(cd "$here/../.." && pwd)"
-venv="${SKYPORT_VENV:-$repo/.venv}"
-python="${PYTHON:-python3}"
-req="$here/requirements.txt"
-stamp="$venv/.skyport-e2e-requirements.sha256"
-
-if [[ ! -x "$venv/bin/python" ]]; then
-    "$python" -m venv "$venv"
-fi
-
-want="$( (cat "$req"; "$venv/bin/python" -c 'import sys; print(sys.version)') | sha256sum | cut -d' ' -f1)"
-have="$(cat "$stamp" 2>/dev/null || true)"
-if [[ "$want" != "$have" ]]; then
-    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
-    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$req"
-    echo "$want" > "$stamp"
-fi
+source "$here/../../scripts/lib/common.sh"
+source "$here/../../scripts/lib/venv.sh"
+ensure_venv
 
 cd "$repo"
 export PATH="$venv/bin:$PATH"

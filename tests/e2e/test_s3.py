@@ -253,7 +253,7 @@ def test_concurrent_create_same_bucket(s3, s3_b):
 
 def test_unimplemented_operations_are_not_500(s3, bucket):
     for call, kw in [(s3.get_bucket_policy, {"Bucket": bucket}),
-                     (s3.get_bucket_tagging, {"Bucket": bucket})]:
+                     (s3.get_object_tagging, {"Bucket": bucket, "Key": "k"})]:
         with pytest.raises(ClientError) as ei:
             call(**kw)
         assert http_status(ei.value) != 500, ei.value.response
@@ -283,3 +283,22 @@ def test_reserved_bucket_names(s3, name):
     with pytest.raises(ClientError) as ei:
         s3.create_bucket(Bucket=name)
     assert error_code(ei.value) == "InvalidBucketName"
+
+
+def test_bucket_tagging_keeps_the_placement_tag(s3):
+    name = unique_bucket("tags")
+    s3.create_bucket(Bucket=name, CreateBucketConfiguration={"Tags": [{"Key": "team", "Value": "blue"}]})
+    try:
+        tags = {t["Key"]: t["Value"] for t in s3.get_bucket_tagging(Bucket=name)["TagSet"]}
+        assert tags == {"team": "blue", "skyport:placement": "local"}
+        s3.put_bucket_tagging(Bucket=name, Tagging={"TagSet": [{"Key": "cost-centre", "Value": "42"}]})
+        tags = {t["Key"]: t["Value"] for t in s3.get_bucket_tagging(Bucket=name)["TagSet"]}
+        assert tags == {"cost-centre": "42", "skyport:placement": "local"}
+        with pytest.raises(ClientError) as e:
+            s3.put_bucket_tagging(Bucket=name, Tagging={"TagSet": [{"Key": "skyport:placement", "Value": "x"}]})
+        assert error_code(e.value) == "InvalidTag"
+        s3.delete_bucket_tagging(Bucket=name)
+        tags = {t["Key"]: t["Value"] for t in s3.get_bucket_tagging(Bucket=name)["TagSet"]}
+        assert tags == {"skyport:placement": "local"}
+    finally:
+        s3.delete_bucket(Bucket=name)

@@ -81,6 +81,9 @@ pub fn router(federation: Federation) -> Router {
             get(list_keys).post(create_key),
         )
         .route("/_skyport/admin/keys/{key}", delete(revoke_key))
+        .route("/_skyport/admin/placements/{id}", get(show_placement))
+        .route("/_skyport/admin/policies", get(policy_status))
+        .route("/_skyport/admin/targets", get(list_targets))
         .with_state(federation)
 }
 
@@ -170,4 +173,29 @@ async fn revoke_key(
 ) -> AdminResult<serde_json::Value> {
     f.revoke_access_key(&key).await?;
     Ok(Json(json!({ "revoked": key })))
+}
+
+async fn show_placement(
+    State(f): State<Federation>,
+    Path(id): Path<String>,
+) -> AdminResult<federation::placement::PlacementRecord> {
+    Ok(Json(f.placement_of(&id).await?))
+}
+
+async fn policy_status(
+    State(f): State<Federation>,
+) -> AdminResult<federation::placement::PolicyStatus> {
+    Ok(Json(f.placement().status()))
+}
+
+async fn list_targets(State(f): State<Federation>) -> AdminResult<serde_json::Value> {
+    let placement = f.placement();
+    let mut targets =
+        vec![json!({ "name": placement.local_target(), "kind": "local", "healthy": true })];
+    let mut remotes: Vec<_> = placement.remotes().collect();
+    remotes.sort_by(|a, b| a.name().cmp(b.name()));
+    for remote in remotes {
+        targets.push(json!({ "name": remote.name(), "kind": "remote", "healthy": remote.healthy(), "latency_ms": remote.latency_ms() }));
+    }
+    Ok(Json(json!(targets)))
 }

@@ -5,7 +5,10 @@ use std::path::Path;
 use serde_json::{json, Value};
 
 use crate::auth::sigv4;
-use crate::cli::{AdminArgs, AdminCommand, KeyCommand, QuotaCommand, TenantCommand, UserCommand};
+use crate::cli::{
+    AdminArgs, AdminCommand, AdminPolicyCommand, KeyCommand, PlacementCommand, QuotaCommand,
+    TargetCommand, TenantCommand, UserCommand,
+};
 
 /// Reads the `skyport` profile from an AWS-style credentials file.
 pub fn read_profile(path: &Path) -> Option<(String, String)> {
@@ -30,7 +33,16 @@ pub fn read_profile(path: &Path) -> Option<(String, String)> {
 
 /// Runs one admin command and prints its JSON result. Returns the process exit code.
 pub async fn run(args: AdminArgs) -> i32 {
+    let as_text = matches!(args.command, AdminCommand::Placement(_));
     match execute(args).await {
+        Ok(value) if as_text => {
+            // The decision is multi-line text: print it as such.
+            for field in ["resource_id", "tenant", "resource_kind", "target"] {
+                println!("{field}: {}", value[field].as_str().unwrap_or_default());
+            }
+            print!("{}", value["decision"].as_str().unwrap_or_default());
+            0
+        }
         Ok(value) => {
             println!(
                 "{}",
@@ -109,6 +121,11 @@ async fn execute(args: AdminArgs) -> Result<Value, String> {
                 json!({ "instances": instances, "vcpus": vcpus, "volume_gib": volume_gib, "buckets": buckets, "stored_bytes": stored_bytes }),
             ),
         ),
+        AdminCommand::Placement(PlacementCommand::Show { id }) => {
+            ("GET", format!("/placements/{id}"), None)
+        }
+        AdminCommand::Policy(AdminPolicyCommand::Status) => ("GET", "/policies".into(), None),
+        AdminCommand::Target(TargetCommand::List) => ("GET", "/targets".into(), None),
     };
     let url = format!(
         "{}{}{}",

@@ -4,6 +4,7 @@
 
 pub mod account;
 pub mod filter;
+pub mod instances;
 pub mod key_pairs;
 pub mod page;
 pub mod params;
@@ -61,10 +62,18 @@ pub enum Action {
     CreateTags,
     DeleteTags,
     DescribeTags,
+    RunInstances,
+    DescribeInstances,
+    DescribeInstanceStatus,
+    StartInstances,
+    StopInstances,
+    RebootInstances,
+    TerminateInstances,
+    GetConsoleOutput,
 }
 
 impl Action {
-    const ALL: [Action; 17] = [
+    const ALL: [Action; 25] = [
         Action::DescribeRegions,
         Action::DescribeAvailabilityZones,
         Action::DescribeAccountAttributes,
@@ -82,6 +91,14 @@ impl Action {
         Action::CreateTags,
         Action::DeleteTags,
         Action::DescribeTags,
+        Action::RunInstances,
+        Action::DescribeInstances,
+        Action::DescribeInstanceStatus,
+        Action::StartInstances,
+        Action::StopInstances,
+        Action::RebootInstances,
+        Action::TerminateInstances,
+        Action::GetConsoleOutput,
     ];
 
     /// The wire name (`DescribeRegions`).
@@ -104,6 +121,14 @@ impl Action {
             Action::CreateTags => "CreateTags",
             Action::DeleteTags => "DeleteTags",
             Action::DescribeTags => "DescribeTags",
+            Action::RunInstances => "RunInstances",
+            Action::DescribeInstances => "DescribeInstances",
+            Action::DescribeInstanceStatus => "DescribeInstanceStatus",
+            Action::StartInstances => "StartInstances",
+            Action::StopInstances => "StopInstances",
+            Action::RebootInstances => "RebootInstances",
+            Action::TerminateInstances => "TerminateInstances",
+            Action::GetConsoleOutput => "GetConsoleOutput",
         }
     }
 
@@ -117,14 +142,6 @@ impl Action {
 /// they get `UnsupportedOperation` rather than `InvalidAction`, which would
 /// suggest a typo.
 pub const NOT_YET: &[&str] = &[
-    "RunInstances",
-    "DescribeInstances",
-    "DescribeInstanceStatus",
-    "StartInstances",
-    "StopInstances",
-    "RebootInstances",
-    "TerminateInstances",
-    "GetConsoleOutput",
     "DescribeImages",
     "RegisterImage",
     "DeregisterImage",
@@ -167,6 +184,14 @@ pub async fn dispatch(action: Action, call: Ec2Call<'_>) -> Result<String, Ec2Er
         Action::CreateTags => tags::create_tags(call).await,
         Action::DeleteTags => tags::delete_tags(call).await,
         Action::DescribeTags => tags::describe_tags(call).await,
+        Action::RunInstances => instances::run_instances(call).await,
+        Action::DescribeInstances => instances::describe_instances(call).await,
+        Action::DescribeInstanceStatus => instances::describe_instance_status(call).await,
+        Action::StartInstances => instances::start_instances(call).await,
+        Action::StopInstances => instances::stop_instances(call).await,
+        Action::RebootInstances => instances::reboot_instances(call).await,
+        Action::TerminateInstances => instances::terminate_instances(call).await,
+        Action::GetConsoleOutput => instances::get_console_output(call).await,
     }
 }
 

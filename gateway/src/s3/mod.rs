@@ -5,12 +5,14 @@
 pub mod auth;
 pub mod convert;
 pub mod cors;
+pub mod create_bucket_tags;
 pub mod digest;
 pub mod host;
 pub mod listing;
 pub mod multipart;
 pub mod objects;
 pub mod precheck;
+pub mod routed;
 pub mod settings;
 pub mod versioning;
 
@@ -159,8 +161,12 @@ impl S3 for SkyportS3 {
             .as_ref()
             .and_then(|c| c.location_constraint.as_ref())
             .map(|c| c.as_str().to_string());
-        if let Some(location) = requested.filter(|l| !l.is_empty()) {
-            if location != self.federation.region() {
+        let location_constraint = requested.filter(|l| !l.is_empty());
+        // Without placement policies every bucket is here: only this site's region makes sense.
+        if let Some(location) = &location_constraint {
+            if self.federation.placement().remotes().next().is_none()
+                && *location != self.federation.region()
+            {
                 return Err(s3_error!(
                     InvalidLocationConstraint,
                     "The specified location-constraint is not valid: this site serves {}",
@@ -168,10 +174,19 @@ impl S3 for SkyportS3 {
                 ));
             }
         }
+        let tags = req
+            .extensions
+            .get::<create_bucket_tags::CreateBucketTags>()
+            .map(|t| t.0.clone())
+            .unwrap_or_default();
+        let placing = federation::buckets::BucketPlacing {
+            location_constraint,
+            tags,
+        };
         let acl = convert::canned_acl(req.input.acl.as_ref().map(|a| a.as_str()))?;
         let bucket = self
             .federation
-            .create_bucket(&principal.tenant, &req.input.bucket)
+            .create_bucket(&principal.tenant, &req.input.bucket, &placing)
             .await
             .map_err(s3_error)?;
         if acl != cloud::types::CannedAcl::Private {
@@ -369,6 +384,27 @@ impl S3 for SkyportS3 {
         req: S3Request<PutBucketCorsInput>,
     ) -> S3Result<S3Response<PutBucketCorsOutput>> {
         settings::put_bucket_cors(self, req).await
+    }
+
+    async fn get_bucket_tagging(
+        &self,
+        req: S3Request<GetBucketTaggingInput>,
+    ) -> S3Result<S3Response<GetBucketTaggingOutput>> {
+        settings::get_bucket_tagging(self, req).await
+    }
+
+    async fn put_bucket_tagging(
+        &self,
+        req: S3Request<PutBucketTaggingInput>,
+    ) -> S3Result<S3Response<PutBucketTaggingOutput>> {
+        settings::put_bucket_tagging(self, req).await
+    }
+
+    async fn delete_bucket_tagging(
+        &self,
+        req: S3Request<DeleteBucketTaggingInput>,
+    ) -> S3Result<S3Response<DeleteBucketTaggingOutput>> {
+        settings::delete_bucket_tagging(self, req).await
     }
 
     async fn get_bucket_cors(

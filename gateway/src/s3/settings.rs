@@ -367,3 +367,73 @@ pub async fn delete_bucket_lifecycle(
 
 /// The s3s lifecycle rule type (renamed here to keep ours readable).
 type LifecycleRule_ = s3s::dto::LifecycleRule;
+
+/// GetBucketTagging: the tenant's tags and Skyport's `skyport:placement`.
+pub async fn get_bucket_tagging(
+    s3: &SkyportS3,
+    req: S3Request<GetBucketTaggingInput>,
+) -> S3Result<S3Response<GetBucketTaggingOutput>> {
+    let principal = s3.principal(&req).await?;
+    let tags = s3
+        .federation
+        .bucket_tags(&principal.tenant, &req.input.bucket)
+        .await
+        .map_err(s3_error)?;
+    if tags.is_empty() {
+        return Err(s3_error!(NoSuchTagSet, "The TagSet does not exist"));
+    }
+    let tag_set = tags
+        .into_iter()
+        .map(|t| Tag {
+            key: Some(t.key),
+            value: Some(t.value),
+        })
+        .collect();
+    Ok(S3Response::new(GetBucketTaggingOutput { tag_set }))
+}
+
+/// PutBucketTagging: replaces the tenant's tags (`skyport:` keys are reserved).
+pub async fn put_bucket_tagging(
+    s3: &SkyportS3,
+    req: S3Request<PutBucketTaggingInput>,
+) -> S3Result<S3Response<PutBucketTaggingOutput>> {
+    let principal = s3.principal(&req).await?;
+    let input = req.input;
+    let mut tags = Vec::with_capacity(input.tagging.tag_set.len());
+    for tag in input.tagging.tag_set {
+        let key = tag
+            .key
+            .ok_or_else(|| s3_error!(MalformedXML, "each Tag needs a Key"))?;
+        if tags.iter().any(|t: &cloud::types::Tag| t.key == key) {
+            return Err(s3_error!(
+                InvalidTag,
+                "Cannot provide multiple Tags with the same key"
+            ));
+        }
+        tags.push(cloud::types::Tag {
+            key,
+            value: tag.value.unwrap_or_default(),
+        });
+    }
+    s3.federation
+        .set_bucket_tags(&principal.tenant, &input.bucket, &tags)
+        .await
+        .map_err(|e| match e {
+            cloud::Error::InvalidParameter { message, .. } => s3_error!(InvalidTag, "{message}"),
+            other => s3_error(other),
+        })?;
+    Ok(S3Response::new(PutBucketTaggingOutput {}))
+}
+
+/// DeleteBucketTagging: removes the tenant's tags (Skyport's stay).
+pub async fn delete_bucket_tagging(
+    s3: &SkyportS3,
+    req: S3Request<DeleteBucketTaggingInput>,
+) -> S3Result<S3Response<DeleteBucketTaggingOutput>> {
+    let principal = s3.principal(&req).await?;
+    s3.federation
+        .set_bucket_tags(&principal.tenant, &req.input.bucket, &[])
+        .await
+        .map_err(s3_error)?;
+    Ok(S3Response::new(DeleteBucketTaggingOutput {}))
+}

@@ -47,6 +47,12 @@ async fn kill_9_during_writes_loses_nothing_acknowledged() {
             for _ in 0..3 {
                 seed += 1;
                 let key = format!("key-{}", rng.gen_range(0..6));
+                // One write per key at a time: two overlapping PUTs of one key
+                // commit in an order the client cannot observe, so "the last
+                // acknowledged" would be undefined.
+                if in_flight.iter().any(|(k, _, _)| *k == key) {
+                    continue;
+                }
                 let len = if rng.gen_bool(0.3) {
                     rng.gen_range(256 * 1024..2 * 1024 * 1024)
                 } else {

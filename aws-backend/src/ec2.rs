@@ -1,0 +1,319 @@
+//! `cloud::Compute` over the target's EC2 API.
+
+use async_trait::async_trait;
+use aws_sdk_ec2::primitives::{Blob, DateTime, DateTimeFormat};
+use aws_sdk_ec2::types::{
+    Filter, Image, Instance, InstanceStateChange, InstanceType, Placement, ResourceType, Tag,
+    TagSpecification,
+};
+use base64::Engine;
+use cloud::{Compute, ImageView, InstanceState, InstanceView, LaunchSpec, StateChange};
+
+use crate::error::Error;
+use crate::target::AwsTarget;
+
+/// Most values one EC2 filter takes.
+const MAX_FILTER_VALUES: usize = 200;
+
+#[async_trait]
+impl Compute for AwsTarget {
+    #[tracing::instrument(skip_all, fields(backend = %self.name(), count = spec.count))]
+    async fn run_instances(&self, spec: &LaunchSpec) -> cloud::Result<Vec<InstanceView>> {
+        let count = i32::try_from(spec.count).map_err(|_| {
+            cloud::Error::invalid("MinCount", format!("{} instances is too many", spec.count))
+        })?;
+        // ClientToken: the SDK generates one when the caller gave none, so its
+        // retries never launch twice.
+        let mut request = self
+            .clients
+            .ec2
+            .run_instances()
+            .image_id(&spec.image_id)
+            .instance_type(InstanceType::from(spec.instance_type.as_str()))
+            .min_count(count)
+            .max_count(count)
+            .set_key_name(spec.key_name.clone())
+            .set_user_data(spec.user_data.clone())
+            .set_client_token(spec.client_token.clone());
+        if !spec.security_group_ids.is_empty() {
+            request = request.set_security_group_ids(Some(spec.security_group_ids.clone()));
+        }
+        if let Some(zone) = &spec.availability_zone {
+            request = request.placement(Placement::builder().availability_zone(zone).build());
+        }
+        if !spec.tags.is_empty() {
+            let tags = spec
+                .tags
+                .iter()
+                .map(|tag| Tag::builder().key(&tag.key).value(&tag.value).build())
+                .collect();
+            request = request.tag_specifications(
+                TagSpecification::builder()
+                    .resource_type(ResourceType::Instance)
+                    .set_tags(Some(tags))
+                    .build(),
+            );
+        }
+        let output = request.send().await.map_err(|error| self.fail(error))?;
+        let views = output
+            .instances()
+            .iter()
+            .map(|instance| instance_view(self.name(), instance));
+        Ok(views.collect::<Result<_, _>>()?)
+    }
+
+    #[tracing::instrument(skip_all, fields(backend = %self.name(), count = remote_ids.len()))]
+    async fn describe_instances(&self, remote_ids: &[String]) -> cloud::Result<Vec<InstanceView>> {
+        // A filter rather than InstanceIds: unknown IDs are then simply absent
+        // instead of failing the whole call with InvalidInstanceID.NotFound.
+        let mut views = Vec::new();
+        for ids in remote_ids.chunks(MAX_FILTER_VALUES) {
+            let filter = Filter::builder()
+                .name("instance-id")
+                .set_values(Some(ids.to_vec()))
+                .build();
+            let mut next_token = None;
+            loop {
+                let output = (self.clients.ec2.describe_instances())
+                    .filters(filter.clone())
+                    .set_next_token(next_token)
+                    .send()
+                    .await
+                    .map_err(|error| self.fail(error))?;
+                for reservation in output.reservations() {
+                    for instance in reservation.instances() {
+                        views.push(instance_view(self.name(), instance)?);
+                    }
+                }
+                next_token = output
+                    .next_token()
+                    .filter(|token| !token.is_empty())
+                    .map(str::to_owned);
+                if next_token.is_none() {
+                    break;
+                }
+            }
+        }
+        Ok(views)
+    }
+
+    #[tracing::instrument(skip_all, fields(backend = %self.name(), count = remote_ids.len()))]
+    async fn start_instances(&self, remote_ids: &[String]) -> cloud::Result<Vec<StateChange>> {
+        if remote_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let call = self
+            .clients
+            .ec2
+            .start_instances()
+            .set_instance_ids(Some(remote_ids.to_vec()));
+        let output = call.send().await.map_err(|error| self.fail(error))?;
+        state_changes(self.name(), output.starting_instances())
+    }
+
+    #[tracing::instrument(skip_all, fields(backend = %self.name(), count = remote_ids.len(), force))]
+    async fn stop_instances(
+        &self,
+        remote_ids: &[String],
+        force: bool,
+    ) -> cloud::Result<Vec<StateChange>> {
+        if remote_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut call = self
+            .clients
+            .ec2
+            .stop_instances()
+            .set_instance_ids(Some(remote_ids.to_vec()));
+        if force {
+            call = call.force(true);
+        }
+        let output = call.send().await.map_err(|error| self.fail(error))?;
+        state_changes(self.name(), output.stopping_instances())
+    }
+
+    #[tracing::instrument(skip_all, fields(backend = %self.name(), count = remote_ids.len()))]
+    async fn reboot_instances(&self, remote_ids: &[String]) -> cloud::Result<()> {
+        if remote_ids.is_empty() {
+            return Ok(());
+        }
+        let call = self
+            .clients
+            .ec2
+            .reboot_instances()
+            .set_instance_ids(Some(remote_ids.to_vec()));
+        call.send().await.map_err(|error| self.fail(error))?;
+        Ok(())
+    }
+
+    #[tracing::instrument(skip_all, fields(backend = %self.name(), count = remote_ids.len()))]
+    async fn terminate_instances(&self, remote_ids: &[String]) -> cloud::Result<Vec<StateChange>> {
+        if remote_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let call = self
+            .clients
+            .ec2
+            .terminate_instances()
+            .set_instance_ids(Some(remote_ids.to_vec()));
+        let output = call.send().await.map_err(|error| self.fail(error))?;
+        state_changes(self.name(), output.terminating_instances())
+    }
+
+    #[tracing::instrument(skip(self), fields(backend = %self.name()))]
+    async fn console_output(&self, remote_id: &str) -> cloud::Result<(Vec<u8>, Option<String>)> {
+        let call = self.clients.ec2.get_console_output().instance_id(remote_id);
+        let output = call.send().await.map_err(|error| self.fail(error))?;
+        let text = match output.output() {
+            None => Vec::new(),
+            Some(encoded) => base64::engine::general_purpose::STANDARD
+                .decode(encoded.trim())
+                .map_err(|error| Error::BadResponse {
+                    target: self.name().to_owned(),
+                    detail: format!("console output is not base64: {error}"),
+                })?,
+        };
+        Ok((text, output.timestamp().and_then(rfc3339)))
+    }
+
+    #[tracing::instrument(skip(self, public_key), fields(backend = %self.name()))]
+    async fn ensure_key_pair(&self, name: &str, public_key: &str) -> cloud::Result<()> {
+        let call = self
+            .clients
+            .ec2
+            .import_key_pair()
+            .key_name(name)
+            .public_key_material(Blob::new(public_key));
+        match call.send().await {
+            Ok(_) => Ok(()),
+            Err(error)
+                if error.as_service_error().and_then(|e| e.meta().code())
+                    == Some("InvalidKeyPair.Duplicate") =>
+            {
+                Ok(())
+            }
+            Err(error) => Err(self.fail(error)),
+        }
+    }
+
+    #[tracing::instrument(skip_all, fields(backend = %self.name(), count = image_ids.len()))]
+    async fn describe_images(&self, image_ids: &[String]) -> cloud::Result<Vec<ImageView>> {
+        let ids = (!image_ids.is_empty()).then(|| image_ids.to_vec());
+        let mut views = Vec::new();
+        let mut next_token = None;
+        loop {
+            let call = self
+                .clients
+                .ec2
+                .describe_images()
+                .set_image_ids(ids.clone())
+                .set_next_token(next_token);
+            let output = call.send().await.map_err(|error| self.fail(error))?;
+            for image in output.images() {
+                views.push(image_view(self.name(), image)?);
+            }
+            next_token = output
+                .next_token()
+                .filter(|token| !token.is_empty())
+                .map(str::to_owned);
+            if next_token.is_none() {
+                return Ok(views);
+            }
+        }
+    }
+}
+
+fn missing(target: &str, what: &str) -> Error {
+    Error::BadResponse {
+        target: target.to_owned(),
+        detail: format!("{what} is missing"),
+    }
+}
+
+fn state(
+    target: &str,
+    state: Option<&aws_sdk_ec2::types::InstanceState>,
+) -> Result<InstanceState, Error> {
+    let name = state
+        .and_then(|state| state.name())
+        .ok_or_else(|| missing(target, "instance state"))?;
+    InstanceState::from_name(name.as_str()).ok_or_else(|| Error::BadResponse {
+        target: target.to_owned(),
+        detail: format!("unknown instance state '{}'", name.as_str()),
+    })
+}
+
+fn instance_view(target: &str, instance: &Instance) -> Result<InstanceView, Error> {
+    Ok(InstanceView {
+        remote_id: instance
+            .instance_id()
+            .ok_or_else(|| missing(target, "instanceId"))?
+            .to_owned(),
+        state: state(target, instance.state())?,
+        instance_type: instance
+            .instance_type()
+            .map(|kind| kind.as_str().to_owned())
+            .unwrap_or_default(),
+        image_id: instance.image_id().unwrap_or_default().to_owned(),
+        availability_zone: instance
+            .placement()
+            .and_then(|placement| placement.availability_zone())
+            .map(str::to_owned),
+        private_ip: instance.private_ip_address().map(str::to_owned),
+        public_ip: instance.public_ip_address().map(str::to_owned),
+        private_dns: instance
+            .private_dns_name()
+            .filter(|name| !name.is_empty())
+            .map(str::to_owned),
+        key_name: instance.key_name().map(str::to_owned),
+        launch_time: instance.launch_time().and_then(rfc3339),
+        architecture: instance
+            .architecture()
+            .map(|architecture| architecture.as_str().to_owned()),
+    })
+}
+
+fn state_changes(target: &str, changes: &[InstanceStateChange]) -> cloud::Result<Vec<StateChange>> {
+    let change = |change: &InstanceStateChange| -> Result<StateChange, Error> {
+        Ok(StateChange {
+            remote_id: change
+                .instance_id()
+                .ok_or_else(|| missing(target, "instanceId"))?
+                .to_owned(),
+            previous: state(target, change.previous_state())?,
+            current: state(target, change.current_state())?,
+        })
+    };
+    Ok(changes.iter().map(change).collect::<Result<_, _>>()?)
+}
+
+fn image_view(target: &str, image: &Image) -> Result<ImageView, Error> {
+    Ok(ImageView {
+        image_id: image
+            .image_id()
+            .ok_or_else(|| missing(target, "imageId"))?
+            .to_owned(),
+        name: image.name().map(str::to_owned),
+        description: image.description().map(str::to_owned),
+        state: image
+            .state()
+            .map(|state| state.as_str().to_owned())
+            .unwrap_or_default(),
+        architecture: image
+            .architecture()
+            .map(|architecture| architecture.as_str().to_owned()),
+        owner_id: image.owner_id().map(str::to_owned),
+        public: image.public().unwrap_or(false),
+        root_device_type: image
+            .root_device_type()
+            .map(|kind| kind.as_str().to_owned()),
+        virtualization_type: image
+            .virtualization_type()
+            .map(|kind| kind.as_str().to_owned()),
+        creation_date: image.creation_date().map(str::to_owned),
+    })
+}
+
+fn rfc3339(time: &DateTime) -> Option<String> {
+    time.fmt(DateTimeFormat::DateTime).ok()
+}

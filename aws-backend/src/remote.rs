@@ -1,0 +1,40 @@
+//! [`AwsTarget`] as federation sees it: a [`cloud::RemoteTarget`].
+
+use async_trait::async_trait;
+
+use crate::target::AwsTarget;
+
+#[async_trait]
+impl cloud::RemoteTarget for AwsTarget {
+    fn name(&self) -> &str {
+        AwsTarget::name(self)
+    }
+
+    fn healthy(&self) -> bool {
+        AwsTarget::healthy(self)
+    }
+
+    fn latency_ms(&self) -> Option<f64> {
+        AwsTarget::latency_ms(self)
+    }
+
+    async fn probe(&self) -> cloud::Result<()> {
+        AwsTarget::probe(self).await
+    }
+
+    fn remote_bucket_name(&self, bucket: &str) -> String {
+        AwsTarget::remote_bucket_name(self, bucket)
+    }
+
+    async fn create_bucket(
+        &self,
+        remote_name: &str,
+        location_constraint: Option<&str>,
+    ) -> cloud::Result<()> {
+        AwsTarget::create_bucket(self, remote_name, location_constraint).await
+    }
+
+    async fn delete_bucket(&self, remote_name: &str) -> cloud::Result<()> {
+        AwsTarget::delete_bucket(self, remote_name).await
+    }
+}

@@ -1,0 +1,6 @@
+//! aws-backend against real HTTP: scripted faults (wiremock and a raw TCP
+//! server) and moto_server as a stand-in EC2 + S3.
+
+mod faults;
+mod moto;
+mod support;

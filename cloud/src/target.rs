@@ -1,0 +1,32 @@
+//! A remote cloud Skyport places resources on: AWS, an EC2/S3-compatible cloud, or a
+//! peer Skyport. Federation holds these as trait objects, so it never depends on the
+//! backend crate that implements them.
+
+use async_trait::async_trait;
+
+use crate::compute::Compute;
+use crate::error::Result;
+
+/// A remote target: its compute, its bucket registry, and its health.
+#[async_trait]
+pub trait RemoteTarget: Compute {
+    /// The target's name, as policies call it.
+    fn name(&self) -> &str;
+    /// False while calls to the target are failing (circuit open).
+    fn healthy(&self) -> bool;
+    /// Recent latency of successful calls, if any were made.
+    fn latency_ms(&self) -> Option<f64>;
+    /// One cheap call, allowed through even when the circuit is open, to learn
+    /// whether the target is back.
+    async fn probe(&self) -> Result<()>;
+    /// The name a Skyport bucket gets on the target.
+    fn remote_bucket_name(&self, bucket: &str) -> String;
+    /// Creates a bucket on the target; one we already own there is fine.
+    async fn create_bucket(
+        &self,
+        remote_name: &str,
+        location_constraint: Option<&str>,
+    ) -> Result<()>;
+    /// Deletes a bucket on the target; one already gone is fine.
+    async fn delete_bucket(&self, remote_name: &str) -> Result<()>;
+}

@@ -1,0 +1,626 @@
+//! Instances across clouds: placed by the policies at RunInstances, known to
+//! tenants by Skyport's own IDs, mapped here to (target, the target's ID).
+//!
+//! The database keeps each instance's last known state; describe calls ask every
+//! target holding the tenant's instances (concurrently) and fall back to the last
+//! known state for a target that cannot answer.
+
+use std::collections::HashMap;
+
+use cloud::types::Tag;
+use cloud::{Error, InstanceState, InstanceView, LaunchSpec, ResourceKind, Result, StateChange};
+use sqlx::any::AnyRow;
+
+use crate::db::{db_err, int, now, opt_text, text};
+use crate::placement::{Chosen, PLACEMENT_TAG};
+use crate::tenants::Tenant;
+use crate::Federation;
+
+/// How long a terminated instance stays visible, as on AWS (about an hour).
+const TERMINATED_VISIBLE_SECS: i64 = 3600;
+
+/// What a RunInstances asks for.
+#[derive(Debug, Clone, Default)]
+pub struct LaunchRequest {
+    pub image_id: String,
+    pub instance_type: String,
+    pub min_count: u32,
+    pub max_count: u32,
+    pub key_name: Option<String>,
+    pub security_group_ids: Vec<String>,
+    pub user_data: Option<String>,
+    pub availability_zone: Option<String>,
+    pub client_token: Option<String>,
+    pub tags: Vec<Tag>,
+}
+
+/// An instance as its tenant sees it.
+#[derive(Debug, Clone)]
+pub struct Instance {
+    pub id: String,
+    pub reservation_id: String,
+    pub target: String,
+    pub state: InstanceState,
+    pub instance_type: String,
+    pub image_id: String,
+    pub key_name: Option<String>,
+    pub availability_zone: Option<String>,
+    pub private_ip: Option<String>,
+    pub public_ip: Option<String>,
+    pub private_dns: Option<String>,
+    pub architecture: Option<String>,
+    pub launch_index: i64,
+    /// Unix seconds.
+    pub launched_at: i64,
+    pub client_token: Option<String>,
+    pub tags: Vec<Tag>,
+}
+
+impl Instance {
+    /// Whether two snapshots agree on everything a target reports.
+    fn same_observation(&self, other: &Instance) -> bool {
+        (
+            self.state,
+            &self.private_ip,
+            &self.public_ip,
+            &self.private_dns,
+            &self.availability_zone,
+            &self.instance_type,
+        ) == (
+            other.state,
+            &other.private_ip,
+            &other.public_ip,
+            &other.private_dns,
+            &other.availability_zone,
+            &other.instance_type,
+        )
+    }
+}
+
+/// A Skyport instance ID with its state before and after an action.
+#[derive(Debug, Clone)]
+pub struct InstanceStateChange {
+    pub id: String,
+    pub previous: InstanceState,
+    pub current: InstanceState,
+}
+
+struct Row {
+    instance: Instance,
+    remote_id: String,
+}
+
+fn row_of(row: &AnyRow) -> Result<Row> {
+    let state = text(row, "state")?;
+    Ok(Row {
+        instance: Instance {
+            id: text(row, "id")?,
+            reservation_id: text(row, "reservation_id")?,
+            target: text(row, "target")?,
+            state: InstanceState::from_name(&state)
+                .ok_or_else(|| Error::internal(format!("unknown instance state {state}")))?,
+            instance_type: text(row, "instance_type")?,
+            image_id: text(row, "image_id")?,
+            key_name: opt_text(row, "key_name")?,
+            availability_zone: opt_text(row, "availability_zone")?,
+            private_ip: opt_text(row, "private_ip")?,
+            public_ip: opt_text(row, "public_ip")?,
+            private_dns: opt_text(row, "private_dns")?,
+            architecture: opt_text(row, "architecture")?,
+            launch_index: int(row, "launch_index")?,
+            launched_at: int(row, "launched_at")?,
+            client_token: opt_text(row, "client_token")?,
+            tags: Vec::new(),
+        },
+        remote_id: text(row, "remote_id")?,
+    })
+}
+
+/// The name a tenant's key pair gets on a remote target: tenants share the
+/// target account, so names are qualified by the key pair's Skyport ID.
+fn remote_key_name(key_pair_id: &str) -> String {
+    format!("skyport-{key_pair_id}")
+}
+
+impl Federation {
+    /// Places and launches instances. With a ClientToken already used by this
+    /// tenant, returns that launch's instances instead (idempotency).
+    pub async fn run_instances(
+        &self,
+        tenant: &Tenant,
+        launch: &LaunchRequest,
+    ) -> Result<Vec<Instance>> {
+        if self.placement.remotes().next().is_none() {
+            return Err(Error::PlacementRefused(
+                "instances need a remote target: local compute (libvirt) is not available on this site yet; \
+                 configure [targets.NAME] and policy_dir (docs/policies.md)"
+                    .into(),
+            ));
+        }
+        for tag in &launch.tags {
+            crate::tags::validate_tag(tag)?;
+        }
+        if launch.min_count < 1 || launch.max_count < launch.min_count {
+            return Err(Error::invalid(
+                "MaxCount",
+                "MinCount must be at least 1 and at most MaxCount",
+            ));
+        }
+        if let Some(token) = &launch.client_token {
+            let earlier = self
+                .instance_rows(tenant, "client_token = $2", Some(token))
+                .await?;
+            if !earlier.is_empty() {
+                return self
+                    .with_tags(tenant, earlier.into_iter().map(|r| r.instance).collect())
+                    .await;
+            }
+        }
+        if let Some(limit) = tenant.quotas.instances {
+            let running = self
+                .instance_rows(tenant, "state <> 'terminated'", None)
+                .await?
+                .len() as i64;
+            if running + i64::from(launch.min_count) > limit {
+                return Err(Error::QuotaExceeded {
+                    resource: "instances",
+                    limit,
+                });
+            }
+        }
+        let key = match &launch.key_name {
+            Some(name) => Some(
+                self.find_key_pair(tenant, name)
+                    .await?
+                    .ok_or_else(|| Error::not_found(ResourceKind::KeyPair, name.clone()))?,
+            ),
+            None => None,
+        };
+        let mut request = policies::Request::new(
+            &tenant.name,
+            "RunInstances",
+            policies::ResourceKind::Instance,
+        )
+        .with_instance_type(&launch.instance_type)
+        .with_region(&self.region);
+        if let Some(zone) = &launch.availability_zone {
+            request = request.with_availability_zone(zone);
+        }
+        for tag in &launch.tags {
+            request = request.with_tag(&tag.key, &tag.value);
+        }
+        let reservation_id = ResourceKind::Reservation.new_id();
+        let (views, target, explanation) = self
+            .place(&request, |chosen| {
+                let key = key.clone();
+                let reservation_id = reservation_id.clone();
+                async move {
+                    let Chosen::Remote(remote) = chosen else {
+                        return Err(Error::Unavailable("local compute is not available on this site yet".into()));
+                    };
+                    if !launch.security_group_ids.is_empty() {
+                        return Err(Error::invalid(
+                            "SecurityGroupId",
+                            format!("security groups cannot be carried to remote target {} yet; launch without SecurityGroupIds", remote.name()),
+                        ));
+                    }
+                    let key_name = match &key {
+                        Some(pair) => {
+                            let name = remote_key_name(&pair.id);
+                            remote.ensure_key_pair(&name, &pair.public_key).await?;
+                            Some(name)
+                        }
+                        None => None,
+                    };
+                    // The target's copy carries our IDs, so a reconciler can match orphans.
+                    let mut tags = launch.tags.clone();
+                    tags.push(Tag { key: "skyport:tenant".into(), value: tenant.account_id.clone() });
+                    tags.push(Tag { key: "skyport:reservation".into(), value: reservation_id });
+                    let spec = LaunchSpec {
+                        image_id: launch.image_id.clone(),
+                        instance_type: launch.instance_type.clone(),
+                        count: launch.max_count,
+                        key_name,
+                        security_group_ids: Vec::new(),
+                        user_data: launch.user_data.clone(),
+                        availability_zone: launch.availability_zone.clone(),
+                        client_token: launch.client_token.as_ref().map(|t| format!("{}-{t}", tenant.account_id)),
+                        tags,
+                    };
+                    remote.run_instances(&spec).await
+                }
+            })
+            .await?;
+        let launched_at = now();
+        let mut instances = Vec::with_capacity(views.len());
+        let mut tx = self.db.begin_write().await?;
+        for (index, view) in views.iter().enumerate() {
+            let instance = Instance {
+                id: ResourceKind::Instance.new_id(),
+                reservation_id: reservation_id.clone(),
+                target: target.clone(),
+                state: view.state,
+                instance_type: view.instance_type.clone(),
+                image_id: view.image_id.clone(),
+                key_name: launch.key_name.clone(),
+                availability_zone: view.availability_zone.clone(),
+                private_ip: view.private_ip.clone(),
+                public_ip: view.public_ip.clone(),
+                private_dns: view.private_dns.clone(),
+                architecture: view.architecture.clone(),
+                launch_index: index as i64,
+                launched_at,
+                client_token: launch.client_token.clone(),
+                tags: launch
+                    .tags
+                    .iter()
+                    .cloned()
+                    .chain([Tag {
+                        key: PLACEMENT_TAG.into(),
+                        value: target.clone(),
+                    }])
+                    .collect(),
+            };
+            sqlx::query(
+                "INSERT INTO instances (id, tenant_id, reservation_id, target, remote_id, launch_index, image_id, instance_type, \
+                 key_name, availability_zone, client_token, state, private_ip, public_ip, private_dns, architecture, launched_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+            )
+            .bind(&instance.id)
+            .bind(&tenant.id)
+            .bind(&instance.reservation_id)
+            .bind(&instance.target)
+            .bind(&view.remote_id)
+            .bind(instance.launch_index)
+            .bind(&instance.image_id)
+            .bind(&instance.instance_type)
+            .bind(&instance.key_name)
+            .bind(&instance.availability_zone)
+            .bind(&instance.client_token)
+            .bind(instance.state.name())
+            .bind(&instance.private_ip)
+            .bind(&instance.public_ip)
+            .bind(&instance.private_dns)
+            .bind(&instance.architecture)
+            .bind(launched_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+            for tag in &instance.tags {
+                sqlx::query("INSERT INTO tags (tenant_id, resource_id, resource_type, tag_key, tag_value) VALUES ($1, $2, $3, $4, $5)")
+                    .bind(&tenant.id)
+                    .bind(&instance.id)
+                    .bind(ResourceKind::Instance.ec2_type())
+                    .bind(&tag.key)
+                    .bind(&tag.value)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+            }
+            Self::record_placement(
+                &mut tx,
+                tenant,
+                &instance.id,
+                "instance",
+                &target,
+                &explanation,
+            )
+            .await?;
+            instances.push(instance);
+        }
+        tx.commit().await.map_err(db_err)?;
+        tracing::info!(tenant = %tenant.name, %target, count = instances.len(), reservation = %reservation_id, "instances launched");
+        Ok(instances)
+    }
+
+    /// The tenant's instances with live state from their targets (`ids` empty =
+    /// all). An ID the tenant does not own is NotFound.
+    pub async fn describe_instances(
+        &self,
+        tenant: &Tenant,
+        ids: &[String],
+    ) -> Result<Vec<Instance>> {
+        let rows = self.owned_instances(tenant, ids).await?;
+        let mut by_target: HashMap<String, Vec<Row>> = HashMap::new();
+        for row in rows {
+            by_target
+                .entry(row.instance.target.clone())
+                .or_default()
+                .push(row);
+        }
+        let refreshed = futures::future::join_all(
+            by_target
+                .into_iter()
+                .map(|(target, rows)| self.refresh(target, rows)),
+        )
+        .await;
+        let mut instances: Vec<Instance> = refreshed.into_iter().flatten().collect();
+        instances.sort_by(|a, b| {
+            (a.launched_at, &a.reservation_id, a.launch_index).cmp(&(
+                b.launched_at,
+                &b.reservation_id,
+                b.launch_index,
+            ))
+        });
+        self.with_tags(tenant, instances).await
+    }
+
+    /// Asks one target about `rows` and stores what it says; on failure keeps the
+    /// last known state. Instances the target no longer knows are terminated.
+    async fn refresh(&self, target: String, rows: Vec<Row>) -> Vec<Instance> {
+        let live: Vec<String> = rows
+            .iter()
+            .filter(|r| r.instance.state != InstanceState::Terminated)
+            .map(|r| r.remote_id.clone())
+            .collect();
+        if live.is_empty() {
+            return rows.into_iter().map(|r| r.instance).collect();
+        }
+        let views = match self.placement.remote(&target) {
+            Ok(remote) => remote.describe_instances(&live).await,
+            Err(error) => Err(error),
+        };
+        let views: HashMap<String, InstanceView> = match views {
+            Ok(views) => views
+                .into_iter()
+                .map(|v| (v.remote_id.clone(), v))
+                .collect(),
+            Err(error) => {
+                tracing::warn!(%target, %error, "describing instances failed; showing their last known state");
+                return rows.into_iter().map(|r| r.instance).collect();
+            }
+        };
+        let mut out = Vec::with_capacity(rows.len());
+        for mut row in rows {
+            if row.instance.state != InstanceState::Terminated {
+                let before = row.instance.clone();
+                match views.get(&row.remote_id) {
+                    Some(view) => {
+                        row.instance.state = view.state;
+                        row.instance.private_ip = view.private_ip.clone();
+                        row.instance.public_ip = view.public_ip.clone();
+                        row.instance.private_dns = view.private_dns.clone();
+                        row.instance.availability_zone = view
+                            .availability_zone
+                            .clone()
+                            .or(row.instance.availability_zone);
+                        row.instance.instance_type = view.instance_type.clone();
+                    }
+                    None => row.instance.state = InstanceState::Terminated,
+                }
+                // Write only what changed: describes are frequent, changes are not.
+                if !row.instance.same_observation(&before) {
+                    if let Err(error) = self.store_state(&row.instance).await {
+                        tracing::warn!(%error, instance = %row.instance.id, "storing instance state failed");
+                    }
+                }
+            }
+            out.push(row.instance);
+        }
+        out
+    }
+
+    async fn store_state(&self, instance: &Instance) -> Result<()> {
+        let terminated_at = (instance.state == InstanceState::Terminated).then(now);
+        sqlx::query(
+            "UPDATE instances SET state = $1, private_ip = $2, public_ip = $3, private_dns = $4, availability_zone = $5, \
+             instance_type = $6, terminated_at = COALESCE(terminated_at, $7) WHERE id = $8",
+        )
+        .bind(instance.state.name())
+        .bind(&instance.private_ip)
+        .bind(&instance.public_ip)
+        .bind(&instance.private_dns)
+        .bind(&instance.availability_zone)
+        .bind(&instance.instance_type)
+        .bind(terminated_at)
+        .bind(&instance.id)
+        .execute(self.db.pool())
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    /// Starts instances; returns their state changes.
+    pub async fn start_instances(
+        &self,
+        tenant: &Tenant,
+        ids: &[String],
+    ) -> Result<Vec<InstanceStateChange>> {
+        self.change_state(tenant, ids, |remote, remote_ids| async move {
+            remote.start_instances(&remote_ids).await
+        })
+        .await
+    }
+
+    /// Stops instances (`force`: without a clean shutdown).
+    pub async fn stop_instances(
+        &self,
+        tenant: &Tenant,
+        ids: &[String],
+        force: bool,
+    ) -> Result<Vec<InstanceStateChange>> {
+        self.change_state(tenant, ids, |remote, remote_ids| async move {
+            remote.stop_instances(&remote_ids, force).await
+        })
+        .await
+    }
+
+    /// Terminates instances.
+    pub async fn terminate_instances(
+        &self,
+        tenant: &Tenant,
+        ids: &[String],
+    ) -> Result<Vec<InstanceStateChange>> {
+        self.change_state(tenant, ids, |remote, remote_ids| async move {
+            remote.terminate_instances(&remote_ids).await
+        })
+        .await
+    }
+
+    /// Reboots instances.
+    pub async fn reboot_instances(&self, tenant: &Tenant, ids: &[String]) -> Result<()> {
+        let rows = self.owned_instances(tenant, ids).await?;
+        for (target, rows) in group_by_target(rows) {
+            let remote_ids: Vec<String> = rows.iter().map(|r| r.remote_id.clone()).collect();
+            self.placement
+                .remote(&target)?
+                .reboot_instances(&remote_ids)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// The serial console of an instance and when it was captured.
+    pub async fn console_output(
+        &self,
+        tenant: &Tenant,
+        id: &str,
+    ) -> Result<(Vec<u8>, Option<String>)> {
+        let row = self
+            .owned_instances(tenant, &[id.to_string()])
+            .await?
+            .pop()
+            .ok_or_else(|| Error::not_found(ResourceKind::Instance, id))?;
+        self.placement
+            .remote(&row.instance.target)?
+            .console_output(&row.remote_id)
+            .await
+    }
+
+    async fn change_state<F, Fut>(
+        &self,
+        tenant: &Tenant,
+        ids: &[String],
+        call: F,
+    ) -> Result<Vec<InstanceStateChange>>
+    where
+        F: Fn(std::sync::Arc<dyn cloud::RemoteTarget>, Vec<String>) -> Fut,
+        Fut: std::future::Future<Output = Result<Vec<StateChange>>>,
+    {
+        let rows = self.owned_instances(tenant, ids).await?;
+        let mut changes = Vec::with_capacity(rows.len());
+        for (target, rows) in group_by_target(rows) {
+            let remote_ids: Vec<String> = rows.iter().map(|r| r.remote_id.clone()).collect();
+            let reported = call(self.placement.remote(&target)?, remote_ids).await?;
+            for mut row in rows {
+                let Some(change) = reported.iter().find(|c| c.remote_id == row.remote_id) else {
+                    continue;
+                };
+                row.instance.state = change.current;
+                self.store_state(&row.instance).await?;
+                changes.push(InstanceStateChange {
+                    id: row.instance.id,
+                    previous: change.previous,
+                    current: change.current,
+                });
+            }
+        }
+        changes.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(changes)
+    }
+
+    /// The tenant's instance rows (`ids` empty = all still visible); any ID not
+    /// owned is NotFound. Terminated instances past their visibility are purged.
+    async fn owned_instances(&self, tenant: &Tenant, ids: &[String]) -> Result<Vec<Row>> {
+        let cutoff = (now() - TERMINATED_VISIBLE_SECS).to_string();
+        let rows = self
+            .instance_rows(
+                tenant,
+                "(terminated_at IS NULL OR terminated_at >= CAST($2 AS BIGINT))",
+                Some(&cutoff),
+            )
+            .await?;
+        if ids.is_empty() {
+            return Ok(rows);
+        }
+        let mut selected = Vec::with_capacity(ids.len());
+        for id in ids {
+            let row = rows
+                .iter()
+                .find(|r| &r.instance.id == id)
+                .ok_or_else(|| Error::not_found(ResourceKind::Instance, id.clone()))?;
+            if !selected
+                .iter()
+                .any(|r: &Row| r.instance.id == row.instance.id)
+            {
+                selected.push(Row {
+                    instance: row.instance.clone(),
+                    remote_id: row.remote_id.clone(),
+                });
+            }
+        }
+        Ok(selected)
+    }
+
+    async fn instance_rows(
+        &self,
+        tenant: &Tenant,
+        condition: &str,
+        argument: Option<&str>,
+    ) -> Result<Vec<Row>> {
+        let sql = format!("SELECT * FROM instances WHERE tenant_id = $1 AND {condition} ORDER BY launched_at, reservation_id, launch_index");
+        let mut query = sqlx::query(&sql).bind(&tenant.id);
+        if let Some(argument) = argument {
+            query = query.bind(argument);
+        }
+        let rows = query.fetch_all(self.db.pool()).await.map_err(db_err)?;
+        rows.iter().map(row_of).collect()
+    }
+
+    async fn with_tags(
+        &self,
+        tenant: &Tenant,
+        mut instances: Vec<Instance>,
+    ) -> Result<Vec<Instance>> {
+        let mut tags = self
+            .tags_by_resource(tenant, ResourceKind::Instance)
+            .await?;
+        for instance in &mut instances {
+            instance.tags = tags.remove(&instance.id).unwrap_or_default();
+        }
+        Ok(instances)
+    }
+
+    /// Forgets instances terminated longer ago than AWS keeps them visible, with
+    /// their tags and placements; returns how many.
+    pub async fn purge_terminated_instances(&self) -> Result<u64> {
+        let cutoff = now() - TERMINATED_VISIBLE_SECS;
+        let mut tx = self.db.begin_write().await?;
+        for statement in [
+            "DELETE FROM tags WHERE resource_id IN (SELECT id FROM instances WHERE terminated_at < $1)",
+            "DELETE FROM placements WHERE resource_id IN (SELECT id FROM instances WHERE terminated_at < $1)",
+        ] {
+            sqlx::query(statement).bind(cutoff).execute(&mut *tx).await.map_err(db_err)?;
+        }
+        let purged = sqlx::query("DELETE FROM instances WHERE terminated_at < $1")
+            .bind(cutoff)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?
+            .rows_affected();
+        tx.commit().await.map_err(db_err)?;
+        Ok(purged)
+    }
+
+    /// Whether the tenant owns instance `id` (for tagging).
+    pub(crate) async fn owns_instance(&self, tenant: &Tenant, id: &str) -> Result<bool> {
+        Ok(self
+            .owned_instances(tenant, &[id.to_string()])
+            .await
+            .is_ok())
+    }
+}
+
+fn group_by_target(rows: Vec<Row>) -> Vec<(String, Vec<Row>)> {
+    let mut groups: Vec<(String, Vec<Row>)> = Vec::new();
+    for row in rows {
+        match groups
+            .iter_mut()
+            .find(|(target, _)| *target == row.instance.target)
+        {
+            Some((_, group)) => group.push(row),
+            None => groups.push((row.instance.target.clone(), vec![row])),
+        }
+    }
+    groups
+}

@@ -1,0 +1,394 @@
+//! RunInstances, DescribeInstances, DescribeInstanceStatus, Start/Stop/Reboot/
+//! TerminateInstances, GetConsoleOutput: instances wherever the policies placed them.
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use cloud::types::Tag;
+use federation::instances::{Instance, InstanceStateChange, LaunchRequest};
+
+use super::filter::{self, Filterable};
+use super::page::paginate;
+use super::tags::tag_specifications;
+use super::xml::{timestamp, XmlWriter};
+use super::Ec2Call;
+use crate::error::Ec2Error;
+
+/// AWS's limit on UserData, before base64.
+const MAX_USER_DATA: usize = 16 * 1024;
+
+impl Filterable for Instance {
+    const FILTERS: &'static [&'static str] = &[
+        "instance-id",
+        "instance-state-name",
+        "instance-state-code",
+        "instance-type",
+        "image-id",
+        "availability-zone",
+        "key-name",
+        "private-ip-address",
+        "ip-address",
+        "reservation-id",
+        "client-token",
+    ];
+
+    fn tags(&self) -> &[Tag] {
+        &self.tags
+    }
+
+    fn filter_values(&self, name: &str) -> Option<Vec<String>> {
+        let one = |value: &Option<String>| value.iter().cloned().collect();
+        Some(match name {
+            "instance-id" => vec![self.id.clone()],
+            "instance-state-name" => vec![self.state.name().to_string()],
+            "instance-state-code" => vec![self.state.code().to_string()],
+            "instance-type" => vec![self.instance_type.clone()],
+            "image-id" => vec![self.image_id.clone()],
+            "availability-zone" => one(&self.availability_zone),
+            "key-name" => one(&self.key_name),
+            "private-ip-address" => one(&self.private_ip),
+            "ip-address" => one(&self.public_ip),
+            "reservation-id" => vec![self.reservation_id.clone()],
+            "client-token" => one(&self.client_token),
+            _ => return None,
+        })
+    }
+}
+
+fn count(call: &Ec2Call<'_>, name: &str) -> Result<u32, Ec2Error> {
+    let value = call
+        .params
+        .int(name)?
+        .ok_or_else(|| Ec2Error::missing(name))?;
+    u32::try_from(value)
+        .ok()
+        .filter(|n| (1..=1000).contains(n))
+        .ok_or_else(|| Ec2Error::invalid_value(format!("Invalid value '{value}' for {name}")))
+}
+
+fn instance_ids(call: &Ec2Call<'_>) -> Result<Vec<String>, Ec2Error> {
+    let ids = call.params.list("InstanceId");
+    if ids.is_empty() {
+        return Err(Ec2Error::missing("InstanceId"));
+    }
+    Ok(ids)
+}
+
+/// One `instancesSet` item, as RunInstances and DescribeInstances return it.
+fn write_instance(x: &mut XmlWriter, instance: &Instance) {
+    x.start("item")
+        .leaf("instanceId", &instance.id)
+        .leaf("imageId", &instance.image_id)
+        .start("instanceState")
+        .leaf("code", instance.state.code())
+        .leaf("name", instance.state.name())
+        .end()
+        .leaf(
+            "privateDnsName",
+            instance.private_dns.as_deref().unwrap_or(""),
+        )
+        .leaf("dnsName", "")
+        .leaf("reason", "")
+        .leaf_opt("keyName", instance.key_name.as_ref())
+        .leaf("amiLaunchIndex", instance.launch_index)
+        .start("productCodes")
+        .end()
+        .leaf("instanceType", &instance.instance_type)
+        .leaf("launchTime", timestamp(instance.launched_at))
+        .start("placement")
+        .leaf_opt("availabilityZone", instance.availability_zone.as_ref())
+        .leaf("groupName", "")
+        .leaf("tenancy", "default")
+        .end()
+        .start("monitoring")
+        .leaf("state", "disabled")
+        .end()
+        .leaf_opt("privateIpAddress", instance.private_ip.as_ref())
+        .leaf_opt("ipAddress", instance.public_ip.as_ref())
+        .start("groupSet")
+        .end()
+        .leaf(
+            "architecture",
+            instance.architecture.as_deref().unwrap_or("x86_64"),
+        )
+        .leaf("rootDeviceType", "ebs")
+        .start("blockDeviceMapping")
+        .end()
+        .leaf("virtualizationType", "hvm")
+        .leaf(
+            "clientToken",
+            instance.client_token.as_deref().unwrap_or(""),
+        )
+        .tag_set(&instance.tags)
+        .leaf("hypervisor", "xen")
+        .end();
+}
+
+pub async fn run_instances(call: Ec2Call<'_>) -> Result<String, Ec2Error> {
+    call.params.expect_only(&[
+        "ImageId",
+        "InstanceType",
+        "MinCount",
+        "MaxCount",
+        "KeyName",
+        "SecurityGroupId",
+        "SecurityGroup",
+        "UserData",
+        "Placement",
+        "ClientToken",
+        "TagSpecification",
+        "Monitoring",
+        "EbsOptimized",
+        "InstanceInitiatedShutdownBehavior",
+        "DisableApiTermination",
+    ])?;
+    let image_id = call.params.required("ImageId")?.to_string();
+    let instance_type = call
+        .params
+        .get("InstanceType")
+        .unwrap_or("m1.small")
+        .to_string();
+    let (min_count, max_count) = (count(&call, "MinCount")?, count(&call, "MaxCount")?);
+    if max_count < min_count {
+        return Err(Ec2Error::invalid_value(
+            "MaxCount must be greater than or equal to MinCount",
+        ));
+    }
+    let user_data = call.params.get("UserData").map(str::to_string);
+    if let Some(data) = &user_data {
+        let decoded = STANDARD
+            .decode(data.trim())
+            .map_err(|_| Ec2Error::invalid_value("Invalid BASE64 encoding of user data."))?;
+        if decoded.len() > MAX_USER_DATA {
+            return Err(Ec2Error::invalid_value(
+                "User data is limited to 16384 bytes",
+            ));
+        }
+    }
+    let mut security_group_ids = call.params.list("SecurityGroupId");
+    security_group_ids.extend(call.params.list("SecurityGroup"));
+    let launch = LaunchRequest {
+        image_id,
+        instance_type,
+        min_count,
+        max_count,
+        key_name: call.params.get("KeyName").map(str::to_string),
+        security_group_ids,
+        user_data,
+        availability_zone: call
+            .params
+            .get("Placement.AvailabilityZone")
+            .map(str::to_string),
+        client_token: call
+            .params
+            .get("ClientToken")
+            .filter(|t| !t.is_empty())
+            .map(str::to_string),
+        tags: tag_specifications(&call.params, "instance")?,
+    };
+    call.dry_run()?;
+    let instances = call
+        .federation
+        .run_instances(&call.principal.tenant, &launch)
+        .await?;
+    let mut x = XmlWriter::response("RunInstances", call.request_id);
+    x.leaf(
+        "reservationId",
+        instances
+            .first()
+            .map(|i| i.reservation_id.as_str())
+            .unwrap_or(""),
+    )
+    .leaf("ownerId", &call.principal.tenant.account_id)
+    .start("groupSet")
+    .end()
+    .start("instancesSet");
+    for instance in &instances {
+        write_instance(&mut x, instance);
+    }
+    x.end();
+    Ok(x.finish("RunInstances"))
+}
+
+pub async fn describe_instances(call: Ec2Call<'_>) -> Result<String, Ec2Error> {
+    call.params
+        .expect_only(&["InstanceId", "Filter", "MaxResults", "NextToken"])?;
+    let filters = filter::parse_filters::<Instance>(&call.params)?;
+    if call.params.get("MaxResults").is_some() && call.params.get("InstanceId").is_some() {
+        return Err(Ec2Error::bad_request(
+            "InvalidParameterCombination",
+            "The parameter instancesSet cannot be used with the parameter maxResults",
+        ));
+    }
+    call.dry_run()?;
+    let ids = call.params.list("InstanceId");
+    let mut instances = call
+        .federation
+        .describe_instances(&call.principal.tenant, &ids)
+        .await?;
+    instances.sort_by(|a, b| a.id.cmp(&b.id));
+    let instances = filter::apply(instances, &filters)?;
+    let page = paginate(instances, &call.params, |i| i.id.clone())?;
+    // Group the page into reservations, in order of first appearance.
+    let mut reservations: Vec<(&str, Vec<&Instance>)> = Vec::new();
+    for instance in &page.items {
+        match reservations
+            .iter_mut()
+            .find(|(id, _)| *id == instance.reservation_id)
+        {
+            Some((_, members)) => members.push(instance),
+            None => reservations.push((&instance.reservation_id, vec![instance])),
+        }
+    }
+    let mut x = XmlWriter::response("DescribeInstances", call.request_id);
+    x.start("reservationSet");
+    for (reservation_id, members) in reservations {
+        x.start("item")
+            .leaf("reservationId", reservation_id)
+            .leaf("ownerId", &call.principal.tenant.account_id)
+            .start("groupSet")
+            .end()
+            .start("instancesSet");
+        for instance in members {
+            write_instance(&mut x, instance);
+        }
+        x.end().end();
+    }
+    x.end().leaf_opt("nextToken", page.next_token);
+    Ok(x.finish("DescribeInstances"))
+}
+
+pub async fn describe_instance_status(call: Ec2Call<'_>) -> Result<String, Ec2Error> {
+    call.params.expect_only(&[
+        "InstanceId",
+        "Filter",
+        "MaxResults",
+        "NextToken",
+        "IncludeAllInstances",
+    ])?;
+    let all = call.params.bool("IncludeAllInstances")?;
+    let filters = filter::parse_filters::<Instance>(&call.params)?;
+    call.dry_run()?;
+    let ids = call.params.list("InstanceId");
+    let mut instances = call
+        .federation
+        .describe_instances(&call.principal.tenant, &ids)
+        .await?;
+    instances.retain(|i| all || i.state == cloud::InstanceState::Running);
+    instances.sort_by(|a, b| a.id.cmp(&b.id));
+    let instances = filter::apply(instances, &filters)?;
+    let page = paginate(instances, &call.params, |i| i.id.clone())?;
+    let mut x = XmlWriter::response("DescribeInstanceStatus", call.request_id);
+    x.start("instanceStatusSet");
+    for instance in &page.items {
+        let health = if instance.state == cloud::InstanceState::Running {
+            "ok"
+        } else {
+            "not-applicable"
+        };
+        x.start("item")
+            .leaf("instanceId", &instance.id)
+            .leaf_opt("availabilityZone", instance.availability_zone.as_ref())
+            .start("instanceState")
+            .leaf("code", instance.state.code())
+            .leaf("name", instance.state.name())
+            .end()
+            .start("systemStatus")
+            .leaf("status", health)
+            .end()
+            .start("instanceStatus")
+            .leaf("status", health)
+            .end()
+            .end();
+    }
+    x.end().leaf_opt("nextToken", page.next_token);
+    Ok(x.finish("DescribeInstanceStatus"))
+}
+
+fn state_changes(action: &str, request_id: &str, changes: &[InstanceStateChange]) -> String {
+    let mut x = XmlWriter::response(action, request_id);
+    x.start("instancesSet");
+    for change in changes {
+        x.start("item")
+            .leaf("instanceId", &change.id)
+            .start("currentState")
+            .leaf("code", change.current.code())
+            .leaf("name", change.current.name())
+            .end()
+            .start("previousState")
+            .leaf("code", change.previous.code())
+            .leaf("name", change.previous.name())
+            .end()
+            .end();
+    }
+    x.end();
+    x.finish(action)
+}
+
+pub async fn start_instances(call: Ec2Call<'_>) -> Result<String, Ec2Error> {
+    call.params.expect_only(&["InstanceId", "AdditionalInfo"])?;
+    let ids = instance_ids(&call)?;
+    call.dry_run()?;
+    let changes = call
+        .federation
+        .start_instances(&call.principal.tenant, &ids)
+        .await?;
+    Ok(state_changes("StartInstances", call.request_id, &changes))
+}
+
+pub async fn stop_instances(call: Ec2Call<'_>) -> Result<String, Ec2Error> {
+    call.params
+        .expect_only(&["InstanceId", "Force", "Hibernate"])?;
+    let ids = instance_ids(&call)?;
+    let force = call.params.bool("Force")?;
+    call.dry_run()?;
+    let changes = call
+        .federation
+        .stop_instances(&call.principal.tenant, &ids, force)
+        .await?;
+    Ok(state_changes("StopInstances", call.request_id, &changes))
+}
+
+pub async fn terminate_instances(call: Ec2Call<'_>) -> Result<String, Ec2Error> {
+    call.params.expect_only(&["InstanceId"])?;
+    let ids = instance_ids(&call)?;
+    call.dry_run()?;
+    let changes = call
+        .federation
+        .terminate_instances(&call.principal.tenant, &ids)
+        .await?;
+    Ok(state_changes(
+        "TerminateInstances",
+        call.request_id,
+        &changes,
+    ))
+}
+
+pub async fn reboot_instances(call: Ec2Call<'_>) -> Result<String, Ec2Error> {
+    call.params.expect_only(&["InstanceId"])?;
+    let ids = instance_ids(&call)?;
+    call.dry_run()?;
+    call.federation
+        .reboot_instances(&call.principal.tenant, &ids)
+        .await?;
+    let mut x = XmlWriter::response("RebootInstances", call.request_id);
+    x.leaf("return", "true");
+    Ok(x.finish("RebootInstances"))
+}
+
+pub async fn get_console_output(call: Ec2Call<'_>) -> Result<String, Ec2Error> {
+    call.params.expect_only(&["InstanceId", "Latest"])?;
+    let id = call.params.required("InstanceId")?.to_string();
+    call.dry_run()?;
+    let (output, captured) = call
+        .federation
+        .console_output(&call.principal.tenant, &id)
+        .await?;
+    let mut x = XmlWriter::response("GetConsoleOutput", call.request_id);
+    x.leaf("instanceId", &id)
+        .leaf(
+            "timestamp",
+            captured.unwrap_or_else(|| timestamp(federation::db::now())),
+        )
+        .leaf("output", STANDARD.encode(output));
+    Ok(x.finish("GetConsoleOutput"))
+}

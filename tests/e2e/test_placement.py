@@ -1,0 +1,231 @@
+"""Placement across two public clouds with boto3 and the aws CLI.
+
+Two moto_server processes stand in for "aws-tokyo" (JP) and "aws-virginia"
+(US); the policies are the ones a user would write following docs/policies.md.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from conftest import Creds, client_config, error_code, make_client, unique_bucket
+
+TARGETS = """
+[[target]]
+name = "aws-tokyo"
+kind = "aws"
+jurisdiction = { country = "JP", region = "ap-northeast-1" }
+price = { instance_hour = { "t3.micro" = 0.0136 }, storage_gb_month = 0.025 }
+
+[[target]]
+name = "aws-virginia"
+kind = "aws"
+jurisdiction = { country = "US", region = "us-east-1" }
+price = { instance_hour = { "t3.micro" = 0.0104 }, storage_gb_month = 0.023 }
+"""
+
+RULES = """
+[[rule]]
+name = "personal-data-stays-in-japan"
+match = { tags = { data-class = "personal" } }
+require = { country = ["JP"] }
+on_unhealthy = "fail"
+
+[[rule]]
+name = "cost-first"
+rank = ["cheapest"]
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Moto:
+    def __init__(self, region: str):
+        self.region = region
+        self.port = free_port()
+        binary = Path(sys.executable).parent / "moto_server"
+        assert binary.exists(), f"moto_server missing at {binary}: run scripts/test.sh"
+        self.proc = subprocess.Popen([str(binary), "-H", "127.0.0.1", "-p", str(self.port)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.url = f"http://127.0.0.1:{self.port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "moto_server did not start"
+                time.sleep(0.1)
+
+    def client(self, service: str):
+        return boto3.client(service, endpoint_url=self.url, region_name=self.region,
+                            aws_access_key_id="testing", aws_secret_access_key="testing",
+                            config=client_config())
+
+    def instance_ids(self) -> list[str]:
+        out = self.client("ec2").describe_instances()
+        return [i["InstanceId"] for r in out["Reservations"] for i in r["Instances"]
+                if i["State"]["Name"] != "terminated"]
+
+    def bucket_names(self) -> list[str]:
+        return [b["Name"] for b in self.client("s3").list_buckets()["Buckets"]]
+
+    def target_toml(self, name: str) -> str:
+        return (f'[targets.{name}]\nendpoint = "{self.url}"\nregion = "{self.region}"\n'
+                'access_key_id = "testing"\nsecret_access_key = "testing"\n'
+                "attempt_timeout_secs = 5\nmax_attempts = 2\nbreaker_cooldown_secs = 2\n")
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+
+
+@pytest.fixture
+def clouds(server_factory, tmp_path):
+    tokyo, virginia = Moto("ap-northeast-1"), Moto("us-east-1")
+    policy_dir = tmp_path / "policies.d"
+    policy_dir.mkdir()
+    (policy_dir / "10-targets.toml").write_text(TARGETS)
+    (policy_dir / "20-rules.toml").write_text(RULES)
+    config = tmp_path / "skyport.toml"
+    config.write_text(f'policy_dir = "{policy_dir}"\npolicy_reload_secs = 0.2\ntarget_probe_secs = 0.5\n'
+                      + tokyo.target_toml("aws-tokyo") + virginia.target_toml("aws-virginia"))
+    srv = server_factory(config=config)
+    creds = Creds(srv.admin_access_key, srv.admin_secret_key, "admin")
+    yield {"server": srv, "tokyo": tokyo, "virginia": virginia, "policy_dir": policy_dir,
+           "ec2": make_client(srv, "ec2", creds), "s3": make_client(srv, "s3", creds)}
+    tokyo.stop()
+    virginia.stop()
+
+
+def image_of(moto: Moto) -> str:
+    return moto.client("ec2").describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+
+
+def run(ec2, image: str, tags: dict) -> str:
+    kwargs = dict(ImageId=image, InstanceType="t3.micro", MinCount=1, MaxCount=1)
+    if tags:
+        kwargs["TagSpecifications"] = [{"ResourceType": "instance",
+                                        "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}]
+    return ec2.run_instances(**kwargs)["Instances"][0]["InstanceId"]
+
+
+def placement(server, resource_id: str) -> str:
+    from conftest import skyport_bin
+    cp = subprocess.run([str(skyport_bin()), "admin", "--endpoint", server.url, "--data-dir",
+                         str(server.data_dir), "placement", "show", resource_id],
+                        capture_output=True, text=True, timeout=60)
+    assert cp.returncode == 0, cp.stderr
+    return cp.stdout
+
+
+def test_boto3_instances_follow_residency_and_cost(clouds):
+    ec2, tokyo, virginia = clouds["ec2"], clouds["tokyo"], clouds["virginia"]
+    image = image_of(virginia)
+    personal = run(ec2, image, {"data-class": "personal"})
+    cheap = run(ec2, image, {})
+    assert len(tokyo.instance_ids()) == 1 and len(virginia.instance_ids()) == 1
+    assert "target: aws-tokyo" in placement(clouds["server"], personal)
+    assert "target: aws-virginia" in placement(clouds["server"], cheap)
+    # boto3's waiter works over the merged view.
+    ec2.get_waiter("instance_running").wait(InstanceIds=[personal, cheap],
+                                            WaiterConfig={"Delay": 1, "MaxAttempts": 20})
+    out = ec2.describe_instances(Filters=[{"Name": "tag:data-class", "Values": ["personal"]}])
+    ids = [i["InstanceId"] for r in out["Reservations"] for i in r["Instances"]]
+    assert ids == [personal]
+    ec2.terminate_instances(InstanceIds=[personal, cheap])
+    assert tokyo.instance_ids() == [] and virginia.instance_ids() == []
+    with pytest.raises(ClientError) as e:
+        ec2.stop_instances(InstanceIds=["i-0000000000000000f"])
+    assert error_code(e.value) == "InvalidInstanceID.NotFound"
+
+
+def test_boto3_buckets_follow_residency(clouds):
+    s3, tokyo, virginia = clouds["s3"], clouds["tokyo"], clouds["virginia"]
+    personal, public = unique_bucket("pii"), unique_bucket("pub")
+    s3.create_bucket(Bucket=personal, CreateBucketConfiguration={
+        "Tags": [{"Key": "data-class", "Value": "personal"}]})
+    s3.create_bucket(Bucket=public)
+    assert tokyo.bucket_names() == [personal]
+    assert virginia.bucket_names() == [public]
+    s3.put_object(Bucket=personal, Key="record.json", Body=b'{"name": "Yamada"}')
+    assert tokyo.client("s3").get_object(Bucket=personal, Key="record.json")["Body"].read() == b'{"name": "Yamada"}'
+    assert s3.get_object(Bucket=personal, Key="record.json")["Body"].read() == b'{"name": "Yamada"}'
+    s3.delete_object(Bucket=personal, Key="record.json")
+    s3.delete_bucket(Bucket=personal)
+    assert tokyo.bucket_names() == []
+
+
+def test_awscli_and_policy_edits_while_running(clouds, tmp_path):
+    srv, tokyo, virginia = clouds["server"], clouds["tokyo"], clouds["virginia"]
+    env = {
+        "PATH": str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", ""),
+        "HOME": str(tmp_path), "AWS_SHARED_CREDENTIALS_FILE": str(srv.credentials_file),
+        "AWS_CONFIG_FILE": str(srv.config_file), "AWS_EC2_METADATA_DISABLED": "true",
+        "AWS_PAGER": "", "AWS_MAX_ATTEMPTS": "1",
+    }
+
+    def aws(*args):
+        cp = subprocess.run(["aws", "--profile", "skyport", "--endpoint-url", srv.url, *args],
+                            capture_output=True, text=True, env=env, timeout=120)
+        return cp
+
+    image = image_of(virginia)
+    cp = aws("ec2", "run-instances", "--image-id", image, "--instance-type", "t3.micro",
+             "--count", "1", "--output", "json")
+    assert cp.returncode == 0, cp.stderr
+    first = json.loads(cp.stdout)["Instances"][0]["InstanceId"]
+    assert "target: aws-virginia" in placement(srv, first)
+    bucket = unique_bucket("cli")
+    cp = aws("s3", "mb", f"s3://{bucket}")
+    assert cp.returncode == 0, cp.stderr
+    assert bucket in virginia.bucket_names()
+
+    # The admin makes Tokyo cheaper; no restart.
+    (clouds["policy_dir"] / "10-targets.toml").write_text(TARGETS.replace("0.0136", "0.0050"))
+    deadline = time.monotonic() + 10
+    while True:
+        cp = aws("ec2", "run-instances", "--image-id", image, "--instance-type", "t3.micro", "--output", "json")
+        assert cp.returncode == 0, cp.stderr
+        if "target: aws-tokyo" in placement(srv, json.loads(cp.stdout)["Instances"][0]["InstanceId"]):
+            break
+        assert time.monotonic() < deadline, "edited policy never took effect"
+        time.sleep(0.3)
+
+    # A broken edit is refused; the policy in force keeps routing.
+    (clouds["policy_dir"] / "20-rules.toml").write_text(RULES + '\n[[rule]]\nname = "x"\nrequire = { country = "JP" }\n')
+    time.sleep(1.0)
+    cp = aws("ec2", "run-instances", "--image-id", image, "--instance-type", "t3.micro", "--output", "json",
+             "--tag-specifications", "ResourceType=instance,Tags=[{Key=data-class,Value=personal}]")
+    assert cp.returncode == 0, cp.stderr
+    assert "target: aws-tokyo" in placement(srv, json.loads(cp.stdout)["Instances"][0]["InstanceId"])
+    assert "20-rules.toml" in srv.logs()
+
+
+def test_unreachable_cloud_is_refused_for_personal_data(clouds):
+    ec2, tokyo, virginia = clouds["ec2"], clouds["tokyo"], clouds["virginia"]
+    image = image_of(virginia)
+    tokyo.stop()
+    with pytest.raises(ClientError) as e:
+        run(ec2, image, {"data-class": "personal"})
+    assert error_code(e.value) == "InsufficientInstanceCapacity"
+    assert "personal-data-stays-in-japan" in str(e.value)
+    assert virginia.instance_ids() == []
+    # Everything else still places (Virginia was the cheaper anyway; Tokyo is down).
+    other = run(ec2, image, {})
+    assert "target: aws-virginia" in placement(clouds["server"], other)
