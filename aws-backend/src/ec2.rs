@@ -3,8 +3,8 @@
 use async_trait::async_trait;
 use aws_sdk_ec2::primitives::{Blob, DateTime, DateTimeFormat};
 use aws_sdk_ec2::types::{
-    Filter, Image, Instance, InstanceStateChange, InstanceType, Placement, ResourceType, Tag,
-    TagSpecification,
+    Filter, Image, Instance, InstanceStateChange, InstanceType, IpPermission, IpRange, Ipv6Range,
+    Placement, ResourceType, Tag, TagSpecification,
 };
 use base64::Engine;
 use cloud::{Compute, ImageView, InstanceState, InstanceView, LaunchSpec, StateChange};
@@ -194,6 +194,82 @@ impl Compute for AwsTarget {
             }
             Err(error) => Err(self.fail(error)),
         }
+    }
+
+    #[tracing::instrument(skip_all, fields(backend = %self.name(), group = name))]
+    async fn ensure_security_group(
+        &self,
+        name: &str,
+        description: &str,
+        rules: &[cloud::types::Rule],
+    ) -> cloud::Result<String> {
+        let existing = self
+            .clients
+            .ec2
+            .describe_security_groups()
+            .filters(Filter::builder().name("group-name").values(name).build())
+            .send()
+            .await
+            .map_err(|error| self.fail(error))?;
+        if let Some(id) = existing
+            .security_groups()
+            .first()
+            .and_then(|g| g.group_id())
+        {
+            return Ok(id.to_string());
+        }
+        let created = self
+            .clients
+            .ec2
+            .create_security_group()
+            .group_name(name)
+            .description(description)
+            .send()
+            .await
+            .map_err(|error| self.fail(error))?;
+        let id = created
+            .group_id()
+            .ok_or_else(|| {
+                cloud::Error::from(Error::BadResponse {
+                    target: self.name().to_string(),
+                    detail: "CreateSecurityGroup answered without a group ID".into(),
+                })
+            })?
+            .to_string();
+        let permissions: Vec<IpPermission> = rules
+            .iter()
+            .filter(|rule| rule.direction == cloud::types::Direction::Ingress)
+            .filter_map(|rule| {
+                let permission = IpPermission::builder()
+                    .ip_protocol(&rule.protocol)
+                    .set_from_port(rule.from_port)
+                    .set_to_port(rule.to_port);
+                match &rule.peer {
+                    cloud::types::RulePeer::Cidr4 { cidr, .. } => Some(
+                        permission
+                            .ip_ranges(IpRange::builder().cidr_ip(cidr).build())
+                            .build(),
+                    ),
+                    cloud::types::RulePeer::Cidr6 { cidr, .. } => Some(
+                        permission
+                            .ipv6_ranges(Ipv6Range::builder().cidr_ipv6(cidr).build())
+                            .build(),
+                    ),
+                    cloud::types::RulePeer::Group { .. } => None,
+                }
+            })
+            .collect();
+        if !permissions.is_empty() {
+            self.clients
+                .ec2
+                .authorize_security_group_ingress()
+                .group_id(&id)
+                .set_ip_permissions(Some(permissions))
+                .send()
+                .await
+                .map_err(|error| self.fail(error))?;
+        }
+        Ok(id)
     }
 
     #[tracing::instrument(skip_all, fields(backend = %self.name(), count = image_ids.len()))]

@@ -6,7 +6,7 @@
 use async_trait::async_trait;
 
 use crate::error::Result;
-use crate::types::Tag;
+use crate::types::{Rule, Tag};
 
 /// EC2's instance lifecycle, with AWS's state codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -133,6 +133,17 @@ pub trait Compute: Send + Sync {
     /// Makes sure the target has a key pair `name` holding `public_key` (OpenSSH
     /// format). Idempotent: an existing pair of that name is left alone.
     async fn ensure_key_pair(&self, name: &str, public_key: &str) -> Result<()>;
+    /// Makes sure the target has a security group `name` allowing the ingress
+    /// rules with CIDR peers of `rules` (its default egress stays), and returns
+    /// the target's group ID. Idempotent: an existing group of that name is used
+    /// as it is. Rules naming other groups are not carried (their members live
+    /// under other IDs there).
+    async fn ensure_security_group(
+        &self,
+        name: &str,
+        description: &str,
+        rules: &[Rule],
+    ) -> Result<String>;
     /// Images visible to us on the target (`image_ids` empty = all).
     async fn describe_images(&self, image_ids: &[String]) -> Result<Vec<ImageView>>;
 }

@@ -49,19 +49,7 @@ impl Federation {
     /// A bucket's tags (S3 GetBucketTagging), Skyport's placement tag included.
     pub async fn bucket_tags(&self, tenant: &Tenant, bucket: &str) -> Result<Vec<Tag>> {
         self.bucket(tenant, bucket).await?;
-        let rows = sqlx::query("SELECT tag_key, tag_value FROM tags WHERE resource_type = 'bucket' AND resource_id = $1 ORDER BY tag_key")
-            .bind(bucket)
-            .fetch_all(self.db.pool())
-            .await
-            .map_err(db_err)?;
-        rows.iter()
-            .map(|row| {
-                Ok(Tag {
-                    key: text(row, "tag_key")?,
-                    value: text(row, "tag_value")?,
-                })
-            })
-            .collect()
+        self.tags_of(tenant, bucket).await
     }
 
     /// Replaces a bucket's tags (S3 PutBucketTagging / DeleteBucketTagging).

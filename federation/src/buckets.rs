@@ -188,6 +188,25 @@ impl Federation {
         row.map(|row| text(&row, "tenant_id")).transpose()
     }
 
+    /// Removes a bucket's records (registry, uploads, placement, tags) in `connection`'s
+    /// transaction and drops it from the cache.
+    async fn forget_bucket(&self, connection: &mut sqlx::AnyConnection, name: &str) -> Result<()> {
+        for statement in [
+            "DELETE FROM multipart_uploads WHERE bucket = $1",
+            "DELETE FROM buckets WHERE name = $1",
+            "DELETE FROM placements WHERE resource_id = $1",
+            "DELETE FROM tags WHERE resource_type = 'bucket' AND resource_id = $1",
+        ] {
+            sqlx::query(statement)
+                .bind(name)
+                .execute(&mut *connection)
+                .await
+                .map_err(db_err)?;
+        }
+        self.bucket_cache.invalidate(&name.to_string());
+        Ok(())
+    }
+
     /// The tenant's buckets, by name.
     pub async fn list_buckets(&self, tenant: &Tenant) -> Result<Vec<Bucket>> {
         let rows = sqlx::query("SELECT name, region, created_at, target, remote_name FROM buckets WHERE tenant_id = $1 ORDER BY name")
@@ -249,19 +268,8 @@ impl Federation {
                 .delete_bucket(&remote.name)
                 .await?;
             let mut tx = self.db.begin_write().await?;
-            for statement in [
-                "DELETE FROM buckets WHERE name = $1",
-                "DELETE FROM placements WHERE resource_id = $1",
-                "DELETE FROM tags WHERE resource_type = 'bucket' AND resource_id = $1",
-            ] {
-                sqlx::query(statement)
-                    .bind(name)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db_err)?;
-            }
+            self.forget_bucket(&mut tx, name).await?;
             tx.commit().await.map_err(db_err)?;
-            self.bucket_cache.invalidate(&name.to_string());
             tracing::info!(tenant = %tenant.name, bucket = name, target = %remote.target, "bucket deleted");
             return Ok(());
         }
@@ -280,20 +288,8 @@ impl Federation {
         if has_objects {
             return Err(Error::BucketNotEmpty(name.to_string()));
         }
-        for statement in [
-            "DELETE FROM multipart_uploads WHERE bucket = $1",
-            "DELETE FROM buckets WHERE name = $1",
-            "DELETE FROM placements WHERE resource_id = $1",
-            "DELETE FROM tags WHERE resource_type = 'bucket' AND resource_id = $1",
-        ] {
-            sqlx::query(statement)
-                .bind(name)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err)?;
-        }
+        self.forget_bucket(&mut tx, name).await?;
         tx.commit().await.map_err(db_err)?;
-        self.bucket_cache.invalidate(&name.to_string());
         // Record first, storage second: a crash in between leaves files no
         // bucket owns, which the next CreateBucket of this name starts over from.
         self.objects.delete_bucket(name).await?;

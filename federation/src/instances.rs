@@ -13,6 +13,7 @@ use sqlx::any::AnyRow;
 
 use crate::db::{db_err, int, now, opt_text, text};
 use crate::placement::{Chosen, PLACEMENT_TAG};
+use crate::security_groups::GroupRef;
 use crate::tenants::Tenant;
 use crate::Federation;
 
@@ -116,6 +117,12 @@ fn row_of(row: &AnyRow) -> Result<Row> {
     })
 }
 
+/// The name a tenant's security group gets on a remote target (its Skyport ID
+/// is unique across tenants).
+fn remote_group_name(group_id: &str) -> String {
+    format!("skyport-{group_id}")
+}
+
 /// The name a tenant's key pair gets on a remote target: tenants share the
 /// target account, so names are qualified by the key pair's Skyport ID.
 fn remote_key_name(key_pair_id: &str) -> String {
@@ -176,6 +183,15 @@ impl Federation {
             ),
             None => None,
         };
+        let mut groups = Vec::with_capacity(launch.security_group_ids.len());
+        for group in &launch.security_group_ids {
+            let reference = if group.starts_with("sg-") {
+                GroupRef::Id(group.clone())
+            } else {
+                GroupRef::Name(group.clone())
+            };
+            groups.push(self.security_group(tenant, &reference).await?);
+        }
         let mut request = policies::Request::new(
             &tenant.name,
             "RunInstances",
@@ -193,16 +209,23 @@ impl Federation {
         let (views, target, explanation) = self
             .place(&request, |chosen| {
                 let key = key.clone();
+                let groups = &groups;
                 let reservation_id = reservation_id.clone();
                 async move {
                     let Chosen::Remote(remote) = chosen else {
-                        return Err(Error::Unavailable("local compute is not available on this site yet".into()));
-                    };
-                    if !launch.security_group_ids.is_empty() {
-                        return Err(Error::invalid(
-                            "SecurityGroupId",
-                            format!("security groups cannot be carried to remote target {} yet; launch without SecurityGroupIds", remote.name()),
+                        return Err(Error::Unavailable(
+                            "local compute is not available on this site yet".into(),
                         ));
+                    };
+                    let mut security_group_ids = Vec::with_capacity(groups.len());
+                    for group in groups {
+                        let name = remote_group_name(&group.id);
+                        let description = format!("Skyport group {} ({})", group.id, group.name);
+                        security_group_ids.push(
+                            remote
+                                .ensure_security_group(&name, &description, &group.rules)
+                                .await?,
+                        );
                     }
                     let key_name = match &key {
                         Some(pair) => {
@@ -214,17 +237,26 @@ impl Federation {
                     };
                     // The target's copy carries our IDs, so a reconciler can match orphans.
                     let mut tags = launch.tags.clone();
-                    tags.push(Tag { key: "skyport:tenant".into(), value: tenant.account_id.clone() });
-                    tags.push(Tag { key: "skyport:reservation".into(), value: reservation_id });
+                    tags.push(Tag {
+                        key: "skyport:tenant".into(),
+                        value: tenant.account_id.clone(),
+                    });
+                    tags.push(Tag {
+                        key: "skyport:reservation".into(),
+                        value: reservation_id,
+                    });
                     let spec = LaunchSpec {
                         image_id: launch.image_id.clone(),
                         instance_type: launch.instance_type.clone(),
                         count: launch.max_count,
                         key_name,
-                        security_group_ids: Vec::new(),
+                        security_group_ids,
                         user_data: launch.user_data.clone(),
                         availability_zone: launch.availability_zone.clone(),
-                        client_token: launch.client_token.as_ref().map(|t| format!("{}-{t}", tenant.account_id)),
+                        client_token: launch
+                            .client_token
+                            .as_ref()
+                            .map(|t| format!("{}-{t}", tenant.account_id)),
                         tags,
                     };
                     remote.run_instances(&spec).await

@@ -190,9 +190,10 @@ impl Federation {
             .collect()
     }
 
-    async fn tags_of(&self, tenant: &Tenant, resource_id: &str) -> Result<Vec<Tag>> {
+    /// The tags of one resource the tenant owns, by key.
+    pub(crate) async fn tags_of(&self, tenant: &Tenant, resource_id: &str) -> Result<Vec<Tag>> {
         let rows = sqlx::query(
-            "SELECT tag_key, tag_value FROM tags WHERE tenant_id = $1 AND resource_id = $2",
+            "SELECT tag_key, tag_value FROM tags WHERE tenant_id = $1 AND resource_id = $2 ORDER BY tag_key",
         )
         .bind(&tenant.id)
         .bind(resource_id)

@@ -138,9 +138,69 @@ async fn instances_follow_the_policy_and_its_edits() {
         "{shown}"
     );
 
-    // Cost first: Virginia is cheaper.
-    let cheap = run(&site, &image, &[]).await.unwrap();
+    // Cost first: Virginia is cheaper. The tenant's key pair and security group
+    // go with the instance, created there under Skyport's names.
+    ec2.create_key_pair().key_name("ops").send().await.unwrap();
+    let group = ec2
+        .create_security_group()
+        .group_name("web")
+        .description("web servers")
+        .send()
+        .await
+        .unwrap();
+    let group_id = group.group_id().unwrap().to_string();
+    ec2.authorize_security_group_ingress()
+        .group_id(&group_id)
+        .ip_protocol("tcp")
+        .from_port(22)
+        .to_port(22)
+        .cidr_ip("198.51.100.0/24")
+        .send()
+        .await
+        .unwrap();
+    let launched = ec2
+        .run_instances()
+        .image_id(&image)
+        .instance_type(aws_sdk_ec2::types::InstanceType::T3Micro)
+        .min_count(1)
+        .max_count(1)
+        .key_name("ops")
+        .security_group_ids(&group_id)
+        .send()
+        .await
+        .unwrap();
+    let cheap = launched.instances()[0].instance_id().unwrap().to_string();
     assert_eq!(site.virginia.instance_ids().await.len(), 1);
+    let remote = site
+        .virginia
+        .ec2()
+        .describe_instances()
+        .send()
+        .await
+        .unwrap();
+    let remote = &remote.reservations()[0].instances()[0];
+    assert!(
+        remote.key_name().unwrap().starts_with("skyport-key-"),
+        "{remote:?}"
+    );
+    let remote_group = remote
+        .security_groups()
+        .iter()
+        .find(|g| g.group_name() == Some(&format!("skyport-{group_id}")))
+        .unwrap();
+    let groups = site
+        .virginia
+        .ec2()
+        .describe_security_groups()
+        .group_ids(remote_group.group_id().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let permission = &groups.security_groups()[0].ip_permissions()[0];
+    assert_eq!(
+        (permission.from_port(), permission.ip_ranges()[0].cidr_ip()),
+        (Some(22), Some("198.51.100.0/24"))
+    );
 
     // One merged view, with Skyport IDs, the placement tag and filters.
     let described = ec2.describe_instances().send().await.unwrap();
