@@ -72,29 +72,15 @@ impl Compute for AwsTarget {
                 .name("instance-id")
                 .set_values(Some(ids.to_vec()))
                 .build();
-            let mut next_token = None;
-            loop {
-                let output = (self.clients.ec2.describe_instances())
-                    .filters(filter.clone())
-                    .set_next_token(next_token)
-                    .send()
-                    .await
-                    .map_err(|error| self.fail(error))?;
-                for reservation in output.reservations() {
-                    for instance in reservation.instances() {
-                        views.push(instance_view(self.name(), instance)?);
-                    }
-                }
-                next_token = output
-                    .next_token()
-                    .filter(|token| !token.is_empty())
-                    .map(str::to_owned);
-                if next_token.is_none() {
-                    break;
-                }
-            }
+            views.extend(self.instances_matching(filter).await?);
         }
         Ok(views)
+    }
+
+    #[tracing::instrument(skip_all, fields(backend = %self.name(), key))]
+    async fn instances_tagged(&self, key: &str) -> cloud::Result<Vec<InstanceView>> {
+        self.instances_matching(Filter::builder().name("tag-key").values(key).build())
+            .await
     }
 
     #[tracing::instrument(skip_all, fields(backend = %self.name(), count = remote_ids.len()))]
@@ -319,6 +305,34 @@ fn state(
     })
 }
 
+impl AwsTarget {
+    /// Every instance matching `filter`, all pages.
+    async fn instances_matching(&self, filter: Filter) -> cloud::Result<Vec<InstanceView>> {
+        let mut views = Vec::new();
+        let mut next_token = None;
+        loop {
+            let output = (self.clients.ec2.describe_instances())
+                .filters(filter.clone())
+                .set_next_token(next_token)
+                .send()
+                .await
+                .map_err(|error| self.fail(error))?;
+            for reservation in output.reservations() {
+                for instance in reservation.instances() {
+                    views.push(instance_view(self.name(), instance)?);
+                }
+            }
+            next_token = output
+                .next_token()
+                .filter(|token| !token.is_empty())
+                .map(str::to_owned);
+            if next_token.is_none() {
+                return Ok(views);
+            }
+        }
+    }
+}
+
 fn instance_view(target: &str, instance: &Instance) -> Result<InstanceView, Error> {
     Ok(InstanceView {
         remote_id: instance
@@ -346,6 +360,16 @@ fn instance_view(target: &str, instance: &Instance) -> Result<InstanceView, Erro
         architecture: instance
             .architecture()
             .map(|architecture| architecture.as_str().to_owned()),
+        tags: instance
+            .tags()
+            .iter()
+            .filter_map(|tag| {
+                Some(cloud::types::Tag {
+                    key: tag.key()?.to_owned(),
+                    value: tag.value().unwrap_or_default().to_owned(),
+                })
+            })
+            .collect(),
     })
 }
 

@@ -90,6 +90,8 @@ pub struct InstanceView {
     /// RFC 3339, as the target reported it.
     pub launch_time: Option<String>,
     pub architecture: Option<String>,
+    /// The tags the target holds for it.
+    pub tags: Vec<Tag>,
 }
 
 /// One instance's state before and after a start/stop/terminate.
@@ -124,6 +126,8 @@ pub trait Compute: Send + Sync {
     async fn run_instances(&self, spec: &LaunchSpec) -> Result<Vec<InstanceView>>;
     /// The named instances; ones the target no longer knows are simply absent.
     async fn describe_instances(&self, remote_ids: &[String]) -> Result<Vec<InstanceView>>;
+    /// Every instance (in any state the target still shows) carrying tag `key`.
+    async fn instances_tagged(&self, key: &str) -> Result<Vec<InstanceView>>;
     async fn start_instances(&self, remote_ids: &[String]) -> Result<Vec<StateChange>>;
     async fn stop_instances(&self, remote_ids: &[String], force: bool) -> Result<Vec<StateChange>>;
     async fn reboot_instances(&self, remote_ids: &[String]) -> Result<()>;

@@ -5,7 +5,7 @@
 //! target holding the tenant's instances (concurrently) and fall back to the last
 //! known state for a target that cannot answer.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use cloud::types::Tag;
 use cloud::{Error, InstanceState, InstanceView, LaunchSpec, ResourceKind, Result, StateChange};
@@ -116,6 +116,11 @@ fn row_of(row: &AnyRow) -> Result<Row> {
         remote_id: text(row, "remote_id")?,
     })
 }
+
+/// On a target, the account ID of the tenant an instance was launched for.
+const TENANT_TAG: &str = "skyport:tenant";
+/// On a target, the Skyport reservation an instance was launched in.
+const RESERVATION_TAG: &str = "skyport:reservation";
 
 /// The name a tenant's security group gets on a remote target (its Skyport ID
 /// is unique across tenants).
@@ -238,11 +243,11 @@ impl Federation {
                     // The target's copy carries our IDs, so a reconciler can match orphans.
                     let mut tags = launch.tags.clone();
                     tags.push(Tag {
-                        key: "skyport:tenant".into(),
+                        key: TENANT_TAG.into(),
                         value: tenant.account_id.clone(),
                     });
                     tags.push(Tag {
-                        key: "skyport:reservation".into(),
+                        key: RESERVATION_TAG.into(),
                         value: reservation_id,
                     });
                     let spec = LaunchSpec {
@@ -632,6 +637,73 @@ impl Federation {
             .rows_affected();
         tx.commit().await.map_err(db_err)?;
         Ok(purged)
+    }
+
+    /// Terminates instances this site launched on remote targets but never
+    /// recorded — a crash between a target's RunInstances and the record, so the
+    /// client never got them. They carry our tenants' `skyport:tenant` and a
+    /// `skyport:reservation` tag; ones younger than `grace_secs` may still be
+    /// on their way to the database and are left alone. Returns how many.
+    pub async fn reconcile_remote_instances(&self, grace_secs: i64) -> Result<usize> {
+        let accounts: HashSet<String> = self
+            .list_tenants()
+            .await?
+            .into_iter()
+            .map(|t| t.account_id)
+            .collect();
+        let cutoff = time::OffsetDateTime::now_utc() - time::Duration::seconds(grace_secs);
+        let mut terminated = 0;
+        for remote in self.placement.remotes() {
+            let views = match remote.instances_tagged(RESERVATION_TAG).await {
+                Ok(views) => views,
+                Err(error) => {
+                    tracing::debug!(target = remote.name(), %error, "reconcile: listing instances failed");
+                    continue;
+                }
+            };
+            let known: HashSet<String> =
+                sqlx::query("SELECT remote_id FROM instances WHERE target = $1")
+                    .bind(remote.name())
+                    .fetch_all(self.db.pool())
+                    .await
+                    .map_err(db_err)?
+                    .iter()
+                    .map(|row| text(row, "remote_id"))
+                    .collect::<Result<_>>()?;
+            let orphans: Vec<String> = views
+                .into_iter()
+                .filter(|view| {
+                    !matches!(
+                        view.state,
+                        InstanceState::Terminated | InstanceState::ShuttingDown
+                    )
+                })
+                .filter(|view| !known.contains(&view.remote_id))
+                .filter(|view| {
+                    view.tags
+                        .iter()
+                        .any(|t| t.key == TENANT_TAG && accounts.contains(&t.value))
+                })
+                .filter(|view| {
+                    let launched = view.launch_time.as_deref().and_then(|t| {
+                        time::OffsetDateTime::parse(
+                            t,
+                            &time::format_description::well_known::Rfc3339,
+                        )
+                        .ok()
+                    });
+                    launched.is_some_and(|launched| launched <= cutoff)
+                })
+                .map(|view| view.remote_id)
+                .collect();
+            if orphans.is_empty() {
+                continue;
+            }
+            tracing::warn!(target = remote.name(), instances = ?orphans, "terminating instances launched but never recorded");
+            remote.terminate_instances(&orphans).await?;
+            terminated += orphans.len();
+        }
+        Ok(terminated)
     }
 
     /// Whether the tenant owns instance `id` (for tagging).

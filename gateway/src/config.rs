@@ -68,6 +68,11 @@ pub struct Config {
     pub local_target: String,
     /// Seconds between two health probes of each remote target.
     pub target_probe_secs: f64,
+    /// Seconds between two sweeps for instances launched on a remote target
+    /// but never recorded (a crash mid-launch); they are terminated.
+    pub reconcile_interval_secs: f64,
+    /// How old such an instance must be before the sweep terminates it.
+    pub orphan_grace_secs: u64,
     /// Remote clouds by the name the policies give them: endpoint, region,
     /// credentials and resilience settings.
     pub targets: BTreeMap<String, aws_backend::TargetConfig>,
@@ -91,6 +96,8 @@ impl Default for Config {
             policy_reload_secs: 1.0,
             local_target: "local".into(),
             target_probe_secs: 5.0,
+            reconcile_interval_secs: 300.0,
+            orphan_grace_secs: 600,
             targets: BTreeMap::new(),
         }
     }

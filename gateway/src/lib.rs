@@ -105,6 +105,31 @@ async fn probe_targets(federation: federation::Federation, interval_secs: f64) {
     }
 }
 
+/// Terminates remote instances launched but never recorded (see
+/// `Federation::reconcile_remote_instances`).
+async fn reconcile_instances(
+    federation: federation::Federation,
+    interval_secs: f64,
+    grace_secs: u64,
+) {
+    let mut tick =
+        tokio::time::interval(std::time::Duration::from_secs_f64(interval_secs.max(0.1)));
+    loop {
+        tick.tick().await;
+        match federation
+            .reconcile_remote_instances(grace_secs as i64)
+            .await
+        {
+            Ok(0) => {}
+            Ok(n) => tracing::warn!(
+                terminated = n,
+                "reconcile: terminated unrecorded remote instances"
+            ),
+            Err(e) => tracing::warn!(error = %e, "reconcile: sweep failed"),
+        }
+    }
+}
+
 /// Opens the site, binds, prints the endpoint (and first-start credentials), and serves until Ctrl-C.
 pub async fn serve(config: Config) -> Result<(), String> {
     let site = bootstrap::open(&config).await.map_err(|e| e.to_string())?;
@@ -131,6 +156,11 @@ pub async fn serve(config: Config) -> Result<(), String> {
     ));
     if !site.targets.is_empty() {
         tokio::spawn(probe_targets(federation.clone(), config.target_probe_secs));
+        tokio::spawn(reconcile_instances(
+            federation.clone(),
+            config.reconcile_interval_secs,
+            config.orphan_grace_secs,
+        ));
     }
     let listener = tokio::net::TcpListener::bind(config.bind)
         .await

@@ -185,6 +185,20 @@ def test_awscli_and_policy_edits_while_running(clouds, tmp_path):
                             capture_output=True, text=True, env=env, timeout=120)
         return cp
 
+    from conftest import skyport_bin
+
+    def explain(*tags):
+        args = [str(skyport_bin()), "policy", "explain", "--dir", str(clouds["policy_dir"]), "--tenant", "admin",
+                "--action", "RunInstances", "--instance-type", "t3.micro"]
+        for tag in tags:
+            args += ["--tag", tag]
+        cp = subprocess.run(args, capture_output=True, text=True, timeout=60)
+        assert cp.returncode == 0, cp.stderr
+        return cp.stdout
+
+    # `skyport policy explain` predicts what the gateway then does.
+    assert "target: aws-virginia" in explain()
+    assert "target: aws-tokyo" in explain("data-class=personal")
     image = image_of(virginia)
     cp = aws("ec2", "run-instances", "--image-id", image, "--instance-type", "t3.micro",
              "--count", "1", "--output", "json")

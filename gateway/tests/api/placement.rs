@@ -52,13 +52,17 @@ struct Site {
 }
 
 async fn site() -> Site {
+    site_with("").await
+}
+
+async fn site_with(extra_config: &str) -> Site {
     let tokyo = Moto::start("ap-northeast-1");
     let virginia = Moto::start("us-east-1");
     let policy_dir = tempfile::tempdir().unwrap();
     std::fs::write(policy_dir.path().join("10-targets.toml"), TARGETS).unwrap();
     std::fs::write(policy_dir.path().join("20-rules.toml"), RULES).unwrap();
     let config = format!(
-        "policy_dir = \"{}\"\npolicy_reload_secs = 0.2\ntarget_probe_secs = 0.5\n{}{}",
+        "policy_dir = \"{}\"\npolicy_reload_secs = 0.2\ntarget_probe_secs = 0.5\n{extra_config}\n{}{}",
         policy_dir.path().display(),
         tokyo.target_toml("aws-tokyo"),
         virginia.target_toml("aws-virginia")
@@ -561,4 +565,68 @@ async fn buckets_are_placed_and_objects_stream_through() {
         .await
         .unwrap();
     assert!(names(site.tokyo.s3().list_buckets().send().await.unwrap()).is_empty());
+}
+
+#[tokio::test]
+async fn instances_launched_but_never_recorded_are_terminated() {
+    let site = site_with("reconcile_interval_secs = 0.5\norphan_grace_secs = 2").await;
+    let image = site.tokyo.some_image().await;
+    let tenants = site.server.admin(&["tenant", "list"]).unwrap();
+    let account = tenants[0]["account_id"].as_str().unwrap().to_string();
+    // What a crash between the target's RunInstances and Skyport's record leaves
+    // behind, next to an instance another site launched into the same account.
+    let launch = |tenant: String| {
+        let ec2 = site.tokyo.ec2();
+        let image = image.clone();
+        async move {
+            let spec = TagSpecification::builder()
+                .resource_type(ResourceType::Instance)
+                .tags(Tag::builder().key("skyport:tenant").value(tenant).build())
+                .tags(
+                    Tag::builder()
+                        .key("skyport:reservation")
+                        .value("r-0123456789abcdef0")
+                        .build(),
+                )
+                .build();
+            let out = ec2
+                .run_instances()
+                .image_id(image)
+                .min_count(1)
+                .max_count(1)
+                .tag_specifications(spec)
+                .send()
+                .await
+                .unwrap();
+            out.instances()[0].instance_id().unwrap().to_string()
+        }
+    };
+    let orphan = launch(account).await;
+    let foreign = launch("999999999999".into()).await;
+    let recorded = run(&site, &image, &[("data-class", "personal")])
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while site.tokyo.instance_ids().await.contains(&orphan) {
+        assert!(Instant::now() < deadline, "the orphan was never terminated");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let left = site.tokyo.instance_ids().await;
+    assert!(
+        left.contains(&foreign),
+        "another site's instance was touched"
+    );
+    assert_eq!(left.len(), 2, "the recorded instance must stay: {left:?}");
+    let ec2 = site.server.ec2(&site.server.admin_keys());
+    let described = ec2
+        .describe_instances()
+        .instance_ids(&recorded)
+        .send()
+        .await
+        .unwrap();
+    let state = described.reservations()[0].instances()[0]
+        .state()
+        .and_then(|s| s.name())
+        .map(|n| n.as_str().to_string());
+    assert_eq!(state.as_deref(), Some("running"));
 }
