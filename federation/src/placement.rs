@@ -165,6 +165,16 @@ impl Placement {
                 status.files = set.files().to_vec();
                 status.last_error = None;
                 tracing::info!(generation = status.generation, files = ?status.files, "placement policies loaded");
+                for target in set.targets() {
+                    if target.name != self.local_target && !self.remotes.contains_key(&target.name)
+                    {
+                        tracing::warn!(
+                            target = %target.name,
+                            "policy target has no [targets.{}] connection in skyport.toml and is never chosen",
+                            target.name
+                        );
+                    }
+                }
                 Ok(true)
             }
             Err(error) => {

@@ -105,6 +105,23 @@ async fn run(site: &Site, image: &str, tags: &[(&str, &str)]) -> Result<String, 
     }
 }
 
+async fn get_bytes(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    range: Option<&str>,
+) -> Vec<u8> {
+    let got = s3
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .set_range(range.map(str::to_string))
+        .send()
+        .await
+        .unwrap();
+    got.body.collect().await.unwrap().into_bytes().to_vec()
+}
+
 fn placement_of(server: &Server, id: &str) -> String {
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_skyport"))
         .args(["admin", "--endpoint", &server.endpoint, "--data-dir"])
@@ -470,42 +487,12 @@ async fn buckets_are_placed_and_objects_stream_through() {
         .send()
         .await
         .unwrap();
-    let direct = site
-        .tokyo
-        .s3()
-        .get_object()
-        .bucket("customer-files")
-        .key("a/b c.bin")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        direct.body.collect().await.unwrap().into_bytes().len(),
-        body.len()
-    );
-    let got = s3
-        .get_object()
-        .bucket("customer-files")
-        .key("a/b c.bin")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        got.body.collect().await.unwrap().into_bytes().as_ref(),
-        body.as_slice()
-    );
-    let ranged = s3
-        .get_object()
-        .bucket("customer-files")
-        .key("a/b c.bin")
-        .range("bytes=10-19")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        ranged.body.collect().await.unwrap().into_bytes().as_ref(),
-        &body[10..20]
-    );
+    let direct = get_bytes(&site.tokyo.s3(), "customer-files", "a/b c.bin", None).await;
+    assert_eq!(direct.len(), body.len());
+    let got = get_bytes(&s3, "customer-files", "a/b c.bin", None).await;
+    assert_eq!(got.as_slice(), body.as_slice());
+    let ranged = get_bytes(&s3, "customer-files", "a/b c.bin", Some("bytes=10-19")).await;
+    assert_eq!(ranged.as_slice(), &body[10..20]);
     let listed = s3
         .list_objects_v2()
         .bucket("customer-files")
