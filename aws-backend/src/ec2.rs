@@ -1,5 +1,7 @@
 //! `cloud::Compute` over the target's EC2 API.
 
+use std::collections::BTreeSet;
+
 use async_trait::async_trait;
 use aws_sdk_ec2::primitives::{Blob, DateTime, DateTimeFormat};
 use aws_sdk_ec2::types::{
@@ -197,60 +199,48 @@ impl Compute for AwsTarget {
             .send()
             .await
             .map_err(|error| self.fail(error))?;
-        if let Some(id) = existing
-            .security_groups()
-            .first()
-            .and_then(|g| g.group_id())
-        {
-            return Ok(id.to_string());
-        }
-        let created = self
-            .clients
-            .ec2
-            .create_security_group()
-            .group_name(name)
-            .description(description)
-            .send()
-            .await
-            .map_err(|error| self.fail(error))?;
-        let id = created
-            .group_id()
-            .ok_or_else(|| {
-                cloud::Error::from(Error::BadResponse {
-                    target: self.name().to_string(),
-                    detail: "CreateSecurityGroup answered without a group ID".into(),
-                })
-            })?
-            .to_string();
-        let permissions: Vec<IpPermission> = rules
-            .iter()
-            .filter(|rule| rule.direction == cloud::types::Direction::Ingress)
-            .filter_map(|rule| {
-                let permission = IpPermission::builder()
-                    .ip_protocol(&rule.protocol)
-                    .set_from_port(rule.from_port)
-                    .set_to_port(rule.to_port);
-                match &rule.peer {
-                    cloud::types::RulePeer::Cidr4 { cidr, .. } => Some(
-                        permission
-                            .ip_ranges(IpRange::builder().cidr_ip(cidr).build())
-                            .build(),
-                    ),
-                    cloud::types::RulePeer::Cidr6 { cidr, .. } => Some(
-                        permission
-                            .ipv6_ranges(Ipv6Range::builder().cidr_ipv6(cidr).build())
-                            .build(),
-                    ),
-                    cloud::types::RulePeer::Group { .. } => None,
-                }
-            })
-            .collect();
-        if !permissions.is_empty() {
-            self.clients
-                .ec2
-                .authorize_security_group_ingress()
+        let (id, have) = match existing.security_groups().first() {
+            Some(group) => {
+                let id = group.group_id().unwrap_or_default().to_string();
+                (
+                    id,
+                    group.ip_permissions().iter().flat_map(cidr_keys).collect(),
+                )
+            }
+            None => {
+                let created = self
+                    .clients
+                    .ec2
+                    .create_security_group()
+                    .group_name(name)
+                    .description(description)
+                    .send()
+                    .await
+                    .map_err(|error| self.fail(error))?;
+                let id = created.group_id().ok_or_else(|| {
+                    cloud::Error::from(Error::BadResponse {
+                        target: self.name().to_string(),
+                        detail: "CreateSecurityGroup answered without a group ID".into(),
+                    })
+                })?;
+                (id.to_string(), BTreeSet::new())
+            }
+        };
+        let want: BTreeSet<CidrKey> = rules.iter().filter_map(CidrKey::of_rule).collect();
+        let missing: Vec<IpPermission> = want.difference(&have).map(CidrKey::permission).collect();
+        let extra: Vec<IpPermission> = have.difference(&want).map(CidrKey::permission).collect();
+        if !extra.is_empty() {
+            (self.clients.ec2.revoke_security_group_ingress())
                 .group_id(&id)
-                .set_ip_permissions(Some(permissions))
+                .set_ip_permissions(Some(extra))
+                .send()
+                .await
+                .map_err(|error| self.fail(error))?;
+        }
+        if !missing.is_empty() {
+            (self.clients.ec2.authorize_security_group_ingress())
+                .group_id(&id)
+                .set_ip_permissions(Some(missing))
                 .send()
                 .await
                 .map_err(|error| self.fail(error))?;
@@ -303,6 +293,91 @@ fn state(
         target: target.to_owned(),
         detail: format!("unknown instance state '{}'", name.as_str()),
     })
+}
+
+/// One CIDR ingress rule, comparable across Skyport and the target: protocol,
+/// port range (`None` for all ports) and one CIDR.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct CidrKey {
+    protocol: String,
+    from_port: Option<i32>,
+    to_port: Option<i32>,
+    cidr: String,
+    ipv6: bool,
+}
+
+impl CidrKey {
+    fn of_rule(rule: &cloud::types::Rule) -> Option<CidrKey> {
+        if rule.direction != cloud::types::Direction::Ingress {
+            return None;
+        }
+        let (cidr, ipv6) = match &rule.peer {
+            cloud::types::RulePeer::Cidr4 { cidr, .. } => (cidr.clone(), false),
+            cloud::types::RulePeer::Cidr6 { cidr, .. } => (cidr.clone(), true),
+            cloud::types::RulePeer::Group { .. } => return None,
+        };
+        Some(CidrKey::new(
+            &rule.protocol,
+            rule.from_port,
+            rule.to_port,
+            cidr,
+            ipv6,
+        ))
+    }
+
+    fn new(
+        protocol: &str,
+        from_port: Option<i32>,
+        to_port: Option<i32>,
+        cidr: String,
+        ipv6: bool,
+    ) -> CidrKey {
+        // "All traffic" has no ports, whichever way a side spells it.
+        let ports = |port: Option<i32>| {
+            port.filter(|_| protocol != "-1")
+                .filter(|p| *p != -1 || protocol == "icmp")
+        };
+        CidrKey {
+            protocol: protocol.to_string(),
+            from_port: ports(from_port),
+            to_port: ports(to_port),
+            cidr,
+            ipv6,
+        }
+    }
+
+    fn permission(&self) -> IpPermission {
+        let permission = IpPermission::builder()
+            .ip_protocol(&self.protocol)
+            .set_from_port(self.from_port)
+            .set_to_port(self.to_port);
+        if self.ipv6 {
+            permission
+                .ipv6_ranges(Ipv6Range::builder().cidr_ipv6(&self.cidr).build())
+                .build()
+        } else {
+            permission
+                .ip_ranges(IpRange::builder().cidr_ip(&self.cidr).build())
+                .build()
+        }
+    }
+}
+
+/// The CIDR rules of one of the target's permissions.
+fn cidr_keys(permission: &IpPermission) -> Vec<CidrKey> {
+    let protocol = permission.ip_protocol().unwrap_or("-1");
+    let (from, to) = (permission.from_port(), permission.to_port());
+    let v4 = permission
+        .ip_ranges()
+        .iter()
+        .filter_map(|r| r.cidr_ip())
+        .map(|c| CidrKey::new(protocol, from, to, c.to_string(), false));
+    let v6 = permission
+        .ipv6_ranges()
+        .iter()
+        .filter_map(|r| r.cidr_ipv6())
+        .map(|c| CidrKey::new(protocol, from, to, c.to_string(), true));
+    v4.chain(v6).collect()
 }
 
 impl AwsTarget {

@@ -137,11 +137,11 @@ pub trait Compute: Send + Sync {
     /// Makes sure the target has a key pair `name` holding `public_key` (OpenSSH
     /// format). Idempotent: an existing pair of that name is left alone.
     async fn ensure_key_pair(&self, name: &str, public_key: &str) -> Result<()>;
-    /// Makes sure the target has a security group `name` allowing the ingress
-    /// rules with CIDR peers of `rules` (its default egress stays), and returns
-    /// the target's group ID. Idempotent: an existing group of that name is used
-    /// as it is. Rules naming other groups are not carried (their members live
-    /// under other IDs there).
+    /// Makes sure the target has a security group `name` whose CIDR ingress
+    /// rules are exactly those of `rules` (revoking others, authorizing missing
+    /// ones; its egress is left as the target made it), and returns the
+    /// target's group ID. Rules naming other groups are not carried (their
+    /// members live under other IDs there).
     async fn ensure_security_group(
         &self,
         name: &str,

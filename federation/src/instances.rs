@@ -122,12 +122,6 @@ const TENANT_TAG: &str = "skyport:tenant";
 /// On a target, the Skyport reservation an instance was launched in.
 const RESERVATION_TAG: &str = "skyport:reservation";
 
-/// The name a tenant's security group gets on a remote target (its Skyport ID
-/// is unique across tenants).
-fn remote_group_name(group_id: &str) -> String {
-    format!("skyport-{group_id}")
-}
-
 /// The name a tenant's key pair gets on a remote target: tenants share the
 /// target account, so names are qualified by the key pair's Skyport ID.
 fn remote_key_name(key_pair_id: &str) -> String {
@@ -224,13 +218,7 @@ impl Federation {
                     };
                     let mut security_group_ids = Vec::with_capacity(groups.len());
                     for group in groups {
-                        let name = remote_group_name(&group.id);
-                        let description = format!("Skyport group {} ({})", group.id, group.name);
-                        security_group_ids.push(
-                            remote
-                                .ensure_security_group(&name, &description, &group.rules)
-                                .await?,
-                        );
+                        security_group_ids.push(self.copy_security_group(&remote, group).await?);
                     }
                     let key_name = match &key {
                         Some(pair) => {

@@ -17,6 +17,7 @@ pub mod listing;
 pub mod multipart;
 pub mod objects;
 pub mod placement;
+mod remote_groups;
 pub mod sealing;
 pub mod security_groups;
 pub mod tags;

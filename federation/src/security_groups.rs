@@ -370,6 +370,7 @@ impl Federation {
             }
         }
         tx.commit().await.map_err(db_err)?;
+        self.push_security_group(tenant, &group.id).await?;
         Ok(rules)
     }
 
@@ -419,7 +420,7 @@ impl Federation {
                 .map_err(db_err)?;
         }
         tx.commit().await.map_err(db_err)?;
-        Ok(())
+        self.push_security_group(tenant, &group.id).await
     }
 
     /// Deletes a group. The `default` group cannot go, nor a group other groups' rules name.

@@ -209,11 +209,12 @@ async fn instances_follow_the_policy_and_its_edits() {
         .iter()
         .find(|g| g.group_name() == Some(&format!("skyport-{group_id}")))
         .unwrap();
+    let remote_group_id = remote_group.group_id().unwrap().to_string();
     let groups = site
         .virginia
         .ec2()
         .describe_security_groups()
-        .group_ids(remote_group.group_id().unwrap())
+        .group_ids(&remote_group_id)
         .send()
         .await
         .unwrap();
@@ -222,6 +223,43 @@ async fn instances_follow_the_policy_and_its_edits() {
         (permission.from_port(), permission.ip_ranges()[0].cidr_ip()),
         (Some(22), Some("198.51.100.0/24"))
     );
+    // Rule changes in Skyport reach the copy: SSH closed, HTTPS opened.
+    ec2.revoke_security_group_ingress()
+        .group_id(&group_id)
+        .ip_protocol("tcp")
+        .from_port(22)
+        .to_port(22)
+        .cidr_ip("198.51.100.0/24")
+        .send()
+        .await
+        .unwrap();
+    ec2.authorize_security_group_ingress()
+        .group_id(&group_id)
+        .ip_protocol("tcp")
+        .from_port(443)
+        .to_port(443)
+        .cidr_ip("0.0.0.0/0")
+        .send()
+        .await
+        .unwrap();
+    let copy = site
+        .virginia
+        .ec2()
+        .describe_security_groups()
+        .group_ids(remote_group_id)
+        .send()
+        .await
+        .unwrap();
+    let ports: Vec<(Option<i32>, Option<&str>)> = copy.security_groups()[0]
+        .ip_permissions()
+        .iter()
+        .flat_map(|p| {
+            p.ip_ranges()
+                .iter()
+                .map(move |r| (p.from_port(), r.cidr_ip()))
+        })
+        .collect();
+    assert_eq!(ports, [(Some(443), Some("0.0.0.0/0"))]);
 
     // One merged view, with Skyport IDs, the placement tag and filters.
     let described = ec2.describe_instances().send().await.unwrap();
