@@ -123,9 +123,9 @@ impl Federation {
                     }
                     Chosen::Remote(target) => {
                         let remote_name = target.remote_bucket_name(name);
-                        target
-                            .create_bucket(&remote_name, placing.location_constraint.as_deref())
-                            .await?;
+                        // The client's LocationConstraint chose the target through the
+                        // policies; on the target the bucket goes in the target's region.
+                        target.create_bucket(&remote_name, None).await?;
                         Ok(Some(RemoteBucket {
                             target: target.name().to_string(),
                             name: remote_name,

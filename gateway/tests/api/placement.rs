@@ -473,8 +473,15 @@ async fn buckets_are_placed_and_objects_stream_through() {
         .send()
         .await
         .unwrap();
+    // A LocationConstraint is a request fact for the policies (no rule uses it
+    // here, so cost decides: Virginia); the target creates the bucket in its own region.
     s3.create_bucket()
         .bucket("public-assets")
+        .create_bucket_configuration(
+            aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::ApNortheast1)
+                .build(),
+        )
         .send()
         .await
         .unwrap();
