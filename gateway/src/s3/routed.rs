@@ -118,15 +118,40 @@ fn from_target(error: S3Error) -> S3Error {
     error
 }
 
-/// The S3 impl: `manual` methods as written, then operations addressed to one
-/// bucket, forwarded when the bucket is remote. `fix` puts the Skyport bucket
-/// name back into outputs that echo it. (One macro emits the whole impl so that
-/// `async_trait` sees every method.)
+/// The S3 impl, written once per kind of operation (one macro emits the whole
+/// impl so that `async_trait` sees every method):
+/// - `local`: always served by [`SkyportS3`] (the bucket registry and bucket
+///   tags live in Skyport wherever the bucket is);
+/// - `copies`: forwarded when the destination is remote, with the copy source
+///   renamed on the same target (copies across clouds are refused);
+/// - `routed`: forwarded when the bucket is remote; `fix` puts the Skyport
+///   bucket name back into outputs that echo it.
 macro_rules! routed_s3 {
-    (manual { $($manual:tt)* } routed { $($op:ident($input:ident) -> $output:ident $(, fix = $fix:expr)?;)* }) => {
+    (
+        local { $($lop:ident($linput:ident) -> $loutput:ident;)* }
+        copies { $($cop:ident($cinput:ident) -> $coutput:ident;)* }
+        routed { $($op:ident($input:ident) -> $output:ident $(, fix = $fix:expr)?;)* }
+    ) => {
         #[async_trait::async_trait]
         impl S3 for RoutedS3 {
-        $($manual)*
+        $(
+            async fn $lop(&self, req: S3Request<$linput>) -> S3Result<S3Response<$loutput>> {
+                self.local.$lop(req).await
+            }
+        )*
+        $(
+            async fn $cop(&self, req: S3Request<$cinput>) -> S3Result<S3Response<$coutput>> {
+                let remote = self.remote(&req, &req.input.bucket).await?;
+                let source = self.copy_source_on(&req, &req.input.copy_source, remote.is_some()).await?;
+                let (Some((proxy, remote_name)), Some(source)) = (remote, source) else {
+                    return self.local.$cop(req).await;
+                };
+                let mut req = req;
+                req.input.bucket = remote_name;
+                req.input.copy_source = source;
+                proxy.$cop(req).await.map_err(from_target)
+            }
+        )*
         $(
             async fn $op(&self, req: S3Request<$input>) -> S3Result<S3Response<$output>> {
                 let Some((proxy, remote_name)) = self.remote(&req, &req.input.bucket).await? else {
@@ -145,67 +170,20 @@ macro_rules! routed_s3 {
 }
 
 routed_s3! {
-manual {
-    async fn list_buckets(&self, req: S3Request<ListBucketsInput>) -> S3Result<S3Response<ListBucketsOutput>> {
-        self.local.list_buckets(req).await
+    local {
+        list_buckets(ListBucketsInput) -> ListBucketsOutput;
+        create_bucket(CreateBucketInput) -> CreateBucketOutput;
+        head_bucket(HeadBucketInput) -> HeadBucketOutput;
+        delete_bucket(DeleteBucketInput) -> DeleteBucketOutput;
+        get_bucket_location(GetBucketLocationInput) -> GetBucketLocationOutput;
+        get_bucket_tagging(GetBucketTaggingInput) -> GetBucketTaggingOutput;
+        put_bucket_tagging(PutBucketTaggingInput) -> PutBucketTaggingOutput;
+        delete_bucket_tagging(DeleteBucketTaggingInput) -> DeleteBucketTaggingOutput;
     }
-
-    async fn create_bucket(&self, req: S3Request<CreateBucketInput>) -> S3Result<S3Response<CreateBucketOutput>> {
-        self.local.create_bucket(req).await
+    copies {
+        copy_object(CopyObjectInput) -> CopyObjectOutput;
+        upload_part_copy(UploadPartCopyInput) -> UploadPartCopyOutput;
     }
-
-    async fn head_bucket(&self, req: S3Request<HeadBucketInput>) -> S3Result<S3Response<HeadBucketOutput>> {
-        self.local.head_bucket(req).await
-    }
-
-    async fn delete_bucket(&self, req: S3Request<DeleteBucketInput>) -> S3Result<S3Response<DeleteBucketOutput>> {
-        self.local.delete_bucket(req).await
-    }
-
-    // Bucket tags live in Skyport (they hold `skyport:placement`), wherever the bucket is.
-    async fn get_bucket_tagging(&self, req: S3Request<GetBucketTaggingInput>) -> S3Result<S3Response<GetBucketTaggingOutput>> {
-        self.local.get_bucket_tagging(req).await
-    }
-
-    async fn put_bucket_tagging(&self, req: S3Request<PutBucketTaggingInput>) -> S3Result<S3Response<PutBucketTaggingOutput>> {
-        self.local.put_bucket_tagging(req).await
-    }
-
-    async fn delete_bucket_tagging(
-        &self,
-        req: S3Request<DeleteBucketTaggingInput>,
-    ) -> S3Result<S3Response<DeleteBucketTaggingOutput>> {
-        self.local.delete_bucket_tagging(req).await
-    }
-
-    async fn get_bucket_location(&self, req: S3Request<GetBucketLocationInput>) -> S3Result<S3Response<GetBucketLocationOutput>> {
-        self.local.get_bucket_location(req).await
-    }
-
-    async fn copy_object(&self, req: S3Request<CopyObjectInput>) -> S3Result<S3Response<CopyObjectOutput>> {
-        let remote = self.remote(&req, &req.input.bucket).await?;
-        let source = self.copy_source_on(&req, &req.input.copy_source, remote.is_some()).await?;
-        let (Some((proxy, remote_name)), Some(source)) = (remote, source) else {
-            return self.local.copy_object(req).await;
-        };
-        let mut req = req;
-        req.input.bucket = remote_name;
-        req.input.copy_source = source;
-        proxy.copy_object(req).await.map_err(from_target)
-    }
-
-    async fn upload_part_copy(&self, req: S3Request<UploadPartCopyInput>) -> S3Result<S3Response<UploadPartCopyOutput>> {
-        let remote = self.remote(&req, &req.input.bucket).await?;
-        let source = self.copy_source_on(&req, &req.input.copy_source, remote.is_some()).await?;
-        let (Some((proxy, remote_name)), Some(source)) = (remote, source) else {
-            return self.local.upload_part_copy(req).await;
-        };
-        let mut req = req;
-        req.input.bucket = remote_name;
-        req.input.copy_source = source;
-        proxy.upload_part_copy(req).await.map_err(from_target)
-    }
-}
     routed {
         put_object(PutObjectInput) -> PutObjectOutput;
         get_object(GetObjectInput) -> GetObjectOutput;
