@@ -26,6 +26,7 @@
 #   SKYPORT-USERDATA-SHA256 <hex|none>      sha256 of the bytes of http://169.254.169.254/latest/user-data
 #   SKYPORT-METADATA-UNREACHABLE            instead of the three above if instance-id could not be fetched
 #   SKYPORT-GUEST-DONE
+#   SKYPORT-GUEST-POWEROFF                  when the ACPI power button is pressed (then it powers off)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
@@ -49,7 +50,8 @@ apt_install busybox-static cpio gzip
 started=$(date +%s.%N)
 
 # Insmod order, from `modinfo -F depends` of the 6.1 cloud kernel (virtio_net and virtio_blk are modules there).
-modules=(virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci failover net_failover virtio_net virtio_blk)
+# button + evdev: the ACPI power button, so StopInstances/RebootInstances shut the guest down cleanly.
+modules=(virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci failover net_failover virtio_net virtio_blk button evdev)
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/skyport-image.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
@@ -113,11 +115,30 @@ case "$action" in
             set -- $router
             ip route replace default via "$1" dev "$interface"
         fi
+        # Classless static routes (option 121): isolated networks route only
+        # 169.254.169.254 to the host, as cloud images' DHCP clients honour.
+        if [ -n "$staticroutes" ]; then
+            set -- $staticroutes
+            while [ $# -ge 2 ]; do
+                ip route replace "$1" via "$2" dev "$interface"
+                shift 2
+            done
+        fi
         [ "$action" = renew ] || echo "SKYPORT-GUEST-IP $ip" >/dev/console
         ;;
 esac
 exit 0
 EOF
+
+# busybox acpid: the PWRF event runs /etc/acpi/PWRF/00000080.
+mkdir -p "$root/etc/acpi/PWRF"
+cat >"$root/etc/acpi/PWRF/00000080" <<'EOF'
+#!/bin/sh
+echo "SKYPORT-GUEST-POWEROFF" >/dev/console
+sync
+poweroff -f
+EOF
+chmod 755 "$root/etc/acpi/PWRF/00000080"
 
 cat >"$root/init" <<'EOF'
 #!/bin/sh
@@ -137,13 +158,19 @@ for m in $(cat /etc/modules.order); do
     insmod "/lib/modules/$m.ko" || echo "skyport-init: insmod $m failed"
 done
 echo "SKYPORT-GUEST-BOOTED"
+# The power button (ACPI shutdown, libvirt's reboot) powers the guest off cleanly.
+i=0
+while [ ! -e /dev/input/event0 ] && [ $i -lt 30 ]; do sleep 0.1; i=$((i + 1)); done
+# -f: daemonised, busybox acpid would chdir to / and miss its relative handler paths;
+# -l: its default log file is under /var/log, which this initramfs has not.
+acpid -f -l /dev/null -c /etc/acpi &
 
 ip link set lo up
 i=0
 while [ ! -e /sys/class/net/eth0 ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
 ip link set eth0 up
 # -n: give up after -t tries; on success udhcpc forks into the background and keeps renewing.
-if ! udhcpc -i eth0 -s /etc/udhcpc.script -t 10 -T 1 -n >/tmp/udhcpc.log 2>&1; then
+if ! udhcpc -i eth0 -s /etc/udhcpc.script -O staticroutes -t 10 -T 1 -n >/tmp/udhcpc.log 2>&1; then
     echo "SKYPORT-GUEST-DHCP-FAILED"
     cat /tmp/udhcpc.log
 fi

@@ -17,6 +17,7 @@ pub enum ResourceKind {
     MultipartUpload,
     Instance,
     Reservation,
+    Image,
     Tenant,
     User,
     AccessKey,
@@ -35,6 +36,7 @@ impl ResourceKind {
             ResourceKind::MultipartUpload => "upload",
             ResourceKind::Instance => "i",
             ResourceKind::Reservation => "r",
+            ResourceKind::Image => "ami",
             ResourceKind::Tenant => "tenant",
             ResourceKind::User => "user",
             ResourceKind::AccessKey => "akid",
@@ -53,6 +55,7 @@ impl ResourceKind {
             ResourceKind::MultipartUpload => "multipart-upload",
             ResourceKind::Instance => "instance",
             ResourceKind::Reservation => "reservation",
+            ResourceKind::Image => "image",
             ResourceKind::Tenant => "tenant",
             ResourceKind::User => "user",
             ResourceKind::AccessKey => "access-key",
@@ -70,6 +73,7 @@ impl ResourceKind {
             ResourceKind::SecurityGroup,
             ResourceKind::SecurityGroupRule,
             ResourceKind::Instance,
+            ResourceKind::Image,
         ]
         .into_iter()
         .find(|kind| kind.prefix() == prefix)
@@ -97,6 +101,7 @@ impl fmt::Display for ResourceKind {
             ResourceKind::MultipartUpload => "multipart upload",
             ResourceKind::Instance => "instance",
             ResourceKind::Reservation => "reservation",
+            ResourceKind::Image => "image",
             ResourceKind::Tenant => "tenant",
             ResourceKind::User => "user",
             ResourceKind::AccessKey => "access key",

@@ -1,6 +1,8 @@
-//! Skyport's on-site backend. Today: the object store on the local filesystem.
-//! Later issues add libvirt compute, tenant networks and volumes here.
+//! Skyport's on-site backend: the object store on the local filesystem and
+//! compute on libvirt. Tenant networks and volumes come later.
 
+pub mod compute;
 pub mod object_store;
 
+pub use compute::{ComputeConfig, ImageStore, LibvirtCompute};
 pub use object_store::FsObjectStore;

@@ -1,0 +1,94 @@
+//! `[compute]` in skyport.toml: which libvirt host, which network, which
+//! instance types. Every key is documented in docs/configuration.md.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+/// An instance type's size.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct InstanceType {
+    pub vcpus: u32,
+    pub memory_mib: u64,
+}
+
+/// Local compute settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ComputeConfig {
+    /// Use libvirt for instances. When libvirt cannot be reached the gateway
+    /// still starts and says why; instances then need a remote target.
+    pub enabled: bool,
+    /// The libvirt connection of the compute host.
+    pub uri: String,
+    /// libvirt domain type: `qemu` (TCG) works everywhere; `kvm` where the host
+    /// really has hardware virtualisation.
+    pub domain_type: String,
+    /// The libvirt network instances are plugged into (created if missing).
+    pub network: String,
+    /// Its bridge device.
+    pub bridge: String,
+    /// Its IPv4 subnet; the first address is the host's, instances get fixed
+    /// DHCP leases from the rest.
+    pub cidr: String,
+    /// Whether instances reach beyond the host through NAT (libvirt's
+    /// `forward mode='nat'`); false keeps them on an isolated network.
+    pub nat: bool,
+    /// Port of the instance metadata service on the host's network address;
+    /// guests reach it as 169.254.169.254:80 through a DNAT rule.
+    pub metadata_port: u16,
+    /// Instance directories (disk overlays, console logs); empty means `<data_dir>/instances`.
+    pub instances_dir: PathBuf,
+    /// Image files; empty means `<data_dir>/images`.
+    pub images_dir: PathBuf,
+    /// The availability zone of this host; empty means the site's first zone.
+    pub availability_zone: String,
+    /// Seconds a StopInstances waits for a clean (ACPI) shutdown before
+    /// forcing the instance off.
+    pub stop_timeout_secs: f64,
+    /// Instance types offered (name → vCPUs and memory); empty means the built-in table.
+    pub instance_types: BTreeMap<String, InstanceType>,
+}
+
+impl Default for ComputeConfig {
+    fn default() -> Self {
+        ComputeConfig {
+            enabled: true,
+            uri: "qemu:///system".into(),
+            domain_type: "qemu".into(),
+            network: "skyport-local".into(),
+            bridge: "skyport0".into(),
+            cidr: "10.251.0.0/24".into(),
+            nat: true,
+            metadata_port: 8775,
+            instances_dir: PathBuf::new(),
+            images_dir: PathBuf::new(),
+            availability_zone: String::new(),
+            stop_timeout_secs: 60.0,
+            instance_types: BTreeMap::new(),
+        }
+    }
+}
+
+/// The built-in instance types: AWS's names and sizes, plus the classic m1 family.
+pub fn default_instance_types() -> BTreeMap<String, InstanceType> {
+    [
+        ("t3.nano", 2, 512),
+        ("t3.micro", 2, 1024),
+        ("t3.small", 2, 2048),
+        ("t3.medium", 2, 4096),
+        ("t3.large", 2, 8192),
+        ("t2.micro", 1, 1024),
+        ("m5.large", 2, 8192),
+        ("m5.xlarge", 4, 16384),
+        ("c5.large", 2, 4096),
+        ("m1.small", 1, 1740),
+        ("m1.medium", 1, 3840),
+        ("m1.large", 2, 7680),
+    ]
+    .into_iter()
+    .map(|(name, vcpus, memory_mib)| (name.to_string(), InstanceType { vcpus, memory_mib }))
+    .collect()
+}

@@ -1,0 +1,705 @@
+//! Local compute (the nova-compute of Skyport): one libvirt domain per
+//! instance on the site's libvirt host, booted from an image in the local
+//! image store, plugged into the site's network with a fixed DHCP lease, its
+//! serial console logged to a file.
+//!
+//! libvirt's API is blocking; every call runs on tokio's blocking pool. A
+//! domain carries Skyport's metadata (image, type, address, tags, which site
+//! launched it), so the domain list alone is enough to answer describes and
+//! to find orphans.
+
+mod config;
+mod domain;
+mod images;
+mod network;
+mod subnet;
+
+use std::collections::{BTreeMap, HashSet};
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use cloud::types::{Rule, Tag};
+use cloud::{
+    Compute, Error, ImageView, InstanceState, InstanceView, LaunchSpec, ResourceKind, Result,
+    StateChange,
+};
+use rand::Rng;
+use virt::connect::Connect;
+use virt::domain::Domain;
+use virt::network::Network;
+use virt::sys;
+
+pub use config::{default_instance_types, ComputeConfig, InstanceType};
+pub use images::{ImageManifest, ImageStore, StoredImage, UPLOAD_FILES};
+pub use subnet::Subnet;
+
+use domain::{Boot, DomainSpec, InstanceMeta, METADATA_URI};
+use network::Lease;
+
+/// GetConsoleOutput returns at most the latest 64 KiB, as EC2 does.
+const CONSOLE_TAIL: u64 = 64 * 1024;
+
+/// The kernel command line when an image names none.
+const DEFAULT_CMDLINE: &str = "console=ttyS0 quiet panic=-1";
+
+pub(crate) fn virt_error(what: &str, error: virt::error::Error) -> Error {
+    Error::Unavailable(format!("libvirt: {what}: {}", error.message()))
+}
+
+/// Instances as libvirt domains on one host.
+#[derive(Clone)]
+pub struct LibvirtCompute {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: ComputeConfig,
+    subnet: Subnet,
+    region: String,
+    types: BTreeMap<String, InstanceType>,
+    images: ImageStore,
+    instances_dir: PathBuf,
+    conn: RwLock<Connect>,
+    /// Serialises launches: address allocation reads the leases, then adds one.
+    launch: Mutex<()>,
+    /// Domains asked to shut down cleanly and not yet off.
+    stopping: Mutex<HashSet<String>>,
+}
+
+impl LibvirtCompute {
+    /// Connects to libvirt and makes sure the site's network and metadata rule
+    /// exist. `config`'s directories and zone must be resolved already. An
+    /// unreachable libvirt is `Unavailable` with the reason.
+    pub fn open(config: ComputeConfig, region: &str) -> Result<LibvirtCompute> {
+        // libvirt prints every error to stderr by default; ours are returned and logged.
+        virt::error::clear_error_callback();
+        let subnet = Subnet::parse(&config.cidr)?;
+        let types = if config.instance_types.is_empty() {
+            default_instance_types()
+        } else {
+            config.instance_types.clone()
+        };
+        let images = ImageStore::open(&config.images_dir)?;
+        std::fs::create_dir_all(&config.instances_dir).map_err(|e| {
+            Error::internal(format!("creating {}: {e}", config.instances_dir.display()))
+        })?;
+        let conn = Connect::open(Some(&config.uri)).map_err(|e| {
+            Error::Unavailable(format!(
+                "cannot connect to libvirt at {}: {}",
+                config.uri,
+                e.message()
+            ))
+        })?;
+        network::ensure_network(&conn, &config, &subnet)?;
+        network::ensure_metadata_redirect(&config, &subnet)?;
+        Ok(LibvirtCompute {
+            inner: Arc::new(Inner {
+                instances_dir: config.instances_dir.clone(),
+                config,
+                subnet,
+                region: region.to_string(),
+                types,
+                images,
+                conn: RwLock::new(conn),
+                launch: Mutex::new(()),
+                stopping: Mutex::new(HashSet::new()),
+            }),
+        })
+    }
+
+    /// The image store instances boot from.
+    pub fn images(&self) -> &ImageStore {
+        &self.inner.images
+    }
+
+    /// Where the metadata service must listen: the host's address on the
+    /// instance network (guests' 169.254.169.254:80 is redirected there).
+    pub fn metadata_addr(&self) -> SocketAddr {
+        SocketAddr::from((self.inner.subnet.gateway(), self.inner.config.metadata_port))
+    }
+
+    /// The availability zone instances are launched in.
+    pub fn availability_zone(&self) -> &str {
+        &self.inner.config.availability_zone
+    }
+
+    /// The instance types offered.
+    pub fn instance_types(&self) -> &BTreeMap<String, InstanceType> {
+        &self.inner.types
+    }
+
+    async fn blocking<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Inner) -> Result<T> + Send + 'static,
+    {
+        let inner = Arc::clone(&self.inner);
+        tokio::task::spawn_blocking(move || f(&inner))
+            .await
+            .map_err(Error::internal)?
+    }
+}
+
+impl Inner {
+    /// Runs `f` on a live connection, reconnecting once if libvirtd restarted.
+    fn with_conn<T>(&self, f: impl FnOnce(&Connect) -> Result<T>) -> Result<T> {
+        {
+            let conn = self.conn.read().expect("libvirt connection lock");
+            if conn.is_alive().unwrap_or(false) {
+                return f(&conn);
+            }
+        }
+        let mut conn = self.conn.write().expect("libvirt connection lock");
+        if !conn.is_alive().unwrap_or(false) {
+            let fresh = Connect::open(Some(&self.config.uri)).map_err(|e| {
+                Error::Unavailable(format!(
+                    "cannot reconnect to libvirt at {}: {}",
+                    self.config.uri,
+                    e.message()
+                ))
+            })?;
+            let _ = conn.close();
+            *conn = fresh;
+            tracing::info!(uri = %self.config.uri, "reconnected to libvirt");
+        }
+        f(&conn)
+    }
+
+    fn network(&self, conn: &Connect) -> Result<Network> {
+        network::ensure_network(conn, &self.config, &self.subnet)
+    }
+
+    /// The domain `name` with its metadata, if it is one of this site's.
+    fn ours(&self, conn: &Connect, name: &str) -> Result<Option<(Domain, InstanceMeta)>> {
+        let domain = match Domain::lookup_by_name(conn, name) {
+            Ok(domain) => domain,
+            Err(e) if e.code() == virt::error::ErrorNumber::NoDomain => return Ok(None),
+            Err(e) => return Err(virt_error("looking up a domain", e)),
+        };
+        Ok(self.meta_of(&domain).map(|meta| (domain, meta)))
+    }
+
+    fn meta_of(&self, domain: &Domain) -> Option<InstanceMeta> {
+        let element = domain
+            .get_metadata(
+                sys::VIR_DOMAIN_METADATA_ELEMENT as i32,
+                Some(METADATA_URI),
+                0,
+            )
+            .ok()?;
+        domain::parse_meta(&element).filter(|meta| meta.site == self.config.network)
+    }
+
+    fn state_of(&self, name: &str, domain: &Domain) -> InstanceState {
+        let (state, _reason) = domain.get_state().unwrap_or((sys::VIR_DOMAIN_NOSTATE, 0));
+        let mut stopping = self.stopping.lock().expect("stopping lock");
+        match state {
+            sys::VIR_DOMAIN_SHUTOFF | sys::VIR_DOMAIN_CRASHED => {
+                stopping.remove(name);
+                InstanceState::Stopped
+            }
+            sys::VIR_DOMAIN_SHUTDOWN => InstanceState::Stopping,
+            sys::VIR_DOMAIN_NOSTATE => InstanceState::Pending,
+            _ if stopping.contains(name) => InstanceState::Stopping,
+            _ => InstanceState::Running,
+        }
+    }
+
+    fn view(&self, name: &str, meta: InstanceMeta, state: InstanceState) -> InstanceView {
+        InstanceView {
+            remote_id: name.to_string(),
+            state,
+            instance_type: meta.instance_type,
+            image_id: meta.image_id,
+            availability_zone: Some(meta.availability_zone),
+            private_dns: Some(format!(
+                "ip-{}.{}.compute.internal",
+                meta.private_ip.replace('.', "-"),
+                self.region
+            )),
+            private_ip: Some(meta.private_ip),
+            public_ip: None,
+            key_name: None,
+            launch_time: Some(meta.launch_time),
+            architecture: Some("x86_64".into()),
+            tags: meta
+                .tags
+                .into_iter()
+                .map(|(key, value)| Tag { key, value })
+                .collect(),
+        }
+    }
+
+    fn run(&self, spec: &LaunchSpec) -> Result<Vec<InstanceView>> {
+        let image = self.images.get(&spec.image_id)?;
+        let size = *self.types.get(&spec.instance_type).ok_or_else(|| {
+            Error::invalid(
+                "InstanceType",
+                format!(
+                    "The instance type '{}' is not offered on this site (one of: {})",
+                    spec.instance_type,
+                    self.types.keys().cloned().collect::<Vec<_>>().join(", ")
+                ),
+            )
+        })?;
+        if let Some(zone) = &spec.availability_zone {
+            if *zone != self.config.availability_zone {
+                return Err(Error::invalid(
+                    "Placement.AvailabilityZone",
+                    format!(
+                        "Invalid availability zone: [{zone}] (this site's compute is in {})",
+                        self.config.availability_zone
+                    ),
+                ));
+            }
+        }
+        let _launching = self.launch.lock().expect("launch lock");
+        self.with_conn(|conn| {
+            let network = self.network(conn)?;
+            let mut used: HashSet<Ipv4Addr> =
+                network::leases(&network)?.iter().map(|l| l.ip).collect();
+            let mut launched = Vec::with_capacity(spec.count as usize);
+            for _ in 0..spec.count {
+                match self.launch_one(conn, &network, spec, &image, size, &mut used) {
+                    Ok(view) => launched.push(view),
+                    Err(error) => {
+                        // All or nothing, as RunInstances is.
+                        for view in &launched {
+                            self.remove_instance(conn, &network, &view.remote_id);
+                        }
+                        return Err(error);
+                    }
+                }
+            }
+            Ok(launched)
+        })
+    }
+
+    fn launch_one(
+        &self,
+        conn: &Connect,
+        network: &Network,
+        spec: &LaunchSpec,
+        image: &StoredImage,
+        size: InstanceType,
+        used: &mut HashSet<Ipv4Addr>,
+    ) -> Result<InstanceView> {
+        let ip = self
+            .subnet
+            .hosts()
+            .find(|ip| !used.contains(ip))
+            .ok_or_else(|| {
+                Error::Unavailable(format!(
+                    "no free address left on network {} ({})",
+                    self.config.network, self.config.cidr
+                ))
+            })?;
+        used.insert(ip);
+        let mut rng = rand::thread_rng();
+        let name = format!("skyport-{:016x}", rng.gen::<u64>());
+        let mac = format!(
+            "52:54:00:{:02x}:{:02x}:{:02x}",
+            rng.gen::<u8>(),
+            rng.gen::<u8>(),
+            rng.gen::<u8>()
+        );
+        let result = self.create_domain(conn, network, spec, image, size, &name, &mac, ip);
+        if result.is_err() {
+            self.remove_instance(conn, network, &name);
+        }
+        result
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn create_domain(
+        &self,
+        conn: &Connect,
+        network: &Network,
+        spec: &LaunchSpec,
+        image: &StoredImage,
+        size: InstanceType,
+        name: &str,
+        mac: &str,
+        ip: Ipv4Addr,
+    ) -> Result<InstanceView> {
+        let dir = self.instances_dir.join(name);
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| Error::internal(format!("creating {}: {e}", dir.display())))?;
+        let disk = match image.disk() {
+            Some(_) => {
+                let overlay = dir.join("root.qcow2");
+                images::clone_disk(image, &overlay)?;
+                Some(overlay)
+            }
+            None => None,
+        };
+        let boot = match image.kernel() {
+            Some(kernel) => {
+                let cmdline = image
+                    .manifest
+                    .cmdline
+                    .clone()
+                    .unwrap_or_else(|| DEFAULT_CMDLINE.to_string());
+                let cmdline = if cmdline.contains("console=") {
+                    cmdline
+                } else {
+                    format!("console=ttyS0 {cmdline}")
+                };
+                Boot::Kernel {
+                    kernel,
+                    initrd: image.initrd(),
+                    cmdline,
+                }
+            }
+            None => Boot::Disk,
+        };
+        let meta = InstanceMeta {
+            site: self.config.network.clone(),
+            image_id: spec.image_id.clone(),
+            instance_type: spec.instance_type.clone(),
+            availability_zone: self.config.availability_zone.clone(),
+            private_ip: ip.to_string(),
+            mac: mac.to_string(),
+            launch_time: time::OffsetDateTime::now_utc()
+                .format(&time::format_description::well_known::Rfc3339)
+                .map_err(Error::internal)?,
+            tags: spec
+                .tags
+                .iter()
+                .map(|t| (t.key.clone(), t.value.clone()))
+                .collect(),
+        };
+        let xml = domain::domain_xml(&DomainSpec {
+            name: name.to_string(),
+            domain_type: self.config.domain_type.clone(),
+            vcpus: size.vcpus,
+            memory_mib: size.memory_mib,
+            boot,
+            disk,
+            network: self.config.network.clone(),
+            console_log: dir.join("console.log"),
+            meta: meta.clone(),
+        });
+        network::add_lease(
+            network,
+            &Lease {
+                mac: mac.to_string(),
+                ip,
+                name: name.to_string(),
+            },
+        )?;
+        let domain =
+            Domain::define_xml(conn, &xml).map_err(|e| virt_error("defining the domain", e))?;
+        domain
+            .create()
+            .map_err(|e| virt_error("starting the domain", e))?;
+        tracing::info!(domain = %name, %ip, image = %spec.image_id, "instance started");
+        Ok(self.view(name, meta, InstanceState::Pending))
+    }
+
+    /// Removes every trace of an instance: domain, lease, files. Tolerates
+    /// any of them being gone already.
+    fn remove_instance(&self, conn: &Connect, network: &Network, name: &str) {
+        if let Ok(domain) = Domain::lookup_by_name(conn, name) {
+            if domain.is_active().unwrap_or(false) {
+                let _ = domain.destroy();
+            }
+            if let Err(e) = domain.undefine() {
+                tracing::warn!(domain = %name, error = %e, "undefining the domain failed");
+            }
+        }
+        if let Ok(leases) = network::leases(network) {
+            for lease in leases.iter().filter(|l| l.name == name) {
+                if let Err(error) = network::remove_lease(network, lease) {
+                    tracing::warn!(domain = %name, %error, "removing the lease failed");
+                }
+            }
+        }
+        let _ = std::fs::remove_dir_all(self.instances_dir.join(name));
+        self.stopping.lock().expect("stopping lock").remove(name);
+    }
+
+    fn describe(&self, names: &[String]) -> Result<Vec<InstanceView>> {
+        self.with_conn(|conn| {
+            let mut views = Vec::with_capacity(names.len());
+            for name in names {
+                if let Some((domain, meta)) = self.ours(conn, name)? {
+                    let state = self.state_of(name, &domain);
+                    views.push(self.view(name, meta, state));
+                }
+            }
+            Ok(views)
+        })
+    }
+
+    fn tagged(&self, key: &str) -> Result<Vec<InstanceView>> {
+        self.with_conn(|conn| {
+            let domains = conn
+                .list_all_domains(0)
+                .map_err(|e| virt_error("listing domains", e))?;
+            let mut views = Vec::new();
+            for domain in domains {
+                let (Ok(name), Some(meta)) = (domain.get_name(), self.meta_of(&domain)) else {
+                    continue;
+                };
+                if meta.tags.iter().any(|(k, _)| k == key) {
+                    let state = self.state_of(&name, &domain);
+                    views.push(self.view(&name, meta, state));
+                }
+            }
+            Ok(views)
+        })
+    }
+
+    /// Applies `action` to each of this site's domains among `names` and
+    /// reports (previous, current); names that are not ours are skipped.
+    fn each_domain(
+        &self,
+        names: &[String],
+        mut action: impl FnMut(&Connect, &str, &Domain, InstanceState) -> Result<InstanceState>,
+    ) -> Result<Vec<StateChange>> {
+        self.with_conn(|conn| {
+            let mut changes = Vec::with_capacity(names.len());
+            for name in names {
+                let Some((domain, _)) = self.ours(conn, name)? else {
+                    continue;
+                };
+                let previous = self.state_of(name, &domain);
+                let current = action(conn, name, &domain, previous)?;
+                changes.push(StateChange {
+                    remote_id: name.clone(),
+                    previous,
+                    current,
+                });
+            }
+            Ok(changes)
+        })
+    }
+
+    fn start(&self, names: &[String]) -> Result<Vec<StateChange>> {
+        self.each_domain(names, |_, name, domain, previous| {
+            if previous != InstanceState::Stopped {
+                return Ok(previous);
+            }
+            domain
+                .create()
+                .map_err(|e| virt_error("starting the domain", e))?;
+            self.stopping.lock().expect("stopping lock").remove(name);
+            Ok(InstanceState::Pending)
+        })
+    }
+
+    fn stop(&self, names: &[String], force: bool) -> Result<Vec<StateChange>> {
+        self.each_domain(names, |_, name, domain, previous| {
+            if previous == InstanceState::Stopped {
+                return Ok(previous);
+            }
+            if force {
+                domain
+                    .destroy()
+                    .map_err(|e| virt_error("powering the domain off", e))?;
+                self.stopping.lock().expect("stopping lock").remove(name);
+                return Ok(InstanceState::Stopped);
+            }
+            domain
+                .shutdown()
+                .map_err(|e| virt_error("shutting the domain down", e))?;
+            self.stopping
+                .lock()
+                .expect("stopping lock")
+                .insert(name.to_string());
+            Ok(InstanceState::Stopping)
+        })
+    }
+
+    /// Powers off a domain still shutting down after the stop timeout.
+    fn force_off_if_stopping(&self, name: &str) {
+        if !self.stopping.lock().expect("stopping lock").contains(name) {
+            return;
+        }
+        let result = self.with_conn(|conn| {
+            if let Some((domain, _)) = self.ours(conn, name)? {
+                if domain.is_active().unwrap_or(false) {
+                    tracing::info!(domain = %name, "clean shutdown timed out; powering off");
+                    domain
+                        .destroy()
+                        .map_err(|e| virt_error("powering the domain off", e))?;
+                }
+            }
+            Ok(())
+        });
+        if let Err(error) = result {
+            tracing::warn!(domain = %name, %error, "forced stop failed");
+        }
+        self.stopping.lock().expect("stopping lock").remove(name);
+    }
+
+    fn reboot(&self, names: &[String]) -> Result<()> {
+        self.each_domain(names, |_, _, domain, previous| {
+            if previous == InstanceState::Running {
+                // ACPI: the guest shuts down cleanly and libvirt starts it again.
+                domain
+                    .reboot(0)
+                    .map_err(|e| virt_error("rebooting the domain", e))?;
+            }
+            Ok(previous)
+        })?;
+        Ok(())
+    }
+
+    fn terminate(&self, names: &[String]) -> Result<Vec<StateChange>> {
+        self.with_conn(|conn| {
+            let network = self.network(conn)?;
+            let mut changes = Vec::with_capacity(names.len());
+            for name in names {
+                let Some((domain, _)) = self.ours(conn, name)? else {
+                    continue;
+                };
+                let previous = self.state_of(name, &domain);
+                drop(domain);
+                self.remove_instance(conn, &network, name);
+                tracing::info!(domain = %name, "instance terminated");
+                changes.push(StateChange {
+                    remote_id: name.clone(),
+                    previous,
+                    current: InstanceState::Terminated,
+                });
+            }
+            Ok(changes)
+        })
+    }
+
+    fn console(&self, name: &str) -> Result<(Vec<u8>, Option<String>)> {
+        use std::io::{Read, Seek, SeekFrom};
+        if self.with_conn(|conn| self.ours(conn, name))?.is_none() {
+            return Err(Error::not_found(ResourceKind::Instance, name));
+        }
+        let path = self.instances_dir.join(name).join("console.log");
+        let Ok(mut file) = std::fs::File::open(&path) else {
+            return Ok((Vec::new(), None));
+        };
+        let metadata = file.metadata().map_err(Error::internal)?;
+        let start = metadata.len().saturating_sub(CONSOLE_TAIL);
+        file.seek(SeekFrom::Start(start)).map_err(Error::internal)?;
+        let mut bytes = Vec::with_capacity((metadata.len() - start) as usize);
+        file.read_to_end(&mut bytes).map_err(Error::internal)?;
+        let captured = metadata.modified().ok().and_then(|t| {
+            time::OffsetDateTime::from(t)
+                .format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        });
+        Ok((bytes, captured))
+    }
+}
+
+#[async_trait]
+impl Compute for LibvirtCompute {
+    async fn run_instances(&self, spec: &LaunchSpec) -> Result<Vec<InstanceView>> {
+        let spec = spec.clone();
+        self.blocking(move |inner| inner.run(&spec)).await
+    }
+
+    async fn describe_instances(&self, remote_ids: &[String]) -> Result<Vec<InstanceView>> {
+        let names = remote_ids.to_vec();
+        self.blocking(move |inner| inner.describe(&names)).await
+    }
+
+    async fn instances_tagged(&self, key: &str) -> Result<Vec<InstanceView>> {
+        let key = key.to_string();
+        self.blocking(move |inner| inner.tagged(&key)).await
+    }
+
+    async fn start_instances(&self, remote_ids: &[String]) -> Result<Vec<StateChange>> {
+        let names = remote_ids.to_vec();
+        self.blocking(move |inner| inner.start(&names)).await
+    }
+
+    async fn stop_instances(&self, remote_ids: &[String], force: bool) -> Result<Vec<StateChange>> {
+        let names = remote_ids.to_vec();
+        let changes = self
+            .blocking(move |inner| inner.stop(&names, force))
+            .await?;
+        let timeout = Duration::from_secs_f64(self.inner.config.stop_timeout_secs.max(0.0));
+        for change in changes
+            .iter()
+            .filter(|c| c.current == InstanceState::Stopping)
+        {
+            let this = self.clone();
+            let name = change.remote_id.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(timeout).await;
+                let _ = this
+                    .blocking(move |inner| {
+                        inner.force_off_if_stopping(&name);
+                        Ok(())
+                    })
+                    .await;
+            });
+        }
+        Ok(changes)
+    }
+
+    async fn reboot_instances(&self, remote_ids: &[String]) -> Result<()> {
+        let names = remote_ids.to_vec();
+        self.blocking(move |inner| inner.reboot(&names)).await
+    }
+
+    async fn terminate_instances(&self, remote_ids: &[String]) -> Result<Vec<StateChange>> {
+        let names = remote_ids.to_vec();
+        self.blocking(move |inner| inner.terminate(&names)).await
+    }
+
+    async fn console_output(&self, remote_id: &str) -> Result<(Vec<u8>, Option<String>)> {
+        let name = remote_id.to_string();
+        self.blocking(move |inner| inner.console(&name)).await
+    }
+
+    /// Keys reach local guests through the metadata service, which reads them
+    /// from Skyport's own records: nothing to import.
+    async fn ensure_key_pair(&self, _name: &str, _public_key: &str) -> Result<()> {
+        Ok(())
+    }
+
+    /// Security groups are enforced on tenant networks (not yet on the
+    /// site's flat network): the group is accepted and named as is.
+    async fn ensure_security_group(
+        &self,
+        name: &str,
+        _description: &str,
+        _rules: &[Rule],
+    ) -> Result<String> {
+        Ok(name.to_string())
+    }
+
+    async fn describe_images(&self, image_ids: &[String]) -> Result<Vec<ImageView>> {
+        let ids = image_ids.to_vec();
+        self.blocking(move |inner| {
+            Ok(inner
+                .images
+                .list()
+                .into_iter()
+                .filter(|(id, _)| ids.is_empty() || ids.contains(id))
+                .map(|(id, image)| ImageView {
+                    image_id: id,
+                    name: None,
+                    description: None,
+                    state: "available".into(),
+                    architecture: Some(image.manifest.architecture),
+                    owner_id: None,
+                    public: false,
+                    root_device_type: Some(if image.manifest.disk_format.is_some() {
+                        "ebs".into()
+                    } else {
+                        "instance-store".into()
+                    }),
+                    virtualization_type: Some("hvm".into()),
+                    creation_date: None,
+                })
+                .collect())
+        })
+        .await
+    }
+}
