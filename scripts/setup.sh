@@ -2,9 +2,14 @@
 # Installs what Skyport needs to build and run (idempotent; quick when done).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/lib/libvirt.sh"
 
 install_base_packages
 require_cargo
+# Local compute: libvirt + QEMU. Where they cannot run, Skyport still serves
+# storage and remote targets, and says at start why it has no local compute.
+say "libvirt + QEMU for local compute"
+ensure_libvirt || say "libvirt could not be started (see above): local compute will be unavailable"
 say "building skyport"
 cd "$repo"
 cargo build --locked -p gateway --bin skyport

@@ -6,12 +6,17 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/lib/postgres.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/lib/venv.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/lib/libvirt.sh"
 
 install_base_packages
 require_cargo
 ensure_postgres
 say "Python tools (boto3, awscli, moto_server)"
 ensure_venv
+say "libvirt + QEMU and the test guest image (local compute tests boot real VMs)"
+ensure_libvirt
+SKYPORT_TEST_IMAGE_DIR="$(dirname "$("$repo/scripts/build-test-image.sh" | head -n 1)")"
+export SKYPORT_TEST_IMAGE_DIR
 cd "$repo"
 target="${CARGO_TARGET_DIR:-$repo/target}"
 

@@ -6,9 +6,12 @@
 //! known state for a target that cannot answer.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use cloud::types::Tag;
-use cloud::{Error, InstanceState, InstanceView, LaunchSpec, ResourceKind, Result, StateChange};
+use cloud::{
+    Compute, Error, InstanceState, InstanceView, LaunchSpec, ResourceKind, Result, StateChange,
+};
 use sqlx::any::AnyRow;
 
 use crate::db::{db_err, int, now, opt_text, text};
@@ -137,11 +140,12 @@ impl Federation {
         launch: &LaunchRequest,
     ) -> Result<Vec<Instance>> {
         if self.placement.remotes().next().is_none() {
-            return Err(Error::PlacementRefused(
-                "instances need a remote target: local compute (libvirt) is not available on this site yet; \
-                 configure [targets.NAME] and policy_dir (docs/policies.md)"
-                    .into(),
-            ));
+            if let Err(error) = self.placement.local_compute() {
+                return Err(Error::PlacementRefused(format!(
+                    "no target can run instances: {error}; start libvirt (scripts/setup.sh) \
+                     or configure [targets.NAME] and policy_dir (docs/policies.md)"
+                )));
+            }
         }
         for tag in &launch.tags {
             crate::tags::validate_tag(tag)?;
@@ -211,22 +215,30 @@ impl Federation {
                 let groups = &groups;
                 let reservation_id = reservation_id.clone();
                 async move {
-                    let Chosen::Remote(remote) = chosen else {
-                        return Err(Error::Unavailable(
-                            "local compute is not available on this site yet".into(),
-                        ));
-                    };
-                    let mut security_group_ids = Vec::with_capacity(groups.len());
-                    for group in groups {
-                        security_group_ids.push(self.copy_security_group(&remote, group).await?);
-                    }
-                    let key_name = match &key {
-                        Some(pair) => {
-                            let name = remote_key_name(&pair.id);
-                            remote.ensure_key_pair(&name, &pair.public_key).await?;
-                            Some(name)
+                    let (compute, key_name, security_group_ids) = match chosen {
+                        // Local guests get their key from the metadata service, and
+                        // security groups are enforced by tenant networks.
+                        Chosen::Local => {
+                            let compute = self.placement.local_compute()?;
+                            self.launchable_image(tenant, &launch.image_id).await?;
+                            (compute, None, Vec::new())
                         }
-                        None => None,
+                        Chosen::Remote(remote) => {
+                            let mut security_group_ids = Vec::with_capacity(groups.len());
+                            for group in groups {
+                                security_group_ids
+                                    .push(self.copy_security_group(&remote, group).await?);
+                            }
+                            let key_name = match &key {
+                                Some(pair) => {
+                                    let name = remote_key_name(&pair.id);
+                                    remote.ensure_key_pair(&name, &pair.public_key).await?;
+                                    Some(name)
+                                }
+                                None => None,
+                            };
+                            (remote as Arc<dyn Compute>, key_name, security_group_ids)
+                        }
                     };
                     // The target's copy carries our IDs, so a reconciler can match orphans.
                     let mut tags = launch.tags.clone();
@@ -252,7 +264,7 @@ impl Federation {
                             .map(|t| format!("{}-{t}", tenant.account_id)),
                         tags,
                     };
-                    remote.run_instances(&spec).await
+                    compute.run_instances(&spec).await
                 }
             })
             .await?;
@@ -288,8 +300,8 @@ impl Federation {
             };
             sqlx::query(
                 "INSERT INTO instances (id, tenant_id, reservation_id, target, remote_id, launch_index, image_id, instance_type, \
-                 key_name, availability_zone, client_token, state, private_ip, public_ip, private_dns, architecture, launched_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+                 key_name, availability_zone, client_token, state, private_ip, public_ip, private_dns, architecture, launched_at, user_data) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
             )
             .bind(&instance.id)
             .bind(&tenant.id)
@@ -308,6 +320,7 @@ impl Federation {
             .bind(&instance.private_dns)
             .bind(&instance.architecture)
             .bind(launched_at)
+            .bind(&launch.user_data)
             .execute(&mut *tx)
             .await
             .map_err(db_err)?;
@@ -381,8 +394,8 @@ impl Federation {
         if live.is_empty() {
             return rows.into_iter().map(|r| r.instance).collect();
         }
-        let views = match self.placement.remote(&target) {
-            Ok(remote) => remote.describe_instances(&live).await,
+        let views = match self.placement.compute(&target) {
+            Ok(compute) => compute.describe_instances(&live).await,
             Err(error) => Err(error),
         };
         let views: HashMap<String, InstanceView> = match views {
@@ -488,7 +501,7 @@ impl Federation {
         for (target, rows) in group_by_target(rows) {
             let remote_ids: Vec<String> = rows.iter().map(|r| r.remote_id.clone()).collect();
             self.placement
-                .remote(&target)?
+                .compute(&target)?
                 .reboot_instances(&remote_ids)
                 .await?;
         }
@@ -507,7 +520,7 @@ impl Federation {
             .pop()
             .ok_or_else(|| Error::not_found(ResourceKind::Instance, id))?;
         self.placement
-            .remote(&row.instance.target)?
+            .compute(&row.instance.target)?
             .console_output(&row.remote_id)
             .await
     }
@@ -519,14 +532,14 @@ impl Federation {
         call: F,
     ) -> Result<Vec<InstanceStateChange>>
     where
-        F: Fn(std::sync::Arc<dyn cloud::RemoteTarget>, Vec<String>) -> Fut,
+        F: Fn(Arc<dyn Compute>, Vec<String>) -> Fut,
         Fut: std::future::Future<Output = Result<Vec<StateChange>>>,
     {
         let rows = self.owned_instances(tenant, ids).await?;
         let mut changes = Vec::with_capacity(rows.len());
         for (target, rows) in group_by_target(rows) {
             let remote_ids: Vec<String> = rows.iter().map(|r| r.remote_id.clone()).collect();
-            let reported = call(self.placement.remote(&target)?, remote_ids).await?;
+            let reported = call(self.placement.compute(&target)?, remote_ids).await?;
             for mut row in rows {
                 let Some(change) = reported.iter().find(|c| c.remote_id == row.remote_id) else {
                     continue;
@@ -692,6 +705,13 @@ impl Federation {
             terminated += orphans.len();
         }
         Ok(terminated)
+    }
+
+    /// An instance's record as last stored (no target call), with its tags.
+    pub async fn instance_record(&self, tenant: &Tenant, id: &str) -> Result<Option<Instance>> {
+        let rows = self.instance_rows(tenant, "id = $2", Some(id)).await?;
+        let instances = rows.into_iter().map(|r| r.instance).collect();
+        Ok(self.with_tags(tenant, instances).await?.pop())
     }
 
     /// Whether the tenant owns instance `id` (for tagging).

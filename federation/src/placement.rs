@@ -10,7 +10,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 
-use cloud::{Error, RemoteTarget, Result};
+use cloud::{Compute, Error, RemoteTarget, Result};
 use policies::{Decision, Facts, PolicySet, PolicyStore, Request, TargetFacts};
 
 use crate::db::{db_err, now, text};
@@ -39,7 +39,12 @@ pub struct Placement {
     /// What the policy directory looked like at the last load (names, sizes, mtimes).
     seen: Mutex<Option<Vec<(PathBuf, u64, std::time::SystemTime)>>>,
     remotes: HashMap<String, Arc<dyn RemoteTarget>>,
+    /// This site's own compute, or why there is none.
+    local_compute: std::result::Result<Arc<dyn Compute>, String>,
 }
+
+/// Why a site has no local compute when nobody said.
+const NO_LOCAL_COMPUTE: &str = "local compute is not configured on this site";
 
 /// What an admin sees about the policies in force.
 #[derive(Debug, Clone, Default, serde::Serialize)]
@@ -75,6 +80,7 @@ impl Placement {
             status: RwLock::new(status),
             seen: Mutex::new(None),
             remotes: HashMap::new(),
+            local_compute: Err(NO_LOCAL_COMPUTE.into()),
         }
     }
 
@@ -95,6 +101,7 @@ impl Placement {
                 .into_iter()
                 .map(|target| (target.name().to_string(), target))
                 .collect(),
+            local_compute: Err(NO_LOCAL_COMPUTE.into()),
         };
         if let Some(error) = placement.reload_if_changed().err() {
             return Err(Error::invalid("policy_dir", error.to_string()));
@@ -105,6 +112,30 @@ impl Placement {
     /// The name of this site's own target in the policies.
     pub fn local_target(&self) -> &str {
         &self.local_target
+    }
+
+    /// Gives this site its own compute (libvirt), or records why it has none
+    /// (the reason is what clients and admins are told).
+    pub fn with_local_compute(
+        mut self,
+        compute: std::result::Result<Arc<dyn Compute>, String>,
+    ) -> Placement {
+        self.local_compute = compute;
+        self
+    }
+
+    /// This site's compute, or `Unavailable` saying why there is none (so a
+    /// placement fails over to a remote target where the policies allow).
+    pub fn local_compute(&self) -> Result<Arc<dyn Compute>> {
+        self.local_compute.clone().map_err(Error::Unavailable)
+    }
+
+    /// The compute of target `name`: this site's or a remote cloud's.
+    pub fn compute(&self, name: &str) -> Result<Arc<dyn Compute>> {
+        if name == self.local_target {
+            return self.local_compute();
+        }
+        Ok(self.remote(name)? as Arc<dyn Compute>)
     }
 
     /// The remote targets, by name.

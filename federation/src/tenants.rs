@@ -180,6 +180,18 @@ impl Federation {
             .ok_or_else(|| Error::not_found(ResourceKind::Tenant, name))
     }
 
+    /// The tenant with internal ID `id`, if it still exists.
+    pub async fn tenant_by_id(&self, id: &str) -> Result<Option<Tenant>> {
+        let row = sqlx::query(&format!(
+            "SELECT {TENANT_COLUMNS} FROM tenants WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(self.db.pool())
+        .await
+        .map_err(db_err)?;
+        row.as_ref().map(tenant_from_row).transpose()
+    }
+
     /// Deletes a tenant and everything it owns in the database. Refused while it
     /// still owns buckets: their bytes must be deleted deliberately first.
     pub async fn delete_tenant(&self, name: &str) -> Result<()> {

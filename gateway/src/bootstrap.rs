@@ -7,7 +7,7 @@ use std::sync::Arc;
 use aws_backend::AwsTarget;
 use federation::placement::Placement;
 use federation::{Db, Federation, Role, SecretBox};
-use local_backend::FsObjectStore;
+use local_backend::{FsObjectStore, LibvirtCompute};
 
 use crate::config::Config;
 
@@ -25,6 +25,27 @@ pub struct Site {
     pub federation: Federation,
     /// Remote clouds by policy name; the S3 proxy streams remote buckets' objects through them.
     pub targets: BTreeMap<String, Arc<AwsTarget>>,
+    /// This site's libvirt compute, or why there is none.
+    pub compute: Result<LibvirtCompute, String>,
+}
+
+/// Connects to the configured libvirt host; a failure is a reason, not a
+/// fatal error: the site then serves storage and remote targets only.
+async fn open_compute(config: &Config) -> Result<LibvirtCompute, String> {
+    if !config.compute.enabled {
+        return Err(
+            "local compute is disabled in the configuration ([compute] enabled = false)".into(),
+        );
+    }
+    let compute = config.compute();
+    let region = config.region.clone();
+    let uri = compute.uri.clone();
+    tokio::task::spawn_blocking(move || LibvirtCompute::open(compute, &region))
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| {
+            format!("local compute unavailable ({uri}): {e}; scripts/setup.sh installs and starts libvirt")
+        })
 }
 
 /// Opens the database, key, object store, remote targets and placement policies
@@ -67,11 +88,18 @@ pub async fn open(config: &Config) -> Result<Site, BootstrapError> {
         .map_err(|e| fail("opening the database", e))?;
     let store = FsObjectStore::open(config.data_dir.join("objects"))
         .map_err(|e| fail("opening the object store", e))?;
+    let compute = open_compute(config).await;
+    let placement = placement.with_local_compute(
+        compute
+            .clone()
+            .map(|c| Arc::new(c) as Arc<dyn cloud::Compute>),
+    );
     let federation = Federation::new(db, secrets, Arc::new(store), config.region.clone())
         .with_placement(placement);
     Ok(Site {
         federation,
         targets,
+        compute,
     })
 }
 

@@ -102,6 +102,9 @@ pub struct ServeArgs {
     /// Directory of placement policy files.
     #[arg(long, env = "SKYPORT_POLICY_DIR")]
     pub policy_dir: Option<PathBuf>,
+    /// Use local libvirt compute (`[compute] enabled`): true or false.
+    #[arg(long, env = "SKYPORT_COMPUTE")]
+    pub compute: Option<bool>,
 }
 
 #[derive(Debug, Args)]
@@ -149,6 +152,43 @@ pub enum AdminCommand {
     /// Placement targets and their health.
     #[command(subcommand)]
     Target(TargetCommand),
+    /// Images of this site's compute.
+    #[command(subcommand)]
+    Image(ImageCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImageCommand {
+    /// Import a bootable image: a kernel (+ initrd, command line) for direct
+    /// boot, and/or a qcow2/raw root disk. The files are read by the gateway,
+    /// so give paths on the gateway's host.
+    Import {
+        /// The image's name (unique per owner).
+        #[arg(long)]
+        name: String,
+        /// Kernel for direct boot.
+        #[arg(long)]
+        kernel: Option<PathBuf>,
+        /// Initial ramdisk (with --kernel).
+        #[arg(long)]
+        initrd: Option<PathBuf>,
+        /// Root disk (qcow2 or raw); cloned copy-on-write per instance.
+        #[arg(long)]
+        disk: Option<PathBuf>,
+        /// Kernel command line (default: console=ttyS0 quiet panic=-1).
+        #[arg(long)]
+        cmdline: Option<String>,
+        #[arg(long)]
+        description: Option<String>,
+        /// Owning tenant.
+        #[arg(long, default_value = "admin")]
+        tenant: String,
+        /// Launchable by every tenant.
+        #[arg(long)]
+        public: bool,
+        #[arg(long, default_value = "x86_64")]
+        architecture: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -76,6 +76,8 @@ pub struct Config {
     /// Remote clouds by the name the policies give them: endpoint, region,
     /// credentials and resilience settings.
     pub targets: BTreeMap<String, aws_backend::TargetConfig>,
+    /// This site's own compute: libvirt host, instance network, instance types.
+    pub compute: local_backend::ComputeConfig,
 }
 
 impl Default for Config {
@@ -99,6 +101,7 @@ impl Default for Config {
             reconcile_interval_secs: 300.0,
             orphan_grace_secs: 600,
             targets: BTreeMap::new(),
+            compute: local_backend::ComputeConfig::default(),
         }
     }
 }
@@ -147,6 +150,22 @@ impl Config {
         } else {
             self.master_key_file.clone()
         }
+    }
+
+    /// The compute settings with their defaults resolved against the site's
+    /// data directory and zones.
+    pub fn compute(&self) -> local_backend::ComputeConfig {
+        let mut compute = self.compute.clone();
+        if compute.instances_dir.as_os_str().is_empty() {
+            compute.instances_dir = self.data_dir.join("instances");
+        }
+        if compute.images_dir.as_os_str().is_empty() {
+            compute.images_dir = self.data_dir.join("images");
+        }
+        if compute.availability_zone.is_empty() {
+            compute.availability_zone = self.zones().remove(0);
+        }
+        compute
     }
 
     /// The availability zones in force.

@@ -46,6 +46,7 @@ fn not_found_code(kind: ResourceKind) -> &'static str {
         ResourceKind::SecurityGroup => "InvalidGroup.NotFound",
         ResourceKind::SecurityGroupRule => "InvalidPermission.NotFound",
         ResourceKind::Instance => "InvalidInstanceID.NotFound",
+        ResourceKind::Image => "InvalidAMIID.NotFound",
         _ => "InvalidID.NotFound",
     }
 }
@@ -55,6 +56,7 @@ fn duplicate_code(kind: ResourceKind) -> &'static str {
         ResourceKind::KeyPair => "InvalidKeyPair.Duplicate",
         ResourceKind::SecurityGroup => "InvalidGroup.Duplicate",
         ResourceKind::SecurityGroupRule => "InvalidPermission.Duplicate",
+        ResourceKind::Image => "InvalidAMIName.Duplicate",
         _ => "InvalidParameterValue",
     }
 }
@@ -77,6 +79,7 @@ impl From<Error> for Ec2Error {
                         "The specified rule does not exist in this security group.".into()
                     }
                     ResourceKind::Instance => format!("The instance ID '{id}' does not exist"),
+                    ResourceKind::Image => format!("The image id '[{id}]' does not exist"),
                     _ => message,
                 };
                 Ec2Error::bad_request(not_found_code(kind), message)
@@ -97,6 +100,8 @@ impl From<Error> for Ec2Error {
             Error::InvalidParameter { parameter, message } => {
                 let code = match parameter.as_str() {
                     "PublicKeyMaterial" => "InvalidKey.Format",
+                    "Placement.AvailabilityZone" => "InvalidParameterValue",
+                    "InstanceType" => "InvalidParameterValue",
                     "ResourceId" => "InvalidID",
                     "Tag" | "Tag.Key" | "Tag.Value" => "InvalidParameterValue",
                     _ => "InvalidParameterValue",

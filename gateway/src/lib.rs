@@ -9,6 +9,7 @@ pub mod cli;
 pub mod config;
 pub mod ec2;
 pub mod error;
+pub mod metadata;
 pub mod metrics;
 pub mod policy_cli;
 pub mod ratelimit;
@@ -38,7 +39,10 @@ pub fn build_gateway(site: &bootstrap::Site, config: &Config) -> Gateway {
         builder.set_host(s3::host::BaseDomain::new(&config.s3_base_domain));
     }
     Gateway {
-        admin: admin::api::router(federation.clone()),
+        admin: admin::api::router(
+            federation.clone(),
+            site.compute.as_ref().ok().map(|c| c.images().clone()),
+        ),
         federation,
         s3: builder.build(),
         limits,
@@ -48,6 +52,7 @@ pub fn build_gateway(site: &bootstrap::Site, config: &Config) -> Gateway {
             .s3_base_domain
             .trim_end_matches('.')
             .to_ascii_lowercase(),
+        images: site.compute.as_ref().ok().map(|c| c.images().clone()),
     }
 }
 
@@ -161,6 +166,27 @@ pub async fn serve(config: Config) -> Result<(), String> {
             config.reconcile_interval_secs,
             config.orphan_grace_secs,
         ));
+    }
+    match &site.compute {
+        Ok(compute) => {
+            let address = compute.metadata_addr();
+            match tokio::net::TcpListener::bind(address).await {
+                Ok(listener) => {
+                    tokio::spawn(metadata::serve(listener, federation.clone()));
+                }
+                Err(e) => {
+                    tracing::error!(%address, error = %e, "cannot serve instance metadata: guests will not get their keys and user-data")
+                }
+            }
+            println!(
+                "local compute: libvirt {} in {}, instances on network {} ({}), metadata at {address}",
+                config.compute.uri,
+                compute.availability_zone(),
+                config.compute.network,
+                config.compute.cidr
+            );
+        }
+        Err(reason) => println!("{reason}"),
     }
     let listener = tokio::net::TcpListener::bind(config.bind)
         .await

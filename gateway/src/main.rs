@@ -33,6 +33,9 @@ fn load_config(args: &ServeArgs) -> Result<Config, String> {
     if let Some(domain) = &args.s3_base_domain {
         config.s3_base_domain = domain.clone();
     }
+    if let Some(enabled) = args.compute {
+        config.compute.enabled = enabled;
+    }
     if let Some(dir) = &args.policy_dir {
         config.policy_dir = dir.clone();
     }

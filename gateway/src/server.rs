@@ -51,6 +51,8 @@ pub struct Gateway {
     pub zones: Vec<String>,
     /// Base domain of virtual-host-style buckets (empty: path style only).
     pub s3_base_domain: String,
+    /// The local image store, when this site has compute.
+    pub images: Option<local_backend::ImageStore>,
 }
 
 fn full(bytes: impl Into<Bytes>) -> ResponseBody {
@@ -334,6 +336,7 @@ async fn ec2(
             params: Params::from_pairs(&all),
             request_id,
             availability_zones: &gateway.zones,
+            images: gateway.images.as_ref(),
             host: parts
                 .headers
                 .get(http::header::HOST)

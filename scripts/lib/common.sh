@@ -33,5 +33,6 @@ require_cargo() {
 
 # System packages every Skyport build and test needs.
 install_base_packages() {
-    apt_install ca-certificates pkg-config gcc libc6-dev python3 python3-venv python3-pip
+    # libvirt-dev: the virt crate links against libvirt.
+    apt_install ca-certificates pkg-config gcc libc6-dev libvirt-dev python3 python3-venv python3-pip
 }

@@ -235,7 +235,8 @@ def _kill_leftover_servers():
 
 
 def start_server(data_dir: Path, database_url: Optional[str], db_kind: str,
-                 log_prefix: str = "server", config: Optional[Path] = None) -> Server:
+                 log_prefix: str = "server", config: Optional[Path] = None,
+                 compute: bool = False) -> Server:
     data_dir.mkdir(parents=True, exist_ok=True)
     stdout_path = data_dir.parent / f"{data_dir.name}-{log_prefix}-{uuid.uuid4().hex[:6]}.stdout"
     stderr_path = stdout_path.with_suffix(".stderr")
@@ -246,6 +247,10 @@ def start_server(data_dir: Path, database_url: Optional[str], db_kind: str,
         cmd += ["--config", str(config)]
     env = dict(os.environ)
     env.setdefault("RUST_BACKTRACE", "1")
+    # Local compute (libvirt) only where a test asks for it: gateways sharing
+    # one libvirt host would otherwise share its instance network.
+    if not compute:
+        env["SKYPORT_COMPUTE"] = "false"
     with open(stdout_path, "wb") as out, open(stderr_path, "wb") as err:
         proc = subprocess.Popen(cmd, stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env)
     _STARTED.append(proc)
@@ -478,11 +483,12 @@ def server_factory(db_factory, tmp_path):
     started: list[Server] = []
 
     def start(data_dir: Optional[Path] = None, database_url: Optional[str] = "fresh",
-              config: Optional[Path] = None) -> Server:
+              config: Optional[Path] = None, compute: bool = False) -> Server:
         if database_url == "fresh":
             database_url = db_factory.new_url()
         srv = start_server(data_dir or (tmp_path / unique("data")), database_url,
-                           db_factory.kind, log_prefix=f"extra{len(started)}", config=config)
+                           db_factory.kind, log_prefix=f"extra{len(started)}", config=config,
+                           compute=compute)
         started.append(srv)
         return srv
 

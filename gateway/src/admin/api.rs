@@ -5,7 +5,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, put};
 use axum::{Json, Router};
+use federation::images::{Image, NewImage};
 use federation::{Federation, Quotas, Role};
+use local_backend::ImageStore;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -52,12 +54,89 @@ struct NewKey {
     user: String,
 }
 
+#[derive(Deserialize)]
+struct ImageImport {
+    name: String,
+    kernel: Option<String>,
+    initrd: Option<String>,
+    disk: Option<String>,
+    cmdline: Option<String>,
+    description: Option<String>,
+    tenant: String,
+    #[serde(default)]
+    public: bool,
+    architecture: String,
+}
+
+/// Copies the named files into the image store and registers the image.
+async fn import_image(
+    State(f): State<Federation>,
+    axum::Extension(images): axum::Extension<Option<ImageStore>>,
+    Json(body): Json<ImageImport>,
+) -> AdminResult<Image> {
+    let images = images.ok_or_else(|| {
+        cloud::Error::Unavailable(
+            "this site has no local compute: images cannot be imported".into(),
+        )
+    })?;
+    let tenant = f.tenant_by_name(&body.tenant).await?;
+    let id = cloud::ResourceKind::Image.new_id();
+    let upload = id.clone();
+    let store = images.clone();
+    let files = [
+        ("kernel", body.kernel),
+        ("initrd", body.initrd),
+        ("disk", body.disk),
+    ];
+    let (cmdline, architecture) = (body.cmdline, body.architecture.clone());
+    let manifest = tokio::task::spawn_blocking(move || {
+        for (name, source) in files {
+            let Some(source) = source else { continue };
+            let target = store.upload_path(&upload, name)?;
+            if let Err(e) = std::fs::copy(&source, &target) {
+                store.discard_upload(&upload);
+                return Err(cloud::Error::invalid(
+                    name,
+                    format!("cannot read {source}: {e}"),
+                ));
+            }
+        }
+        let committed = store.commit(&upload, &upload, cmdline, &architecture);
+        if committed.is_err() {
+            store.discard_upload(&upload);
+        }
+        committed
+    })
+    .await
+    .map_err(cloud::Error::internal)??;
+    let image = NewImage {
+        id: id.clone(),
+        name: body.name,
+        description: body.description,
+        architecture: body.architecture,
+        boot_mode: if manifest.has_kernel {
+            "direct-kernel"
+        } else {
+            "disk"
+        }
+        .into(),
+        public: body.public,
+    };
+    match f.register_image(&tenant, &image).await {
+        Ok(image) => Ok(Json(image)),
+        Err(error) => {
+            let _ = images.remove(&id);
+            Err(error.into())
+        }
+    }
+}
+
 fn default_user() -> String {
     "default".into()
 }
 
 /// The admin router; callers have already been authenticated as site admins.
-pub fn router(federation: Federation) -> Router {
+pub fn router(federation: Federation, images: Option<ImageStore>) -> Router {
     Router::new()
         .route(
             "/_skyport/admin/tenants",
@@ -84,6 +163,8 @@ pub fn router(federation: Federation) -> Router {
         .route("/_skyport/admin/placements/{id}", get(show_placement))
         .route("/_skyport/admin/policies", get(policy_status))
         .route("/_skyport/admin/targets", get(list_targets))
+        .route("/_skyport/admin/images", axum::routing::post(import_image))
+        .layer(axum::Extension(images))
         .with_state(federation)
 }
 

@@ -6,8 +6,8 @@ use serde_json::{json, Value};
 
 use crate::auth::sigv4;
 use crate::cli::{
-    AdminArgs, AdminCommand, AdminPolicyCommand, KeyCommand, PlacementCommand, QuotaCommand,
-    TargetCommand, TenantCommand, UserCommand,
+    AdminArgs, AdminCommand, AdminPolicyCommand, ImageCommand, KeyCommand, PlacementCommand,
+    QuotaCommand, TargetCommand, TenantCommand, UserCommand,
 };
 
 /// Reads the `skyport` profile from an AWS-style credentials file.
@@ -126,6 +126,36 @@ async fn execute(args: AdminArgs) -> Result<Value, String> {
         }
         AdminCommand::Policy(AdminPolicyCommand::Status) => ("GET", "/policies".into(), None),
         AdminCommand::Target(TargetCommand::List) => ("GET", "/targets".into(), None),
+        AdminCommand::Image(ImageCommand::Import {
+            name,
+            kernel,
+            initrd,
+            disk,
+            cmdline,
+            description,
+            tenant,
+            public,
+            architecture,
+        }) => {
+            // The gateway reads the files: send absolute paths.
+            let absolute = |p: Option<std::path::PathBuf>| -> Result<Option<String>, String> {
+                p.map(|p| {
+                    std::path::absolute(&p)
+                        .map(|p| p.display().to_string())
+                        .map_err(|e| format!("{}: {e}", p.display()))
+                })
+                .transpose()
+            };
+            (
+                "POST",
+                "/images".into(),
+                Some(json!({
+                    "name": name, "kernel": absolute(kernel)?, "initrd": absolute(initrd)?,
+                    "disk": absolute(disk)?, "cmdline": cmdline, "description": description,
+                    "tenant": tenant, "public": public, "architecture": architecture,
+                })),
+            )
+        }
     };
     let url = format!(
         "{}{}{}",

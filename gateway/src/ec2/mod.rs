@@ -4,6 +4,7 @@
 
 pub mod account;
 pub mod filter;
+pub mod images;
 pub mod instances;
 pub mod key_pairs;
 pub mod page;
@@ -26,6 +27,8 @@ pub struct Ec2Call<'a> {
     pub availability_zones: &'a [String],
     /// The Host the client addressed (reported as the region endpoint).
     pub host: &'a str,
+    /// The local image store, when this site has compute.
+    pub images: Option<&'a local_backend::ImageStore>,
 }
 
 impl Ec2Call<'_> {
@@ -70,10 +73,12 @@ pub enum Action {
     RebootInstances,
     TerminateInstances,
     GetConsoleOutput,
+    DescribeImages,
+    DeregisterImage,
 }
 
 impl Action {
-    const ALL: [Action; 25] = [
+    const ALL: [Action; 27] = [
         Action::DescribeRegions,
         Action::DescribeAvailabilityZones,
         Action::DescribeAccountAttributes,
@@ -99,6 +104,8 @@ impl Action {
         Action::RebootInstances,
         Action::TerminateInstances,
         Action::GetConsoleOutput,
+        Action::DescribeImages,
+        Action::DeregisterImage,
     ];
 
     /// The wire name (`DescribeRegions`).
@@ -129,6 +136,8 @@ impl Action {
             Action::RebootInstances => "RebootInstances",
             Action::TerminateInstances => "TerminateInstances",
             Action::GetConsoleOutput => "GetConsoleOutput",
+            Action::DescribeImages => "DescribeImages",
+            Action::DeregisterImage => "DeregisterImage",
         }
     }
 
@@ -142,9 +151,7 @@ impl Action {
 /// they get `UnsupportedOperation` rather than `InvalidAction`, which would
 /// suggest a typo.
 pub const NOT_YET: &[&str] = &[
-    "DescribeImages",
     "RegisterImage",
-    "DeregisterImage",
     "CreateVpc",
     "DescribeVpcs",
     "CreateSubnet",
@@ -192,6 +199,8 @@ pub async fn dispatch(action: Action, call: Ec2Call<'_>) -> Result<String, Ec2Er
         Action::RebootInstances => instances::reboot_instances(call).await,
         Action::TerminateInstances => instances::terminate_instances(call).await,
         Action::GetConsoleOutput => instances::get_console_output(call).await,
+        Action::DescribeImages => images::describe_images(call).await,
+        Action::DeregisterImage => images::deregister_image(call).await,
     }
 }
 

@@ -84,6 +84,8 @@ fn spawn(
     config: Option<&std::path::Path>,
 ) -> (Child, String, Option<(String, String)>) {
     let mut command = Command::new(env!("CARGO_BIN_EXE_skyport"));
+    // Local compute is proven by its own tests; these gateways share no libvirt network.
+    command.env("SKYPORT_COMPUTE", "false");
     command
         .args([
             "serve",

@@ -298,14 +298,11 @@ impl Inner {
                 ))
             })?;
         used.insert(ip);
-        let mut rng = rand::thread_rng();
-        let name = format!("skyport-{:016x}", rng.gen::<u64>());
-        let mac = format!(
-            "52:54:00:{:02x}:{:02x}:{:02x}",
-            rng.gen::<u8>(),
-            rng.gen::<u8>(),
-            rng.gen::<u8>()
-        );
+        let name = format!("skyport-{:016x}", rand::thread_rng().gen::<u64>());
+        // The MAC follows from the address: dnsmasq keeps a lease for the last
+        // holder of an address, and only hands it to the same MAC again.
+        let [_, b, c, d] = ip.octets();
+        let mac = format!("52:54:00:{b:02x}:{c:02x}:{d:02x}");
         let result = self.create_domain(conn, network, spec, image, size, &name, &mac, ip);
         if result.is_err() {
             self.remove_instance(conn, network, &name);

@@ -1,0 +1,162 @@
+//! The image catalogue of this site's compute: which images exist, who owns
+//! them, who may launch them. The bytes live with the compute backend's image
+//! store; a row here is what makes an image visible.
+
+use cloud::{Error, ResourceKind, Result};
+use sqlx::any::AnyRow;
+
+use crate::db::{db_err, int, is_unique_violation, now, opt_text, text};
+use crate::tenants::Tenant;
+use crate::Federation;
+
+/// An image as DescribeImages shows it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Image {
+    pub id: String,
+    /// The owner's account ID.
+    pub owner_id: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub architecture: String,
+    /// `direct-kernel` (kernel + initrd) or `disk`.
+    pub boot_mode: String,
+    pub public: bool,
+    pub state: String,
+    /// Unix seconds.
+    pub created_at: i64,
+}
+
+/// What registering an image records.
+#[derive(Debug, Clone)]
+pub struct NewImage {
+    pub id: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub architecture: String,
+    pub boot_mode: String,
+    pub public: bool,
+}
+
+fn image_of(row: &AnyRow) -> Result<Image> {
+    Ok(Image {
+        id: text(row, "id")?,
+        owner_id: text(row, "account_id")?,
+        name: text(row, "name")?,
+        description: opt_text(row, "description")?,
+        architecture: text(row, "architecture")?,
+        boot_mode: text(row, "boot_mode")?,
+        public: int(row, "public")? != 0,
+        state: text(row, "state")?,
+        created_at: int(row, "created_at")?,
+    })
+}
+
+const SELECT: &str =
+    "SELECT images.*, tenants.account_id FROM images JOIN tenants ON tenants.id = images.tenant_id";
+
+impl Federation {
+    /// Records an image whose files the compute backend already holds.
+    pub async fn register_image(&self, owner: &Tenant, image: &NewImage) -> Result<Image> {
+        sqlx::query(
+            "INSERT INTO images (id, tenant_id, name, description, architecture, boot_mode, public, state, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 'available', $8)",
+        )
+        .bind(&image.id)
+        .bind(&owner.id)
+        .bind(&image.name)
+        .bind(&image.description)
+        .bind(&image.architecture)
+        .bind(&image.boot_mode)
+        .bind(i64::from(image.public))
+        .bind(now())
+        .execute(self.db.pool())
+        .await
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                Error::duplicate(ResourceKind::Image, image.name.clone())
+            } else {
+                db_err(e)
+            }
+        })?;
+        self.visible_image(owner, &image.id).await
+    }
+
+    /// Images the tenant may see: its own and public ones. `ids` not visible
+    /// are NotFound; `owners` keeps images owned by those account IDs
+    /// (`self` = the tenant's own).
+    pub async fn describe_images(
+        &self,
+        tenant: &Tenant,
+        ids: &[String],
+        owners: &[String],
+    ) -> Result<Vec<Image>> {
+        let sql =
+            format!("{SELECT} WHERE images.tenant_id = $1 OR images.public = 1 ORDER BY images.id");
+        let rows = sqlx::query(&sql)
+            .bind(&tenant.id)
+            .fetch_all(self.db.pool())
+            .await
+            .map_err(db_err)?;
+        let images = rows.iter().map(image_of).collect::<Result<Vec<_>>>()?;
+        if let Some(missing) = ids.iter().find(|id| !images.iter().any(|i| &i.id == *id)) {
+            return Err(Error::not_found(ResourceKind::Image, missing.clone()));
+        }
+        Ok(images
+            .into_iter()
+            .filter(|i| ids.is_empty() || ids.contains(&i.id))
+            .filter(|i| {
+                owners.is_empty()
+                    || owners.iter().any(|o| {
+                        (o == "self" && i.owner_id == tenant.account_id) || *o == i.owner_id
+                    })
+            })
+            .collect())
+    }
+
+    /// An image the tenant may launch.
+    pub async fn launchable_image(&self, tenant: &Tenant, id: &str) -> Result<Image> {
+        let image = self.visible_image(tenant, id).await?;
+        if image.state != "available" {
+            return Err(Error::invalid(
+                "ImageId",
+                format!("the image '{id}' is {}", image.state),
+            ));
+        }
+        Ok(image)
+    }
+
+    async fn visible_image(&self, tenant: &Tenant, id: &str) -> Result<Image> {
+        self.describe_images(tenant, &[id.to_string()], &[])
+            .await?
+            .pop()
+            .ok_or_else(|| Error::not_found(ResourceKind::Image, id))
+    }
+
+    /// Deregisters an image the tenant owns. Returns whether its files can go
+    /// now (no instance still boots from them).
+    pub async fn deregister_image(&self, tenant: &Tenant, id: &str) -> Result<bool> {
+        let deleted = sqlx::query("DELETE FROM images WHERE id = $1 AND tenant_id = $2")
+            .bind(id)
+            .bind(&tenant.id)
+            .execute(self.db.pool())
+            .await
+            .map_err(db_err)?
+            .rows_affected();
+        if deleted == 0 {
+            return Err(Error::not_found(ResourceKind::Image, id));
+        }
+        sqlx::query("DELETE FROM tags WHERE tenant_id = $1 AND resource_id = $2")
+            .bind(&tenant.id)
+            .bind(id)
+            .execute(self.db.pool())
+            .await
+            .map_err(db_err)?;
+        let users =
+            sqlx::query("SELECT id FROM instances WHERE image_id = $1 AND state <> 'terminated'")
+                .bind(id)
+                .fetch_all(self.db.pool())
+                .await
+                .map_err(db_err)?;
+        Ok(users.is_empty())
+    }
+}

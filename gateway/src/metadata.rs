@@ -1,0 +1,293 @@
+//! The EC2 instance metadata service for local guests (IMDSv1 and IMDSv2).
+//!
+//! It listens on the host's address of the instance network; guests reach it
+//! as 169.254.169.254:80 through the DNAT rule local compute installs. A guest
+//! is known by its source address (each local instance has a fixed one).
+//! IMDSv2 tokens are HMACs over the guest's address and the expiry, under a key
+//! made at start: they need no storage and cannot be replayed by another guest.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, put};
+use axum::Router;
+use base64::Engine;
+use federation::metadata::InstanceMetadata;
+use federation::Federation;
+use hmac::{Hmac, Mac};
+use rand::RngCore;
+use sha2::Sha256;
+
+const TOKEN_HEADER: &str = "x-aws-ec2-metadata-token";
+const TTL_HEADER: &str = "x-aws-ec2-metadata-token-ttl-seconds";
+/// IMDSv2's longest token lifetime (six hours).
+const MAX_TTL_SECS: u64 = 21_600;
+
+struct Service {
+    federation: Federation,
+    tokens: Tokens,
+}
+
+/// IMDSv2 session tokens.
+struct Tokens {
+    key: [u8; 32],
+}
+
+/// The metadata service's routes.
+pub fn router(federation: Federation) -> Router {
+    let mut key = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut key);
+    Router::new()
+        .route("/latest/api/token", put(issue_token))
+        .route("/latest", get(latest))
+        .route("/latest/", get(latest))
+        .route("/latest/user-data", get(user_data))
+        .route("/latest/meta-data", get(meta_data_root))
+        .route("/latest/meta-data/", get(meta_data_root))
+        .route("/latest/meta-data/{*path}", get(meta_data))
+        .with_state(Arc::new(Service {
+            federation,
+            tokens: Tokens { key },
+        }))
+}
+
+/// Serves the metadata service on `listener` until the process ends.
+pub async fn serve(listener: tokio::net::TcpListener, federation: Federation) {
+    let app = router(federation).into_make_service_with_connect_info::<SocketAddr>();
+    if let Err(error) = axum::serve(listener, app).await {
+        tracing::error!(%error, "the metadata service stopped");
+    }
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+impl Tokens {
+    fn mac(&self, ip: IpAddr, expires: u64) -> Vec<u8> {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC takes any key length");
+        mac.update(ip.to_string().as_bytes());
+        mac.update(&expires.to_be_bytes());
+        mac.finalize().into_bytes().to_vec()
+    }
+
+    fn token(&self, ip: IpAddr, ttl: u64) -> String {
+        let expires = now() + ttl;
+        let mut bytes = expires.to_be_bytes().to_vec();
+        bytes.extend(self.mac(ip, expires));
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    }
+
+    fn token_valid(&self, ip: IpAddr, token: &str) -> bool {
+        let Ok(bytes) = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(token.trim())
+        else {
+            return false;
+        };
+        if bytes.len() != 8 + 32 {
+            return false;
+        }
+        let expires = u64::from_be_bytes(bytes[..8].try_into().unwrap_or_default());
+        expires >= now() && {
+            let mut mac =
+                Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC takes any key length");
+            mac.update(ip.to_string().as_bytes());
+            mac.update(&expires.to_be_bytes());
+            mac.verify_slice(&bytes[8..]).is_ok()
+        }
+    }
+}
+
+impl Service {
+    /// The caller's instance, after checking its IMDSv2 token if it sent one.
+    async fn caller(
+        &self,
+        peer: SocketAddr,
+        headers: &HeaderMap,
+    ) -> Result<InstanceMetadata, Response> {
+        if let Some(token) = headers.get(TOKEN_HEADER) {
+            if !self
+                .tokens
+                .token_valid(peer.ip(), token.to_str().unwrap_or_default())
+            {
+                return Err(StatusCode::UNAUTHORIZED.into_response());
+            }
+        }
+        match self
+            .federation
+            .instance_metadata(&peer.ip().to_string())
+            .await
+        {
+            Ok(Some(metadata)) => Ok(metadata),
+            Ok(None) => {
+                Err((StatusCode::NOT_FOUND, "no instance has this address\n").into_response())
+            }
+            Err(error) => {
+                tracing::warn!(%error, peer = %peer.ip(), "metadata lookup failed");
+                Err(StatusCode::INTERNAL_SERVER_ERROR.into_response())
+            }
+        }
+    }
+}
+
+async fn issue_token(
+    State(service): State<Arc<Service>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
+    // As on EC2, a forwarded request (one carrying X-Forwarded-For) gets no token.
+    if headers.contains_key("x-forwarded-for") {
+        return StatusCode::FORBIDDEN.into_response();
+    }
+    let ttl = headers
+        .get(TTL_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .filter(|ttl| (1..=MAX_TTL_SECS).contains(ttl));
+    let Some(ttl) = ttl else {
+        return (
+            StatusCode::BAD_REQUEST,
+            "missing or invalid X-aws-ec2-metadata-token-ttl-seconds\n",
+        )
+            .into_response();
+    };
+    (
+        [(TTL_HEADER, ttl.to_string())],
+        service.tokens.token(peer.ip(), ttl),
+    )
+        .into_response()
+}
+
+async fn latest() -> &'static str {
+    "dynamic\nmeta-data\nuser-data"
+}
+
+async fn user_data(
+    State(service): State<Arc<Service>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
+    let metadata = match service.caller(peer, &headers).await {
+        Ok(metadata) => metadata,
+        Err(response) => return response,
+    };
+    match metadata.user_data.and_then(|b64| {
+        base64::engine::general_purpose::STANDARD
+            .decode(b64.trim())
+            .ok()
+    }) {
+        Some(bytes) => bytes.into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+async fn meta_data_root(
+    State(service): State<Arc<Service>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
+    match service.caller(peer, &headers).await {
+        Ok(metadata) => listing(&metadata).join("\n").into_response(),
+        Err(response) => response,
+    }
+}
+
+async fn meta_data(
+    State(service): State<Arc<Service>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(path): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let metadata = match service.caller(peer, &headers).await {
+        Ok(metadata) => metadata,
+        Err(response) => return response,
+    };
+    match value(&metadata, path.trim_end_matches('/')) {
+        Some(text) => text.into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+/// The top-level keys, as EC2 lists them (directories end with `/`).
+fn listing(metadata: &InstanceMetadata) -> Vec<&'static str> {
+    let mut keys = vec![
+        "ami-id",
+        "ami-launch-index",
+        "hostname",
+        "instance-id",
+        "instance-type",
+        "local-hostname",
+        "local-ipv4",
+        "placement/",
+        "reservation-id",
+        "security-groups",
+    ];
+    if metadata.instance.public_ip.is_some() {
+        keys.push("public-ipv4");
+    }
+    if metadata.public_key.is_some() {
+        keys.push("public-keys/");
+    }
+    keys.sort_unstable();
+    keys
+}
+
+/// One metadata value by path (`instance-id`, `placement/availability-zone`…).
+fn value(metadata: &InstanceMetadata, path: &str) -> Option<String> {
+    let instance = &metadata.instance;
+    let hostname = || instance.private_dns.clone().unwrap_or_default();
+    let zone = || instance.availability_zone.clone().unwrap_or_default();
+    Some(match path {
+        "ami-id" => instance.image_id.clone(),
+        "ami-launch-index" => instance.launch_index.to_string(),
+        "hostname" | "local-hostname" => hostname(),
+        "instance-id" => instance.id.clone(),
+        "instance-type" => instance.instance_type.clone(),
+        "local-ipv4" => instance.private_ip.clone()?,
+        "public-ipv4" => instance.public_ip.clone()?,
+        "reservation-id" => instance.reservation_id.clone(),
+        "security-groups" => metadata.security_groups.join("\n"),
+        "placement" => "availability-zone\nregion".into(),
+        "placement/availability-zone" => zone(),
+        "placement/region" => {
+            let zone = zone();
+            zone.trim_end_matches(|c: char| c.is_ascii_lowercase())
+                .to_string()
+        }
+        "public-keys" => format!("0={}", instance.key_name.clone()?),
+        "public-keys/0" => {
+            metadata.public_key.as_ref()?;
+            "openssh-key".into()
+        }
+        "public-keys/0/openssh-key" => format!("{}\n", metadata.public_key.clone()?.trim_end()),
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_bound_to_the_address_and_expire() {
+        let service = Tokens { key: [7; 32] };
+        let a: IpAddr = "10.0.0.2".parse().unwrap();
+        let b: IpAddr = "10.0.0.3".parse().unwrap();
+        let token = service.token(a, 60);
+        assert!(service.token_valid(a, &token));
+        assert!(!service.token_valid(b, &token));
+        assert!(!service.token_valid(a, "garbage"));
+        let expired = {
+            let expires = now() - 1;
+            let mut bytes = expires.to_be_bytes().to_vec();
+            bytes.extend(service.mac(a, expires));
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+        };
+        assert!(!service.token_valid(a, &expired));
+    }
+}

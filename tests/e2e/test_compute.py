@@ -1,0 +1,177 @@
+"""Local compute end to end: real QEMU guests (TCG) on the local libvirt,
+driven with boto3 and the aws CLI only.
+
+The test image (scripts/build-test-image.sh) prints markers on its serial
+console: its DHCP address, and what the metadata service told it (instance
+id, public key, sha256 of the user-data). scripts/test.sh starts libvirtd and
+builds the image, and points SKYPORT_TEST_IMAGE_DIR at it.
+"""
+
+import base64
+import hashlib
+import os
+import re
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import AdminCli, Creds, error_code, make_client, unique
+
+GUEST_TIMEOUT = 90
+
+
+def image_dir() -> Path:
+    value = os.environ.get("SKYPORT_TEST_IMAGE_DIR")
+    assert value, ("SKYPORT_TEST_IMAGE_DIR is not set: run the suite through scripts/test.sh, "
+                   "which starts libvirtd and builds the test image")
+    return Path(value)
+
+
+@pytest.fixture
+def compute_server(server_factory, tmp_path):
+    # An isolated network of its own: guests reach only the host (metadata).
+    config = tmp_path / "compute.toml"
+    config.write_text(
+        "[compute]\n"
+        'network = "skyport-e2e"\n'
+        'bridge = "skye2e0"\n'
+        'cidr = "10.252.9.0/24"\n'
+        "nat = false\n"
+        "metadata_port = 18776\n"
+        "stop_timeout_secs = 30\n"
+    )
+    srv = server_factory(config=config, compute=True)
+    assert "local compute: libvirt" in srv.stdout_text, srv.logs()
+    return srv
+
+
+def console(ec2, instance_id: str) -> str:
+    output = ec2.get_console_output(InstanceId=instance_id).get("Output", "")
+    try:
+        return base64.b64decode(output, validate=True).decode(errors="replace")
+    except Exception:
+        return output
+
+
+def wait_console(ec2, instance_id: str, marker: str, count: int = 1) -> str:
+    deadline = time.monotonic() + GUEST_TIMEOUT
+    text = ""
+    while time.monotonic() < deadline:
+        text = console(ec2, instance_id)
+        if text.count(marker) >= count:
+            return text
+        time.sleep(0.5)
+    raise AssertionError(f"{marker} (x{count}) never appeared on {instance_id}'s console:\n{text}")
+
+
+def waiter(ec2, name: str, instance_id: str):
+    ec2.get_waiter(name).wait(InstanceIds=[instance_id], WaiterConfig={"Delay": 1, "MaxAttempts": GUEST_TIMEOUT})
+
+
+def test_a_vm_boots_gets_its_metadata_stops_starts_reboots_and_terminates(compute_server):
+    admin = AdminCli(compute_server)
+    images = image_dir()
+    imported = admin.json("image", "import", "--name", unique("guest"),
+                          "--kernel", str(images / "vmlinuz"), "--initrd", str(images / "initrd.cpio.gz"),
+                          "--cmdline", "console=ttyS0 quiet panic=-1", "--public")
+    image_id = imported["id"]
+    assert re.fullmatch(r"ami-[0-9a-f]{17}", image_id)
+
+    creds = admin.new_tenant_with_key("compute")
+    ec2 = make_client(compute_server, "ec2", creds)
+    described = ec2.describe_images(ImageIds=[image_id])["Images"]
+    assert [i["ImageId"] for i in described] == [image_id]
+    assert described[0]["State"] == "available" and described[0]["Public"] is True
+    with pytest.raises(Exception) as missing:
+        ec2.describe_images(ImageIds=["ami-00000000000000000"])
+    assert error_code(missing.value) == "InvalidAMIID.NotFound"
+
+    public_key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHgn3U/KjNpLbp6Gyn3hZ2xPGL1M9Z9b3cn0PfL1xOyK e2e"
+    ec2.import_key_pair(KeyName="e2e", PublicKeyMaterial=public_key.encode())
+    user_data = b"#!/bin/sh\necho hello from skyport\n"
+    reservation = ec2.run_instances(ImageId=image_id, InstanceType="t3.nano", MinCount=1, MaxCount=1,
+                                    KeyName="e2e", UserData=user_data.decode(),
+                                    TagSpecifications=[{"ResourceType": "instance",
+                                                        "Tags": [{"Key": "Name", "Value": "e2e-vm"}]}])
+    instance = reservation["Instances"][0]
+    instance_id = instance["InstanceId"]
+    assert re.fullmatch(r"i-[0-9a-f]{17}", instance_id)
+    assert instance["State"]["Name"] == "pending"
+    private_ip = instance["PrivateIpAddress"]
+    assert private_ip.startswith("10.252.9.")
+    try:
+        waiter(ec2, "instance_running", instance_id)
+        text = wait_console(ec2, instance_id, "SKYPORT-GUEST-DONE")
+        assert f"SKYPORT-GUEST-IP {private_ip}" in text, text
+        assert f"SKYPORT-INSTANCE-ID {instance_id}" in text, text
+        assert f"SKYPORT-USERDATA-SHA256 {hashlib.sha256(user_data).hexdigest()}" in text, text
+        assert f"SKYPORT-PUBLIC-KEY {public_key}" in text, text
+        assert "SKYPORT-METADATA-IMDSV2 yes" in text, text
+
+        described = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"][0]
+        assert described["State"]["Name"] == "running"
+        assert described["PrivateIpAddress"] == private_ip
+        assert described["ImageId"] == image_id and described["KeyName"] == "e2e"
+        assert {"Key": "Name", "Value": "e2e-vm"} in described["Tags"]
+        by_filter = ec2.describe_instances(Filters=[{"Name": "private-ip-address", "Values": [private_ip]}])
+        assert [i["InstanceId"] for r in by_filter["Reservations"] for i in r["Instances"]] == [instance_id]
+
+        # Another tenant sees nothing and can touch nothing.
+        other = make_client(compute_server, "ec2", admin.new_tenant_with_key("other"))
+        for call in (lambda: other.describe_instances(InstanceIds=[instance_id]),
+                     lambda: other.stop_instances(InstanceIds=[instance_id]),
+                     lambda: other.get_console_output(InstanceId=instance_id)):
+            with pytest.raises(Exception) as refused:
+                call()
+            assert error_code(refused.value) == "InvalidInstanceID.NotFound"
+
+        # Stop: a clean ACPI shutdown the guest sees.
+        stopped = ec2.stop_instances(InstanceIds=[instance_id])["StoppingInstances"][0]
+        assert stopped["PreviousState"]["Name"] == "running"
+        waiter(ec2, "instance_stopped", instance_id)
+        assert "SKYPORT-GUEST-POWEROFF" in console(ec2, instance_id)
+
+        ec2.start_instances(InstanceIds=[instance_id])
+        waiter(ec2, "instance_running", instance_id)
+        wait_console(ec2, instance_id, "SKYPORT-GUEST-DONE", 2)
+
+        ec2.reboot_instances(InstanceIds=[instance_id])
+        text = wait_console(ec2, instance_id, "SKYPORT-GUEST-DONE", 3)
+        assert text.count("SKYPORT-GUEST-POWEROFF") == 2, text
+    finally:
+        ec2.terminate_instances(InstanceIds=[instance_id])
+    waiter(ec2, "instance_terminated", instance_id)
+    domains = subprocess.run(["virsh", "-c", "qemu:///system", "list", "--all", "--name"],
+                             capture_output=True, text=True, check=True).stdout.split()
+    remote_ids = [d for d in domains if d.startswith("skyport-")]
+    # The instance's domain is gone: none of this site's domains remain.
+    for name in remote_ids:
+        meta = subprocess.run(["virsh", "-c", "qemu:///system", "dumpxml", name],
+                              capture_output=True, text=True).stdout
+        assert "skyport-e2e" not in meta, f"{name} of this test's site is still defined"
+
+
+def test_run_instances_refuses_unknown_images_and_types(compute_server):
+    admin = AdminCli(compute_server)
+    ec2 = make_client(compute_server, "ec2", admin.new_tenant_with_key("refuse"))
+    with pytest.raises(Exception) as missing:
+        ec2.run_instances(ImageId="ami-0123456789abcdef0", InstanceType="t3.nano", MinCount=1, MaxCount=1)
+    assert error_code(missing.value) == "InvalidAMIID.NotFound"
+    images = image_dir()
+    image_id = admin.json("image", "import", "--name", unique("private"),
+                          "--kernel", str(images / "vmlinuz"), "--initrd", str(images / "initrd.cpio.gz"))["id"]
+    # A private image of the admin tenant is invisible to other tenants.
+    with pytest.raises(Exception) as hidden:
+        ec2.run_instances(ImageId=image_id, InstanceType="t3.nano", MinCount=1, MaxCount=1)
+    assert error_code(hidden.value) == "InvalidAMIID.NotFound"
+    admin_ec2 = make_client(compute_server, "ec2", Creds(compute_server.admin_access_key,
+                                                         compute_server.admin_secret_key, "admin"))
+    with pytest.raises(Exception) as bad_type:
+        admin_ec2.run_instances(ImageId=image_id, InstanceType="x9.huge", MinCount=1, MaxCount=1)
+    assert error_code(bad_type.value) == "InvalidParameterValue"
+    admin_ec2.deregister_image(ImageId=image_id)
+    with pytest.raises(Exception) as gone:
+        admin_ec2.describe_images(ImageIds=[image_id])
+    assert error_code(gone.value) == "InvalidAMIID.NotFound"
