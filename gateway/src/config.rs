@@ -197,6 +197,17 @@ mod tests {
     }
 
     #[test]
+    fn the_example_file_is_valid_and_says_the_defaults() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../skyport.toml");
+        let config = Config::from_file(&path).unwrap();
+        let compute = config.compute();
+        assert!(compute.enabled);
+        assert_eq!(compute.cidr, local_backend::ComputeConfig::default().cidr);
+        assert_eq!(compute.availability_zone, config.zones()[0]);
+        assert!(compute.images_dir.ends_with("images"));
+    }
+
+    #[test]
     fn unknown_keys_name_the_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("skyport.toml");
