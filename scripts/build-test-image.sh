@@ -184,9 +184,18 @@ if [ -n "$md_param" ]; then
 fi
 md="http://$md_host:$md_port"
 # IMDSv2 is optional: busybox wget cannot PUT, so ask for a token over nc.
-token="$(printf 'PUT /latest/api/token HTTP/1.0\r\nHost: %s\r\nX-aws-ec2-metadata-token-ttl-seconds: 300\r\nContent-Length: 0\r\n\r\n' "$md_host" \
-    | timeout 2 nc "$md_host" "$md_port" 2>/dev/null | tr -d '\r' \
-    | awk 'NR == 1 { if ($2 != "200") exit } body { print } /^$/ { body = 1 }' | head -n 1)"
+# Three tries: an emulated (TCG) guest on a busy host can be slow to get the answer.
+get_token() {
+    printf 'PUT /latest/api/token HTTP/1.0\r\nHost: %s\r\nX-aws-ec2-metadata-token-ttl-seconds: 300\r\nContent-Length: 0\r\n\r\n' "$md_host" \
+        | timeout 5 nc "$md_host" "$md_port" 2>/dev/null | tr -d '\r' \
+        | awk 'NR == 1 { if ($2 != "200") exit } body { print } /^$/ { body = 1 }' | head -n 1
+}
+token=""
+for _ in 1 2 3; do
+    token="$(get_token)"
+    [ -n "$token" ] && break
+    sleep 1
+done
 if [ -n "$token" ]; then
     echo "SKYPORT-METADATA-IMDSV2 yes"
 else
@@ -195,9 +204,9 @@ fi
 # Not `wget -T`: Debian's busybox-static 1.35 wget segfaults on -T; the timeout applet bounds it instead.
 fetch() { # fetch PATH FILE
     if [ -n "$token" ]; then
-        timeout 2 wget -q --header "X-aws-ec2-metadata-token: $token" -O "$2" "$md$1"
+        timeout 5 wget -q --header "X-aws-ec2-metadata-token: $token" -O "$2" "$md$1"
     else
-        timeout 2 wget -q -O "$2" "$md$1"
+        timeout 5 wget -q -O "$2" "$md$1"
     fi
 }
 

@@ -1,6 +1,8 @@
 -- Local compute: what the metadata service and DescribeInstanceAttribute
 -- need to know of an instance, and the image catalogue of this site.
 ALTER TABLE instances ADD COLUMN user_data TEXT;
+-- EC2's stateReason code: who or what last stopped or ended the instance.
+ALTER TABLE instances ADD COLUMN state_reason TEXT;
 
 -- Images of the local image store (bytes live with the compute backend).
 -- `tenant_id` is the owner; public images are launchable by every tenant.

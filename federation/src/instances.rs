@@ -57,8 +57,16 @@ pub struct Instance {
     /// Unix seconds.
     pub launched_at: i64,
     pub client_token: Option<String>,
+    /// Why the instance last stopped or ended, as an EC2 state reason code
+    /// (`Client.UserInitiatedShutdown`, `Server.InternalError`).
+    pub state_reason: Option<String>,
     pub tags: Vec<Tag>,
 }
+
+/// The state reason of instances stopped or terminated by their owner.
+const USER_SHUTDOWN: &str = "Client.UserInitiatedShutdown";
+/// The state reason of instances their target lost.
+const LOST: &str = "Server.InternalError";
 
 impl Instance {
     /// Whether two snapshots agree on everything a target reports.
@@ -114,6 +122,7 @@ fn row_of(row: &AnyRow) -> Result<Row> {
             launch_index: int(row, "launch_index")?,
             launched_at: int(row, "launched_at")?,
             client_token: opt_text(row, "client_token")?,
+            state_reason: opt_text(row, "state_reason")?,
             tags: Vec::new(),
         },
         remote_id: text(row, "remote_id")?,
@@ -288,6 +297,7 @@ impl Federation {
                 launch_index: index as i64,
                 launched_at,
                 client_token: launch.client_token.clone(),
+                state_reason: None,
                 tags: launch
                     .tags
                     .iter()
@@ -415,6 +425,9 @@ impl Federation {
                 match views.get(&row.remote_id) {
                     Some(view) => {
                         row.instance.state = view.state;
+                        if matches!(view.state, InstanceState::Running | InstanceState::Pending) {
+                            row.instance.state_reason = None;
+                        }
                         row.instance.private_ip = view.private_ip.clone();
                         row.instance.public_ip = view.public_ip.clone();
                         row.instance.private_dns = view.private_dns.clone();
@@ -424,7 +437,10 @@ impl Federation {
                             .or(row.instance.availability_zone);
                         row.instance.instance_type = view.instance_type.clone();
                     }
-                    None => row.instance.state = InstanceState::Terminated,
+                    None => {
+                        row.instance.state = InstanceState::Terminated;
+                        row.instance.state_reason = Some(LOST.into());
+                    }
                 }
                 // Write only what changed: describes are frequent, changes are not.
                 if !row.instance.same_observation(&before) {
@@ -442,7 +458,7 @@ impl Federation {
         let terminated_at = (instance.state == InstanceState::Terminated).then(now);
         sqlx::query(
             "UPDATE instances SET state = $1, private_ip = $2, public_ip = $3, private_dns = $4, availability_zone = $5, \
-             instance_type = $6, terminated_at = COALESCE(terminated_at, $7) WHERE id = $8",
+             instance_type = $6, terminated_at = COALESCE(terminated_at, $7), state_reason = $8 WHERE id = $9",
         )
         .bind(instance.state.name())
         .bind(&instance.private_ip)
@@ -451,6 +467,7 @@ impl Federation {
         .bind(&instance.availability_zone)
         .bind(&instance.instance_type)
         .bind(terminated_at)
+        .bind(&instance.state_reason)
         .bind(&instance.id)
         .execute(self.db.pool())
         .await
@@ -464,7 +481,7 @@ impl Federation {
         tenant: &Tenant,
         ids: &[String],
     ) -> Result<Vec<InstanceStateChange>> {
-        self.change_state(tenant, ids, |remote, remote_ids| async move {
+        self.change_state(tenant, ids, None, |remote, remote_ids| async move {
             remote.start_instances(&remote_ids).await
         })
         .await
@@ -477,9 +494,12 @@ impl Federation {
         ids: &[String],
         force: bool,
     ) -> Result<Vec<InstanceStateChange>> {
-        self.change_state(tenant, ids, |remote, remote_ids| async move {
-            remote.stop_instances(&remote_ids, force).await
-        })
+        self.change_state(
+            tenant,
+            ids,
+            Some(USER_SHUTDOWN),
+            |remote, remote_ids| async move { remote.stop_instances(&remote_ids, force).await },
+        )
         .await
     }
 
@@ -489,9 +509,12 @@ impl Federation {
         tenant: &Tenant,
         ids: &[String],
     ) -> Result<Vec<InstanceStateChange>> {
-        self.change_state(tenant, ids, |remote, remote_ids| async move {
-            remote.terminate_instances(&remote_ids).await
-        })
+        self.change_state(
+            tenant,
+            ids,
+            Some(USER_SHUTDOWN),
+            |remote, remote_ids| async move { remote.terminate_instances(&remote_ids).await },
+        )
         .await
     }
 
@@ -529,6 +552,7 @@ impl Federation {
         &self,
         tenant: &Tenant,
         ids: &[String],
+        reason: Option<&str>,
         call: F,
     ) -> Result<Vec<InstanceStateChange>>
     where
@@ -545,6 +569,7 @@ impl Federation {
                     continue;
                 };
                 row.instance.state = change.current;
+                row.instance.state_reason = reason.map(str::to_string);
                 self.store_state(&row.instance).await?;
                 changes.push(InstanceStateChange {
                     id: row.instance.id,
@@ -640,12 +665,19 @@ impl Federation {
         Ok(purged)
     }
 
-    /// Terminates instances this site launched on remote targets but never
-    /// recorded — a crash between a target's RunInstances and the record, so the
-    /// client never got them. They carry our tenants' `skyport:tenant` and a
-    /// `skyport:reservation` tag; ones younger than `grace_secs` may still be
-    /// on their way to the database and are left alone. Returns how many.
-    pub async fn reconcile_remote_instances(&self, grace_secs: i64) -> Result<usize> {
+    /// Repairs drift between the records and the clouds, on every target this
+    /// site launches on (its own libvirt and the remote clouds):
+    /// - orphans: instances this site launched but never recorded (a crash
+    ///   between a target's RunInstances and the record, so the client never got
+    ///   them) are terminated. They carry one of our tenants' `skyport:tenant`
+    ///   and a `skyport:reservation` tag; ones younger than `grace_secs` may
+    ///   still be on their way to the database and are left alone;
+    /// - ghosts: records of live instances the target no longer has become
+    ///   terminated.
+    ///
+    /// A target that cannot be listed is skipped. Returns how many instances
+    /// were terminated or marked terminated.
+    pub async fn reconcile_instances(&self, grace_secs: i64) -> Result<usize> {
         let accounts: HashSet<String> = self
             .list_tenants()
             .await?
@@ -653,33 +685,51 @@ impl Federation {
             .map(|t| t.account_id)
             .collect();
         let cutoff = time::OffsetDateTime::now_utc() - time::Duration::seconds(grace_secs);
-        let mut terminated = 0;
-        for remote in self.placement.remotes() {
-            let views = match remote.instances_tagged(RESERVATION_TAG).await {
+        let mut targets: Vec<(String, Arc<dyn Compute>)> = self
+            .placement
+            .remotes()
+            .map(|remote| {
+                (
+                    remote.name().to_string(),
+                    Arc::clone(remote) as Arc<dyn Compute>,
+                )
+            })
+            .collect();
+        if let Ok(local) = self.placement.local_compute() {
+            targets.push((self.placement.local_target().to_string(), local));
+        }
+        let mut repaired = 0;
+        for (target, compute) in targets {
+            let views = match compute.instances_tagged(RESERVATION_TAG).await {
                 Ok(views) => views,
                 Err(error) => {
-                    tracing::debug!(target = remote.name(), %error, "reconcile: listing instances failed");
+                    tracing::debug!(%target, %error, "reconcile: listing instances failed");
                     continue;
                 }
             };
-            let known: HashSet<String> =
-                sqlx::query("SELECT remote_id FROM instances WHERE target = $1")
-                    .bind(remote.name())
+            let records: HashMap<String, (String, String)> =
+                sqlx::query("SELECT id, remote_id, state FROM instances WHERE target = $1")
+                    .bind(&target)
                     .fetch_all(self.db.pool())
                     .await
                     .map_err(db_err)?
                     .iter()
-                    .map(|row| text(row, "remote_id"))
+                    .map(|row| {
+                        Ok((
+                            text(row, "remote_id")?,
+                            (text(row, "id")?, text(row, "state")?),
+                        ))
+                    })
                     .collect::<Result<_>>()?;
             let orphans: Vec<String> = views
-                .into_iter()
+                .iter()
                 .filter(|view| {
                     !matches!(
                         view.state,
                         InstanceState::Terminated | InstanceState::ShuttingDown
                     )
                 })
-                .filter(|view| !known.contains(&view.remote_id))
+                .filter(|view| !records.contains_key(&view.remote_id))
                 .filter(|view| {
                     view.tags
                         .iter()
@@ -695,16 +745,42 @@ impl Federation {
                     });
                     launched.is_some_and(|launched| launched <= cutoff)
                 })
-                .map(|view| view.remote_id)
+                .map(|view| view.remote_id.clone())
                 .collect();
-            if orphans.is_empty() {
-                continue;
+            if !orphans.is_empty() {
+                tracing::warn!(%target, instances = ?orphans, "terminating instances launched but never recorded");
+                compute.terminate_instances(&orphans).await?;
+                repaired += orphans.len();
             }
-            tracing::warn!(target = remote.name(), instances = ?orphans, "terminating instances launched but never recorded");
-            remote.terminate_instances(&orphans).await?;
-            terminated += orphans.len();
+            // Ghosts: recorded as live, gone from the target. Only trust the
+            // listing for instances old enough to have appeared in it.
+            let listed: HashSet<&str> = views.iter().map(|v| v.remote_id.as_str()).collect();
+            for (remote_id, (id, state)) in &records {
+                if state == InstanceState::Terminated.name() || listed.contains(remote_id.as_str())
+                {
+                    continue;
+                }
+                let still_there = compute
+                    .describe_instances(std::slice::from_ref(remote_id))
+                    .await
+                    .map(|views| !views.is_empty());
+                if let Ok(false) = still_there {
+                    tracing::warn!(%target, instance = %id, "reconcile: instance gone from its target; marking it terminated");
+                    sqlx::query(
+                        "UPDATE instances SET state = 'terminated', terminated_at = COALESCE(terminated_at, $1), \
+                         state_reason = $2 WHERE id = $3",
+                    )
+                    .bind(now())
+                    .bind(LOST)
+                    .bind(id)
+                    .execute(self.db.pool())
+                    .await
+                    .map_err(db_err)?;
+                    repaired += 1;
+                }
+            }
         }
-        Ok(terminated)
+        Ok(repaired)
     }
 
     /// An instance's record as last stored (no target call), with its tags.

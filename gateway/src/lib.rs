@@ -110,8 +110,8 @@ async fn probe_targets(federation: federation::Federation, interval_secs: f64) {
     }
 }
 
-/// Terminates remote instances launched but never recorded (see
-/// `Federation::reconcile_remote_instances`).
+/// Repairs drift between the instance records and the clouds (see
+/// `Federation::reconcile_instances`): at start, then every `interval_secs`.
 async fn reconcile_instances(
     federation: federation::Federation,
     interval_secs: f64,
@@ -121,14 +121,11 @@ async fn reconcile_instances(
         tokio::time::interval(std::time::Duration::from_secs_f64(interval_secs.max(0.1)));
     loop {
         tick.tick().await;
-        match federation
-            .reconcile_remote_instances(grace_secs as i64)
-            .await
-        {
+        match federation.reconcile_instances(grace_secs as i64).await {
             Ok(0) => {}
             Ok(n) => tracing::warn!(
-                terminated = n,
-                "reconcile: terminated unrecorded remote instances"
+                repaired = n,
+                "reconcile: repaired instance records and orphans"
             ),
             Err(e) => tracing::warn!(error = %e, "reconcile: sweep failed"),
         }
@@ -161,6 +158,8 @@ pub async fn serve(config: Config) -> Result<(), String> {
     ));
     if !site.targets.is_empty() {
         tokio::spawn(probe_targets(federation.clone(), config.target_probe_secs));
+    }
+    if !site.targets.is_empty() || site.compute.is_ok() {
         tokio::spawn(reconcile_instances(
             federation.clone(),
             config.reconcile_interval_secs,

@@ -10,8 +10,10 @@ builds the image, and points SKYPORT_TEST_IMAGE_DIR at it.
 import base64
 import hashlib
 import os
+import random
 import re
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -29,19 +31,42 @@ def image_dir() -> Path:
     return Path(value)
 
 
+COMPUTE_CONFIG = (
+    "[compute]\n"
+    'network = "skyport-e2e"\n'
+    'bridge = "skye2e0"\n'
+    'cidr = "10.252.9.0/24"\n'
+    "nat = false\n"
+    "metadata_port = 18776\n"
+    "stop_timeout_secs = 30\n"
+)
+
+
+def site_domains() -> list[str]:
+    """Domains on this suite's instance network, running or not."""
+    names = subprocess.run(["virsh", "-c", "qemu:///system", "list", "--all", "--name"],
+                           capture_output=True, text=True, check=True).stdout.split()
+    mine = []
+    for name in names:
+        xml = subprocess.run(["virsh", "-c", "qemu:///system", "dumpxml", name],
+                             capture_output=True, text=True).stdout
+        if "network='skyport-e2e'" in xml:
+            mine.append(name)
+    return mine
+
+
+def import_test_image(admin: AdminCli, *extra: str) -> str:
+    images = image_dir()
+    return admin.json("image", "import", "--name", unique("guest"),
+                      "--kernel", str(images / "vmlinuz"), "--initrd", str(images / "initrd.cpio.gz"),
+                      *extra)["id"]
+
+
 @pytest.fixture
 def compute_server(server_factory, tmp_path):
     # An isolated network of its own: guests reach only the host (metadata).
     config = tmp_path / "compute.toml"
-    config.write_text(
-        "[compute]\n"
-        'network = "skyport-e2e"\n'
-        'bridge = "skye2e0"\n'
-        'cidr = "10.252.9.0/24"\n'
-        "nat = false\n"
-        "metadata_port = 18776\n"
-        "stop_timeout_secs = 30\n"
-    )
+    config.write_text(COMPUTE_CONFIG)
     srv = server_factory(config=config, compute=True)
     assert "local compute: libvirt" in srv.stdout_text, srv.logs()
     return srv
@@ -72,11 +97,7 @@ def waiter(ec2, name: str, instance_id: str):
 
 def test_a_vm_boots_gets_its_metadata_stops_starts_reboots_and_terminates(compute_server):
     admin = AdminCli(compute_server)
-    images = image_dir()
-    imported = admin.json("image", "import", "--name", unique("guest"),
-                          "--kernel", str(images / "vmlinuz"), "--initrd", str(images / "initrd.cpio.gz"),
-                          "--cmdline", "console=ttyS0 quiet panic=-1", "--public")
-    image_id = imported["id"]
+    image_id = import_test_image(admin, "--cmdline", "console=ttyS0 quiet panic=-1", "--public")
     assert re.fullmatch(r"ami-[0-9a-f]{17}", image_id)
 
     creds = admin.new_tenant_with_key("compute")
@@ -143,14 +164,8 @@ def test_a_vm_boots_gets_its_metadata_stops_starts_reboots_and_terminates(comput
     finally:
         ec2.terminate_instances(InstanceIds=[instance_id])
     waiter(ec2, "instance_terminated", instance_id)
-    domains = subprocess.run(["virsh", "-c", "qemu:///system", "list", "--all", "--name"],
-                             capture_output=True, text=True, check=True).stdout.split()
-    remote_ids = [d for d in domains if d.startswith("skyport-")]
-    # The instance's domain is gone: none of this site's domains remain.
-    for name in remote_ids:
-        meta = subprocess.run(["virsh", "-c", "qemu:///system", "dumpxml", name],
-                              capture_output=True, text=True).stdout
-        assert "skyport-e2e" not in meta, f"{name} of this test's site is still defined"
+    # The domain is gone with its disk and lease: none of this site's domains remain.
+    assert site_domains() == []
 
 
 def test_run_instances_refuses_unknown_images_and_types(compute_server):
@@ -159,9 +174,7 @@ def test_run_instances_refuses_unknown_images_and_types(compute_server):
     with pytest.raises(Exception) as missing:
         ec2.run_instances(ImageId="ami-0123456789abcdef0", InstanceType="t3.nano", MinCount=1, MaxCount=1)
     assert error_code(missing.value) == "InvalidAMIID.NotFound"
-    images = image_dir()
-    image_id = admin.json("image", "import", "--name", unique("private"),
-                          "--kernel", str(images / "vmlinuz"), "--initrd", str(images / "initrd.cpio.gz"))["id"]
+    image_id = import_test_image(admin)
     # A private image of the admin tenant is invisible to other tenants.
     with pytest.raises(Exception) as hidden:
         ec2.run_instances(ImageId=image_id, InstanceType="t3.nano", MinCount=1, MaxCount=1)
@@ -175,3 +188,67 @@ def test_run_instances_refuses_unknown_images_and_types(compute_server):
     with pytest.raises(Exception) as gone:
         admin_ec2.describe_images(ImageIds=[image_id])
     assert error_code(gone.value) == "InvalidAMIID.NotFound"
+
+
+def test_kill_9_during_run_instances_leaves_no_orphan_and_no_ghost(server_factory, tmp_path):
+    # Reconcile at start and every second; an unrecorded domain is an orphan
+    # once 3 s old (a launch records its instances well within that).
+    config = tmp_path / "reconcile.toml"
+    config.write_text("reconcile_interval_secs = 1\norphan_grace_secs = 3\n" + COMPUTE_CONFIG)
+    srv = server_factory(config=config, compute=True)
+    data_dir, database_url = srv.data_dir, srv.database_url
+    admin = AdminCli(srv)
+    image_id = import_test_image(admin, "--public")
+    creds = admin.new_tenant_with_key("crash")
+
+    def live_instances(server) -> list[str]:
+        ec2 = make_client(server, "ec2", creds)
+        reservations = ec2.describe_instances()["Reservations"]
+        return [i["InstanceId"] for r in reservations for i in r["Instances"]
+                if i["State"]["Name"] != "terminated"]
+
+    for round_ in range(3):
+        ec2 = make_client(srv, "ec2", creds)
+        launch = threading.Thread(target=lambda: _swallow(lambda: ec2.run_instances(
+            ImageId=image_id, InstanceType="t3.nano", MinCount=2, MaxCount=2)))
+        launch.start()
+        time.sleep(random.uniform(0.05, 1.2))
+        srv.proc.kill()
+        srv.proc.wait(timeout=10)
+        launch.join(timeout=30)
+        srv = server_factory(data_dir=data_dir, database_url=database_url, config=config, compute=True)
+        # Converged: every domain of the site is a live instance the tenant sees, and back.
+        deadline = time.monotonic() + 30
+        while True:
+            domains, live = site_domains(), live_instances(srv)
+            if len(domains) == len(live):
+                break
+            assert time.monotonic() < deadline, (
+                f"round {round_}: {len(domains)} domains {domains} vs {len(live)} live instances {live}\n{srv.logs()}")
+            time.sleep(0.5)
+        if live:
+            make_client(srv, "ec2", creds).terminate_instances(InstanceIds=live)
+        assert site_domains() == [], site_domains()
+
+    # A ghost: the domain vanishes behind Skyport's back; the record follows.
+    ec2 = make_client(srv, "ec2", creds)
+    instance_id = ec2.run_instances(ImageId=image_id, InstanceType="t3.nano", MinCount=1,
+                                    MaxCount=1)["Instances"][0]["InstanceId"]
+    [domain] = site_domains()
+    for command in ("destroy", "undefine"):
+        subprocess.run(["virsh", "-q", "-c", "qemu:///system", command, domain], capture_output=True)
+    deadline = time.monotonic() + 15
+    while True:
+        instance = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"][0]
+        if instance["State"]["Name"] == "terminated":
+            break
+        assert time.monotonic() < deadline, instance
+        time.sleep(0.5)
+    assert instance["StateReason"]["Code"] == "Server.InternalError"
+
+
+def _swallow(call):
+    try:
+        call()
+    except Exception:  # the gateway is killed mid-request: any outcome is fine here
+        pass

@@ -118,9 +118,23 @@ fn write_instance(x: &mut XmlWriter, instance: &Instance) {
             "clientToken",
             instance.client_token.as_deref().unwrap_or(""),
         )
-        .tag_set(&instance.tags)
-        .leaf("hypervisor", "xen")
-        .end();
+        .tag_set(&instance.tags);
+    if let Some(code) = &instance.state_reason {
+        let message = match code.as_str() {
+            "Client.UserInitiatedShutdown" => {
+                "Client.UserInitiatedShutdown: User initiated shutdown"
+            }
+            "Server.InternalError" => {
+                "Server.InternalError: the instance disappeared from its host"
+            }
+            _ => code.as_str(),
+        };
+        x.start("stateReason")
+            .leaf("code", code)
+            .leaf("message", message)
+            .end();
+    }
+    x.leaf("hypervisor", "xen").end();
 }
 
 pub async fn run_instances(call: Ec2Call<'_>) -> Result<String, Ec2Error> {

@@ -95,7 +95,7 @@ impl LibvirtCompute {
         })?;
         network::ensure_network(&conn, &config, &subnet)?;
         network::ensure_metadata_redirect(&config, &subnet)?;
-        Ok(LibvirtCompute {
+        let compute = LibvirtCompute {
             inner: Arc::new(Inner {
                 instances_dir: config.instances_dir.clone(),
                 config,
@@ -107,7 +107,9 @@ impl LibvirtCompute {
                 launch: Mutex::new(()),
                 stopping: Mutex::new(HashSet::new()),
             }),
-        })
+        };
+        compute.inner.sweep_debris()?;
+        Ok(compute)
     }
 
     /// The image store instances boot from.
@@ -166,6 +168,31 @@ impl Inner {
             tracing::info!(uri = %self.config.uri, "reconnected to libvirt");
         }
         f(&conn)
+    }
+
+    /// Removes what a crash mid-launch can leave without a domain: leases and
+    /// instance directories named after a domain that was never defined.
+    /// (Defined domains nobody recorded are the reconciler's business.)
+    fn sweep_debris(&self) -> Result<()> {
+        self.with_conn(|conn| {
+            let network = self.network(conn)?;
+            let exists = |name: &str| Domain::lookup_by_name(conn, name).is_ok();
+            for lease in network::leases(&network)? {
+                if lease.name.starts_with("skyport-") && !exists(&lease.name) {
+                    tracing::info!(domain = %lease.name, ip = %lease.ip, "removing a lease left by an interrupted launch");
+                    network::remove_lease(&network, &lease)?;
+                }
+            }
+            if let Ok(entries) = std::fs::read_dir(&self.instances_dir) {
+                for entry in entries.flatten() {
+                    let name = entry.file_name().to_string_lossy().into_owned();
+                    if name.starts_with("skyport-") && !exists(&name) {
+                        let _ = std::fs::remove_dir_all(entry.path());
+                    }
+                }
+            }
+            Ok(())
+        })
     }
 
     fn network(&self, conn: &Connect) -> Result<Network> {
