@@ -248,6 +248,38 @@ impl Compute for AwsTarget {
         Ok(id)
     }
 
+    #[tracing::instrument(skip(self), fields(backend = %self.name()))]
+    async fn set_instance_type(&self, remote_id: &str, instance_type: &str) -> cloud::Result<()> {
+        let value = aws_sdk_ec2::types::AttributeValue::builder()
+            .value(instance_type)
+            .build();
+        let call = self
+            .clients
+            .ec2
+            .modify_instance_attribute()
+            .instance_id(remote_id)
+            .instance_type(value);
+        call.send().await.map_err(|error| self.fail(error))?;
+        Ok(())
+    }
+
+    #[tracing::instrument(skip(self, user_data), fields(backend = %self.name()))]
+    async fn set_user_data(&self, remote_id: &str, user_data: Option<&str>) -> cloud::Result<()> {
+        // EC2 wants the base64 text itself as the blob (which the SDK encodes
+        // once more for the wire), unlike RunInstances' plain string.
+        let value = aws_sdk_ec2::types::SecureBlobAttributeValue::builder()
+            .value(Blob::new(user_data.unwrap_or_default().trim().as_bytes()))
+            .build();
+        let call = self
+            .clients
+            .ec2
+            .modify_instance_attribute()
+            .instance_id(remote_id)
+            .user_data(value);
+        call.send().await.map_err(|error| self.fail(error))?;
+        Ok(())
+    }
+
     #[tracing::instrument(skip_all, fields(backend = %self.name(), count = image_ids.len()))]
     async fn describe_images(&self, image_ids: &[String]) -> cloud::Result<Vec<ImageView>> {
         let ids = (!image_ids.is_empty()).then(|| image_ids.to_vec());

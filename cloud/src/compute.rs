@@ -148,6 +148,10 @@ pub trait Compute: Send + Sync {
         description: &str,
         rules: &[Rule],
     ) -> Result<String>;
+    /// Changes a stopped instance's type.
+    async fn set_instance_type(&self, remote_id: &str, instance_type: &str) -> Result<()>;
+    /// Replaces a stopped instance's user data (base64, as clients send it).
+    async fn set_user_data(&self, remote_id: &str, user_data: Option<&str>) -> Result<()>;
     /// Images visible to us on the target (`image_ids` empty = all).
     async fn describe_images(&self, image_ids: &[String]) -> Result<Vec<ImageView>>;
 }

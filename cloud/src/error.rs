@@ -34,6 +34,10 @@ pub enum Error {
     /// A per-tenant quota would be exceeded.
     #[error("quota exceeded: {resource} limit is {limit}")]
     QuotaExceeded { resource: &'static str, limit: i64 },
+    /// The resource is not in a state that allows this (e.g. changing the type
+    /// of a running instance).
+    #[error("{0}")]
+    IncorrectState(String),
     /// The caller is not allowed to do this.
     #[error("{0}")]
     AccessDenied(String),

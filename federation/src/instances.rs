@@ -783,6 +783,15 @@ impl Federation {
         Ok(repaired)
     }
 
+    /// The target's ID of one of the tenant's instances.
+    pub(crate) async fn remote_id_of(&self, tenant: &Tenant, id: &str) -> Result<String> {
+        self.owned_instances(tenant, &[id.to_string()])
+            .await?
+            .pop()
+            .map(|row| row.remote_id)
+            .ok_or_else(|| Error::not_found(ResourceKind::Instance, id))
+    }
+
     /// An instance's record as last stored (no target call), with its tags.
     pub async fn instance_record(&self, tenant: &Tenant, id: &str) -> Result<Option<Instance>> {
         let rows = self.instance_rows(tenant, "id = $2", Some(id)).await?;

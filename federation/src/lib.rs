@@ -11,6 +11,7 @@ pub mod buckets;
 pub mod cache;
 pub mod db;
 pub mod images;
+pub mod instance_attributes;
 pub mod instances;
 pub mod key_material;
 pub mod key_pairs;

@@ -109,6 +109,7 @@ impl From<Error> for Ec2Error {
                 Ec2Error::bad_request(code, message)
             }
             Error::DependencyViolation(_) => Ec2Error::bad_request("DependencyViolation", message),
+            Error::IncorrectState(_) => Ec2Error::bad_request("IncorrectInstanceState", message),
             Error::CannotDelete(_) => Ec2Error::bad_request("CannotDelete", message),
             Error::QuotaExceeded {
                 resource: "instances",
@@ -244,6 +245,7 @@ pub fn s3_error(error: Error) -> S3Error {
         Error::QuotaExceeded { .. } => S3ErrorCode::Custom("QuotaExceeded".into()),
         Error::AccessDenied(_) | Error::CannotDelete(_) => S3ErrorCode::AccessDenied,
         Error::DependencyViolation(_) => S3ErrorCode::InvalidRequest,
+        Error::IncorrectState(_) => S3ErrorCode::InvalidRequest,
         Error::PlacementRefused(_) => S3ErrorCode::InvalidLocationConstraint,
         Error::Unavailable(_) => S3ErrorCode::ServiceUnavailable,
         Error::Throttled(_) => S3ErrorCode::SlowDown,
@@ -268,9 +270,10 @@ pub fn admin_status(error: &Error) -> (StatusCode, &'static str) {
             (StatusCode::CONFLICT, "AlreadyExists")
         }
         Error::InvalidParameter { .. } => (StatusCode::BAD_REQUEST, "InvalidParameter"),
-        Error::DependencyViolation(_) | Error::BucketNotEmpty(_) | Error::CannotDelete(_) => {
-            (StatusCode::CONFLICT, "DependencyViolation")
-        }
+        Error::DependencyViolation(_)
+        | Error::BucketNotEmpty(_)
+        | Error::CannotDelete(_)
+        | Error::IncorrectState(_) => (StatusCode::CONFLICT, "DependencyViolation"),
         Error::BadDigest(_)
         | Error::IncompleteBody(_)
         | Error::PreconditionFailed

@@ -55,18 +55,27 @@ struct Cleanup(String);
 
 impl Drop for Cleanup {
     fn drop(&mut self) {
-        for command in ["destroy", "undefine"] {
-            let _ = std::process::Command::new("virsh")
-                .args(["-q", "-c", "qemu:///system", command, &self.0])
-                .stderr(std::process::Stdio::null())
-                .stdout(std::process::Stdio::null())
-                .status();
-        }
+        virsh(&["destroy", &self.0]);
+        virsh(&["undefine", &self.0]);
     }
+}
+
+fn virsh(args: &[&str]) {
+    let _ = std::process::Command::new("virsh")
+        .args(["-q", "-c", "qemu:///system"])
+        .args(args)
+        .stderr(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .status();
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_guest_boots_stops_starts_and_terminates() {
+    // This test's network starts fresh: dnsmasq offers an address only to its
+    // last holder, and may remember one from an earlier run.
+    virsh(&["net-destroy", "skyport-lbtest"]);
+    virsh(&["net-undefine", "skyport-lbtest"]);
+    let _ = std::fs::remove_file("/var/lib/libvirt/dnsmasq/skylbtest0.status");
     let dir = tempfile::tempdir().unwrap();
     let config = ComputeConfig {
         network: "skyport-lbtest".into(),

@@ -55,6 +55,23 @@ def site_domains() -> list[str]:
     return mine
 
 
+def virsh(*args: str) -> None:
+    subprocess.run(["virsh", "-q", "-c", "qemu:///system", *args], capture_output=True)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def fresh_test_network():
+    """This suite's network starts empty: no domains, no leases dnsmasq
+    remembers from an earlier run (it offers an address only to its last holder)."""
+    for name in site_domains():
+        virsh("destroy", name)
+        virsh("undefine", name)
+    virsh("net-destroy", "skyport-e2e")
+    virsh("net-undefine", "skyport-e2e")
+    Path("/var/lib/libvirt/dnsmasq/skye2e0.status").unlink(missing_ok=True)
+    yield
+
+
 def import_test_image(admin: AdminCli, *extra: str) -> str:
     images = image_dir()
     return admin.json("image", "import", "--name", unique("guest"),
@@ -153,10 +170,33 @@ def test_a_vm_boots_gets_its_metadata_stops_starts_reboots_and_terminates(comput
         assert stopped["PreviousState"]["Name"] == "running"
         waiter(ec2, "instance_stopped", instance_id)
         assert "SKYPORT-GUEST-POWEROFF" in console(ec2, instance_id)
+        stopped = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"][0]
+        assert stopped["StateReason"]["Code"] == "Client.UserInitiatedShutdown"
+
+        # Attributes: user data as launched; the type changes while stopped.
+        attribute = ec2.describe_instance_attribute(InstanceId=instance_id, Attribute="userData")
+        assert base64.b64decode(attribute["UserData"]["Value"]) == user_data
+        ec2.modify_instance_attribute(InstanceId=instance_id, InstanceType={"Value": "t3.micro"})
+        attribute = ec2.describe_instance_attribute(InstanceId=instance_id, Attribute="instanceType")
+        assert attribute["InstanceType"]["Value"] == "t3.micro"
+        # As on EC2, this action's blob is the base64 text of the user data.
+        new_user_data = b"#!/bin/sh\necho second boot\n"
+        ec2.modify_instance_attribute(InstanceId=instance_id,
+                                      UserData={"Value": base64.b64encode(new_user_data)})
 
         ec2.start_instances(InstanceIds=[instance_id])
         waiter(ec2, "instance_running", instance_id)
-        wait_console(ec2, instance_id, "SKYPORT-GUEST-DONE", 2)
+        text = wait_console(ec2, instance_id, "SKYPORT-GUEST-DONE", 2)
+        assert f"SKYPORT-USERDATA-SHA256 {hashlib.sha256(new_user_data).hexdigest()}" in text, text
+        with pytest.raises(Exception) as running:
+            ec2.modify_instance_attribute(InstanceId=instance_id, InstanceType={"Value": "t3.small"})
+        assert error_code(running.value) == "IncorrectInstanceState"
+        described = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"][0]
+        assert described["InstanceType"] == "t3.micro" and "StateReason" not in described
+        [domain] = site_domains()
+        info = subprocess.run(["virsh", "-c", "qemu:///system", "dominfo", domain],
+                              capture_output=True, text=True, check=True).stdout
+        assert re.search(r"Max memory:\s+1048576 KiB", info), info
 
         ec2.reboot_instances(InstanceIds=[instance_id])
         text = wait_console(ec2, instance_id, "SKYPORT-GUEST-DONE", 3)

@@ -123,6 +123,14 @@ async fn compute(target: &AwsTarget) {
         change.current,
         InstanceState::Stopping | InstanceState::Stopped
     )));
+    // While stopped: a new type and new user data reach the target.
+    target.set_instance_type(&ids[0], "t3.small").await.unwrap();
+    target
+        .set_user_data(&ids[0], Some("aGVsbG8="))
+        .await
+        .unwrap();
+    let resized = target.describe_instances(&ids[..1]).await.unwrap();
+    assert_eq!(resized[0].instance_type, "t3.small");
     let started = target.start_instances(&ids).await.unwrap();
     assert_eq!(started.len(), 2);
     assert!(started.iter().all(|change| matches!(

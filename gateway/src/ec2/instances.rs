@@ -16,6 +16,19 @@ use crate::error::Ec2Error;
 /// AWS's limit on UserData, before base64.
 const MAX_USER_DATA: usize = 16 * 1024;
 
+/// Refuses user data that is not base64 or over AWS's 16 KiB.
+pub(super) fn check_user_data(encoded: &str) -> Result<(), Ec2Error> {
+    let decoded = STANDARD
+        .decode(encoded.trim())
+        .map_err(|_| Ec2Error::invalid_value("Invalid BASE64 encoding of user data."))?;
+    if decoded.len() > MAX_USER_DATA {
+        return Err(Ec2Error::invalid_value(format!(
+            "User data is limited to {MAX_USER_DATA} bytes"
+        )));
+    }
+    Ok(())
+}
+
 impl Filterable for Instance {
     const FILTERS: &'static [&'static str] = &[
         "instance-id",
@@ -169,14 +182,7 @@ pub async fn run_instances(call: Ec2Call<'_>) -> Result<String, Ec2Error> {
     }
     let user_data = call.params.get("UserData").map(str::to_string);
     if let Some(data) = &user_data {
-        let decoded = STANDARD
-            .decode(data.trim())
-            .map_err(|_| Ec2Error::invalid_value("Invalid BASE64 encoding of user data."))?;
-        if decoded.len() > MAX_USER_DATA {
-            return Err(Ec2Error::invalid_value(
-                "User data is limited to 16384 bytes",
-            ));
-        }
+        check_user_data(data)?;
     }
     let mut security_group_ids = call.params.list("SecurityGroupId");
     security_group_ids.extend(call.params.list("SecurityGroup"));

@@ -5,6 +5,7 @@
 pub mod account;
 pub mod filter;
 pub mod images;
+pub mod instance_attributes;
 pub mod instances;
 pub mod key_pairs;
 pub mod page;
@@ -75,10 +76,12 @@ pub enum Action {
     GetConsoleOutput,
     DescribeImages,
     DeregisterImage,
+    DescribeInstanceAttribute,
+    ModifyInstanceAttribute,
 }
 
 impl Action {
-    const ALL: [Action; 27] = [
+    const ALL: [Action; 29] = [
         Action::DescribeRegions,
         Action::DescribeAvailabilityZones,
         Action::DescribeAccountAttributes,
@@ -106,6 +109,8 @@ impl Action {
         Action::GetConsoleOutput,
         Action::DescribeImages,
         Action::DeregisterImage,
+        Action::DescribeInstanceAttribute,
+        Action::ModifyInstanceAttribute,
     ];
 
     /// The wire name (`DescribeRegions`).
@@ -138,6 +143,8 @@ impl Action {
             Action::GetConsoleOutput => "GetConsoleOutput",
             Action::DescribeImages => "DescribeImages",
             Action::DeregisterImage => "DeregisterImage",
+            Action::DescribeInstanceAttribute => "DescribeInstanceAttribute",
+            Action::ModifyInstanceAttribute => "ModifyInstanceAttribute",
         }
     }
 
@@ -201,6 +208,12 @@ pub async fn dispatch(action: Action, call: Ec2Call<'_>) -> Result<String, Ec2Er
         Action::GetConsoleOutput => instances::get_console_output(call).await,
         Action::DescribeImages => images::describe_images(call).await,
         Action::DeregisterImage => images::deregister_image(call).await,
+        Action::DescribeInstanceAttribute => {
+            instance_attributes::describe_instance_attribute(call).await
+        }
+        Action::ModifyInstanceAttribute => {
+            instance_attributes::modify_instance_attribute(call).await
+        }
     }
 }
 

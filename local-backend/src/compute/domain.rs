@@ -118,6 +118,12 @@ pub fn domain_xml(spec: &DomainSpec) -> String {
     )
 }
 
+/// The `<metadata>` element alone, for `virDomainSetMetadata` (key `skyport`).
+pub fn meta_element(meta: &InstanceMeta) -> String {
+    let json = serde_json::to_string(meta).unwrap_or_default();
+    format!("<instance>{}</instance>", escape(&json))
+}
+
 /// Reads Skyport's metadata back from what `virDomainGetMetadata` returns (the
 /// element with its JSON text); None for domains that are not Skyport's.
 pub fn parse_meta(element: &str) -> Option<InstanceMeta> {

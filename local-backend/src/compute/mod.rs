@@ -260,18 +260,21 @@ impl Inner {
         }
     }
 
-    fn run(&self, spec: &LaunchSpec) -> Result<Vec<InstanceView>> {
-        let image = self.images.get(&spec.image_id)?;
-        let size = *self.types.get(&spec.instance_type).ok_or_else(|| {
+    fn size_of(&self, instance_type: &str) -> Result<InstanceType> {
+        self.types.get(instance_type).copied().ok_or_else(|| {
             Error::invalid(
                 "InstanceType",
                 format!(
-                    "The instance type '{}' is not offered on this site (one of: {})",
-                    spec.instance_type,
+                    "The instance type '{instance_type}' is not offered on this site (one of: {})",
                     self.types.keys().cloned().collect::<Vec<_>>().join(", ")
                 ),
             )
-        })?;
+        })
+    }
+
+    fn run(&self, spec: &LaunchSpec) -> Result<Vec<InstanceView>> {
+        let image = self.images.get(&spec.image_id)?;
+        let size = self.size_of(&spec.instance_type)?;
         if let Some(zone) = &spec.availability_zone {
             if *zone != self.config.availability_zone {
                 return Err(Error::invalid(
@@ -596,6 +599,47 @@ impl Inner {
         })
     }
 
+    /// Resizes a stopped domain (its persistent definition) and records the type.
+    fn set_type(&self, name: &str, instance_type: &str) -> Result<()> {
+        let size = self.size_of(instance_type)?;
+        self.with_conn(|conn| {
+            let (domain, mut meta) = self
+                .ours(conn, name)?
+                .ok_or_else(|| Error::not_found(ResourceKind::Instance, name))?;
+            if self.state_of(name, &domain) != InstanceState::Stopped {
+                return Err(Error::IncorrectState(
+                    "The instance must be stopped to change its instance type".into(),
+                ));
+            }
+            let fail = |e| virt_error("resizing the domain", e);
+            let kib = size.memory_mib * 1024;
+            domain.set_max_memory(kib).map_err(fail)?;
+            domain
+                .set_memory_flags(kib, sys::VIR_DOMAIN_MEM_CONFIG)
+                .map_err(fail)?;
+            // Raise the maximum before the count, or lower the count first.
+            let config = sys::VIR_DOMAIN_AFFECT_CONFIG;
+            let maximum = config | sys::VIR_DOMAIN_VCPU_MAXIMUM;
+            if domain.set_vcpus_flags(size.vcpus, maximum).is_ok() {
+                domain.set_vcpus_flags(size.vcpus, config).map_err(fail)?;
+            } else {
+                domain.set_vcpus_flags(size.vcpus, config).map_err(fail)?;
+                domain.set_vcpus_flags(size.vcpus, maximum).map_err(fail)?;
+            }
+            meta.instance_type = instance_type.to_string();
+            domain
+                .set_metadata(
+                    sys::VIR_DOMAIN_METADATA_ELEMENT as i32,
+                    Some(&domain::meta_element(&meta)),
+                    Some("skyport"),
+                    Some(METADATA_URI),
+                    config,
+                )
+                .map_err(|e| virt_error("recording the instance type", e))?;
+            Ok(())
+        })
+    }
+
     fn console(&self, name: &str) -> Result<(Vec<u8>, Option<String>)> {
         use std::io::{Read, Seek, SeekFrom};
         if self.with_conn(|conn| self.ours(conn, name))?.is_none() {
@@ -679,6 +723,18 @@ impl Compute for LibvirtCompute {
     async fn console_output(&self, remote_id: &str) -> Result<(Vec<u8>, Option<String>)> {
         let name = remote_id.to_string();
         self.blocking(move |inner| inner.console(&name)).await
+    }
+
+    async fn set_instance_type(&self, remote_id: &str, instance_type: &str) -> Result<()> {
+        let (name, instance_type) = (remote_id.to_string(), instance_type.to_string());
+        self.blocking(move |inner| inner.set_type(&name, &instance_type))
+            .await
+    }
+
+    /// User data reaches local guests through the metadata service, which
+    /// reads it from Skyport's records: nothing to change here.
+    async fn set_user_data(&self, _remote_id: &str, _user_data: Option<&str>) -> Result<()> {
+        Ok(())
     }
 
     /// Keys reach local guests through the metadata service, which reads them
