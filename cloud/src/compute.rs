@@ -44,6 +44,15 @@ impl InstanceState {
         }
     }
 
+    /// Whether the instance is on its way to another state (pending,
+    /// stopping, shutting-down).
+    pub fn is_transitional(self) -> bool {
+        matches!(
+            self,
+            InstanceState::Pending | InstanceState::Stopping | InstanceState::ShuttingDown
+        )
+    }
+
     /// Parses an AWS state name.
     pub fn from_name(name: &str) -> Option<Self> {
         [

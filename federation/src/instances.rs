@@ -369,6 +369,26 @@ impl Federation {
         ids: &[String],
     ) -> Result<Vec<Instance>> {
         let rows = self.owned_instances(tenant, ids).await?;
+        // Instances on their way somewhere are asked about now (waiters poll
+        // for the end of the move); settled ones are served from the records,
+        // which `sync_instances` keeps fresh in the background.
+        let (moving, settled): (Vec<Row>, Vec<Row>) = rows
+            .into_iter()
+            .partition(|row| row.instance.state.is_transitional());
+        let mut instances: Vec<Instance> = settled.into_iter().map(|r| r.instance).collect();
+        instances.extend(self.refresh_all(moving).await);
+        instances.sort_by(|a, b| {
+            (a.launched_at, &a.reservation_id, a.launch_index).cmp(&(
+                b.launched_at,
+                &b.reservation_id,
+                b.launch_index,
+            ))
+        });
+        self.with_tags(tenant, instances).await
+    }
+
+    /// Refreshes `rows` from their targets, one concurrent call per target.
+    async fn refresh_all(&self, rows: Vec<Row>) -> Vec<Instance> {
         let mut by_target: HashMap<String, Vec<Row>> = HashMap::new();
         for row in rows {
             by_target
@@ -382,15 +402,24 @@ impl Federation {
                 .map(|(target, rows)| self.refresh(target, rows)),
         )
         .await;
-        let mut instances: Vec<Instance> = refreshed.into_iter().flatten().collect();
-        instances.sort_by(|a, b| {
-            (a.launched_at, &a.reservation_id, a.launch_index).cmp(&(
-                b.launched_at,
-                &b.reservation_id,
-                b.launch_index,
-            ))
-        });
-        self.with_tags(tenant, instances).await
+        refreshed.into_iter().flatten().collect()
+    }
+
+    /// Brings every live instance record up to date with its target (all
+    /// tenants): what changed outside Skyport's own calls — a guest that
+    /// powered itself off, an instance the target lost — shows within one
+    /// sync interval. Returns how many instances were asked about.
+    pub async fn sync_instances(&self) -> Result<usize> {
+        let rows = sqlx::query("SELECT * FROM instances WHERE state <> 'terminated'")
+            .fetch_all(self.db.pool())
+            .await
+            .map_err(db_err)?
+            .iter()
+            .map(row_of)
+            .collect::<Result<Vec<_>>>()?;
+        let count = rows.len();
+        self.refresh_all(rows).await;
+        Ok(count)
     }
 
     /// Asks one target about `rows` and stores what it says; on failure keeps the

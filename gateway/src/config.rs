@@ -71,6 +71,11 @@ pub struct Config {
     /// Seconds between two sweeps for instances launched on a remote target
     /// but never recorded (a crash mid-launch); they are terminated.
     pub reconcile_interval_secs: f64,
+    /// Seconds between two refreshes of every live instance's state from its
+    /// target. DescribeInstances serves settled instances from the records
+    /// (asking targets only about instances in a transitional state), so
+    /// changes made outside Skyport show within this interval.
+    pub instance_sync_secs: f64,
     /// How old such an instance must be before the sweep terminates it.
     pub orphan_grace_secs: u64,
     /// Remote clouds by the name the policies give them: endpoint, region,
@@ -99,6 +104,7 @@ impl Default for Config {
             local_target: "local".into(),
             target_probe_secs: 5.0,
             reconcile_interval_secs: 300.0,
+            instance_sync_secs: 5.0,
             orphan_grace_secs: 600,
             targets: BTreeMap::new(),
             compute: local_backend::ComputeConfig::default(),

@@ -110,6 +110,20 @@ async fn probe_targets(federation: federation::Federation, interval_secs: f64) {
     }
 }
 
+/// Refreshes every live instance record from its target (see
+/// `Federation::sync_instances`).
+async fn sync_instances(federation: federation::Federation, interval_secs: f64) {
+    let mut tick =
+        tokio::time::interval(std::time::Duration::from_secs_f64(interval_secs.max(0.1)));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Err(e) = federation.sync_instances().await {
+            tracing::warn!(error = %e, "syncing instance states failed");
+        }
+    }
+}
+
 /// Repairs drift between the instance records and the clouds (see
 /// `Federation::reconcile_instances`): at start, then every `interval_secs`.
 async fn reconcile_instances(
@@ -160,6 +174,10 @@ pub async fn serve(config: Config) -> Result<(), String> {
         tokio::spawn(probe_targets(federation.clone(), config.target_probe_secs));
     }
     if !site.targets.is_empty() || site.compute.is_ok() {
+        tokio::spawn(sync_instances(
+            federation.clone(),
+            config.instance_sync_secs,
+        ));
         tokio::spawn(reconcile_instances(
             federation.clone(),
             config.reconcile_interval_secs,
