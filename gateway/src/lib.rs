@@ -196,9 +196,8 @@ pub async fn serve(config: Config) -> Result<(), String> {
                 }
             }
             println!(
-                "local compute: libvirt {} in {}, instances on network {} ({}), metadata at {address}",
-                config.compute.uri,
-                compute.availability_zone(),
+                "local compute: libvirt host(s) {}; instances on network {} ({}), metadata at {address}",
+                compute.hosts().join(", "),
                 config.compute.network,
                 config.compute.cidr
             );

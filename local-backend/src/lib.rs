@@ -4,5 +4,5 @@
 pub mod compute;
 pub mod object_store;
 
-pub use compute::{ComputeConfig, ImageStore, LibvirtCompute};
+pub use compute::{ComputeConfig, HostConfig, ImageStore, LibvirtCompute, Weigher};
 pub use object_store::FsObjectStore;

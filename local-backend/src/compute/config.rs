@@ -6,6 +6,21 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
+use super::scheduler::Weigher;
+
+/// One compute host: a libvirt connection in an availability zone.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct HostConfig {
+    /// A short name for logs and `skyport admin`.
+    pub name: String,
+    /// Its libvirt URI (`qemu:///system`, `qemu+ssh://host/system`, `qemu+tls://…`).
+    pub uri: String,
+    /// Its zone; empty means the site's first zone.
+    #[serde(default)]
+    pub availability_zone: String,
+}
+
 /// An instance type's size.
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
@@ -21,8 +36,16 @@ pub struct ComputeConfig {
     /// Use libvirt for instances. When libvirt cannot be reached the gateway
     /// still starts and says why; instances then need a remote target.
     pub enabled: bool,
-    /// The libvirt connection of the compute host.
+    /// The libvirt connection of the compute host (when `hosts` is empty).
     pub uri: String,
+    /// Several compute hosts; empty means one, `uri` in `availability_zone`.
+    pub hosts: Vec<HostConfig>,
+    /// How the scheduler orders hosts with room: `spread` or `pack`.
+    pub scheduler: Weigher,
+    /// vCPUs offered per physical CPU of a host.
+    pub cpu_allocation_ratio: f64,
+    /// Memory offered per byte of a host's RAM.
+    pub ram_allocation_ratio: f64,
     /// libvirt domain type: `qemu` (TCG) works everywhere; `kvm` where the host
     /// really has hardware virtualisation.
     pub domain_type: String,
@@ -57,6 +80,10 @@ impl Default for ComputeConfig {
         ComputeConfig {
             enabled: true,
             uri: "qemu:///system".into(),
+            hosts: Vec::new(),
+            scheduler: Weigher::Spread,
+            cpu_allocation_ratio: 4.0,
+            ram_allocation_ratio: 1.5,
             domain_type: "qemu".into(),
             network: "skyport-local".into(),
             bridge: "skyport0".into(),
@@ -69,6 +96,27 @@ impl Default for ComputeConfig {
             stop_timeout_secs: 60.0,
             instance_types: BTreeMap::new(),
         }
+    }
+}
+
+impl ComputeConfig {
+    /// The compute hosts in force: `hosts`, or the one host `uri` names.
+    pub fn host_list(&self) -> Vec<HostConfig> {
+        let mut hosts = if self.hosts.is_empty() {
+            vec![HostConfig {
+                name: "local".into(),
+                uri: self.uri.clone(),
+                availability_zone: String::new(),
+            }]
+        } else {
+            self.hosts.clone()
+        };
+        for host in &mut hosts {
+            if host.availability_zone.is_empty() {
+                host.availability_zone = self.availability_zone.clone();
+            }
+        }
+        hosts
     }
 }
 

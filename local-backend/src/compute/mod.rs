@@ -10,14 +10,16 @@
 
 mod config;
 mod domain;
+mod host;
 mod images;
 mod network;
+mod scheduler;
 mod subnet;
 
 use std::collections::{BTreeMap, HashSet};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -32,12 +34,15 @@ use virt::domain::Domain;
 use virt::network::Network;
 use virt::sys;
 
-pub use config::{default_instance_types, ComputeConfig, InstanceType};
+pub use config::{default_instance_types, ComputeConfig, HostConfig, InstanceType};
 pub use images::{ImageManifest, ImageStore, StoredImage, UPLOAD_FILES};
+pub use scheduler::Weigher;
 pub use subnet::Subnet;
 
 use domain::{Boot, DomainSpec, InstanceMeta, METADATA_URI};
+use host::Host;
 use network::Lease;
+use scheduler::{HostLoad, Ratios};
 
 /// GetConsoleOutput returns at most the latest 64 KiB, as EC2 does.
 const CONSOLE_TAIL: u64 = 64 * 1024;
@@ -49,7 +54,7 @@ pub(crate) fn virt_error(what: &str, error: virt::error::Error) -> Error {
     Error::Unavailable(format!("libvirt: {what}: {}", error.message()))
 }
 
-/// Instances as libvirt domains on one host.
+/// Instances as libvirt domains on the site's compute hosts.
 #[derive(Clone)]
 pub struct LibvirtCompute {
     inner: Arc<Inner>,
@@ -62,7 +67,7 @@ struct Inner {
     types: BTreeMap<String, InstanceType>,
     images: ImageStore,
     instances_dir: PathBuf,
-    conn: RwLock<Connect>,
+    hosts: Vec<Host>,
     /// Serialises launches: address allocation reads the leases, then adds one.
     launch: Mutex<()>,
     /// Domains asked to shut down cleanly and not yet off.
@@ -70,9 +75,10 @@ struct Inner {
 }
 
 impl LibvirtCompute {
-    /// Connects to libvirt and makes sure the site's network and metadata rule
-    /// exist. `config`'s directories and zone must be resolved already. An
-    /// unreachable libvirt is `Unavailable` with the reason.
+    /// Connects to the compute hosts and makes sure the site's network (on
+    /// each) and metadata rule exist. `config`'s directories and zone must be
+    /// resolved already. `Unavailable`, with the reason, when no host answers;
+    /// a host that does not is retried at each use.
     pub fn open(config: ComputeConfig, region: &str) -> Result<LibvirtCompute> {
         // libvirt prints every error to stderr by default; ours are returned and logged.
         virt::error::clear_error_callback();
@@ -86,15 +92,25 @@ impl LibvirtCompute {
         std::fs::create_dir_all(&config.instances_dir).map_err(|e| {
             Error::internal(format!("creating {}: {e}", config.instances_dir.display()))
         })?;
-        let conn = Connect::open(Some(&config.uri)).map_err(|e| {
-            Error::Unavailable(format!(
-                "cannot connect to libvirt at {}: {}",
-                config.uri,
-                e.message()
-            ))
-        })?;
-        network::ensure_network(&conn, &config, &subnet)?;
-        network::ensure_metadata_redirect(&config, &subnet)?;
+        let hosts: Vec<Host> = config.host_list().iter().map(Host::new).collect();
+        let mut reachable = 0;
+        let mut first_error = None;
+        for host in &hosts {
+            match host.with_conn(|conn| network::ensure_network(conn, &config, &subnet)) {
+                Ok(_) => reachable += 1,
+                Err(error) => {
+                    tracing::warn!(host = %host.name, %error, "compute host unavailable");
+                    first_error.get_or_insert(error);
+                }
+            }
+        }
+        if reachable == 0 {
+            return Err(first_error
+                .unwrap_or_else(|| Error::Unavailable("no compute host configured".into())));
+        }
+        if hosts.iter().any(Host::is_on_this_machine) {
+            network::ensure_metadata_redirect(&config, &subnet)?;
+        }
         let compute = LibvirtCompute {
             inner: Arc::new(Inner {
                 instances_dir: config.instances_dir.clone(),
@@ -103,7 +119,7 @@ impl LibvirtCompute {
                 region: region.to_string(),
                 types,
                 images,
-                conn: RwLock::new(conn),
+                hosts,
                 launch: Mutex::new(()),
                 stopping: Mutex::new(HashSet::new()),
             }),
@@ -123,9 +139,13 @@ impl LibvirtCompute {
         SocketAddr::from((self.inner.subnet.gateway(), self.inner.config.metadata_port))
     }
 
-    /// The availability zone instances are launched in.
-    pub fn availability_zone(&self) -> &str {
-        &self.inner.config.availability_zone
+    /// The compute hosts, as `name (uri) in zone`.
+    pub fn hosts(&self) -> Vec<String> {
+        self.inner
+            .hosts
+            .iter()
+            .map(|h| format!("{} ({}) in {}", h.name, h.uri, h.zone))
+            .collect()
     }
 
     /// The instance types offered.
@@ -146,53 +166,94 @@ impl LibvirtCompute {
 }
 
 impl Inner {
-    /// Runs `f` on a live connection, reconnecting once if libvirtd restarted.
-    fn with_conn<T>(&self, f: impl FnOnce(&Connect) -> Result<T>) -> Result<T> {
-        {
-            let conn = self.conn.read().expect("libvirt connection lock");
-            if conn.is_alive().unwrap_or(false) {
-                return f(&conn);
-            }
-        }
-        let mut conn = self.conn.write().expect("libvirt connection lock");
-        if !conn.is_alive().unwrap_or(false) {
-            let fresh = Connect::open(Some(&self.config.uri)).map_err(|e| {
-                Error::Unavailable(format!(
-                    "cannot reconnect to libvirt at {}: {}",
-                    self.config.uri,
-                    e.message()
-                ))
-            })?;
-            let _ = conn.close();
-            *conn = fresh;
-            tracing::info!(uri = %self.config.uri, "reconnected to libvirt");
-        }
-        f(&conn)
-    }
-
     /// Removes what a crash mid-launch can leave without a domain: leases and
     /// instance directories named after a domain that was never defined.
     /// (Defined domains nobody recorded are the reconciler's business.)
     fn sweep_debris(&self) -> Result<()> {
-        self.with_conn(|conn| {
-            let network = self.network(conn)?;
-            let exists = |name: &str| Domain::lookup_by_name(conn, name).is_ok();
-            for lease in network::leases(&network)? {
-                if lease.name.starts_with("skyport-") && !exists(&lease.name) {
-                    tracing::info!(domain = %lease.name, ip = %lease.ip, "removing a lease left by an interrupted launch");
-                    network::remove_lease(&network, &lease)?;
-                }
-            }
-            if let Ok(entries) = std::fs::read_dir(&self.instances_dir) {
-                for entry in entries.flatten() {
-                    let name = entry.file_name().to_string_lossy().into_owned();
-                    if name.starts_with("skyport-") && !exists(&name) {
-                        let _ = std::fs::remove_dir_all(entry.path());
+        for host in &self.hosts {
+            let swept = host.with_conn(|conn| {
+                let network = self.network(conn)?;
+                for lease in network::leases(&network)? {
+                    if lease.name.starts_with("skyport-")
+                        && Domain::lookup_by_name(conn, &lease.name).is_err()
+                    {
+                        tracing::info!(host = %host.name, domain = %lease.name, ip = %lease.ip, "removing a lease left by an interrupted launch");
+                        network::remove_lease(&network, &lease)?;
                     }
                 }
+                Ok(())
+            });
+            if let Err(error) = swept {
+                tracing::warn!(host = %host.name, %error, "sweeping interrupted launches failed");
             }
-            Ok(())
-        })
+        }
+        if let Ok(entries) = std::fs::read_dir(&self.instances_dir) {
+            for entry in entries.flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if name.starts_with("skyport-") && matches!(self.find(&name), Ok(None)) {
+                    let _ = std::fs::remove_dir_all(entry.path());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The host holding this site's domain `name`, with the domain and its
+    /// metadata. A host that cannot be asked makes the answer unknown (Err).
+    fn find(&self, name: &str) -> Result<Option<(&Host, Domain, InstanceMeta)>> {
+        let mut unreachable = None;
+        for host in &self.hosts {
+            match host.with_conn(|conn| self.ours(conn, name)) {
+                Ok(Some((domain, meta))) => return Ok(Some((host, domain, meta))),
+                Ok(None) => {}
+                Err(error) => unreachable = Some(error),
+            }
+        }
+        match unreachable {
+            Some(error) => Err(error),
+            None => Ok(None),
+        }
+    }
+
+    /// Every reachable host's capacity and what this site's domains use of it.
+    fn loads(&self) -> Vec<HostLoad> {
+        self.hosts
+            .iter()
+            .map(|host| {
+                let load = host.with_conn(|conn| {
+                    let node = conn
+                        .get_node_info()
+                        .map_err(|e| virt_error("reading the host's capacity", e))?;
+                    let domains = conn
+                        .list_all_domains(0)
+                        .map_err(|e| virt_error("listing domains", e))?;
+                    let (mut vcpus, mut memory) = (0, 0);
+                    for meta in domains.iter().filter_map(|d| self.meta_of(d)) {
+                        if let Some(size) = self.types.get(&meta.instance_type) {
+                            vcpus += size.vcpus;
+                            memory += size.memory_mib;
+                        }
+                    }
+                    Ok(HostLoad {
+                        zone: host.zone.clone(),
+                        vcpus: node.cpus,
+                        memory_mib: node.memory / 1024,
+                        used_vcpus: vcpus,
+                        used_memory_mib: memory,
+                    })
+                });
+                load.unwrap_or_else(|error| {
+                    tracing::warn!(host = %host.name, %error, "compute host unavailable for scheduling");
+                    HostLoad {
+                        zone: host.zone.clone(),
+                        vcpus: 0,
+                        memory_mib: 0,
+                        used_vcpus: 0,
+                        used_memory_mib: 0,
+                    }
+                })
+            })
+            .collect()
     }
 
     fn network(&self, conn: &Connect) -> Result<Network> {
@@ -276,42 +337,64 @@ impl Inner {
         let image = self.images.get(&spec.image_id)?;
         let size = self.size_of(&spec.instance_type)?;
         if let Some(zone) = &spec.availability_zone {
-            if *zone != self.config.availability_zone {
+            if !self.hosts.iter().any(|h| h.zone == *zone) {
+                let zones: HashSet<&str> = self.hosts.iter().map(|h| h.zone.as_str()).collect();
                 return Err(Error::invalid(
                     "Placement.AvailabilityZone",
                     format!(
                         "Invalid availability zone: [{zone}] (this site's compute is in {})",
-                        self.config.availability_zone
+                        zones.into_iter().collect::<Vec<_>>().join(", ")
                     ),
                 ));
             }
         }
         let _launching = self.launch.lock().expect("launch lock");
-        self.with_conn(|conn| {
-            let network = self.network(conn)?;
-            let mut used: HashSet<Ipv4Addr> =
-                network::leases(&network)?.iter().map(|l| l.ip).collect();
-            let mut launched = Vec::with_capacity(spec.count as usize);
-            for _ in 0..spec.count {
-                match self.launch_one(conn, &network, spec, &image, size, &mut used) {
-                    Ok(view) => launched.push(view),
-                    Err(error) => {
-                        // All or nothing, as RunInstances is.
-                        for view in &launched {
-                            self.remove_instance(conn, &network, &view.remote_id);
-                        }
-                        return Err(error);
+        let ratios = Ratios {
+            cpu: self.config.cpu_allocation_ratio,
+            ram: self.config.ram_allocation_ratio,
+        };
+        let chosen = scheduler::place(
+            &self.loads(),
+            size,
+            spec.count,
+            spec.availability_zone.as_deref(),
+            self.config.scheduler,
+            ratios,
+        )?;
+        // Addresses are unique across hosts: the metadata service knows a
+        // guest by its address.
+        let mut used = HashSet::new();
+        for host in &self.hosts {
+            let leases = host.with_conn(|conn| network::leases(&self.network(conn)?))?;
+            used.extend(leases.iter().map(|l| l.ip));
+        }
+        let mut launched: Vec<InstanceView> = Vec::with_capacity(chosen.len());
+        for index in chosen {
+            let host = &self.hosts[index];
+            let result = host.with_conn(|conn| {
+                let network = self.network(conn)?;
+                self.launch_one(conn, &network, host, spec, &image, size, &mut used)
+            });
+            match result {
+                Ok(view) => launched.push(view),
+                Err(error) => {
+                    // All or nothing, as RunInstances is.
+                    for view in &launched {
+                        self.terminate_one(&view.remote_id);
                     }
+                    return Err(error);
                 }
             }
-            Ok(launched)
-        })
+        }
+        Ok(launched)
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn launch_one(
         &self,
         conn: &Connect,
         network: &Network,
+        host: &Host,
         spec: &LaunchSpec,
         image: &StoredImage,
         size: InstanceType,
@@ -333,7 +416,7 @@ impl Inner {
         // holder of an address, and only hands it to the same MAC again.
         let [_, b, c, d] = ip.octets();
         let mac = format!("52:54:00:{b:02x}:{c:02x}:{d:02x}");
-        let result = self.create_domain(conn, network, spec, image, size, &name, &mac, ip);
+        let result = self.create_domain(conn, network, host, spec, image, size, &name, &mac, ip);
         if result.is_err() {
             self.remove_instance(conn, network, &name);
         }
@@ -345,6 +428,7 @@ impl Inner {
         &self,
         conn: &Connect,
         network: &Network,
+        host: &Host,
         spec: &LaunchSpec,
         image: &StoredImage,
         size: InstanceType,
@@ -387,7 +471,7 @@ impl Inner {
             site: self.config.network.clone(),
             image_id: spec.image_id.clone(),
             instance_type: spec.instance_type.clone(),
-            availability_zone: self.config.availability_zone.clone(),
+            availability_zone: host.zone.clone(),
             private_ip: ip.to_string(),
             mac: mac.to_string(),
             launch_time: time::OffsetDateTime::now_utc()
@@ -423,7 +507,7 @@ impl Inner {
         domain
             .create()
             .map_err(|e| virt_error("starting the domain", e))?;
-        tracing::info!(domain = %name, %ip, image = %spec.image_id, "instance started");
+        tracing::info!(host = %host.name, domain = %name, %ip, image = %spec.image_id, "instance started");
         Ok(self.view(name, meta, InstanceState::Pending))
     }
 
@@ -450,24 +534,23 @@ impl Inner {
     }
 
     fn describe(&self, names: &[String]) -> Result<Vec<InstanceView>> {
-        self.with_conn(|conn| {
-            let mut views = Vec::with_capacity(names.len());
-            for name in names {
-                if let Some((domain, meta)) = self.ours(conn, name)? {
-                    let state = self.state_of(name, &domain);
-                    views.push(self.view(name, meta, state));
-                }
+        let mut views = Vec::with_capacity(names.len());
+        for name in names {
+            if let Some((_, domain, meta)) = self.find(name)? {
+                let state = self.state_of(name, &domain);
+                views.push(self.view(name, meta, state));
             }
-            Ok(views)
-        })
+        }
+        Ok(views)
     }
 
     fn tagged(&self, key: &str) -> Result<Vec<InstanceView>> {
-        self.with_conn(|conn| {
-            let domains = conn
-                .list_all_domains(0)
-                .map_err(|e| virt_error("listing domains", e))?;
-            let mut views = Vec::new();
+        let mut views = Vec::new();
+        for host in &self.hosts {
+            let domains = host.with_conn(|conn| {
+                conn.list_all_domains(0)
+                    .map_err(|e| virt_error("listing domains", e))
+            })?;
             for domain in domains {
                 let (Ok(name), Some(meta)) = (domain.get_name(), self.meta_of(&domain)) else {
                     continue;
@@ -477,8 +560,8 @@ impl Inner {
                     views.push(self.view(&name, meta, state));
                 }
             }
-            Ok(views)
-        })
+        }
+        Ok(views)
     }
 
     /// Applies `action` to each of this site's domains among `names` and
@@ -486,28 +569,26 @@ impl Inner {
     fn each_domain(
         &self,
         names: &[String],
-        mut action: impl FnMut(&Connect, &str, &Domain, InstanceState) -> Result<InstanceState>,
+        mut action: impl FnMut(&str, &Domain, InstanceState) -> Result<InstanceState>,
     ) -> Result<Vec<StateChange>> {
-        self.with_conn(|conn| {
-            let mut changes = Vec::with_capacity(names.len());
-            for name in names {
-                let Some((domain, _)) = self.ours(conn, name)? else {
-                    continue;
-                };
-                let previous = self.state_of(name, &domain);
-                let current = action(conn, name, &domain, previous)?;
-                changes.push(StateChange {
-                    remote_id: name.clone(),
-                    previous,
-                    current,
-                });
-            }
-            Ok(changes)
-        })
+        let mut changes = Vec::with_capacity(names.len());
+        for name in names {
+            let Some((_, domain, _)) = self.find(name)? else {
+                continue;
+            };
+            let previous = self.state_of(name, &domain);
+            let current = action(name, &domain, previous)?;
+            changes.push(StateChange {
+                remote_id: name.clone(),
+                previous,
+                current,
+            });
+        }
+        Ok(changes)
     }
 
     fn start(&self, names: &[String]) -> Result<Vec<StateChange>> {
-        self.each_domain(names, |_, name, domain, previous| {
+        self.each_domain(names, |name, domain, previous| {
             if previous != InstanceState::Stopped {
                 return Ok(previous);
             }
@@ -520,7 +601,7 @@ impl Inner {
     }
 
     fn stop(&self, names: &[String], force: bool) -> Result<Vec<StateChange>> {
-        self.each_domain(names, |_, name, domain, previous| {
+        self.each_domain(names, |name, domain, previous| {
             if previous == InstanceState::Stopped {
                 return Ok(previous);
             }
@@ -547,8 +628,8 @@ impl Inner {
         if !self.stopping.lock().expect("stopping lock").contains(name) {
             return;
         }
-        let result = self.with_conn(|conn| {
-            if let Some((domain, _)) = self.ours(conn, name)? {
+        let result = self.find(name).and_then(|found| {
+            if let Some((_, domain, _)) = found {
                 if domain.is_active().unwrap_or(false) {
                     tracing::info!(domain = %name, "clean shutdown timed out; powering off");
                     domain
@@ -565,7 +646,7 @@ impl Inner {
     }
 
     fn reboot(&self, names: &[String]) -> Result<()> {
-        self.each_domain(names, |_, _, domain, previous| {
+        self.each_domain(names, |_, domain, previous| {
             if previous == InstanceState::Running {
                 // ACPI: the guest shuts down cleanly and libvirt starts it again.
                 domain
@@ -578,33 +659,40 @@ impl Inner {
     }
 
     fn terminate(&self, names: &[String]) -> Result<Vec<StateChange>> {
-        self.with_conn(|conn| {
-            let network = self.network(conn)?;
-            let mut changes = Vec::with_capacity(names.len());
-            for name in names {
-                let Some((domain, _)) = self.ours(conn, name)? else {
-                    continue;
-                };
-                let previous = self.state_of(name, &domain);
-                drop(domain);
-                self.remove_instance(conn, &network, name);
-                tracing::info!(domain = %name, "instance terminated");
-                changes.push(StateChange {
-                    remote_id: name.clone(),
-                    previous,
-                    current: InstanceState::Terminated,
-                });
-            }
-            Ok(changes)
-        })
+        let mut changes = Vec::with_capacity(names.len());
+        for name in names {
+            let Some((host, domain, _)) = self.find(name)? else {
+                continue;
+            };
+            let previous = self.state_of(name, &domain);
+            drop(domain);
+            host.with_conn(|conn| {
+                self.remove_instance(conn, &self.network(conn)?, name);
+                Ok(())
+            })?;
+            tracing::info!(host = %host.name, domain = %name, "instance terminated");
+            changes.push(StateChange {
+                remote_id: name.clone(),
+                previous,
+                current: InstanceState::Terminated,
+            });
+        }
+        Ok(changes)
+    }
+
+    /// Removes an instance wherever it is, logging what fails (rollback path).
+    fn terminate_one(&self, name: &str) {
+        if let Err(error) = self.terminate(&[name.to_string()]) {
+            tracing::warn!(domain = %name, %error, "rolling back a launch failed");
+        }
     }
 
     /// Resizes a stopped domain (its persistent definition) and records the type.
     fn set_type(&self, name: &str, instance_type: &str) -> Result<()> {
         let size = self.size_of(instance_type)?;
-        self.with_conn(|conn| {
-            let (domain, mut meta) = self
-                .ours(conn, name)?
+        {
+            let (_, domain, mut meta) = self
+                .find(name)?
                 .ok_or_else(|| Error::not_found(ResourceKind::Instance, name))?;
             if self.state_of(name, &domain) != InstanceState::Stopped {
                 return Err(Error::IncorrectState(
@@ -637,13 +725,17 @@ impl Inner {
                 )
                 .map_err(|e| virt_error("recording the instance type", e))?;
             Ok(())
-        })
+        }
     }
 
     fn console(&self, name: &str) -> Result<(Vec<u8>, Option<String>)> {
         use std::io::{Read, Seek, SeekFrom};
-        if self.with_conn(|conn| self.ours(conn, name))?.is_none() {
+        let Some((host, _, _)) = self.find(name)? else {
             return Err(Error::not_found(ResourceKind::Instance, name));
+        };
+        if !host.is_on_this_machine() {
+            // The log is on that host's disk (shared instance storage not assumed).
+            return Ok((Vec::new(), None));
         }
         let path = self.instances_dir.join(name).join("console.log");
         let Ok(mut file) = std::fs::File::open(&path) else {
