@@ -2,10 +2,10 @@
 """Time from RunInstances to the guest's boot marker, against plain libvirt.
 
 Boots the test guest (scripts/build-test-image.sh) N times through Skyport
-(aws-sdk: boto3 RunInstances, then GetConsoleOutput polled every 50 ms until
+(boto3 RunInstances, then GetConsoleOutput polled every 50 ms until
 SKYPORT-GUEST-BOOTED) and N times straight through libvirt (`virsh create` of
-an equivalent domain, serial log polled the same way), interleaved in the same
-run. Prints each path's median and the ratio; issue #5's goal is under 5 s
+an equivalent domain — same size, kernel, NIC on the same network — its serial
+log polled the same way), interleaved in the same run. Prints each path's median and the ratio; issue #5's goal is under 5 s
 with the test image. Needs root and a running libvirtd (scripts/lib/libvirt.sh).
 
 Usage: bench/boot_time.py [--rounds 5]
@@ -77,7 +77,8 @@ def through_libvirt(images, tmp, round_):
     xml.write_text(f"""<domain type='qemu'><name>{name}</name><memory unit='MiB'>512</memory><vcpu>2</vcpu>
 <os><type arch='x86_64' machine='pc'>hvm</type><kernel>{images}/vmlinuz</kernel><initrd>{images}/initrd.cpio.gz</initrd>
 <cmdline>console=ttyS0 quiet panic=-1</cmdline></os><features><acpi/></features>
-<devices><serial type='pty'><log file='{log}' append='off'/><target port='0'/></serial>
+<devices><interface type='network'><source network='skyport-bench'/><model type='virtio'/></interface>
+<serial type='pty'><log file='{log}' append='off'/><target port='0'/></serial>
 <console type='pty'><target type='serial' port='0'/></console><memballoon model='none'/></devices></domain>""")
     start = time.perf_counter()
     virsh("create", str(xml))

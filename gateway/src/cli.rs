@@ -160,8 +160,8 @@ pub enum AdminCommand {
 #[derive(Debug, Subcommand)]
 pub enum ImageCommand {
     /// Import a bootable image: a kernel (+ initrd, command line) for direct
-    /// boot, and/or a qcow2/raw root disk. The files are read by the gateway,
-    /// so give paths on the gateway's host.
+    /// boot, and/or a qcow2/raw root disk. The files are uploaded to the
+    /// gateway (streamed, with progress on stderr).
     Import {
         /// The image's name (unique per owner).
         #[arg(long)]

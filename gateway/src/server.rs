@@ -249,6 +249,14 @@ async fn route(
     s3(gateway, parts, &query, body, request_id).await
 }
 
+/// A JSON response (the admin API's errors and upload receipts).
+pub(crate) fn json_response(
+    status: StatusCode,
+    value: serde_json::Value,
+) -> Response<ResponseBody> {
+    text_response(status, "application/json", value.to_string())
+}
+
 fn text_response(
     status: StatusCode,
     content_type: &'static str,
@@ -453,8 +461,38 @@ async fn s3_call(
 }
 
 fn admin_error(status: StatusCode, code: &str, message: &str) -> Response<ResponseBody> {
-    let body = serde_json::json!({ "error": code, "message": message }).to_string();
-    text_response(status, "application/json", body)
+    json_response(
+        status,
+        serde_json::json!({ "error": code, "message": message }),
+    )
+}
+
+/// Checks that the request is signed by the site admin's key.
+async fn admin_auth(
+    gateway: &Gateway,
+    parts: &http::request::Parts,
+    body: &[u8],
+    query: &[(String, String)],
+) -> Result<(), Response<ResponseBody>> {
+    let signed = SignedRequest {
+        method: parts.method.as_str(),
+        path: parts.uri.path(),
+        query,
+        headers: &parts.headers,
+        body,
+    };
+    match auth::authenticate(&gateway.federation, &signed, query, ADMIN_SERVICE).await {
+        Ok(principal) if principal.is_site_admin() && principal.tenant.name == "admin" => Ok(()),
+        Ok(_) => Err(admin_error(
+            StatusCode::FORBIDDEN,
+            "AccessDenied",
+            "this key may not use the admin API",
+        )),
+        Err(error) => {
+            let wire = Ec2Error::from(error);
+            Err(admin_error(wire.status, &wire.code, &wire.message))
+        }
+    }
 }
 
 async fn admin(
@@ -463,6 +501,19 @@ async fn admin(
     body: Incoming,
     query: Vec<(String, String)>,
 ) -> Response<ResponseBody> {
+    // Image uploads stream (signed UNSIGNED-PAYLOAD); everything else is small JSON.
+    if parts.method == Method::PUT
+        && parts
+            .uri
+            .path()
+            .starts_with(crate::admin::upload::UPLOAD_PREFIX)
+    {
+        if let Err(response) = admin_auth(gateway, &parts, b"", &query).await {
+            return response;
+        }
+        return crate::admin::upload::receive(gateway.images.as_ref(), parts.uri.path(), body)
+            .await;
+    }
     let Ok(collected) = Limited::new(body, MAX_FORM_BODY).collect().await else {
         return admin_error(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -471,26 +522,8 @@ async fn admin(
         );
     };
     let bytes = collected.to_bytes();
-    let signed = SignedRequest {
-        method: parts.method.as_str(),
-        path: parts.uri.path(),
-        query: &query,
-        headers: &parts.headers,
-        body: &bytes,
-    };
-    match auth::authenticate(&gateway.federation, &signed, &query, ADMIN_SERVICE).await {
-        Ok(principal) if principal.is_site_admin() && principal.tenant.name == "admin" => {}
-        Ok(_) => {
-            return admin_error(
-                StatusCode::FORBIDDEN,
-                "AccessDenied",
-                "this key may not use the admin API",
-            )
-        }
-        Err(error) => {
-            let wire = Ec2Error::from(error);
-            return admin_error(wire.status, &wire.code, &wire.message);
-        }
+    if let Err(response) = admin_auth(gateway, &parts, &bytes, &query).await {
+        return response;
     }
     let request = Request::from_parts(parts, axum::body::Body::from(bytes));
     match gateway.admin.clone().oneshot(request).await {

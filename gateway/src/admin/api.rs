@@ -57,9 +57,8 @@ struct NewKey {
 #[derive(Deserialize)]
 struct ImageImport {
     name: String,
-    kernel: Option<String>,
-    initrd: Option<String>,
-    disk: Option<String>,
+    /// The upload (PUT image-uploads/{upload}/…) holding the files.
+    upload: String,
     cmdline: Option<String>,
     description: Option<String>,
     tenant: String,
@@ -68,7 +67,8 @@ struct ImageImport {
     architecture: String,
 }
 
-/// Copies the named files into the image store and registers the image.
+/// Turns an upload into an image (files checked, moved into place in one
+/// rename) and registers it.
 async fn import_image(
     State(f): State<Federation>,
     axum::Extension(images): axum::Extension<Option<ImageStore>>,
@@ -81,27 +81,10 @@ async fn import_image(
     })?;
     let tenant = f.tenant_by_name(&body.tenant).await?;
     let id = cloud::ResourceKind::Image.new_id();
-    let upload = id.clone();
-    let store = images.clone();
-    let files = [
-        ("kernel", body.kernel),
-        ("initrd", body.initrd),
-        ("disk", body.disk),
-    ];
+    let (store, upload, image_id) = (images.clone(), body.upload.clone(), id.clone());
     let (cmdline, architecture) = (body.cmdline, body.architecture.clone());
     let manifest = tokio::task::spawn_blocking(move || {
-        for (name, source) in files {
-            let Some(source) = source else { continue };
-            let target = store.upload_path(&upload, name)?;
-            if let Err(e) = std::fs::copy(&source, &target) {
-                store.discard_upload(&upload);
-                return Err(cloud::Error::invalid(
-                    name,
-                    format!("cannot read {source}: {e}"),
-                ));
-            }
-        }
-        let committed = store.commit(&upload, &upload, cmdline, &architecture);
+        let committed = store.commit(&upload, &image_id, cmdline, &architecture);
         if committed.is_err() {
             store.discard_upload(&upload);
         }

@@ -70,6 +70,11 @@ async fn execute(args: AdminArgs) -> Result<Value, String> {
             })?
         }
     };
+    let session = Session {
+        endpoint: args.endpoint.clone(),
+        key,
+        secret,
+    };
     let (method, path, body): (&str, String, Option<Value>) = match args.command {
         AdminCommand::Tenant(TenantCommand::Create { name }) => {
             ("POST", "/tenants".into(), Some(json!({ "name": name })))
@@ -137,67 +142,178 @@ async fn execute(args: AdminArgs) -> Result<Value, String> {
             public,
             architecture,
         }) => {
-            // The gateway reads the files: send absolute paths.
-            let absolute = |p: Option<std::path::PathBuf>| -> Result<Option<String>, String> {
-                p.map(|p| {
-                    std::path::absolute(&p)
-                        .map(|p| p.display().to_string())
-                        .map_err(|e| format!("{}: {e}", p.display()))
-                })
-                .transpose()
-            };
+            let upload = hex::encode(rand::random::<[u8; 8]>());
+            for (file, source) in [("kernel", kernel), ("initrd", initrd), ("disk", disk)] {
+                if let Some(source) = source {
+                    session
+                        .upload(&format!("/image-uploads/{upload}/{file}"), &source, file)
+                        .await?;
+                }
+            }
             (
                 "POST",
                 "/images".into(),
                 Some(json!({
-                    "name": name, "kernel": absolute(kernel)?, "initrd": absolute(initrd)?,
-                    "disk": absolute(disk)?, "cmdline": cmdline, "description": description,
+                    "name": name, "upload": upload, "cmdline": cmdline, "description": description,
                     "tenant": tenant, "public": public, "architecture": architecture,
                 })),
             )
         }
     };
-    let url = format!(
-        "{}{}{}",
-        args.endpoint.trim_end_matches('/'),
-        super::PREFIX,
-        path
-    );
-    let body = body.map(|b| b.to_string()).unwrap_or_default();
-    let parsed = reqwest::Url::parse(&url).map_err(|e| format!("bad endpoint {url}: {e}"))?;
-    let host = match parsed.port() {
-        Some(port) => format!("{}:{port}", parsed.host_str().unwrap_or_default()),
-        None => parsed.host_str().unwrap_or_default().to_string(),
-    };
-    let client_key = sigv4::ClientKey {
-        access_key: &key,
-        secret: &secret,
-        region: "us-east-1",
-        service: crate::server::ADMIN_SERVICE,
-    };
-    let signed = sigv4::sign_request(method, parsed.path(), &host, body.as_bytes(), &client_key);
-    let mut request = reqwest::Client::new()
-        .request(
-            method.parse().map_err(|_| "bad method".to_string())?,
-            parsed,
-        )
-        .header("content-type", "application/json")
-        .body(body);
-    for (name, value) in signed {
-        request = request.header(name, value);
+    session.json(method, &path, body).await
+}
+
+/// Where admin requests go and the key that signs them.
+struct Session {
+    endpoint: String,
+    key: String,
+    secret: String,
+}
+
+impl Session {
+    /// The URL of an admin path and the Host it is signed for.
+    fn url(&self, path: &str) -> Result<(reqwest::Url, String), String> {
+        let url = format!(
+            "{}{}{}",
+            self.endpoint.trim_end_matches('/'),
+            super::PREFIX,
+            path
+        );
+        let parsed = reqwest::Url::parse(&url).map_err(|e| format!("bad endpoint {url}: {e}"))?;
+        let host = match parsed.port() {
+            Some(port) => format!("{}:{port}", parsed.host_str().unwrap_or_default()),
+            None => parsed.host_str().unwrap_or_default().to_string(),
+        };
+        Ok((parsed, host))
     }
-    let response = request
-        .send()
-        .await
-        .map_err(|e| format!("cannot reach {}: {e}", args.endpoint))?;
-    let status = response.status();
-    let value: Value = response
-        .json()
-        .await
-        .map_err(|e| format!("unreadable answer ({status}): {e}"))?;
-    if status.is_success() {
-        Ok(value)
-    } else {
-        Err(format!("{status}: {}", value))
+
+    fn client_key(&self) -> sigv4::ClientKey<'_> {
+        sigv4::ClientKey {
+            access_key: &self.key,
+            secret: &self.secret,
+            region: "us-east-1",
+            service: crate::server::ADMIN_SERVICE,
+        }
+    }
+
+    /// One JSON request.
+    async fn json(&self, method: &str, path: &str, body: Option<Value>) -> Result<Value, String> {
+        let body = body.map(|b| b.to_string()).unwrap_or_default();
+        let (url, host) = self.url(path)?;
+        let signed = sigv4::sign_request(
+            method,
+            url.path(),
+            &host,
+            body.as_bytes(),
+            &self.client_key(),
+        );
+        let mut request = reqwest::Client::new()
+            .request(method.parse().map_err(|_| "bad method".to_string())?, url)
+            .header("content-type", "application/json")
+            .body(body);
+        for (name, value) in signed {
+            request = request.header(name, value);
+        }
+        self.answer(request.send().await).await
+    }
+
+    /// Streams a file as the body of a PUT, showing progress on stderr.
+    async fn upload(
+        &self,
+        path: &str,
+        file: &std::path::Path,
+        label: &str,
+    ) -> Result<Value, String> {
+        use tokio::io::AsyncReadExt;
+        let opened = tokio::fs::File::open(file)
+            .await
+            .map_err(|e| format!("{}: {e}", file.display()))?;
+        let total = opened
+            .metadata()
+            .await
+            .map_err(|e| format!("{}: {e}", file.display()))?
+            .len();
+        let label = label.to_string();
+        let progress = Progress::new(label.clone(), total);
+        let chunks = futures::stream::try_unfold(
+            (opened, progress),
+            |(mut file, mut progress)| async move {
+                let mut buffer = vec![0u8; 256 * 1024];
+                let read = file.read(&mut buffer).await?;
+                if read == 0 {
+                    progress.finish();
+                    return Ok::<_, std::io::Error>(None);
+                }
+                buffer.truncate(read);
+                progress.advance(read as u64);
+                Ok(Some((bytes::Bytes::from(buffer), (file, progress))))
+            },
+        );
+        let (url, host) = self.url(path)?;
+        let signed = sigv4::sign_unsigned_payload("PUT", url.path(), &host, &self.client_key());
+        let mut request = reqwest::Client::new()
+            .put(url)
+            .header("content-length", total)
+            .body(reqwest::Body::wrap_stream(chunks));
+        for (name, value) in signed {
+            request = request.header(name, value);
+        }
+        self.answer(request.send().await).await
+    }
+
+    async fn answer(&self, sent: reqwest::Result<reqwest::Response>) -> Result<Value, String> {
+        let response = sent.map_err(|e| format!("cannot reach {}: {e}", self.endpoint))?;
+        let status = response.status();
+        let value: Value = response
+            .json()
+            .await
+            .map_err(|e| format!("unreadable answer ({status}): {e}"))?;
+        if status.is_success() {
+            Ok(value)
+        } else {
+            Err(format!("{status}: {value}"))
+        }
+    }
+}
+
+/// A one-line progress bar on stderr, redrawn at most every 1 %.
+struct Progress {
+    label: String,
+    total: u64,
+    done: u64,
+    shown: u64,
+}
+
+impl Progress {
+    fn new(label: String, total: u64) -> Progress {
+        Progress {
+            label,
+            total,
+            done: 0,
+            shown: u64::MAX,
+        }
+    }
+
+    fn advance(&mut self, bytes: u64) {
+        self.done += bytes;
+        let percent = (self.done * 100).checked_div(self.total).unwrap_or(100);
+        if percent != self.shown {
+            self.shown = percent;
+            let width = 30;
+            let filled = (percent as usize * width / 100).min(width);
+            eprint!(
+                "\r{:>7} [{}{}] {:3}% {:.1}/{:.1} MiB",
+                self.label,
+                "#".repeat(filled),
+                " ".repeat(width - filled),
+                percent,
+                self.done as f64 / 1048576.0,
+                self.total as f64 / 1048576.0
+            );
+        }
+    }
+
+    fn finish(&mut self) {
+        eprintln!();
     }
 }

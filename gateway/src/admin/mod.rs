@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod client;
+pub mod upload;
 
 /// Path prefix of the admin API. Bucket names cannot start with `_`, so this never shadows S3.
 pub const PREFIX: &str = "/_skyport/admin";

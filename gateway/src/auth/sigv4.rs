@@ -293,6 +293,25 @@ pub fn sign_request(
     sign_request_at(method, path, host, body, key, OffsetDateTime::now_utc())
 }
 
+/// Signs a request whose body is streamed and not hashed (`UNSIGNED-PAYLOAD`,
+/// as S3 clients do for large uploads over TLS or loopback).
+pub fn sign_unsigned_payload(
+    method: &str,
+    path: &str,
+    host: &str,
+    key: &ClientKey<'_>,
+) -> Vec<(&'static str, String)> {
+    sign_with_payload(
+        method,
+        path,
+        host,
+        b"",
+        "UNSIGNED-PAYLOAD".into(),
+        key,
+        OffsetDateTime::now_utc(),
+    )
+}
+
 /// [`sign_request`] with the signer's clock given, to test clock skew.
 pub fn sign_request_at(
     method: &str,
@@ -302,11 +321,23 @@ pub fn sign_request_at(
     key: &ClientKey<'_>,
     now: OffsetDateTime,
 ) -> Vec<(&'static str, String)> {
+    let payload = hex::encode(Sha256::digest(body));
+    sign_with_payload(method, path, host, body, payload, key, now)
+}
+
+fn sign_with_payload(
+    method: &str,
+    path: &str,
+    host: &str,
+    body: &[u8],
+    payload: String,
+    key: &ClientKey<'_>,
+    now: OffsetDateTime,
+) -> Vec<(&'static str, String)> {
     let (access_key, secret, region, service) =
         (key.access_key, key.secret, key.region, key.service);
     let format = time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
     let amz_date = now.format(format).unwrap_or_default();
-    let payload = hex::encode(Sha256::digest(body));
     let mut headers = http::HeaderMap::new();
     for (name, value) in [
         ("host", host),
