@@ -292,3 +292,53 @@ def _swallow(call):
         call()
     except Exception:  # the gateway is killed mid-request: any outcome is fine here
         pass
+
+
+def test_register_image_from_a_disk_in_s3(compute_server, tmp_path):
+    admin = AdminCli(compute_server)
+    creds = admin.new_tenant_with_key("register")
+    ec2 = make_client(compute_server, "ec2", creds)
+    s3 = make_client(compute_server, "s3", creds)
+    disk = tmp_path / "disk.qcow2"
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(disk), "64M"], check=True)
+    bucket = unique("images")
+    s3.create_bucket(Bucket=bucket)
+    s3.upload_file(str(disk), bucket, "disks/root.qcow2")
+    s3.put_object(Bucket=bucket, Key="not-a-disk.txt", Body=b"hello")
+
+    image_id = ec2.register_image(Name="from-s3", ImageLocation=f"{bucket}/disks/root.qcow2",
+                                  Description="empty qcow2")["ImageId"]
+    [image] = ec2.describe_images(ImageIds=[image_id])["Images"]
+    assert image["RootDeviceType"] == "ebs" and image["Public"] is False
+    assert image["Name"] == "from-s3" and image["Description"] == "empty qcow2"
+    # The image holds its own copy: the object can go.
+    s3.delete_object(Bucket=bucket, Key="disks/root.qcow2")
+
+    # A disk image boots from a copy-on-write clone (this one has no OS: it
+    # runs in the firmware, which is all this needs).
+    instance_id = ec2.run_instances(ImageId=image_id, InstanceType="t3.nano", MinCount=1,
+                                    MaxCount=1)["Instances"][0]["InstanceId"]
+    try:
+        waiter(ec2, "instance_running", instance_id)
+        [domain] = site_domains()
+        overlay = next(compute_server.data_dir.glob(f"instances/{domain}/root.qcow2"))
+        info = subprocess.run(["qemu-img", "info", "-U", "--output=json", str(overlay)],
+                              capture_output=True, text=True, check=True).stdout
+        assert f"images/{image_id}/disk" in info, info
+    finally:
+        ec2.terminate_instances(InstanceIds=[instance_id])
+    waiter(ec2, "instance_terminated", instance_id)
+
+    for location, code in ((f"{bucket}/missing.qcow2", "InvalidParameterValue"),
+                           (f"{bucket}/not-a-disk.txt", "InvalidParameterValue"),
+                           ("no-slash", "InvalidParameterValue")):
+        with pytest.raises(Exception) as refused:
+            ec2.register_image(Name=unique("bad"), ImageLocation=location)
+        assert error_code(refused.value) == code, location
+    # Another tenant's bucket is not a source.
+    other = make_client(compute_server, "ec2", admin.new_tenant_with_key("thief"))
+    s3.put_object(Bucket=bucket, Key="again.qcow2", Body=disk.read_bytes())
+    with pytest.raises(Exception) as stolen:
+        other.register_image(Name="stolen", ImageLocation=f"{bucket}/again.qcow2")
+    assert error_code(stolen.value) == "InvalidParameterValue"
+    ec2.deregister_image(ImageId=image_id)

@@ -1,8 +1,9 @@
-//! DescribeImages and DeregisterImage over the site's image catalogue.
-//! Images enter the catalogue through `skyport admin image import`.
+//! DescribeImages, RegisterImage and DeregisterImage over the site's image
+//! catalogue. Images enter it through `skyport admin image import` (kernel,
+//! initrd and/or disk files) or RegisterImage (a disk stored in S3 here).
 
 use cloud::types::Tag;
-use federation::images::Image;
+use federation::images::{Image, NewImage};
 
 use super::filter::{self, Filterable};
 use super::page::paginate;
@@ -126,4 +127,110 @@ pub async fn deregister_image(call: Ec2Call<'_>) -> Result<String, Ec2Error> {
     let mut x = XmlWriter::response("DeregisterImage", call.request_id);
     x.leaf("return", "true");
     Ok(x.finish("DeregisterImage"))
+}
+
+/// RegisterImage from a disk image (qcow2 or raw) stored in one of the
+/// caller's buckets on this site: `ImageLocation` is `bucket/key`. The bytes
+/// are copied into the image store, so the object may change or go later.
+pub async fn register_image(call: Ec2Call<'_>) -> Result<String, Ec2Error> {
+    call.params.expect_only(&[
+        "Name",
+        "ImageLocation",
+        "Description",
+        "Architecture",
+        "RootDeviceName",
+        "VirtualizationType",
+        "BootMode",
+    ])?;
+    let name = call.params.required("Name")?.to_string();
+    let location = call.params.get("ImageLocation").ok_or_else(|| {
+        Ec2Error::bad_request(
+            "Unsupported",
+            "Register images from a disk (qcow2 or raw) in one of your buckets: ImageLocation=bucket/key",
+        )
+    })?;
+    let architecture = call
+        .params
+        .get("Architecture")
+        .unwrap_or("x86_64")
+        .to_string();
+    if architecture != "x86_64" {
+        return Err(Ec2Error::invalid_value(format!(
+            "Architecture {architecture} is not offered on this site (x86_64)"
+        )));
+    }
+    let (bucket, key) = location
+        .trim_start_matches("s3://")
+        .split_once('/')
+        .filter(|(bucket, key)| !bucket.is_empty() && !key.is_empty())
+        .ok_or_else(|| {
+            Ec2Error::invalid_value(format!("ImageLocation '{location}' is not bucket/key"))
+        })?;
+    let images = call.images.ok_or_else(|| {
+        Ec2Error::bad_request(
+            "Unsupported",
+            "this site has no local compute to register images for",
+        )
+    })?;
+    call.dry_run()?;
+    let tenant = &call.principal.tenant;
+    let info = call
+        .federation
+        .head_object(tenant, bucket, key)
+        .await
+        .map_err(|_| {
+            Ec2Error::invalid_value(format!(
+                "ImageLocation '{location}': no such object in your buckets"
+            ))
+        })?;
+    let image_id = cloud::ResourceKind::Image.new_id();
+    let upload = format!("register-{}", &image_id[4..]);
+    let target = images.upload_path(&upload, "disk")?;
+    let mut body = call.federation.object_body(bucket, &info, 0..info.size);
+    let copied: std::io::Result<()> = async {
+        use futures::StreamExt;
+        use tokio::io::AsyncWriteExt;
+        let mut out = tokio::fs::File::create(&target).await?;
+        while let Some(chunk) = body.next().await {
+            out.write_all(&chunk?).await?;
+        }
+        out.sync_all().await
+    }
+    .await;
+    if let Err(error) = copied {
+        images.discard_upload(&upload);
+        return Err(cloud::Error::internal(format!("copying {location}: {error}")).into());
+    }
+    let (store, id, arch) = (images.clone(), image_id.clone(), architecture.clone());
+    let committed = tokio::task::spawn_blocking(move || {
+        let committed = store.commit(&upload, &id, None, &arch);
+        if committed.is_err() {
+            store.discard_upload(&upload);
+        }
+        committed
+    })
+    .await
+    .map_err(cloud::Error::internal)?;
+    committed.map_err(|e| Ec2Error::invalid_value(format!("ImageLocation '{location}': {e}")))?;
+    let registered = call
+        .federation
+        .register_image(
+            tenant,
+            &NewImage {
+                id: image_id.clone(),
+                name,
+                description: call.params.get("Description").map(str::to_string),
+                architecture,
+                boot_mode: "disk".into(),
+                public: false,
+            },
+        )
+        .await;
+    if let Err(error) = registered {
+        let _ = images.remove(&image_id);
+        return Err(error.into());
+    }
+    let mut x = XmlWriter::response("RegisterImage", call.request_id);
+    x.leaf("imageId", &image_id);
+    Ok(x.finish("RegisterImage"))
 }

@@ -78,10 +78,11 @@ pub enum Action {
     DeregisterImage,
     DescribeInstanceAttribute,
     ModifyInstanceAttribute,
+    RegisterImage,
 }
 
 impl Action {
-    const ALL: [Action; 29] = [
+    const ALL: [Action; 30] = [
         Action::DescribeRegions,
         Action::DescribeAvailabilityZones,
         Action::DescribeAccountAttributes,
@@ -111,6 +112,7 @@ impl Action {
         Action::DeregisterImage,
         Action::DescribeInstanceAttribute,
         Action::ModifyInstanceAttribute,
+        Action::RegisterImage,
     ];
 
     /// The wire name (`DescribeRegions`).
@@ -145,6 +147,7 @@ impl Action {
             Action::DeregisterImage => "DeregisterImage",
             Action::DescribeInstanceAttribute => "DescribeInstanceAttribute",
             Action::ModifyInstanceAttribute => "ModifyInstanceAttribute",
+            Action::RegisterImage => "RegisterImage",
         }
     }
 
@@ -158,7 +161,6 @@ impl Action {
 /// they get `UnsupportedOperation` rather than `InvalidAction`, which would
 /// suggest a typo.
 pub const NOT_YET: &[&str] = &[
-    "RegisterImage",
     "CreateVpc",
     "DescribeVpcs",
     "CreateSubnet",
@@ -208,6 +210,7 @@ pub async fn dispatch(action: Action, call: Ec2Call<'_>) -> Result<String, Ec2Er
         Action::GetConsoleOutput => instances::get_console_output(call).await,
         Action::DescribeImages => images::describe_images(call).await,
         Action::DeregisterImage => images::deregister_image(call).await,
+        Action::RegisterImage => images::register_image(call).await,
         Action::DescribeInstanceAttribute => {
             instance_attributes::describe_instance_attribute(call).await
         }

@@ -208,7 +208,21 @@ fn disk_format(path: &Path) -> Result<String> {
     let info: serde_json::Value =
         serde_json::from_slice(&output.stdout).map_err(Error::internal)?;
     match info["format"].as_str() {
-        Some(format @ ("qcow2" | "raw")) => Ok(format.to_string()),
+        // Every file reads as raw: a raw disk is at least whole 512-byte sectors.
+        Some("raw") => {
+            // (qemu-img rounds the virtual size up; the file's length tells.)
+            let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+            if size == 0 || size % 512 != 0 {
+                return Err(Error::invalid(
+                    "disk",
+                    format!(
+                        "not a disk image: {size} bytes is not a whole number of 512-byte sectors"
+                    ),
+                ));
+            }
+            Ok("raw".into())
+        }
+        Some("qcow2") => Ok("qcow2".into()),
         other => Err(Error::invalid(
             "disk",
             format!("disk format {other:?} is not supported (qcow2 or raw)"),

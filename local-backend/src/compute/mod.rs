@@ -335,6 +335,16 @@ impl Inner {
 
     fn run(&self, spec: &LaunchSpec) -> Result<Vec<InstanceView>> {
         let image = self.images.get(&spec.image_id)?;
+        // The scheduler's architecture filter: every host here is x86_64.
+        if image.manifest.architecture != "x86_64" {
+            return Err(Error::invalid(
+                "ImageId",
+                format!(
+                    "the image is {}; this site's compute hosts are x86_64",
+                    image.manifest.architecture
+                ),
+            ));
+        }
         let size = self.size_of(&spec.instance_type)?;
         if let Some(zone) = &spec.availability_zone {
             if !self.hosts.iter().any(|h| h.zone == *zone) {
