@@ -80,38 +80,24 @@ async fn import_image(
         )
     })?;
     let tenant = f.tenant_by_name(&body.tenant).await?;
-    let id = cloud::ResourceKind::Image.new_id();
-    let (store, upload, image_id) = (images.clone(), body.upload.clone(), id.clone());
-    let (cmdline, architecture) = (body.cmdline, body.architecture.clone());
-    let manifest = tokio::task::spawn_blocking(move || {
-        let committed = store.commit(&upload, &image_id, cmdline, &architecture);
-        if committed.is_err() {
-            store.discard_upload(&upload);
-        }
-        committed
-    })
-    .await
-    .map_err(cloud::Error::internal)??;
     let image = NewImage {
-        id: id.clone(),
+        id: cloud::ResourceKind::Image.new_id(),
         name: body.name,
         description: body.description,
         architecture: body.architecture,
-        boot_mode: if manifest.has_kernel {
-            "direct-kernel"
-        } else {
-            "disk"
-        }
-        .into(),
+        boot_mode: String::new(),
         public: body.public,
     };
-    match f.register_image(&tenant, &image).await {
-        Ok(image) => Ok(Json(image)),
-        Err(error) => {
-            let _ = images.remove(&id);
-            Err(error.into())
-        }
-    }
+    let registered = crate::ec2::images::register_upload(
+        &f,
+        &images,
+        &tenant,
+        &body.upload,
+        body.cmdline,
+        image,
+    )
+    .await?;
+    Ok(Json(registered))
 }
 
 fn default_user() -> String {

@@ -4,6 +4,8 @@
 
 use cloud::types::Tag;
 use federation::images::{Image, NewImage};
+use federation::{Federation, Tenant};
+use local_backend::ImageStore;
 
 use super::filter::{self, Filterable};
 use super::page::paginate;
@@ -201,36 +203,62 @@ pub async fn register_image(call: Ec2Call<'_>) -> Result<String, Ec2Error> {
         images.discard_upload(&upload);
         return Err(cloud::Error::internal(format!("copying {location}: {error}")).into());
     }
-    let (store, id, arch) = (images.clone(), image_id.clone(), architecture.clone());
-    let committed = tokio::task::spawn_blocking(move || {
-        let committed = store.commit(&upload, &id, None, &arch);
+    let image = NewImage {
+        id: image_id.clone(),
+        name,
+        description: call.params.get("Description").map(str::to_string),
+        architecture,
+        boot_mode: String::new(),
+        public: false,
+    };
+    register_upload(call.federation, images, tenant, &upload, None, image)
+        .await
+        .map_err(|error| match error {
+            cloud::Error::InvalidParameter { message, .. } => {
+                Ec2Error::invalid_value(format!("ImageLocation '{location}': {message}"))
+            }
+            other => other.into(),
+        })?;
+    let mut x = XmlWriter::response("RegisterImage", call.request_id);
+    x.leaf("imageId", &image_id);
+    Ok(x.finish("RegisterImage"))
+}
+
+/// Turns upload `upload` into image `image.id` (files checked, moved into
+/// place in one rename; `boot_mode` follows from the files) and records it.
+/// On any failure nothing is left behind: neither the upload nor the files.
+pub(crate) async fn register_upload(
+    federation: &Federation,
+    images: &ImageStore,
+    owner: &Tenant,
+    upload: &str,
+    cmdline: Option<String>,
+    mut image: NewImage,
+) -> cloud::Result<Image> {
+    let (store, upload, id, architecture) = (
+        images.clone(),
+        upload.to_string(),
+        image.id.clone(),
+        image.architecture.clone(),
+    );
+    let manifest = tokio::task::spawn_blocking(move || {
+        let committed = store.commit(&upload, &id, cmdline, &architecture);
         if committed.is_err() {
             store.discard_upload(&upload);
         }
         committed
     })
     .await
-    .map_err(cloud::Error::internal)?;
-    committed.map_err(|e| Ec2Error::invalid_value(format!("ImageLocation '{location}': {e}")))?;
-    let registered = call
-        .federation
-        .register_image(
-            tenant,
-            &NewImage {
-                id: image_id.clone(),
-                name,
-                description: call.params.get("Description").map(str::to_string),
-                architecture,
-                boot_mode: "disk".into(),
-                public: false,
-            },
-        )
-        .await;
-    if let Err(error) = registered {
-        let _ = images.remove(&image_id);
-        return Err(error.into());
+    .map_err(cloud::Error::internal)??;
+    image.boot_mode = if manifest.has_kernel {
+        "direct-kernel"
+    } else {
+        "disk"
     }
-    let mut x = XmlWriter::response("RegisterImage", call.request_id);
-    x.leaf("imageId", &image_id);
-    Ok(x.finish("RegisterImage"))
+    .into();
+    let registered = federation.register_image(owner, &image).await;
+    if registered.is_err() {
+        let _ = images.remove(&image.id);
+    }
+    registered
 }

@@ -148,11 +148,6 @@ impl LibvirtCompute {
             .collect()
     }
 
-    /// The instance types offered.
-    pub fn instance_types(&self) -> &BTreeMap<String, InstanceType> {
-        &self.inner.types
-    }
-
     async fn blocking<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
