@@ -24,6 +24,7 @@
 #   SKYPORT-INSTANCE-ID <id>                GET http://169.254.169.254/latest/meta-data/instance-id
 #   SKYPORT-PUBLIC-KEY <key line|none>      .../meta-data/public-keys/0/openssh-key
 #   SKYPORT-USERDATA-SHA256 <hex|none>      sha256 of the bytes of http://169.254.169.254/latest/user-data
+#   SKYPORT-USERDATA-EXIT <status>          after running a user-data that starts with #! (its output comes before)
 #   SKYPORT-METADATA-UNREACHABLE            instead of the three above if instance-id could not be fetched
 #   SKYPORT-GUEST-DONE
 #   SKYPORT-GUEST-POWEROFF                  when the ACPI power button is pressed (then it powers off)
@@ -229,6 +230,11 @@ if [ $ok = 1 ]; then
         echo "SKYPORT-USERDATA-SHA256 $(sha256sum /tmp/user-data | cut -d' ' -f1)"
     else
         echo "SKYPORT-USERDATA-SHA256 none"
+    fi
+    # A user-data script runs once its digest is out, as cloud-init would run it.
+    if [ -s /tmp/user-data ] && [ "$(head -c 2 /tmp/user-data)" = '#!' ]; then
+        sh /tmp/user-data
+        echo "SKYPORT-USERDATA-EXIT $?"
     fi
 else
     reason="$(grep -v '^Terminated' /tmp/wget.err 2>/dev/null | tail -n 1)"

@@ -82,6 +82,28 @@ pub struct LaunchSpec {
     pub availability_zone: Option<String>,
     pub client_token: Option<String>,
     pub tags: Vec<Tag>,
+    /// This site's instances on a tenant subnet: where to plug them and with
+    /// which address (one per instance, in launch order). `None` = the
+    /// target's own network (remote clouds; this site without tenant networks).
+    pub network: Option<NetworkAttachment>,
+}
+
+/// A tenant subnet as compute sees it: the subnet's bridge on every host and
+/// the MAC and address each new instance gets (the subnet's DHCP server
+/// holds the same pairs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetworkAttachment {
+    pub bridge: String,
+    /// The segment's MTU when it is smaller than Ethernet's (VXLAN).
+    pub mtu: Option<u32>,
+    pub interfaces: Vec<Interface>,
+}
+
+/// One instance's interface on a tenant subnet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Interface {
+    pub mac: String,
+    pub ip: String,
 }
 
 /// An instance as its target reports it.

@@ -65,6 +65,31 @@ pub enum Error {
     /// A byte range outside the object.
     #[error("The requested range is not satisfiable")]
     InvalidRange,
+    /// An address block is malformed for its resource: wrong size, or outside
+    /// the VPC it should belong to.
+    #[error("The CIDR '{block}' is invalid.")]
+    BadBlock { kind: ResourceKind, block: String },
+    /// An address block overlaps one already in use in the VPC.
+    #[error("The CIDR '{0}' conflicts with another subnet")]
+    BlockConflict(String),
+    /// The resource is already attached or associated elsewhere.
+    #[error("{0}")]
+    AlreadyAssociated(String),
+    /// The gateway is not attached to the named VPC.
+    #[error("{0}")]
+    NotAttached(String),
+    /// A route for this destination already exists in the table.
+    #[error("The route identified by {0} already exists.")]
+    RouteExists(String),
+    /// The address is still associated with an instance.
+    #[error("{0}")]
+    AddressInUse(String),
+    /// The site's public address pool has no address left.
+    #[error("There are no more public addresses available in this site's pool")]
+    AddressPoolExhausted,
+    /// The site's range of segment ids (VLAN ids or VNIs) is used up.
+    #[error("There are no more network segments (VLAN ids or VNIs) available for subnets")]
+    SegmentsExhausted,
     /// Placement policy allows no target for this request; the message names the
     /// rules responsible. Nothing was created anywhere.
     #[error("{0}")]

@@ -8,11 +8,16 @@
 pub mod compute;
 pub mod error;
 pub mod ids;
+pub mod network;
+pub mod network_plan;
 pub mod object_store;
 pub mod target;
 pub mod types;
 
-pub use compute::{Compute, ImageView, InstanceState, InstanceView, LaunchSpec, StateChange};
+pub use compute::{
+    Compute, ImageView, InstanceState, InstanceView, Interface, LaunchSpec, NetworkAttachment,
+    StateChange,
+};
 pub use error::{Error, Result};
 pub use ids::ResourceKind;
 pub use object_store::{ByteStream, ObjectStore, StoredBlob};

@@ -105,6 +105,9 @@ pub struct Rule {
 #[derive(Debug, Clone)]
 pub struct SecurityGroup {
     pub id: String,
+    /// The VPC the group belongs to (`None` only for groups older than VPCs,
+    /// until the tenant's default VPC adopts them).
+    pub vpc_id: Option<String>,
     pub name: String,
     pub description: String,
     pub owner_id: String,

@@ -36,6 +36,8 @@ pub struct LaunchRequest {
     pub availability_zone: Option<String>,
     pub client_token: Option<String>,
     pub tags: Vec<Tag>,
+    /// A subnet of one of the tenant's VPCs (this site's tenant networks).
+    pub subnet_id: Option<String>,
 }
 
 /// An instance as its tenant sees it.
@@ -60,6 +62,9 @@ pub struct Instance {
     /// Why the instance last stopped or ended, as an EC2 state reason code
     /// (`Client.UserInitiatedShutdown`, `Server.InternalError`).
     pub state_reason: Option<String>,
+    /// The tenant network the instance is on (this site's instances only).
+    pub vpc_id: Option<String>,
+    pub subnet_id: Option<String>,
     pub tags: Vec<Tag>,
 }
 
@@ -123,6 +128,8 @@ fn row_of(row: &AnyRow) -> Result<Row> {
             launched_at: int(row, "launched_at")?,
             client_token: opt_text(row, "client_token")?,
             state_reason: opt_text(row, "state_reason")?,
+            vpc_id: opt_text(row, "vpc_id")?,
+            subnet_id: opt_text(row, "subnet_id")?,
             tags: Vec::new(),
         },
         remote_id: text(row, "remote_id")?,
@@ -218,12 +225,17 @@ impl Federation {
             request = request.with_tag(&tag.key, &tag.value);
         }
         let reservation_id = ResourceKind::Reservation.new_id();
+        // Where a local launch was plugged in (set by the attempt that succeeds).
+        let attached: std::sync::Mutex<Option<(crate::attachments::Attachment, Vec<String>)>> =
+            std::sync::Mutex::new(None);
         let (views, target, explanation) = self
             .place(&request, |chosen| {
                 let key = key.clone();
                 let groups = &groups;
                 let reservation_id = reservation_id.clone();
+                let attached = &attached;
                 async move {
+                    let is_local = matches!(chosen, Chosen::Local);
                     let (compute, key_name, security_group_ids) = match chosen {
                         // Local guests get their key from the metadata service, and
                         // security groups are enforced by tenant networks.
@@ -231,6 +243,15 @@ impl Federation {
                             let compute = self.placement.local_compute()?;
                             self.launchable_image(tenant, &launch.image_id).await?;
                             (compute, None, Vec::new())
+                        }
+                        Chosen::Remote(remote) if launch.subnet_id.is_some() => {
+                            return Err(Error::invalid(
+                                "SubnetId",
+                                format!(
+                                    "subnets are this site's, but the placement policy chose target {} for this launch",
+                                    remote.name()
+                                ),
+                            ));
                         }
                         Chosen::Remote(remote) => {
                             let mut security_group_ids = Vec::with_capacity(groups.len());
@@ -272,11 +293,61 @@ impl Federation {
                             .as_ref()
                             .map(|t| format!("{}-{t}", tenant.account_id)),
                         tags,
+                        network: None,
                     };
-                    compute.run_instances(&spec).await
+                    if !is_local {
+                        return compute.run_instances(&spec).await;
+                    }
+                    let attachment = self
+                        .reserve_attachment(
+                            tenant,
+                            launch.subnet_id.as_deref(),
+                            launch.availability_zone.as_deref(),
+                            launch.max_count,
+                        )
+                        .await?;
+                    let Some(attachment) = attachment else {
+                        return compute.run_instances(&spec).await;
+                    };
+                    let vpc_groups = match self
+                        .vpc_groups(tenant, &attachment.subnet.vpc_id, groups)
+                        .await
+                    {
+                        Ok(ids) => ids,
+                        Err(error) => {
+                            self.release_reserved(&attachment).await?;
+                            return Err(error);
+                        }
+                    };
+                    // The subnet's bridge and DHCP lease must exist before the guest does.
+                    if let Err(error) = self.sync_network().await {
+                        self.release_reserved(&attachment).await?;
+                        return Err(error);
+                    }
+                    let spec = LaunchSpec {
+                        availability_zone: Some(attachment.subnet.availability_zone.clone()),
+                        network: Some(attachment.network.clone()),
+                        ..spec
+                    };
+                    match compute.run_instances(&spec).await {
+                        Ok(views) => {
+                            *attached.lock().expect("attachment lock") =
+                                Some((attachment, vpc_groups));
+                            Ok(views)
+                        }
+                        Err(error) => {
+                            self.release_reserved(&attachment).await?;
+                            self.network_changed().await;
+                            Err(error)
+                        }
+                    }
                 }
             })
             .await?;
+        let (attached, vpc_groups) = match attached.into_inner().expect("attachment lock") {
+            Some((attachment, groups)) => (Some(attachment), groups),
+            None => (None, Vec::new()),
+        };
         let launched_at = now();
         let mut instances = Vec::with_capacity(views.len());
         let mut tx = self.db.begin_write().await?;
@@ -298,6 +369,8 @@ impl Federation {
                 launched_at,
                 client_token: launch.client_token.clone(),
                 state_reason: None,
+                vpc_id: attached.as_ref().map(|a| a.subnet.vpc_id.clone()),
+                subnet_id: attached.as_ref().map(|a| a.subnet.id.clone()),
                 tags: launch
                     .tags
                     .iter()
@@ -310,8 +383,9 @@ impl Federation {
             };
             sqlx::query(
                 "INSERT INTO instances (id, tenant_id, reservation_id, target, remote_id, launch_index, image_id, instance_type, \
-                 key_name, availability_zone, client_token, state, private_ip, public_ip, private_dns, architecture, launched_at, user_data) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
+                 key_name, availability_zone, client_token, state, private_ip, public_ip, private_dns, architecture, launched_at, user_data, \
+                 vpc_id, subnet_id) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)",
             )
             .bind(&instance.id)
             .bind(&tenant.id)
@@ -331,9 +405,32 @@ impl Federation {
             .bind(&instance.architecture)
             .bind(launched_at)
             .bind(&launch.user_data)
+            .bind(&instance.vpc_id)
+            .bind(&instance.subnet_id)
             .execute(&mut *tx)
             .await
             .map_err(db_err)?;
+            if let Some(subnet) = &instance.subnet_id {
+                sqlx::query(
+                    "UPDATE subnet_addresses SET instance_id = $1 WHERE subnet_id = $2 AND ip = $3",
+                )
+                .bind(&instance.id)
+                .bind(subnet)
+                .bind(&instance.private_ip)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+                for group in &vpc_groups {
+                    sqlx::query(
+                        "INSERT INTO instance_groups (instance_id, group_id) VALUES ($1, $2)",
+                    )
+                    .bind(&instance.id)
+                    .bind(group)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                }
+            }
             for tag in &instance.tags {
                 sqlx::query("INSERT INTO tags (tenant_id, resource_id, resource_type, tag_key, tag_value) VALUES ($1, $2, $3, $4, $5)")
                     .bind(&tenant.id)
@@ -501,6 +598,13 @@ impl Federation {
         .execute(self.db.pool())
         .await
         .map_err(db_err)?;
+        if instance.state == InstanceState::Terminated {
+            self.release_instance_address(&instance.id).await?;
+            if instance.subnet_id.is_some() {
+                self.release_subnet_address(&instance.id).await?;
+                self.network_changed().await;
+            }
+        }
         Ok(())
     }
 
@@ -659,6 +763,7 @@ impl Federation {
         rows.iter().map(row_of).collect()
     }
 
+    /// Adds tags, and the elastic IPs of this site's instances as their public address.
     async fn with_tags(
         &self,
         tenant: &Tenant,
@@ -667,8 +772,19 @@ impl Federation {
         let mut tags = self
             .tags_by_resource(tenant, ResourceKind::Instance)
             .await?;
+        let mut elastic: HashMap<String, String> = HashMap::new();
+        if instances.iter().any(|i| i.vpc_id.is_some()) {
+            for address in self.list_addresses(tenant).await? {
+                if let Some(instance) = address.instance_id {
+                    elastic.insert(instance, address.public_ip);
+                }
+            }
+        }
         for instance in &mut instances {
             instance.tags = tags.remove(&instance.id).unwrap_or_default();
+            if let Some(public_ip) = elastic.remove(&instance.id) {
+                instance.public_ip = Some(public_ip);
+            }
         }
         Ok(instances)
     }
@@ -707,6 +823,14 @@ impl Federation {
     /// A target that cannot be listed is skipped. Returns how many instances
     /// were terminated or marked terminated.
     pub async fn reconcile_instances(&self, grace_secs: i64) -> Result<usize> {
+        let swept = self.sweep_reservations(grace_secs).await?;
+        if swept > 0 {
+            tracing::info!(
+                count = swept,
+                "released subnet addresses of launches that never finished"
+            );
+            self.network_changed().await;
+        }
         let accounts: HashSet<String> = self
             .list_tenants()
             .await?

@@ -6,6 +6,8 @@
 //! own, it only folds database failures into `Error::Internal` (see [`db`]).
 
 pub mod access_keys;
+pub mod addresses;
+pub mod attachments;
 pub mod bucket_settings;
 pub mod buckets;
 pub mod cache;
@@ -13,19 +15,25 @@ pub mod db;
 pub mod images;
 pub mod instance_attributes;
 pub mod instances;
+pub mod internet_gateways;
 pub mod key_material;
 pub mod key_pairs;
 pub mod listing;
 pub mod metadata;
 pub mod multipart;
+pub mod network_plan;
+pub mod networks;
 pub mod objects;
 pub mod placement;
 mod remote_groups;
+pub mod route_tables;
 pub mod sealing;
 pub mod security_groups;
+pub mod subnets;
 pub mod tags;
 pub mod tenants;
 pub mod versions;
+pub mod vpcs;
 
 use std::sync::Arc;
 
@@ -49,6 +57,10 @@ pub struct Federation {
     object_cache: Arc<cache::RecordCache<(String, String), cloud::types::ObjectInfo>>,
     /// Policies and targets: where new resources go.
     placement: Arc<placement::Placement>,
+    /// Segment ids, public addresses and zones of tenant networks.
+    network: Arc<networks::NetworkSettings>,
+    /// The hosts' side of tenant networks, when this site has one.
+    data_plane: Option<Arc<dyn cloud::network_plan::DataPlane>>,
 }
 
 impl Federation {
@@ -70,6 +82,8 @@ impl Federation {
             bucket_cache: Arc::new(cache::RecordCache::new(cache_records)),
             object_cache: Arc::new(cache::RecordCache::new(cache_records)),
             placement: Arc::new(placement::Placement::local_only("local")),
+            network: Arc::default(),
+            data_plane: None,
         }
     }
 
@@ -77,6 +91,18 @@ impl Federation {
     /// instead of keeping everything on this site.
     pub fn with_placement(mut self, placement: placement::Placement) -> Self {
         self.placement = Arc::new(placement);
+        self
+    }
+
+    /// Uses `settings` for tenant networks instead of the defaults, and
+    /// `data_plane` (if any) to build them on the hosts.
+    pub fn with_network(
+        mut self,
+        settings: networks::NetworkSettings,
+        data_plane: Option<Arc<dyn cloud::network_plan::DataPlane>>,
+    ) -> Self {
+        self.network = Arc::new(settings);
+        self.data_plane = data_plane;
         self
     }
 

@@ -1,6 +1,6 @@
 //! What the instance metadata service tells a local guest about itself. The
-//! guest is known by its address on the site's network: each local instance
-//! has a fixed one, recorded at launch.
+//! guest is known by its address on the site's network, or by its VPC and
+//! its address there: each local instance has a fixed one, recorded at launch.
 
 use cloud::Result;
 
@@ -20,18 +20,26 @@ pub struct InstanceMetadata {
 }
 
 impl Federation {
-    /// The live local instance holding `private_ip`, if any.
-    pub async fn instance_metadata(&self, private_ip: &str) -> Result<Option<InstanceMetadata>> {
-        let row = sqlx::query(
-            "SELECT id, tenant_id, user_data, key_name FROM instances \
-             WHERE target = $1 AND private_ip = $2 AND state <> 'terminated' \
-             ORDER BY launched_at DESC",
-        )
-        .bind(self.placement.local_target())
-        .bind(private_ip)
-        .fetch_optional(self.db.pool())
-        .await
-        .map_err(db_err)?;
+    /// The live local instance holding `private_ip` on the site's network
+    /// (`vpc` None) or in a VPC (addresses repeat across VPCs), if any.
+    pub async fn instance_metadata(
+        &self,
+        vpc: Option<&str>,
+        private_ip: &str,
+    ) -> Result<Option<InstanceMetadata>> {
+        let columns = "SELECT id, tenant_id, user_data, key_name FROM instances \
+                       WHERE target = $1 AND private_ip = $2 AND state <> 'terminated'";
+        let query = match vpc {
+            Some(_) => format!("{columns} AND vpc_id = $3 ORDER BY launched_at DESC"),
+            None => format!("{columns} AND vpc_id IS NULL ORDER BY launched_at DESC"),
+        };
+        let mut query = sqlx::query(&query)
+            .bind(self.placement.local_target())
+            .bind(private_ip);
+        if let Some(vpc) = vpc {
+            query = query.bind(vpc);
+        }
+        let row = query.fetch_optional(self.db.pool()).await.map_err(db_err)?;
         let Some(row) = row else {
             return Ok(None);
         };

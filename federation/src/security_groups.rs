@@ -172,20 +172,32 @@ pub enum GroupRef {
 }
 
 impl Federation {
-    /// Creates the tenant's `default` group if it is missing: all egress allowed,
-    /// ingress only from members of the group itself.
-    pub(crate) async fn ensure_default_security_group(&self, tenant: &Tenant) -> Result<()> {
-        let exists = self
-            .list_security_groups(tenant)
-            .await?
-            .into_iter()
-            .any(|group| group.name == "default");
+    /// Creates the `default` group of a VPC if it is missing: all egress
+    /// allowed, ingress only from members of the group itself.
+    pub(crate) async fn ensure_default_security_group(
+        &self,
+        tenant: &Tenant,
+        vpc_id: &str,
+    ) -> Result<()> {
+        let exists = sqlx::query("SELECT id FROM security_groups WHERE tenant_id = $1 AND vpc_id = $2 AND name = 'default'")
+            .bind(&tenant.id)
+            .bind(vpc_id)
+            .fetch_optional(self.db.pool())
+            .await
+            .map_err(db_err)?
+            .is_some();
         if exists {
             return Ok(());
         }
-        let id = self
-            .create_security_group(tenant, "default", "default group")
-            .await?;
+        let id = match self
+            .insert_security_group(tenant, vpc_id, "default", "default VPC security group")
+            .await
+        {
+            Ok(id) => id,
+            // Made by a concurrent first use.
+            Err(Error::Duplicate { .. }) => return Ok(()),
+            Err(error) => return Err(error),
+        };
         let self_rule = RuleSpec {
             protocol: "-1".into(),
             peer: Some(RulePeer::Group {
@@ -204,12 +216,46 @@ impl Federation {
         Ok(())
     }
 
-    /// Creates a group with AWS's default rule (all egress allowed); returns its ID.
+    /// The groups of a launch into `vpc_id`: those asked for, each of which
+    /// must belong to that VPC, else the VPC's `default` group.
+    pub(crate) async fn vpc_groups(
+        &self,
+        tenant: &Tenant,
+        vpc_id: &str,
+        asked: &[SecurityGroup],
+    ) -> Result<Vec<String>> {
+        if asked.is_empty() {
+            self.ensure_default_security_group(tenant, vpc_id).await?;
+            let row = sqlx::query("SELECT id FROM security_groups WHERE tenant_id = $1 AND vpc_id = $2 AND name = 'default'")
+                .bind(&tenant.id)
+                .bind(vpc_id)
+                .fetch_one(self.db.pool())
+                .await
+                .map_err(db_err)?;
+            return Ok(vec![text(&row, "id")?]);
+        }
+        for group in asked {
+            if group.vpc_id.as_deref() != Some(vpc_id) {
+                return Err(Error::invalid(
+                    "SecurityGroupId",
+                    format!(
+                        "Security group {} and subnet belong to different networks.",
+                        group.id
+                    ),
+                ));
+            }
+        }
+        Ok(asked.iter().map(|g| g.id.clone()).collect())
+    }
+
+    /// Creates a group in `vpc_id` (default: the tenant's default VPC) with
+    /// AWS's default rule (all egress allowed); returns its ID.
     pub async fn create_security_group(
         &self,
         tenant: &Tenant,
         name: &str,
         description: &str,
+        vpc_id: Option<&str>,
     ) -> Result<String> {
         if name.is_empty() || name.len() > 255 || !name.is_ascii() {
             return Err(Error::invalid(
@@ -229,10 +275,26 @@ impl Federation {
                 "group descriptions are up to 255 ASCII characters",
             ));
         }
+        let vpc_id = match vpc_id {
+            Some(id) => self.vpc(tenant, id).await?.id,
+            None => self.ensure_default_vpc(tenant).await?,
+        };
+        self.insert_security_group(tenant, &vpc_id, name, description)
+            .await
+    }
+
+    async fn insert_security_group(
+        &self,
+        tenant: &Tenant,
+        vpc_id: &str,
+        name: &str,
+        description: &str,
+    ) -> Result<String> {
         let id = ResourceKind::SecurityGroup.new_id();
-        let inserted = sqlx::query("INSERT INTO security_groups (id, tenant_id, name, description, created_at) VALUES ($1, $2, $3, $4, $5)")
+        let inserted = sqlx::query("INSERT INTO security_groups (id, tenant_id, vpc_id, name, description, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
             .bind(&id)
             .bind(&tenant.id)
+            .bind(vpc_id)
             .bind(name)
             .bind(description)
             .bind(now())
@@ -265,7 +327,7 @@ impl Federation {
 
     /// All of the tenant's groups with rules and tags, by name.
     pub async fn list_security_groups(&self, tenant: &Tenant) -> Result<Vec<SecurityGroup>> {
-        let rows = sqlx::query("SELECT id, name, description FROM security_groups WHERE tenant_id = $1 ORDER BY name, id")
+        let rows = sqlx::query("SELECT id, vpc_id, name, description FROM security_groups WHERE tenant_id = $1 ORDER BY name, id")
             .bind(&tenant.id)
             .fetch_all(self.db.pool())
             .await
@@ -294,6 +356,7 @@ impl Federation {
                 Ok(SecurityGroup {
                     rules: rules.remove(&id).unwrap_or_default(),
                     tags: tags.remove(&id).unwrap_or_default(),
+                    vpc_id: opt_text(row, "vpc_id")?,
                     name: text(row, "name")?,
                     description: text(row, "description")?,
                     owner_id: tenant.account_id.clone(),
@@ -303,12 +366,19 @@ impl Federation {
             .collect()
     }
 
-    /// Resolves a group reference within the tenant.
+    /// Resolves a group reference within the tenant; names refer to groups
+    /// of the default VPC, as on AWS.
     pub async fn security_group(&self, tenant: &Tenant, group: &GroupRef) -> Result<SecurityGroup> {
         let groups = self.list_security_groups(tenant).await?;
+        let default_vpc = match group {
+            GroupRef::Name(_) => self.default_vpc_id(tenant).await?,
+            GroupRef::Id(_) => None,
+        };
         let found = groups.into_iter().find(|g| match group {
             GroupRef::Id(id) => &g.id == id,
-            GroupRef::Name(name) => &g.name == name,
+            GroupRef::Name(name) => {
+                &g.name == name && (g.vpc_id.is_none() || g.vpc_id == default_vpc)
+            }
         });
         found.ok_or_else(|| {
             let id = match group {

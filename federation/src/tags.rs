@@ -62,6 +62,13 @@ impl Federation {
                 .await
                 .is_ok(),
             ResourceKind::Instance => self.owns_instance(tenant, resource_id).await?,
+            ResourceKind::Vpc => self.vpc(tenant, resource_id).await.is_ok(),
+            ResourceKind::Subnet => self.subnet(tenant, resource_id).await.is_ok(),
+            ResourceKind::InternetGateway => {
+                self.internet_gateway(tenant, resource_id).await.is_ok()
+            }
+            ResourceKind::RouteTable => self.route_table(tenant, resource_id).await.is_ok(),
+            ResourceKind::ElasticIp => self.address(tenant, resource_id).await.is_ok(),
             _ => false,
         };
         if exists {

@@ -149,7 +149,7 @@ impl Federation {
             }
             Err(e) => return Err(db_err(e)),
         }
-        self.ensure_default_security_group(&tenant).await?;
+        self.ensure_default_vpc(&tenant).await?;
         tracing::info!(tenant = %tenant.name, account = %tenant.account_id, "tenant created");
         Ok(tenant)
     }

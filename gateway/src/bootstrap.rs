@@ -7,9 +7,10 @@ use std::sync::Arc;
 use aws_backend::AwsTarget;
 use federation::placement::Placement;
 use federation::{Db, Federation, Role, SecretBox};
-use local_backend::{FsObjectStore, LibvirtCompute};
+use local_backend::{Fabric, FsObjectStore, LibvirtCompute};
 
 use crate::config::Config;
+use crate::tenant_networks::TenantNetworks;
 
 /// A failure to open the site, with what to fix in the message.
 #[derive(Debug, thiserror::Error)]
@@ -27,6 +28,27 @@ pub struct Site {
     pub targets: BTreeMap<String, Arc<AwsTarget>>,
     /// This site's libvirt compute, or why there is none.
     pub compute: Result<LibvirtCompute, String>,
+    /// This site's tenant networks' data plane, or why there is none.
+    pub networks: Result<Arc<TenantNetworks>, String>,
+}
+
+/// Opens the tenant networks' data plane where local instances can use it.
+async fn open_networks(
+    config: &Config,
+    compute: &Result<LibvirtCompute, String>,
+) -> Result<Arc<TenantNetworks>, String> {
+    if !config.network.enabled {
+        return Err("tenant networks' data plane is disabled ([network] enabled = false)".into());
+    }
+    if let Err(reason) = compute {
+        return Err(format!(
+            "no local compute to plug into tenant networks ({reason})"
+        ));
+    }
+    let fabric = Fabric::open(&config.network, config.network_state_dir())
+        .await
+        .map_err(|e| format!("tenant networks unavailable: {e}"))?;
+    Ok(Arc::new(TenantNetworks::new(fabric)))
 }
 
 /// Connects to the configured libvirt host; a failure is a reason, not a
@@ -94,12 +116,34 @@ pub async fn open(config: &Config) -> Result<Site, BootstrapError> {
             .clone()
             .map(|c| Arc::new(c) as Arc<dyn cloud::Compute>),
     );
+    let networks = open_networks(config, &compute).await;
+    let data_plane =
+        match &networks {
+            // VXLAN between hosts takes 50 bytes of every frame.
+            Ok(networks) => Ok((networks.fabric().hosts().len() > 1)
+                .then_some(local_backend::networking::VXLAN_MTU)),
+            Err(reason) => Err(reason.clone()),
+        };
+    let settings = config
+        .network_settings(data_plane)
+        .map_err(|e| fail("reading [network]", e))?;
     let federation = Federation::new(db, secrets, Arc::new(store), config.region.clone())
-        .with_placement(placement);
+        .with_placement(placement)
+        .with_network(
+            settings,
+            networks
+                .as_ref()
+                .ok()
+                .map(|n| Arc::clone(n) as Arc<dyn cloud::network_plan::DataPlane>),
+        );
+    if let Ok(networks) = &networks {
+        networks.attach(federation.clone());
+    }
     Ok(Site {
         federation,
         targets,
         compute,
+        networks,
     })
 }
 

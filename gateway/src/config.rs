@@ -83,6 +83,8 @@ pub struct Config {
     pub targets: BTreeMap<String, aws_backend::TargetConfig>,
     /// This site's own compute: libvirt host, instance network, instance types.
     pub compute: local_backend::ComputeConfig,
+    /// Tenant networks: segmentation driver, segment ids, public address pool.
+    pub network: local_backend::NetworkConfig,
 }
 
 impl Default for Config {
@@ -108,6 +110,7 @@ impl Default for Config {
             orphan_grace_secs: 600,
             targets: BTreeMap::new(),
             compute: local_backend::ComputeConfig::default(),
+            network: local_backend::NetworkConfig::default(),
         }
     }
 }
@@ -172,6 +175,34 @@ impl Config {
             compute.availability_zone = self.zones().remove(0);
         }
         compute
+    }
+
+    /// What the account layer needs of `[network]`, checked; `data_plane` is
+    /// the opened fabric's MTU, or why there is no data plane.
+    pub fn network_settings(
+        &self,
+        data_plane: Result<Option<u32>, String>,
+    ) -> cloud::Result<federation::networks::NetworkSettings> {
+        let (mtu, data_plane_missing) = match data_plane {
+            Ok(mtu) => (mtu, None),
+            Err(reason) => (None, Some(reason)),
+        };
+        Ok(federation::networks::NetworkSettings {
+            segments: self.network.segments()?,
+            public_pool: self.network.pool()?,
+            zones: self.zones(),
+            data_plane_missing,
+            mtu,
+        })
+    }
+
+    /// Where the network data plane keeps its files.
+    pub fn network_state_dir(&self) -> PathBuf {
+        if self.network.state_dir.as_os_str().is_empty() {
+            self.data_dir.join("network")
+        } else {
+            self.network.state_dir.clone()
+        }
     }
 
     /// The availability zones in force.

@@ -47,6 +47,16 @@ fn not_found_code(kind: ResourceKind) -> &'static str {
         ResourceKind::SecurityGroupRule => "InvalidPermission.NotFound",
         ResourceKind::Instance => "InvalidInstanceID.NotFound",
         ResourceKind::Image => "InvalidAMIID.NotFound",
+        ResourceKind::Vpc => "InvalidVpcID.NotFound",
+        ResourceKind::Subnet => "InvalidSubnetID.NotFound",
+        ResourceKind::InternetGateway => "InvalidInternetGatewayID.NotFound",
+        ResourceKind::RouteTable => "InvalidRouteTableID.NotFound",
+        ResourceKind::RouteTableAssociation | ResourceKind::AddressAssociation => {
+            "InvalidAssociationID.NotFound"
+        }
+        ResourceKind::ElasticIp => "InvalidAllocationID.NotFound",
+        ResourceKind::Route => "InvalidRoute.NotFound",
+        ResourceKind::NetworkInterface => "InvalidNetworkInterfaceID.NotFound",
         _ => "InvalidID.NotFound",
     }
 }
@@ -80,6 +90,21 @@ impl From<Error> for Ec2Error {
                     }
                     ResourceKind::Instance => format!("The instance ID '{id}' does not exist"),
                     ResourceKind::Image => format!("The image id '[{id}]' does not exist"),
+                    ResourceKind::Vpc => format!("The vpc ID '{id}' does not exist"),
+                    ResourceKind::Subnet => format!("The subnet ID '{id}' does not exist"),
+                    ResourceKind::InternetGateway => {
+                        format!("The internetGateway ID '{id}' does not exist")
+                    }
+                    ResourceKind::RouteTable => format!("The routeTable ID '{id}' does not exist"),
+                    ResourceKind::RouteTableAssociation | ResourceKind::AddressAssociation => {
+                        format!("The association ID '{id}' does not exist")
+                    }
+                    ResourceKind::ElasticIp => format!("The allocation ID '{id}' does not exist"),
+                    // The domain's message already says which route of which table.
+                    ResourceKind::Route => id,
+                    ResourceKind::NetworkInterface => {
+                        format!("The networkInterface ID '{id}' does not exist")
+                    }
                     _ => message,
                 };
                 Ec2Error::bad_request(not_found_code(kind), message)
@@ -109,6 +134,22 @@ impl From<Error> for Ec2Error {
                 Ec2Error::bad_request(code, message)
             }
             Error::DependencyViolation(_) => Ec2Error::bad_request("DependencyViolation", message),
+            Error::BadBlock {
+                kind: ResourceKind::Vpc,
+                ..
+            } => Ec2Error::bad_request("InvalidVpc.Range", message),
+            Error::BadBlock { .. } => Ec2Error::bad_request("InvalidSubnet.Range", message),
+            Error::BlockConflict(_) => Ec2Error::bad_request("InvalidSubnet.Conflict", message),
+            Error::AlreadyAssociated(_) => {
+                Ec2Error::bad_request("Resource.AlreadyAssociated", message)
+            }
+            Error::NotAttached(_) => Ec2Error::bad_request("Gateway.NotAttached", message),
+            Error::RouteExists(_) => Ec2Error::bad_request("RouteAlreadyExists", message),
+            Error::AddressPoolExhausted => {
+                Ec2Error::bad_request("InsufficientAddressCapacity", message)
+            }
+            Error::SegmentsExhausted => Ec2Error::bad_request("SubnetLimitExceeded", message),
+            Error::AddressInUse(_) => Ec2Error::bad_request("InvalidIPAddress.InUse", message),
             Error::IncorrectState(_) => Ec2Error::bad_request("IncorrectInstanceState", message),
             Error::CannotDelete(_) => Ec2Error::bad_request("CannotDelete", message),
             Error::QuotaExceeded {
@@ -244,7 +285,15 @@ pub fn s3_error(error: Error) -> S3Error {
         } => S3ErrorCode::TooManyBuckets,
         Error::QuotaExceeded { .. } => S3ErrorCode::Custom("QuotaExceeded".into()),
         Error::AccessDenied(_) | Error::CannotDelete(_) => S3ErrorCode::AccessDenied,
-        Error::DependencyViolation(_) => S3ErrorCode::InvalidRequest,
+        Error::DependencyViolation(_)
+        | Error::BadBlock { .. }
+        | Error::BlockConflict(_)
+        | Error::AlreadyAssociated(_)
+        | Error::NotAttached(_)
+        | Error::RouteExists(_)
+        | Error::AddressInUse(_)
+        | Error::AddressPoolExhausted
+        | Error::SegmentsExhausted => S3ErrorCode::InvalidRequest,
         Error::IncorrectState(_) => S3ErrorCode::InvalidRequest,
         Error::PlacementRefused(_) => S3ErrorCode::InvalidLocationConstraint,
         Error::Unavailable(_) => S3ErrorCode::ServiceUnavailable,
@@ -273,7 +322,16 @@ pub fn admin_status(error: &Error) -> (StatusCode, &'static str) {
         Error::DependencyViolation(_)
         | Error::BucketNotEmpty(_)
         | Error::CannotDelete(_)
-        | Error::IncorrectState(_) => (StatusCode::CONFLICT, "DependencyViolation"),
+        | Error::IncorrectState(_)
+        | Error::BlockConflict(_)
+        | Error::AlreadyAssociated(_)
+        | Error::NotAttached(_)
+        | Error::RouteExists(_)
+        | Error::AddressInUse(_) => (StatusCode::CONFLICT, "DependencyViolation"),
+        Error::BadBlock { .. } => (StatusCode::BAD_REQUEST, "InvalidParameter"),
+        Error::AddressPoolExhausted | Error::SegmentsExhausted => {
+            (StatusCode::CONFLICT, "QuotaExceeded")
+        }
         Error::BadDigest(_)
         | Error::IncompleteBody(_)
         | Error::PreconditionFailed

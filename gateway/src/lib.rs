@@ -15,6 +15,7 @@ pub mod policy_cli;
 pub mod ratelimit;
 pub mod s3;
 pub mod server;
+pub mod tenant_networks;
 
 use std::sync::Arc;
 
@@ -124,6 +125,23 @@ async fn sync_instances(federation: federation::Federation, interval_secs: f64) 
     }
 }
 
+/// Seconds between two full passes of the tenant networks' data plane: API
+/// changes apply at once; this repairs what changed behind Skyport's back
+/// (a host rebooted, a device removed) and retries failed passes.
+const NETWORK_REPAIR_SECS: f64 = 30.0;
+
+/// Makes the hosts match the records: at start, then every `interval_secs`.
+async fn repair_networks(federation: federation::Federation, interval_secs: f64) {
+    let mut ticker =
+        tokio::time::interval(std::time::Duration::from_secs_f64(interval_secs.max(1.0)));
+    loop {
+        ticker.tick().await;
+        if let Err(e) = federation.sync_network().await {
+            tracing::warn!(error = %e, "tenant networks: pass failed");
+        }
+    }
+}
+
 /// Repairs drift between the instance records and the clouds (see
 /// `Federation::reconcile_instances`): at start, then every `interval_secs`.
 async fn reconcile_instances(
@@ -189,7 +207,7 @@ pub async fn serve(config: Config) -> Result<(), String> {
             let address = compute.metadata_addr();
             match tokio::net::TcpListener::bind(address).await {
                 Ok(listener) => {
-                    tokio::spawn(metadata::serve(listener, federation.clone()));
+                    tokio::spawn(metadata::serve(listener, federation.clone(), None));
                 }
                 Err(e) => {
                     tracing::error!(%address, error = %e, "cannot serve instance metadata: guests will not get their keys and user-data")
@@ -201,6 +219,23 @@ pub async fn serve(config: Config) -> Result<(), String> {
                 config.compute.network,
                 config.compute.cidr
             );
+        }
+        Err(reason) => println!("{reason}"),
+    }
+    match &site.networks {
+        Ok(networks) => {
+            let hosts: Vec<&str> = networks
+                .fabric()
+                .hosts()
+                .iter()
+                .map(|h| h.name.as_str())
+                .collect();
+            println!(
+                "tenant networks: {:?} segments on host(s) {}; instances join their VPC's subnets",
+                config.network.driver,
+                hosts.join(", ")
+            );
+            tokio::spawn(repair_networks(federation.clone(), NETWORK_REPAIR_SECS));
         }
         Err(reason) => println!("{reason}"),
     }

@@ -1,8 +1,9 @@
 //! The EC2 instance metadata service for local guests (IMDSv1 and IMDSv2).
 //!
-//! It listens on the host's address of the instance network; guests reach it
-//! as 169.254.169.254:80 through the DNAT rule local compute installs. A guest
-//! is known by its source address (each local instance has a fixed one).
+//! Guests on the site's network reach it as 169.254.169.254:80 through the
+//! DNAT rule local compute installs; on tenant networks, one instance of it
+//! listens on 169.254.169.254:80 inside each VPC's router namespace. A guest
+//! is known by its source address (and VPC): each local instance has a fixed one.
 //! IMDSv2 tokens are HMACs over the guest's address and the expiry, under a key
 //! made at start: they need no storage and cannot be replayed by another guest.
 
@@ -28,6 +29,8 @@ const MAX_TTL_SECS: u64 = 21_600;
 
 struct Service {
     federation: Federation,
+    /// The VPC whose router this service listens in; `None` = the site's network.
+    vpc: Option<String>,
     tokens: Tokens,
 }
 
@@ -36,8 +39,8 @@ struct Tokens {
     key: [u8; 32],
 }
 
-/// The metadata service's routes.
-pub fn router(federation: Federation) -> Router {
+/// The metadata service's routes for guests of `vpc` (`None` = the site's network).
+pub fn router(federation: Federation, vpc: Option<String>) -> Router {
     let mut key = [0u8; 32];
     rand::thread_rng().fill_bytes(&mut key);
     Router::new()
@@ -50,13 +53,14 @@ pub fn router(federation: Federation) -> Router {
         .route("/latest/meta-data/{*path}", get(meta_data))
         .with_state(Arc::new(Service {
             federation,
+            vpc,
             tokens: Tokens { key },
         }))
 }
 
-/// Serves the metadata service on `listener` until the process ends.
-pub async fn serve(listener: tokio::net::TcpListener, federation: Federation) {
-    let app = router(federation).into_make_service_with_connect_info::<SocketAddr>();
+/// Serves the metadata service on `listener` until the process ends (or the task is aborted).
+pub async fn serve(listener: tokio::net::TcpListener, federation: Federation, vpc: Option<String>) {
+    let app = router(federation, vpc).into_make_service_with_connect_info::<SocketAddr>();
     if let Err(error) = axum::serve(listener, app).await {
         tracing::error!(%error, "the metadata service stopped");
     }
@@ -120,7 +124,7 @@ impl Service {
         }
         match self
             .federation
-            .instance_metadata(&peer.ip().to_string())
+            .instance_metadata(self.vpc.as_deref(), &peer.ip().to_string())
             .await
         {
             Ok(Some(metadata)) => Ok(metadata),

@@ -1,8 +1,10 @@
 //! Skyport's on-site backend: the object store on the local filesystem and
-//! compute on libvirt. Tenant networks and volumes come later.
+//! compute on libvirt, and tenant networks. Volumes come later.
 
 pub mod compute;
+pub mod networking;
 pub mod object_store;
 
 pub use compute::{ComputeConfig, HostConfig, ImageStore, LibvirtCompute, Weigher};
+pub use networking::{Fabric, NetworkConfig, SegmentDriver};
 pub use object_store::FsObjectStore;

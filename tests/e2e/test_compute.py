@@ -31,7 +31,11 @@ def image_dir() -> Path:
     return Path(value)
 
 
+# The site's flat libvirt network (tenant networks off): test_tenant_networks.py
+# covers instances on VPC subnets.
 COMPUTE_CONFIG = (
+    "[network]\n"
+    "enabled = false\n"
     "[compute]\n"
     'network = "skyport-e2e"\n'
     'bridge = "skye2e0"\n'

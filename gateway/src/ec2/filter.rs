@@ -145,6 +145,26 @@ pub fn apply<T: Filterable>(resources: Vec<T>, filters: &[Filter]) -> Result<Vec
     Ok(kept)
 }
 
+/// Keeps the resources whose ID is in `wanted` (all of them when it is
+/// empty); an ID that names none is `NotFound`, as Describe* answers on AWS.
+pub fn select_ids<T>(
+    resources: Vec<T>,
+    wanted: &[String],
+    kind: cloud::ResourceKind,
+    id: impl Fn(&T) -> &str,
+) -> Result<Vec<T>, Ec2Error> {
+    if let Some(missing) = wanted
+        .iter()
+        .find(|w| !resources.iter().any(|r| id(r) == w.as_str()))
+    {
+        return Err(cloud::Error::not_found(kind, missing.clone()).into());
+    }
+    Ok(resources
+        .into_iter()
+        .filter(|r| wanted.is_empty() || wanted.iter().any(|w| w == id(r)))
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -42,6 +42,8 @@ impl Filterable for Instance {
         "ip-address",
         "reservation-id",
         "client-token",
+        "subnet-id",
+        "vpc-id",
     ];
 
     fn tags(&self) -> &[Tag] {
@@ -62,6 +64,8 @@ impl Filterable for Instance {
             "ip-address" => one(&self.public_ip),
             "reservation-id" => vec![self.reservation_id.clone()],
             "client-token" => one(&self.client_token),
+            "subnet-id" => one(&self.subnet_id),
+            "vpc-id" => one(&self.vpc_id),
             _ => return None,
         })
     }
@@ -117,6 +121,8 @@ fn write_instance(x: &mut XmlWriter, instance: &Instance) {
         .end()
         .leaf_opt("privateIpAddress", instance.private_ip.as_ref())
         .leaf_opt("ipAddress", instance.public_ip.as_ref())
+        .leaf_opt("subnetId", instance.subnet_id.as_ref())
+        .leaf_opt("vpcId", instance.vpc_id.as_ref())
         .start("groupSet")
         .end()
         .leaf(
@@ -167,6 +173,7 @@ pub async fn run_instances(call: Ec2Call<'_>) -> Result<String, Ec2Error> {
         "EbsOptimized",
         "InstanceInitiatedShutdownBehavior",
         "DisableApiTermination",
+        "SubnetId",
     ])?;
     let image_id = call.params.required("ImageId")?.to_string();
     let instance_type = call
@@ -204,6 +211,11 @@ pub async fn run_instances(call: Ec2Call<'_>) -> Result<String, Ec2Error> {
             .filter(|t| !t.is_empty())
             .map(str::to_string),
         tags: tag_specifications(&call.params, "instance")?,
+        subnet_id: call
+            .params
+            .get("SubnetId")
+            .filter(|s| !s.is_empty())
+            .map(str::to_string),
     };
     call.dry_run()?;
     let instances = call

@@ -3,17 +3,23 @@
 //! holds the router.
 
 pub mod account;
+pub mod addresses;
 pub mod filter;
 pub mod images;
 pub mod instance_attributes;
 pub mod instances;
+pub mod internet_gateways;
 pub mod key_pairs;
 pub mod page;
 pub mod params;
+pub mod route_tables;
 pub mod security_groups;
+pub mod subnets;
 pub mod tags;
+pub mod vpcs;
 pub mod xml;
 
+use cloud::types::Direction;
 use federation::{Federation, Principal};
 
 use crate::error::Ec2Error;
@@ -46,114 +52,100 @@ impl Ec2Call<'_> {
     }
 }
 
-/// Every EC2 action Skyport serves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Action {
-    DescribeRegions,
-    DescribeAvailabilityZones,
-    DescribeAccountAttributes,
-    CreateKeyPair,
-    ImportKeyPair,
-    DescribeKeyPairs,
-    DeleteKeyPair,
-    CreateSecurityGroup,
-    DescribeSecurityGroups,
-    AuthorizeSecurityGroupIngress,
-    AuthorizeSecurityGroupEgress,
-    RevokeSecurityGroupIngress,
-    RevokeSecurityGroupEgress,
-    DeleteSecurityGroup,
-    CreateTags,
-    DeleteTags,
-    DescribeTags,
-    RunInstances,
-    DescribeInstances,
-    DescribeInstanceStatus,
-    StartInstances,
-    StopInstances,
-    RebootInstances,
-    TerminateInstances,
-    GetConsoleOutput,
-    DescribeImages,
-    DeregisterImage,
-    DescribeInstanceAttribute,
-    ModifyInstanceAttribute,
-    RegisterImage,
+/// Declares every action with its handler: the `Action` enum, its wire
+/// names and the dispatcher come from this one list.
+macro_rules! actions {
+    ($($action:ident => $handler:expr),* $(,)?) => {
+        /// Every EC2 action Skyport serves.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum Action {
+            $($action),*
+        }
+
+        impl Action {
+            const ALL: &'static [Action] = &[$(Action::$action),*];
+
+            /// The wire name (`DescribeRegions`).
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(Action::$action => stringify!($action)),*
+                }
+            }
+        }
+
+        /// Runs one action and returns the XML body of its response.
+        pub async fn dispatch(action: Action, call: Ec2Call<'_>) -> Result<String, Ec2Error> {
+            match action {
+                $(Action::$action => ($handler)(call).await),*
+            }
+        }
+    };
+}
+
+actions! {
+    DescribeRegions => account::describe_regions,
+    DescribeAvailabilityZones => account::describe_availability_zones,
+    DescribeAccountAttributes => account::describe_account_attributes,
+    CreateKeyPair => key_pairs::create_key_pair,
+    ImportKeyPair => key_pairs::import_key_pair,
+    DescribeKeyPairs => key_pairs::describe_key_pairs,
+    DeleteKeyPair => key_pairs::delete_key_pair,
+    CreateSecurityGroup => security_groups::create_security_group,
+    DescribeSecurityGroups => security_groups::describe_security_groups,
+    AuthorizeSecurityGroupIngress => |call| security_groups::authorize(call, Direction::Ingress, Action::AuthorizeSecurityGroupIngress),
+    AuthorizeSecurityGroupEgress => |call| security_groups::authorize(call, Direction::Egress, Action::AuthorizeSecurityGroupEgress),
+    RevokeSecurityGroupIngress => |call| security_groups::revoke(call, Direction::Ingress, Action::RevokeSecurityGroupIngress),
+    RevokeSecurityGroupEgress => |call| security_groups::revoke(call, Direction::Egress, Action::RevokeSecurityGroupEgress),
+    DeleteSecurityGroup => security_groups::delete_security_group,
+    CreateTags => tags::create_tags,
+    DeleteTags => tags::delete_tags,
+    DescribeTags => tags::describe_tags,
+    RunInstances => instances::run_instances,
+    DescribeInstances => instances::describe_instances,
+    DescribeInstanceStatus => instances::describe_instance_status,
+    StartInstances => instances::start_instances,
+    StopInstances => instances::stop_instances,
+    RebootInstances => instances::reboot_instances,
+    TerminateInstances => instances::terminate_instances,
+    GetConsoleOutput => instances::get_console_output,
+    DescribeImages => images::describe_images,
+    DeregisterImage => images::deregister_image,
+    RegisterImage => images::register_image,
+    DescribeInstanceAttribute => instance_attributes::describe_instance_attribute,
+    ModifyInstanceAttribute => instance_attributes::modify_instance_attribute,
+    CreateVpc => vpcs::create_vpc,
+    DescribeVpcs => vpcs::describe_vpcs,
+    DeleteVpc => vpcs::delete_vpc,
+    CreateSubnet => subnets::create_subnet,
+    DescribeSubnets => subnets::describe_subnets,
+    DeleteSubnet => subnets::delete_subnet,
+    ModifySubnetAttribute => subnets::modify_subnet_attribute,
+    CreateInternetGateway => internet_gateways::create_internet_gateway,
+    DescribeInternetGateways => internet_gateways::describe_internet_gateways,
+    AttachInternetGateway => internet_gateways::attach_internet_gateway,
+    DetachInternetGateway => internet_gateways::detach_internet_gateway,
+    DeleteInternetGateway => internet_gateways::delete_internet_gateway,
+    DescribeRouteTables => route_tables::describe_route_tables,
+    CreateRouteTable => route_tables::create_route_table,
+    DeleteRouteTable => route_tables::delete_route_table,
+    CreateRoute => route_tables::create_route,
+    DeleteRoute => route_tables::delete_route,
+    AssociateRouteTable => route_tables::associate_route_table,
+    DisassociateRouteTable => route_tables::disassociate_route_table,
+    AllocateAddress => addresses::allocate_address,
+    DescribeAddresses => addresses::describe_addresses,
+    AssociateAddress => addresses::associate_address,
+    DisassociateAddress => addresses::disassociate_address,
+    ReleaseAddress => addresses::release_address,
 }
 
 impl Action {
-    const ALL: [Action; 30] = [
-        Action::DescribeRegions,
-        Action::DescribeAvailabilityZones,
-        Action::DescribeAccountAttributes,
-        Action::CreateKeyPair,
-        Action::ImportKeyPair,
-        Action::DescribeKeyPairs,
-        Action::DeleteKeyPair,
-        Action::CreateSecurityGroup,
-        Action::DescribeSecurityGroups,
-        Action::AuthorizeSecurityGroupIngress,
-        Action::AuthorizeSecurityGroupEgress,
-        Action::RevokeSecurityGroupIngress,
-        Action::RevokeSecurityGroupEgress,
-        Action::DeleteSecurityGroup,
-        Action::CreateTags,
-        Action::DeleteTags,
-        Action::DescribeTags,
-        Action::RunInstances,
-        Action::DescribeInstances,
-        Action::DescribeInstanceStatus,
-        Action::StartInstances,
-        Action::StopInstances,
-        Action::RebootInstances,
-        Action::TerminateInstances,
-        Action::GetConsoleOutput,
-        Action::DescribeImages,
-        Action::DeregisterImage,
-        Action::DescribeInstanceAttribute,
-        Action::ModifyInstanceAttribute,
-        Action::RegisterImage,
-    ];
-
-    /// The wire name (`DescribeRegions`).
-    pub fn name(self) -> &'static str {
-        match self {
-            Action::DescribeRegions => "DescribeRegions",
-            Action::DescribeAvailabilityZones => "DescribeAvailabilityZones",
-            Action::DescribeAccountAttributes => "DescribeAccountAttributes",
-            Action::CreateKeyPair => "CreateKeyPair",
-            Action::ImportKeyPair => "ImportKeyPair",
-            Action::DescribeKeyPairs => "DescribeKeyPairs",
-            Action::DeleteKeyPair => "DeleteKeyPair",
-            Action::CreateSecurityGroup => "CreateSecurityGroup",
-            Action::DescribeSecurityGroups => "DescribeSecurityGroups",
-            Action::AuthorizeSecurityGroupIngress => "AuthorizeSecurityGroupIngress",
-            Action::AuthorizeSecurityGroupEgress => "AuthorizeSecurityGroupEgress",
-            Action::RevokeSecurityGroupIngress => "RevokeSecurityGroupIngress",
-            Action::RevokeSecurityGroupEgress => "RevokeSecurityGroupEgress",
-            Action::DeleteSecurityGroup => "DeleteSecurityGroup",
-            Action::CreateTags => "CreateTags",
-            Action::DeleteTags => "DeleteTags",
-            Action::DescribeTags => "DescribeTags",
-            Action::RunInstances => "RunInstances",
-            Action::DescribeInstances => "DescribeInstances",
-            Action::DescribeInstanceStatus => "DescribeInstanceStatus",
-            Action::StartInstances => "StartInstances",
-            Action::StopInstances => "StopInstances",
-            Action::RebootInstances => "RebootInstances",
-            Action::TerminateInstances => "TerminateInstances",
-            Action::GetConsoleOutput => "GetConsoleOutput",
-            Action::DescribeImages => "DescribeImages",
-            Action::DeregisterImage => "DeregisterImage",
-            Action::DescribeInstanceAttribute => "DescribeInstanceAttribute",
-            Action::ModifyInstanceAttribute => "ModifyInstanceAttribute",
-            Action::RegisterImage => "RegisterImage",
-        }
-    }
-
     /// Parses the `Action` parameter.
     pub fn parse(name: &str) -> Option<Action> {
-        Action::ALL.into_iter().find(|action| action.name() == name)
+        Action::ALL
+            .iter()
+            .copied()
+            .find(|action| action.name() == name)
     }
 }
 
@@ -161,64 +153,11 @@ impl Action {
 /// they get `UnsupportedOperation` rather than `InvalidAction`, which would
 /// suggest a typo.
 pub const NOT_YET: &[&str] = &[
-    "CreateVpc",
-    "DescribeVpcs",
-    "CreateSubnet",
-    "DescribeSubnets",
+    "DescribeNetworkInterfaces",
     "CreateVolume",
     "DescribeVolumes",
     "AttachVolume",
-    "AllocateAddress",
-    "DescribeAddresses",
 ];
-
-/// Runs one action and returns the XML body of its response.
-pub async fn dispatch(action: Action, call: Ec2Call<'_>) -> Result<String, Ec2Error> {
-    match action {
-        Action::DescribeRegions => account::describe_regions(call).await,
-        Action::DescribeAvailabilityZones => account::describe_availability_zones(call).await,
-        Action::DescribeAccountAttributes => account::describe_account_attributes(call).await,
-        Action::CreateKeyPair => key_pairs::create_key_pair(call).await,
-        Action::ImportKeyPair => key_pairs::import_key_pair(call).await,
-        Action::DescribeKeyPairs => key_pairs::describe_key_pairs(call).await,
-        Action::DeleteKeyPair => key_pairs::delete_key_pair(call).await,
-        Action::CreateSecurityGroup => security_groups::create_security_group(call).await,
-        Action::DescribeSecurityGroups => security_groups::describe_security_groups(call).await,
-        Action::AuthorizeSecurityGroupIngress => {
-            security_groups::authorize(call, cloud::types::Direction::Ingress, action).await
-        }
-        Action::AuthorizeSecurityGroupEgress => {
-            security_groups::authorize(call, cloud::types::Direction::Egress, action).await
-        }
-        Action::RevokeSecurityGroupIngress => {
-            security_groups::revoke(call, cloud::types::Direction::Ingress, action).await
-        }
-        Action::RevokeSecurityGroupEgress => {
-            security_groups::revoke(call, cloud::types::Direction::Egress, action).await
-        }
-        Action::DeleteSecurityGroup => security_groups::delete_security_group(call).await,
-        Action::CreateTags => tags::create_tags(call).await,
-        Action::DeleteTags => tags::delete_tags(call).await,
-        Action::DescribeTags => tags::describe_tags(call).await,
-        Action::RunInstances => instances::run_instances(call).await,
-        Action::DescribeInstances => instances::describe_instances(call).await,
-        Action::DescribeInstanceStatus => instances::describe_instance_status(call).await,
-        Action::StartInstances => instances::start_instances(call).await,
-        Action::StopInstances => instances::stop_instances(call).await,
-        Action::RebootInstances => instances::reboot_instances(call).await,
-        Action::TerminateInstances => instances::terminate_instances(call).await,
-        Action::GetConsoleOutput => instances::get_console_output(call).await,
-        Action::DescribeImages => images::describe_images(call).await,
-        Action::DeregisterImage => images::deregister_image(call).await,
-        Action::RegisterImage => images::register_image(call).await,
-        Action::DescribeInstanceAttribute => {
-            instance_attributes::describe_instance_attribute(call).await
-        }
-        Action::ModifyInstanceAttribute => {
-            instance_attributes::modify_instance_attribute(call).await
-        }
-    }
-}
 
 #[cfg(test)]
 mod tests {
@@ -226,7 +165,7 @@ mod tests {
 
     #[test]
     fn action_names_round_trip() {
-        for action in Action::ALL {
+        for &action in Action::ALL {
             assert_eq!(Action::parse(action.name()), Some(action));
         }
         assert_eq!(Action::parse("RunInstancez"), None);

@@ -104,6 +104,7 @@ impl Filterable for SecurityGroup {
         "group-id",
         "group-name",
         "description",
+        "vpc-id",
         "owner-id",
         "ip-permission.protocol",
         "ip-permission.from-port",
@@ -151,6 +152,7 @@ impl Filterable for SecurityGroup {
             "group-id" => vec![self.id.clone()],
             "group-name" => vec![self.name.clone()],
             "description" => vec![self.description.clone()],
+            "vpc-id" => self.vpc_id.iter().cloned().collect(),
             "owner-id" => vec![self.owner_id.clone()],
             other => {
                 let (direction, field) =
@@ -189,7 +191,12 @@ pub async fn create_security_group(call: Ec2Call<'_>) -> Result<String, Ec2Error
     call.dry_run()?;
     let id = call
         .federation
-        .create_security_group(&call.principal.tenant, name, description)
+        .create_security_group(
+            &call.principal.tenant,
+            name,
+            description,
+            call.params.get("VpcId"),
+        )
         .await?;
     apply_tag_specifications(&call, &id, &tags).await?;
     let mut x = XmlWriter::response("CreateSecurityGroup", call.request_id);
@@ -267,12 +274,13 @@ pub async fn describe_security_groups(call: Ec2Call<'_>) -> Result<String, Ec2Er
     let names = call.params.list("GroupName");
     let ids = call.params.list("GroupId");
     let filters = filter::parse_filters::<SecurityGroup>(&call.params)?;
-    let all = call
-        .federation
-        .list_security_groups(&call.principal.tenant)
-        .await?;
+    let tenant = &call.principal.tenant;
+    let default_vpc = Some(call.federation.ensure_default_vpc(tenant).await?);
+    let all = call.federation.list_security_groups(tenant).await?;
+    // Names pick groups of the default VPC, as on AWS.
+    let named = |g: &SecurityGroup, name: &String| &g.name == name && g.vpc_id == default_vpc;
     for wanted in names.iter().chain(&ids) {
-        if !all.iter().any(|g| &g.name == wanted || &g.id == wanted) {
+        if !all.iter().any(|g| named(g, wanted) || &g.id == wanted) {
             return Err(cloud::Error::not_found(
                 cloud::ResourceKind::SecurityGroup,
                 wanted.clone(),
@@ -283,7 +291,9 @@ pub async fn describe_security_groups(call: Ec2Call<'_>) -> Result<String, Ec2Er
     let mut selected: Vec<SecurityGroup> = all
         .into_iter()
         .filter(|g| {
-            (names.is_empty() && ids.is_empty()) || names.contains(&g.name) || ids.contains(&g.id)
+            (names.is_empty() && ids.is_empty())
+                || names.iter().any(|n| named(g, n))
+                || ids.contains(&g.id)
         })
         .collect();
     selected.sort_by(|a, b| a.id.cmp(&b.id));
@@ -296,7 +306,8 @@ pub async fn describe_security_groups(call: Ec2Call<'_>) -> Result<String, Ec2Er
             .leaf("ownerId", &group.owner_id)
             .leaf("groupId", &group.id)
             .leaf("groupName", &group.name)
-            .leaf("groupDescription", &group.description);
+            .leaf("groupDescription", &group.description)
+            .leaf_opt("vpcId", group.vpc_id.as_ref());
         let ingress = group
             .rules
             .iter()

@@ -97,6 +97,13 @@ impl XmlWriter {
     }
 }
 
+/// The whole answer of actions that only confirm: `<return>true</return>`.
+pub fn returned_true(action: &str, request_id: &str) -> String {
+    let mut x = XmlWriter::response(action, request_id);
+    x.leaf("return", "true");
+    x.finish(action)
+}
+
 /// AWS's EC2 error document.
 pub fn error_document(error: &Ec2Error, request_id: &str) -> String {
     format!(

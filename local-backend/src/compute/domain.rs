@@ -21,6 +21,10 @@ pub struct InstanceMeta {
     pub availability_zone: String,
     pub private_ip: String,
     pub mac: String,
+    /// The tenant subnet's bridge it is plugged into; `None` = the site's
+    /// libvirt network (with a lease there).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bridge: Option<String>,
     /// RFC 3339.
     pub launch_time: String,
     pub tags: Vec<(String, String)>,
@@ -39,6 +43,15 @@ pub enum Boot {
     Disk,
 }
 
+/// Where the instance's interface goes.
+#[derive(Debug, Clone)]
+pub enum Plug {
+    /// The site's libvirt network.
+    Network(String),
+    /// A tenant subnet's bridge, with the segment's MTU.
+    Bridge { bridge: String, mtu: Option<u32> },
+}
+
 /// Everything the domain XML needs.
 #[derive(Debug, Clone)]
 pub struct DomainSpec {
@@ -49,7 +62,7 @@ pub struct DomainSpec {
     pub boot: Boot,
     /// qcow2 overlay of the image's disk, if the image has one.
     pub disk: Option<PathBuf>,
-    pub network: String,
+    pub plug: Plug,
     pub console_log: PathBuf,
     pub meta: InstanceMeta,
 }
@@ -93,6 +106,18 @@ pub fn domain_xml(spec: &DomainSpec) -> String {
             )
         })
         .unwrap_or_default();
+    let source = match &spec.plug {
+        Plug::Network(network) => format!(
+            "<interface type='network'><source network='{}'/>",
+            escape(network)
+        ),
+        Plug::Bridge { bridge, mtu } => format!(
+            "<interface type='bridge'><source bridge='{}'/>{}",
+            escape(bridge),
+            mtu.map(|m| format!("<mtu size='{m}'/>"))
+                .unwrap_or_default()
+        ),
+    };
     format!(
         "<domain type='{domain_type}'>\
 <name>{name}</name>\
@@ -102,7 +127,7 @@ pub fn domain_xml(spec: &DomainSpec) -> String {
 <features><acpi/></features>\
 <on_poweroff>destroy</on_poweroff><on_reboot>restart</on_reboot><on_crash>destroy</on_crash>\
 <devices>{disk}\
-<interface type='network'><source network='{network}'/><mac address='{mac}'/><model type='virtio'/></interface>\
+{source}<mac address='{mac}'/><model type='virtio'/></interface>\
 <serial type='pty'><log file='{log}' append='on'/><target port='0'/></serial>\
 <console type='pty'><target type='serial' port='0'/></console>\
 <memballoon model='none'/>\
@@ -112,7 +137,6 @@ pub fn domain_xml(spec: &DomainSpec) -> String {
         meta = escape(&meta),
         memory = spec.memory_mib,
         vcpus = spec.vcpus,
-        network = escape(&spec.network),
         mac = escape(&spec.meta.mac),
         log = path(&spec.console_log),
     )
@@ -149,7 +173,7 @@ mod tests {
                 cmdline: "console=ttyS0 a=<b>".into(),
             },
             disk: None,
-            network: "skyport-local".into(),
+            plug: Plug::Network("skyport-local".into()),
             console_log: "/inst/console.log".into(),
             meta: InstanceMeta {
                 site: "skyport-local".into(),
@@ -158,6 +182,7 @@ mod tests {
                 availability_zone: "local-1a".into(),
                 private_ip: "10.251.0.2".into(),
                 mac: "52:54:00:00:00:01".into(),
+                bridge: None,
                 launch_time: "2026-11-26T00:00:00Z".into(),
                 tags: vec![("Name".into(), "a \"<web>\" & b".into())],
             },
@@ -188,5 +213,17 @@ mod tests {
         let xml = domain_xml(&spec);
         assert!(xml.contains("<boot dev='hd'/>"));
         assert!(xml.contains("<source file='/inst/root.qcow2'/>"));
+    }
+
+    #[test]
+    fn tenant_subnets_plug_into_their_bridge() {
+        let mut spec = spec();
+        assert!(domain_xml(&spec).contains("<interface type='network'><source network='skyport-local'/><mac address='52:54:00:00:00:01'/>"));
+        spec.plug = Plug::Bridge {
+            bridge: "skb1001".into(),
+            mtu: Some(1450),
+        };
+        let xml = domain_xml(&spec);
+        assert!(xml.contains("<interface type='bridge'><source bridge='skb1001'/><mtu size='1450'/><mac address='52:54:00:00:00:01'/><model type='virtio'/></interface>"), "{xml}");
     }
 }

@@ -39,7 +39,7 @@ pub use images::{ImageManifest, ImageStore, StoredImage, UPLOAD_FILES};
 pub use scheduler::Weigher;
 pub use subnet::Subnet;
 
-use domain::{Boot, DomainSpec, InstanceMeta, METADATA_URI};
+use domain::{Boot, DomainSpec, InstanceMeta, Plug, METADATA_URI};
 use host::Host;
 use network::Lease;
 use scheduler::{HostLoad, Ratios};
@@ -373,12 +373,31 @@ impl Inner {
             let leases = host.with_conn(|conn| network::leases(&self.network(conn)?))?;
             used.extend(leases.iter().map(|l| l.ip));
         }
+        let interfaces = match &spec.network {
+            Some(attachment) if attachment.interfaces.len() < chosen.len() => {
+                return Err(Error::internal(format!(
+                    "{} addresses for {} instances",
+                    attachment.interfaces.len(),
+                    chosen.len()
+                )))
+            }
+            Some(attachment) => attachment.interfaces.iter().map(Some).collect(),
+            None => vec![None; chosen.len()],
+        };
         let mut launched: Vec<InstanceView> = Vec::with_capacity(chosen.len());
-        for index in chosen {
+        for (index, interface) in chosen.into_iter().zip(interfaces) {
             let host = &self.hosts[index];
             let result = host.with_conn(|conn| {
                 let network = self.network(conn)?;
-                self.launch_one(conn, &network, host, spec, &image, size, &mut used)
+                let address = match (interface, &spec.network) {
+                    (Some(interface), Some(attachment)) => Address::Subnet {
+                        interface,
+                        bridge: &attachment.bridge,
+                        mtu: attachment.mtu,
+                    },
+                    _ => Address::Site(&mut used),
+                };
+                self.launch_one(conn, &network, host, spec, &image, size, address)
             });
             match result {
                 Ok(view) => launched.push(view),
@@ -403,25 +422,46 @@ impl Inner {
         spec: &LaunchSpec,
         image: &StoredImage,
         size: InstanceType,
-        used: &mut HashSet<Ipv4Addr>,
+        address: Address<'_>,
     ) -> Result<InstanceView> {
-        let ip = self
-            .subnet
-            .hosts()
-            .find(|ip| !used.contains(ip))
-            .ok_or_else(|| {
-                Error::Unavailable(format!(
-                    "no free address left on network {} ({})",
-                    self.config.network, self.config.cidr
-                ))
-            })?;
-        used.insert(ip);
         let name = format!("skyport-{:016x}", rand::thread_rng().gen::<u64>());
-        // The MAC follows from the address: dnsmasq keeps a lease for the last
-        // holder of an address, and only hands it to the same MAC again.
-        let [_, b, c, d] = ip.octets();
-        let mac = format!("52:54:00:{b:02x}:{c:02x}:{d:02x}");
-        let result = self.create_domain(conn, network, host, spec, image, size, &name, &mac, ip);
+        let (ip, mac, plug) = match address {
+            Address::Site(used) => {
+                let ip = self
+                    .subnet
+                    .hosts()
+                    .find(|ip| !used.contains(ip))
+                    .ok_or_else(|| {
+                        Error::Unavailable(format!(
+                            "no free address left on network {} ({})",
+                            self.config.network, self.config.cidr
+                        ))
+                    })?;
+                used.insert(ip);
+                // The MAC follows from the address: dnsmasq keeps a lease for the last
+                // holder of an address, and only hands it to the same MAC again.
+                let [_, b, c, d] = ip.octets();
+                let mac = format!("52:54:00:{b:02x}:{c:02x}:{d:02x}");
+                (ip, mac, Plug::Network(self.config.network.clone()))
+            }
+            Address::Subnet {
+                interface,
+                bridge,
+                mtu,
+            } => {
+                let ip: Ipv4Addr = interface.ip.parse().map_err(|_| {
+                    Error::internal(format!("'{}' is not an IPv4 address", interface.ip))
+                })?;
+                let plug = Plug::Bridge {
+                    bridge: bridge.to_string(),
+                    mtu,
+                };
+                (ip, interface.mac.clone(), plug)
+            }
+        };
+        let result = self.create_domain(
+            conn, network, host, spec, image, size, &name, &mac, ip, plug,
+        );
         if result.is_err() {
             self.remove_instance(conn, network, &name);
         }
@@ -440,6 +480,7 @@ impl Inner {
         name: &str,
         mac: &str,
         ip: Ipv4Addr,
+        plug: Plug,
     ) -> Result<InstanceView> {
         let dir = self.instances_dir.join(name);
         std::fs::create_dir_all(&dir)
@@ -479,6 +520,10 @@ impl Inner {
             availability_zone: host.zone.clone(),
             private_ip: ip.to_string(),
             mac: mac.to_string(),
+            bridge: match &plug {
+                Plug::Bridge { bridge, .. } => Some(bridge.clone()),
+                Plug::Network(_) => None,
+            },
             launch_time: time::OffsetDateTime::now_utc()
                 .format(&time::format_description::well_known::Rfc3339)
                 .map_err(Error::internal)?,
@@ -495,18 +540,21 @@ impl Inner {
             memory_mib: size.memory_mib,
             boot,
             disk,
-            network: self.config.network.clone(),
+            plug: plug.clone(),
             console_log: dir.join("console.log"),
             meta: meta.clone(),
         });
-        network::add_lease(
-            network,
-            &Lease {
-                mac: mac.to_string(),
-                ip,
-                name: name.to_string(),
-            },
-        )?;
+        // On a tenant subnet, the subnet's own DHCP server holds the lease.
+        if let Plug::Network(_) = plug {
+            network::add_lease(
+                network,
+                &Lease {
+                    mac: mac.to_string(),
+                    ip,
+                    name: name.to_string(),
+                },
+            )?;
+        }
         let domain =
             Domain::define_xml(conn, &xml).map_err(|e| virt_error("defining the domain", e))?;
         domain
@@ -758,6 +806,18 @@ impl Inner {
         });
         Ok((bytes, captured))
     }
+}
+
+/// Where a new instance's address comes from.
+enum Address<'a> {
+    /// The site's libvirt network: the lowest address no lease holds.
+    Site(&'a mut HashSet<Ipv4Addr>),
+    /// A tenant subnet: the account layer chose it.
+    Subnet {
+        interface: &'a cloud::Interface,
+        bridge: &'a str,
+        mtu: Option<u32>,
+    },
 }
 
 #[async_trait]

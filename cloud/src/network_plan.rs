@@ -1,0 +1,68 @@
+//! Tenant networks' data plane as it should be: computed from the records by
+//! the account layer, made real on the hosts by the local backend's fabric.
+
+use std::net::Ipv4Addr;
+
+use async_trait::async_trait;
+use ipnet::Ipv4Net;
+
+use crate::error::Result;
+
+/// A fixed DHCP lease: the address DescribeInstances reports for this MAC.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    pub mac: String,
+    pub ip: Ipv4Addr,
+    pub hostname: String,
+}
+
+/// One subnet: its own L2 segment, its router port and DHCP server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubnetPlan {
+    pub id: String,
+    pub segment: u32,
+    pub cidr: Ipv4Net,
+    /// Whether its route table sends 0.0.0.0/0 to the VPC's attached gateway.
+    pub internet: bool,
+    pub leases: Vec<Lease>,
+}
+
+/// An elastic IP mapped 1:1 to an instance's private address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ElasticMapping {
+    pub public: Ipv4Addr,
+    pub private: Ipv4Addr,
+}
+
+/// One VPC: a router namespace joining its subnets, and its way out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VpcPlan {
+    pub id: String,
+    pub subnets: Vec<SubnetPlan>,
+    /// The router's own public address, when an internet gateway is attached
+    /// and the site has a public pool: outbound traffic leaves as this.
+    pub gateway: Option<Ipv4Addr>,
+    pub elastic: Vec<ElasticMapping>,
+}
+
+/// The whole site.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Plan {
+    pub vpcs: Vec<VpcPlan>,
+    /// The public pool: the network node's public bridge takes its first host.
+    pub public_pool: Option<Ipv4Net>,
+}
+
+impl Plan {
+    /// Every subnet of every VPC.
+    pub fn subnets(&self) -> impl Iterator<Item = &SubnetPlan> {
+        self.vpcs.iter().flat_map(|vpc| vpc.subnets.iter())
+    }
+}
+
+/// Whatever makes the hosts match a plan (the local backend's fabric).
+#[async_trait]
+pub trait DataPlane: Send + Sync {
+    /// Converges every host on `plan`; idempotent.
+    async fn apply(&self, plan: &Plan) -> Result<()>;
+}

@@ -1,0 +1,216 @@
+//! Plugging this site's instances into tenant subnets: which subnet a launch
+//! goes to, the addresses (and MACs) its instances get, reserved before the
+//! launch so concurrent launches never share one, and released with them.
+
+use std::collections::HashSet;
+use std::net::Ipv4Addr;
+
+use cloud::network::{instance_addresses, Subnet};
+use cloud::{Error, Interface, NetworkAttachment, Result};
+use ipnet::Ipv4Net;
+
+use crate::db::{db_err, is_unique_violation, now, text};
+use crate::tenants::Tenant;
+use crate::Federation;
+
+/// A launch's place on a tenant subnet.
+#[derive(Debug, Clone)]
+pub(crate) struct Attachment {
+    pub subnet: Subnet,
+    pub network: NetworkAttachment,
+}
+
+/// The MAC of an address on a subnet: locally administered, unique within
+/// the subnet because the address is.
+pub(crate) fn mac_of(ip: Ipv4Addr) -> String {
+    let [a, b, c, d] = ip.octets();
+    format!("02:00:{a:02x}:{b:02x}:{c:02x}:{d:02x}")
+}
+
+impl Federation {
+    /// Whether this site's instances join tenant subnets.
+    pub fn tenant_networks_available(&self) -> bool {
+        self.network.data_plane_missing.is_none()
+    }
+
+    /// The subnet a local launch of `count` instances goes to — the one
+    /// named, else the default subnet of the zone asked for (or the first
+    /// zone) — with addresses reserved for each. `None` when this site has
+    /// no tenant networks and no subnet was named.
+    pub(crate) async fn reserve_attachment(
+        &self,
+        tenant: &Tenant,
+        subnet_id: Option<&str>,
+        zone: Option<&str>,
+        count: u32,
+    ) -> Result<Option<Attachment>> {
+        if let Some(reason) = &self.network.data_plane_missing {
+            return match subnet_id {
+                None => Ok(None),
+                Some(_) => Err(Error::Unavailable(format!(
+                    "this site cannot plug instances into tenant subnets: {reason}"
+                ))),
+            };
+        }
+        let subnet = match subnet_id {
+            Some(id) => self.subnet(tenant, id).await?,
+            None => {
+                let vpc = self.ensure_default_vpc(tenant).await?;
+                let wanted = zone
+                    .map(str::to_owned)
+                    .or_else(|| self.network.zones.first().cloned());
+                self.list_subnets(tenant)
+                    .await?
+                    .into_iter()
+                    .find(|s| {
+                        s.vpc_id == vpc
+                            && s.is_default
+                            && Some(&s.availability_zone) == wanted.as_ref()
+                    })
+                    .ok_or_else(|| {
+                        Error::invalid(
+                            "Placement.AvailabilityZone",
+                            format!(
+                                "the default VPC has no subnet in zone {}",
+                                wanted.unwrap_or_default()
+                            ),
+                        )
+                    })?
+            }
+        };
+        if let Some(zone) = zone {
+            if zone != subnet.availability_zone {
+                return Err(Error::invalid(
+                    "Placement.AvailabilityZone",
+                    format!(
+                        "subnet {} is in {}, not in {zone}",
+                        subnet.id, subnet.availability_zone
+                    ),
+                ));
+            }
+        }
+        let block: Ipv4Net = subnet
+            .cidr
+            .parse()
+            .map_err(|_| Error::internal("stored subnet block does not parse"))?;
+        let addresses = self.reserve_addresses(&subnet.id, &block, count).await?;
+        Ok(Some(Attachment {
+            network: NetworkAttachment {
+                bridge: format!("skb{}", subnet.segment),
+                mtu: self.network.mtu,
+                interfaces: addresses
+                    .into_iter()
+                    .map(|ip| Interface {
+                        mac: mac_of(ip),
+                        ip: ip.to_string(),
+                    })
+                    .collect(),
+            },
+            subnet,
+        }))
+    }
+
+    /// Reserves the `count` lowest free addresses of a subnet.
+    async fn reserve_addresses(
+        &self,
+        subnet_id: &str,
+        block: &Ipv4Net,
+        count: u32,
+    ) -> Result<Vec<Ipv4Addr>> {
+        for _ in 0..5 {
+            let mut tx = self.db.begin_write().await?;
+            let taken: HashSet<Ipv4Addr> =
+                sqlx::query("SELECT ip FROM subnet_addresses WHERE subnet_id = $1")
+                    .bind(subnet_id)
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(db_err)?
+                    .iter()
+                    .filter_map(|row| text(row, "ip").ok()?.parse().ok())
+                    .collect();
+            let free: Vec<Ipv4Addr> = instance_addresses(block)
+                .filter(|ip| !taken.contains(ip))
+                .take(count as usize)
+                .collect();
+            if free.len() < count as usize {
+                return Err(Error::Unavailable(format!(
+                    "subnet {subnet_id} has {} free addresses, {count} needed",
+                    free.len()
+                )));
+            }
+            let mut clash = false;
+            for ip in &free {
+                let inserted = sqlx::query(
+                    "INSERT INTO subnet_addresses (subnet_id, ip, reserved_at) VALUES ($1, $2, $3)",
+                )
+                .bind(subnet_id)
+                .bind(ip.to_string())
+                .bind(now())
+                .execute(&mut *tx)
+                .await;
+                match inserted {
+                    Ok(_) => {}
+                    Err(error) if is_unique_violation(&error) => {
+                        clash = true;
+                        break;
+                    }
+                    Err(error) => return Err(db_err(error)),
+                }
+            }
+            if clash {
+                continue;
+            }
+            tx.commit().await.map_err(db_err)?;
+            return Ok(free);
+        }
+        Err(Error::Unavailable(
+            "too many concurrent launches into one subnet; try again".into(),
+        ))
+    }
+
+    /// Gives back addresses a failed launch had reserved.
+    pub(crate) async fn release_reserved(&self, attachment: &Attachment) -> Result<()> {
+        for interface in &attachment.network.interfaces {
+            sqlx::query("DELETE FROM subnet_addresses WHERE subnet_id = $1 AND ip = $2 AND instance_id IS NULL")
+                .bind(&attachment.subnet.id)
+                .bind(&interface.ip)
+                .execute(self.db.pool())
+                .await
+                .map_err(db_err)?;
+        }
+        Ok(())
+    }
+
+    /// Frees the subnet address of an instance that is gone.
+    pub(crate) async fn release_subnet_address(&self, instance_id: &str) -> Result<()> {
+        sqlx::query("DELETE FROM subnet_addresses WHERE instance_id = $1")
+            .bind(instance_id)
+            .execute(self.db.pool())
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    /// Drops reservations no instance claimed within `grace_secs` (a crash
+    /// between reserving and recording); returns how many.
+    pub(crate) async fn sweep_reservations(&self, grace_secs: i64) -> Result<u64> {
+        let done = sqlx::query(
+            "DELETE FROM subnet_addresses WHERE instance_id IS NULL AND reserved_at < $1",
+        )
+        .bind(now() - grace_secs)
+        .execute(self.db.pool())
+        .await
+        .map_err(db_err)?;
+        Ok(done.rows_affected())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn macs_follow_addresses() {
+        assert_eq!(mac_of(Ipv4Addr::new(172, 31, 0, 4)), "02:00:ac:1f:00:04");
+    }
+}

@@ -1,0 +1,127 @@
+//! CreateInternetGateway, DescribeInternetGateways, Attach/DetachInternetGateway,
+//! DeleteInternetGateway.
+
+use cloud::network::InternetGateway;
+use cloud::types::Tag;
+use cloud::ResourceKind;
+
+use super::filter::{self, Filterable};
+use super::page::paginate;
+use super::tags::{apply_tag_specifications, tag_specifications};
+use super::xml::{returned_true, XmlWriter};
+use super::Ec2Call;
+use crate::error::Ec2Error;
+
+impl Filterable for InternetGateway {
+    const FILTERS: &'static [&'static str] = &[
+        "internet-gateway-id",
+        "attachment.vpc-id",
+        "attachment.state",
+        "owner-id",
+    ];
+
+    fn tags(&self) -> &[Tag] {
+        &self.tags
+    }
+    fn filter_values(&self, name: &str) -> Option<Vec<String>> {
+        let values = match name {
+            "internet-gateway-id" => vec![self.id.clone()],
+            "attachment.vpc-id" => self.vpc_id.iter().cloned().collect(),
+            "attachment.state" => self.vpc_id.iter().map(|_| "available".into()).collect(),
+            "owner-id" => vec![self.owner_id.clone()],
+            _ => return None,
+        };
+        Some(values)
+    }
+}
+
+fn write_gateway(x: &mut XmlWriter, gateway: &InternetGateway) {
+    x.leaf("internetGatewayId", &gateway.id)
+        .leaf("ownerId", &gateway.owner_id)
+        .start("attachmentSet");
+    if let Some(vpc) = &gateway.vpc_id {
+        x.start("item")
+            .leaf("vpcId", vpc)
+            .leaf("state", "available")
+            .end();
+    }
+    x.end().tag_set(&gateway.tags);
+}
+
+pub async fn create_internet_gateway(call: Ec2Call<'_>) -> Result<String, Ec2Error> {
+    call.params.expect_only(&["TagSpecification"])?;
+    let tags = tag_specifications(&call.params, "internet-gateway")?;
+    call.dry_run()?;
+    let mut gateway = call
+        .federation
+        .create_internet_gateway(&call.principal.tenant)
+        .await?;
+    apply_tag_specifications(&call, &gateway.id, &tags).await?;
+    gateway.tags = tags;
+    let mut x = XmlWriter::response("CreateInternetGateway", call.request_id);
+    x.start("internetGateway");
+    write_gateway(&mut x, &gateway);
+    Ok(x.finish("CreateInternetGateway"))
+}
+
+pub async fn describe_internet_gateways(call: Ec2Call<'_>) -> Result<String, Ec2Error> {
+    call.params
+        .expect_only(&["InternetGatewayId", "Filter", "MaxResults", "NextToken"])?;
+    call.dry_run()?;
+    let filters = filter::parse_filters::<InternetGateway>(&call.params)?;
+    let mut all = call
+        .federation
+        .list_internet_gateways(&call.principal.tenant)
+        .await?;
+    all.sort_by(|a, b| a.id.cmp(&b.id));
+    let selected = filter::select_ids(
+        all,
+        &call.params.list("InternetGatewayId"),
+        ResourceKind::InternetGateway,
+        |g| &g.id,
+    )?;
+    let page = paginate(filter::apply(selected, &filters)?, &call.params, |g| {
+        g.id.clone()
+    })?;
+    let mut x = XmlWriter::response("DescribeInternetGateways", call.request_id);
+    x.start("internetGatewaySet");
+    for gateway in &page.items {
+        x.start("item");
+        write_gateway(&mut x, gateway);
+        x.end();
+    }
+    x.end().leaf_opt("nextToken", page.next_token);
+    Ok(x.finish("DescribeInternetGateways"))
+}
+
+pub async fn attach_internet_gateway(call: Ec2Call<'_>) -> Result<String, Ec2Error> {
+    call.params.expect_only(&["InternetGatewayId", "VpcId"])?;
+    let id = call.params.required("InternetGatewayId")?;
+    let vpc = call.params.required("VpcId")?;
+    call.dry_run()?;
+    call.federation
+        .attach_internet_gateway(&call.principal.tenant, id, vpc)
+        .await?;
+    Ok(returned_true("AttachInternetGateway", call.request_id))
+}
+
+pub async fn detach_internet_gateway(call: Ec2Call<'_>) -> Result<String, Ec2Error> {
+    call.params.expect_only(&["InternetGatewayId", "VpcId"])?;
+    let id = call.params.required("InternetGatewayId")?;
+    let vpc = call.params.required("VpcId")?;
+    call.dry_run()?;
+    call.federation
+        .detach_internet_gateway(&call.principal.tenant, id, vpc)
+        .await?;
+    Ok(returned_true("DetachInternetGateway", call.request_id))
+}
+
+pub async fn delete_internet_gateway(call: Ec2Call<'_>) -> Result<String, Ec2Error> {
+    call.params.expect_only(&["InternetGatewayId"])?;
+    let id = call.params.required("InternetGatewayId")?;
+    call.dry_run()?;
+    call.federation
+        .delete_internet_gateway(&call.principal.tenant, id)
+        .await?;
+    Ok(returned_true("DeleteInternetGateway", call.request_id))
+}

@@ -1,0 +1,124 @@
+//! CreateVpc, DescribeVpcs, DeleteVpc.
+
+use cloud::network::Vpc;
+use cloud::types::Tag;
+use cloud::ResourceKind;
+
+use super::filter::{self, Filterable};
+use super::page::paginate;
+use super::tags::{apply_tag_specifications, tag_specifications};
+use super::xml::{returned_true, XmlWriter};
+use super::Ec2Call;
+use crate::error::Ec2Error;
+
+impl Filterable for Vpc {
+    const FILTERS: &'static [&'static str] = &[
+        "vpc-id",
+        "cidr",
+        "cidr-block-association.cidr-block",
+        "state",
+        "is-default",
+        "owner-id",
+        "dhcp-options-id",
+    ];
+
+    fn tags(&self) -> &[Tag] {
+        &self.tags
+    }
+    fn filter_values(&self, name: &str) -> Option<Vec<String>> {
+        let value = match name {
+            "vpc-id" => self.id.clone(),
+            "cidr" | "cidr-block-association.cidr-block" => self.cidr.clone(),
+            "state" => "available".into(),
+            "is-default" => self.is_default.to_string(),
+            "owner-id" => self.owner_id.clone(),
+            "dhcp-options-id" => "default".into(),
+            _ => return None,
+        };
+        Some(vec![value])
+    }
+}
+
+fn write_vpc(x: &mut XmlWriter, vpc: &Vpc) {
+    // The association ID of the (only) block is derived from the VPC's, so it is stable.
+    let association = format!("vpc-cidr-assoc-{}", vpc.id.trim_start_matches("vpc-"));
+    x.leaf("vpcId", &vpc.id)
+        .leaf("ownerId", &vpc.owner_id)
+        .leaf("state", "available")
+        .leaf("cidrBlock", &vpc.cidr)
+        .start("cidrBlockAssociationSet")
+        .start("item")
+        .leaf("cidrBlock", &vpc.cidr)
+        .leaf("associationId", association)
+        .start("cidrBlockState")
+        .leaf("state", "associated")
+        .end()
+        .end()
+        .end()
+        .start("ipv6CidrBlockAssociationSet")
+        .end()
+        .leaf("dhcpOptionsId", "default")
+        .leaf("instanceTenancy", "default")
+        .leaf("isDefault", vpc.is_default)
+        .tag_set(&vpc.tags);
+}
+
+pub async fn create_vpc(call: Ec2Call<'_>) -> Result<String, Ec2Error> {
+    call.params
+        .expect_only(&["CidrBlock", "InstanceTenancy", "TagSpecification"])?;
+    let cidr = call.params.required("CidrBlock")?;
+    match call.params.get("InstanceTenancy") {
+        None | Some("default") => {}
+        Some(other) => {
+            return Err(Ec2Error::invalid_value(format!(
+                "Value ({other}) for parameter instanceTenancy is invalid: this site offers default tenancy only"
+            )))
+        }
+    }
+    let tags = tag_specifications(&call.params, "vpc")?;
+    call.dry_run()?;
+    let mut vpc = call
+        .federation
+        .create_vpc(&call.principal.tenant, cidr)
+        .await?;
+    apply_tag_specifications(&call, &vpc.id, &tags).await?;
+    vpc.tags = tags;
+    let mut x = XmlWriter::response("CreateVpc", call.request_id);
+    x.start("vpc");
+    write_vpc(&mut x, &vpc);
+    Ok(x.finish("CreateVpc"))
+}
+
+pub async fn describe_vpcs(call: Ec2Call<'_>) -> Result<String, Ec2Error> {
+    call.params
+        .expect_only(&["VpcId", "Filter", "MaxResults", "NextToken"])?;
+    call.dry_run()?;
+    let filters = filter::parse_filters::<Vpc>(&call.params)?;
+    let mut all = call.federation.list_vpcs(&call.principal.tenant).await?;
+    all.sort_by(|a, b| a.id.cmp(&b.id));
+    let selected = filter::select_ids(all, &call.params.list("VpcId"), ResourceKind::Vpc, |v| {
+        &v.id
+    })?;
+    let page = paginate(filter::apply(selected, &filters)?, &call.params, |v| {
+        v.id.clone()
+    })?;
+    let mut x = XmlWriter::response("DescribeVpcs", call.request_id);
+    x.start("vpcSet");
+    for vpc in &page.items {
+        x.start("item");
+        write_vpc(&mut x, vpc);
+        x.end();
+    }
+    x.end().leaf_opt("nextToken", page.next_token);
+    Ok(x.finish("DescribeVpcs"))
+}
+
+pub async fn delete_vpc(call: Ec2Call<'_>) -> Result<String, Ec2Error> {
+    call.params.expect_only(&["VpcId"])?;
+    let id = call.params.required("VpcId")?;
+    call.dry_run()?;
+    call.federation
+        .delete_vpc(&call.principal.tenant, id)
+        .await?;
+    Ok(returned_true("DeleteVpc", call.request_id))
+}

@@ -1,0 +1,18 @@
+//! Tenant networks on this site's hosts (issue #6): per-subnet L2 segments
+//! (the `vxlan` driver), a router namespace per VPC with DHCP and NAT, and the
+//! settings behind them. [`Fabric::apply`] converges the hosts on a
+//! [`cloud::network_plan::Plan`].
+
+mod command;
+mod config;
+mod dhcp;
+mod fabric;
+mod links;
+pub mod names;
+mod nat;
+mod router;
+mod segments;
+
+pub use config::{NetHostConfig, NetworkConfig, SegmentDriver};
+pub use fabric::{Fabric, NetHost};
+pub use segments::VXLAN_MTU;

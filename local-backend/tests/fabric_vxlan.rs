@@ -1,0 +1,464 @@
+//! The vxlan driver for real, on namespaces this test creates: two "hosts"
+//! joined by a veth fabric, an "internet" namespace beside the network node,
+//! and guest stand-ins (namespaces on the subnet bridges) that get their
+//! address from the subnet's dnsmasq with busybox's udhcpc. Two tenants use
+//! the very same block. Proves same-tenant reachability across hosts,
+//! isolation between tenants, DHCP addresses equal to the plan's, SNAT and
+//! elastic IPs from and to the internet, idempotent passes and clean removal.
+//! Needs root with ip, bridge, nft, dnsmasq and busybox (scripts/setup.sh).
+
+use std::net::Ipv4Addr;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use cloud::network_plan::{ElasticMapping, Lease, Plan, SubnetPlan, VpcPlan};
+use local_backend::networking::{Fabric, NetHostConfig, NetworkConfig};
+
+const HOST_A: &str = "sktest-hosta";
+const HOST_B: &str = "sktest-hostb";
+const INTERNET: &str = "sktest-inet";
+const VPC_1: &str = "vpc-00000000000fab001";
+const VPC_2: &str = "vpc-00000000000fab002";
+
+fn sh(args: &[&str]) -> Output {
+    Command::new(args[0])
+        .args(&args[1..])
+        .output()
+        .unwrap_or_else(|e| panic!("running {args:?}: {e}"))
+}
+
+fn ok(args: &[&str]) -> String {
+    let out = sh(args);
+    assert!(
+        out.status.success(),
+        "{args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn in_ns(ns: &str, args: &[&str]) -> Output {
+    let mut full = vec!["ip", "netns", "exec", ns];
+    full.extend_from_slice(args);
+    sh(&full)
+}
+
+fn ns_ok(ns: &str, args: &[&str]) -> String {
+    let mut full = vec!["ip", "netns", "exec", ns];
+    full.extend_from_slice(args);
+    ok(&full)
+}
+
+/// Whether `from` gets an ICMP echo reply from `to`.
+fn pings(from: &str, to: &str) -> bool {
+    in_ns(
+        from,
+        &["timeout", "5", "busybox", "ping", "-c", "1", "-W", "2", to],
+    )
+    .status
+    .success()
+}
+
+/// A one-shot TCP server in `ns` that answers each connection with the
+/// address the connection came from.
+struct Server(std::process::Child);
+
+impl Server {
+    fn start(ns: &str, port: u16) -> Server {
+        let script = format!(
+            "import socket\ns=socket.socket()\ns.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\ns.bind(('0.0.0.0',{port}))\ns.listen()\nwhile True:\n  c,a=s.accept()\n  c.sendall(a[0].encode())\n  c.close()\n"
+        );
+        let child = Command::new("ip")
+            .args(["netns", "exec", ns, "python3", "-c", &script])
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        Server(child)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Connects from `ns` to `to:port`; the peer address the server saw, or None.
+fn tcp(ns: &str, to: &str, port: u16) -> Option<String> {
+    let script = format!(
+        "import socket\ns=socket.create_connection(('{to}',{port}),timeout=3)\nprint(s.recv(64).decode())\n"
+    );
+    let out = in_ns(ns, &["timeout", "6", "python3", "-c", &script]);
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// Removes everything the test made, also when it fails half-way.
+struct Cleanup;
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        cleanup();
+    }
+}
+
+fn cleanup() {
+    let listed = sh(&["ip", "netns", "list"]);
+    for line in String::from_utf8_lossy(&listed.stdout).lines() {
+        let name = line.split_whitespace().next().unwrap_or_default();
+        if name.starts_with("sktest-")
+            || name == format!("skyport-{VPC_1}")
+            || name == format!("skyport-{VPC_2}")
+        {
+            // Kill what runs inside (dnsmasq, servers) before the namespace goes.
+            let pids = sh(&["ip", "netns", "pids", name]);
+            for pid in String::from_utf8_lossy(&pids.stdout).split_whitespace() {
+                sh(&["kill", "-9", pid]);
+            }
+            sh(&["ip", "netns", "del", name]);
+        }
+    }
+}
+
+struct Guest {
+    ns: &'static str,
+    host: &'static str,
+    segment: u32,
+    mac: &'static str,
+    ip: Ipv4Addr,
+}
+
+const GUESTS: [Guest; 4] = [
+    // Tenant 1, one guest on each host.
+    Guest {
+        ns: "sktest-g1",
+        host: HOST_A,
+        segment: 3001,
+        mac: "02:00:0a:14:01:05",
+        ip: Ipv4Addr::new(10, 20, 1, 5),
+    },
+    Guest {
+        ns: "sktest-g2",
+        host: HOST_B,
+        segment: 3001,
+        mac: "02:00:0a:14:01:06",
+        ip: Ipv4Addr::new(10, 20, 1, 6),
+    },
+    // Tenant 2: the same block, its own addresses.
+    Guest {
+        ns: "sktest-g3",
+        host: HOST_A,
+        segment: 3002,
+        mac: "02:00:0a:14:01:07",
+        ip: Ipv4Addr::new(10, 20, 1, 7),
+    },
+    Guest {
+        ns: "sktest-g4",
+        host: HOST_B,
+        segment: 3002,
+        mac: "02:00:0a:14:01:08",
+        ip: Ipv4Addr::new(10, 20, 1, 8),
+    },
+];
+
+fn lease(guest: &Guest) -> Lease {
+    Lease {
+        mac: guest.mac.into(),
+        ip: guest.ip,
+        hostname: format!("ip-{}", guest.ip.to_string().replace('.', "-")),
+    }
+}
+
+fn plan(with_second_vpc: bool) -> Plan {
+    let mut vpcs = vec![VpcPlan {
+        id: VPC_1.into(),
+        subnets: vec![SubnetPlan {
+            id: "subnet-1".into(),
+            segment: 3001,
+            cidr: "10.20.1.0/24".parse().unwrap(),
+            internet: true,
+            leases: GUESTS[..2].iter().map(lease).collect(),
+        }],
+        gateway: Some(Ipv4Addr::new(203, 0, 113, 2)),
+        elastic: vec![ElasticMapping {
+            public: Ipv4Addr::new(203, 0, 113, 10),
+            private: GUESTS[0].ip,
+        }],
+    }];
+    if with_second_vpc {
+        vpcs.push(VpcPlan {
+            id: VPC_2.into(),
+            subnets: vec![SubnetPlan {
+                id: "subnet-2".into(),
+                segment: 3002,
+                cidr: "10.20.1.0/24".parse().unwrap(),
+                internet: false,
+                leases: GUESTS[2..].iter().map(lease).collect(),
+            }],
+            gateway: None,
+            elastic: Vec::new(),
+        });
+    }
+    Plan {
+        vpcs,
+        public_pool: Some("203.0.113.0/24".parse().unwrap()),
+    }
+}
+
+/// Guest stand-in: a namespace with `eth0` on its host's subnet bridge.
+fn plug_guest(guest: &Guest) {
+    ok(&["ip", "netns", "add", guest.ns]);
+    let port = format!("gp{}", &guest.ns[guest.ns.len() - 1..]);
+    ok(&[
+        "ip", "-n", guest.host, "link", "add", &port, "type", "veth", "peer", "name", "eth0",
+        "netns", guest.ns,
+    ]);
+    ok(&["ip", "-n", guest.host, "link", "set", &port, "mtu", "1450"]);
+    ok(&[
+        "ip",
+        "-n",
+        guest.host,
+        "link",
+        "set",
+        &port,
+        "master",
+        &format!("skb{}", guest.segment),
+    ]);
+    ok(&["ip", "-n", guest.host, "link", "set", &port, "up"]);
+    ns_ok(
+        guest.ns,
+        &["ip", "link", "set", "eth0", "address", guest.mac],
+    );
+    ns_ok(guest.ns, &["ip", "link", "set", "eth0", "mtu", "1450"]);
+    ns_ok(guest.ns, &["ip", "link", "set", "eth0", "up"]);
+    ns_ok(guest.ns, &["ip", "link", "set", "lo", "up"]);
+}
+
+/// Runs udhcpc in the guest and configures what the server offered; returns
+/// the leased address and router.
+fn dhcp(guest: &Guest, script_dir: &std::path::Path) -> (String, String) {
+    let script = script_dir.join("udhcpc.sh");
+    let record = script_dir.join(format!("{}.lease", guest.ns));
+    std::fs::write(
+        &script,
+        "#!/bin/sh\nif [ \"$1\" = bound ]; then\n  ip addr add \"$ip/$subnet\" dev \"$interface\"\n  ip route add default via \"$router\"\n  echo \"$ip $router\" > \"$LEASE_RECORD\"\nfi\n",
+    )
+    .unwrap();
+    ok(&["chmod", "+x", script.to_str().unwrap()]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let out = Command::new("ip")
+            .args([
+                "netns", "exec", guest.ns, "busybox", "udhcpc", "-i", "eth0", "-n", "-q", "-f",
+                "-t", "4", "-T", "1", "-s",
+            ])
+            .arg(&script)
+            .env("LEASE_RECORD", &record)
+            .output()
+            .unwrap();
+        if let Ok(text) = std::fs::read_to_string(&record) {
+            let mut parts = text.split_whitespace();
+            return (
+                parts.next().unwrap_or_default().to_string(),
+                parts.next().unwrap_or_default().to_string(),
+            );
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} got no lease: {}{}",
+            guest.ns,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vxlan_fabric_isolates_tenants_and_reaches_the_internet() {
+    cleanup();
+    let _cleanup = Cleanup;
+    // Two hosts on a fabric, and the internet beside host A (the network node).
+    for ns in [HOST_A, HOST_B, INTERNET] {
+        ok(&["ip", "netns", "add", ns]);
+        ns_ok(ns, &["ip", "link", "set", "lo", "up"]);
+    }
+    ok(&[
+        "ip", "-n", HOST_A, "link", "add", "fab0", "type", "veth", "peer", "name", "fab0", "netns",
+        HOST_B,
+    ]);
+    ok(&[
+        "ip",
+        "-n",
+        HOST_A,
+        "addr",
+        "add",
+        "10.250.0.1/24",
+        "dev",
+        "fab0",
+    ]);
+    ok(&[
+        "ip",
+        "-n",
+        HOST_B,
+        "addr",
+        "add",
+        "10.250.0.2/24",
+        "dev",
+        "fab0",
+    ]);
+    ok(&["ip", "-n", HOST_A, "link", "set", "fab0", "up"]);
+    ok(&["ip", "-n", HOST_B, "link", "set", "fab0", "up"]);
+    ok(&[
+        "ip", "-n", HOST_A, "link", "add", "up0", "type", "veth", "peer", "name", "up0", "netns",
+        INTERNET,
+    ]);
+    ok(&[
+        "ip",
+        "-n",
+        HOST_A,
+        "addr",
+        "add",
+        "192.0.2.1/30",
+        "dev",
+        "up0",
+    ]);
+    ok(&[
+        "ip",
+        "-n",
+        INTERNET,
+        "addr",
+        "add",
+        "192.0.2.2/30",
+        "dev",
+        "up0",
+    ]);
+    ok(&["ip", "-n", HOST_A, "link", "set", "up0", "up"]);
+    ok(&["ip", "-n", INTERNET, "link", "set", "up0", "up"]);
+    ok(&[
+        "ip",
+        "-n",
+        INTERNET,
+        "route",
+        "add",
+        "203.0.113.0/24",
+        "via",
+        "192.0.2.1",
+    ]);
+
+    let state = tempfile::tempdir().unwrap();
+    let config = NetworkConfig {
+        public_pool: "203.0.113.0/24".into(),
+        hosts: vec![
+            NetHostConfig {
+                name: "a".into(),
+                netns: HOST_A.into(),
+                underlay: "10.250.0.1".into(),
+            },
+            NetHostConfig {
+                name: "b".into(),
+                netns: HOST_B.into(),
+                underlay: "10.250.0.2".into(),
+            },
+        ],
+        ..NetworkConfig::default()
+    };
+    let fabric = Fabric::open(&config, state.path().join("dhcp"))
+        .await
+        .unwrap();
+    fabric.apply(&plan(true)).await.unwrap();
+
+    for guest in &GUESTS {
+        plug_guest(guest);
+    }
+    // DHCP hands each guest the address of the plan, and its subnet's router.
+    for guest in &GUESTS {
+        let (address, router) = dhcp(guest, state.path());
+        assert_eq!(address, guest.ip.to_string(), "{}", guest.ns);
+        assert_eq!(router, "10.20.1.1");
+    }
+
+    // Same tenant, across hosts (VXLAN), both ways; and the router.
+    assert!(pings("sktest-g1", "10.20.1.6"));
+    assert!(pings("sktest-g2", "10.20.1.5"));
+    assert!(pings("sktest-g4", "10.20.1.7"));
+    assert!(pings("sktest-g1", "10.20.1.1"));
+    let server = Server::start("sktest-g2", 5555);
+    assert_eq!(
+        tcp("sktest-g1", "10.20.1.6", 5555).as_deref(),
+        Some("10.20.1.5")
+    );
+    // Across tenants: nothing, ICMP or TCP, on the same host or another.
+    assert!(!pings("sktest-g1", "10.20.1.7"));
+    assert!(!pings("sktest-g1", "10.20.1.8"));
+    assert!(!pings("sktest-g3", "10.20.1.6"));
+    assert_eq!(tcp("sktest-g4", "10.20.1.6", 5555), None);
+    drop(server);
+
+    // Out to the internet: g1 leaves as its elastic IP, g2 as the router.
+    let internet = Server::start(INTERNET, 8080);
+    assert_eq!(
+        tcp("sktest-g1", "192.0.2.2", 8080).as_deref(),
+        Some("203.0.113.10")
+    );
+    assert_eq!(
+        tcp("sktest-g2", "192.0.2.2", 8080).as_deref(),
+        Some("203.0.113.2")
+    );
+    // Tenant 2 has no internet gateway: it does not get out.
+    assert_eq!(tcp("sktest-g3", "192.0.2.2", 8080), None);
+    drop(internet);
+    // In from the internet, to the elastic IP only.
+    let inside = Server::start("sktest-g1", 2222);
+    assert_eq!(
+        tcp(INTERNET, "203.0.113.10", 2222).as_deref(),
+        Some("192.0.2.2")
+    );
+    drop(inside);
+
+    // Another pass changes nothing: no duplicate rules, FDB entries or ports.
+    let snapshot = |ns: &str| {
+        (
+            ns_ok(ns, &["nft", "list", "ruleset"]),
+            ns_ok(ns, &["ip", "-br", "addr"]),
+        )
+    };
+    let router_1 = format!("skyport-{VPC_1}");
+    let before = (
+        snapshot(&router_1),
+        ns_ok(HOST_A, &["bridge", "fdb", "show", "dev", "skv3001"]),
+    );
+    fabric.apply(&plan(true)).await.unwrap();
+    let after = (
+        snapshot(&router_1),
+        ns_ok(HOST_A, &["bridge", "fdb", "show", "dev", "skv3001"]),
+    );
+    assert_eq!(before, after);
+    let fdb = &after.1;
+    assert_eq!(fdb.matches("dst 10.250.0.2").count(), 1, "{fdb}");
+
+    // The admin's view names the plumbing.
+    let shown = fabric.show(&plan(true), VPC_1).await.unwrap();
+    assert!(
+        shown.contains("skb3001 present") && shown.contains("10.20.1.5"),
+        "{shown}"
+    );
+
+    // Dropping the second VPC removes its router, DHCP and segments everywhere.
+    fabric.apply(&plan(false)).await.unwrap();
+    let namespaces = ok(&["ip", "netns", "list"]);
+    assert!(
+        !namespaces.contains(&format!("skyport-{VPC_2}")),
+        "{namespaces}"
+    );
+    for host in [HOST_A, HOST_B] {
+        let links = ns_ok(host, &["ip", "-br", "link"]);
+        assert!(
+            !links.contains("skb3002") && !links.contains("skv3002"),
+            "{links}"
+        );
+        assert!(links.contains("skb3001"), "{links}");
+    }
+    assert!(pings("sktest-g1", "10.20.1.6"));
+}
