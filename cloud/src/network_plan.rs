@@ -45,10 +45,37 @@ pub struct VpcPlan {
     pub elastic: Vec<ElasticMapping>,
 }
 
+/// What one security group rule lets through, with group peers resolved to
+/// their members' addresses.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct RulePlan {
+    /// `tcp`, `udp`, `icmp`, `-1` (all) or a protocol number.
+    pub protocol: String,
+    /// Ports for tcp/udp; ICMP type and code for icmp (-1 = any).
+    pub from_port: Option<i32>,
+    pub to_port: Option<i32>,
+    /// Where traffic may come from (ingress) or go to (egress).
+    pub peers: Vec<Ipv4Net>,
+}
+
+/// An instance's interface and the rules of its security groups: stateful,
+/// everything else in is dropped, and out when `egress` is `Some`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortPlan {
+    pub instance_id: String,
+    pub segment: u32,
+    pub ip: Ipv4Addr,
+    pub ingress: Vec<RulePlan>,
+    /// `None`: all outbound traffic allowed (a rule for all protocols to 0.0.0.0/0).
+    pub egress: Option<Vec<RulePlan>>,
+}
+
 /// The whole site.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Plan {
     pub vpcs: Vec<VpcPlan>,
+    /// Every instance on a tenant subnet, with its security groups' rules.
+    pub ports: Vec<PortPlan>,
     /// The public pool: the network node's public bridge takes its first host.
     pub public_pool: Option<Ipv4Net>,
 }

@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 
-use cloud::network_plan::{ElasticMapping, Lease, Plan, SubnetPlan, VpcPlan};
+use cloud::network_plan::{ElasticMapping, Lease, Plan, PortPlan, RulePlan, SubnetPlan, VpcPlan};
 use cloud::{Error, Result};
 
 use crate::attachments::mac_of;
@@ -149,6 +149,7 @@ impl Federation {
         }
         let mut plan = Plan {
             vpcs: Vec::with_capacity(vpcs.len()),
+            ports: self.ports().await?,
             public_pool: self.network.public_pool,
         };
         for row in &vpcs {
@@ -167,5 +168,140 @@ impl Federation {
             });
         }
         Ok(plan)
+    }
+
+    /// Every live instance on a tenant subnet with its groups' rules; group
+    /// peers become the addresses of their members in the same VPC.
+    async fn ports(&self) -> Result<Vec<PortPlan>> {
+        let pool = self.db.pool();
+        let instances = sqlx::query(
+            "SELECT i.id, i.vpc_id, i.private_ip, s.segment FROM instances i JOIN subnets s ON s.id = i.subnet_id \
+             WHERE i.state <> 'terminated' AND i.private_ip IS NOT NULL ORDER BY i.id",
+        )
+        .fetch_all(pool)
+        .await
+        .map_err(db_err)?;
+        let memberships = sqlx::query("SELECT instance_id, group_id FROM instance_groups")
+            .fetch_all(pool)
+            .await
+            .map_err(db_err)?;
+        let rules = sqlx::query(
+            "SELECT group_id, direction, protocol, from_port, to_port, peer_kind, peer FROM security_group_rules ORDER BY id",
+        )
+        .fetch_all(pool)
+        .await
+        .map_err(db_err)?;
+        struct Member {
+            id: String,
+            vpc: String,
+            ip: std::net::Ipv4Addr,
+            segment: u32,
+        }
+        let mut members: Vec<Member> = Vec::with_capacity(instances.len());
+        for row in &instances {
+            let Some(vpc) = opt_text(row, "vpc_id")? else {
+                continue;
+            };
+            members.push(Member {
+                id: text(row, "id")?,
+                vpc,
+                ip: parse("address", &text(row, "private_ip")?)?,
+                segment: u32::try_from(int(row, "segment")?)
+                    .map_err(|_| Error::internal("a segment id out of range"))?,
+            });
+        }
+        let mut groups_of: HashMap<String, Vec<String>> = HashMap::new();
+        let mut members_of: HashMap<String, Vec<usize>> = HashMap::new();
+        let index: HashMap<&str, usize> = members
+            .iter()
+            .enumerate()
+            .map(|(i, m)| (m.id.as_str(), i))
+            .collect();
+        for row in &memberships {
+            let (instance, group) = (text(row, "instance_id")?, text(row, "group_id")?);
+            if let Some(&i) = index.get(instance.as_str()) {
+                members_of.entry(group.clone()).or_default().push(i);
+                groups_of.entry(instance).or_default().push(group);
+            }
+        }
+        /// A stored rule before its peer is resolved.
+        struct Stored {
+            protocol: String,
+            from_port: Option<i32>,
+            to_port: Option<i32>,
+            peer_kind: String,
+            peer: String,
+        }
+        // (group, ingress?) → its rules.
+        let mut rules_of: HashMap<(String, bool), Vec<Stored>> = HashMap::new();
+        for row in &rules {
+            let port = |column: &str| -> Result<Option<i32>> {
+                Ok(crate::db::opt_int(row, column)?.and_then(|p| i32::try_from(p).ok()))
+            };
+            rules_of
+                .entry((text(row, "group_id")?, text(row, "direction")? == "ingress"))
+                .or_default()
+                .push(Stored {
+                    protocol: text(row, "protocol")?,
+                    from_port: port("from_port")?,
+                    to_port: port("to_port")?,
+                    peer_kind: text(row, "peer_kind")?,
+                    peer: text(row, "peer")?,
+                });
+        }
+        let resolve = |member: &Member, ingress: bool| -> Vec<RulePlan> {
+            let mut out: Vec<RulePlan> = Vec::new();
+            for group in groups_of.get(&member.id).into_iter().flatten() {
+                for stored in rules_of
+                    .get(&(group.clone(), ingress))
+                    .into_iter()
+                    .flatten()
+                {
+                    let peers: Vec<ipnet::Ipv4Net> = match stored.peer_kind.as_str() {
+                        "cidr4" => stored.peer.parse().ok().into_iter().collect(),
+                        "group" => members_of
+                            .get(&stored.peer)
+                            .into_iter()
+                            .flatten()
+                            .map(|&i| &members[i])
+                            .filter(|other| other.vpc == member.vpc)
+                            .map(|other| ipnet::Ipv4Net::from(other.ip))
+                            .collect(),
+                        // IPv6 rules have nothing to match on IPv4-only subnets.
+                        _ => Vec::new(),
+                    };
+                    if peers.is_empty() {
+                        continue;
+                    }
+                    let rule = RulePlan {
+                        protocol: stored.protocol.clone(),
+                        from_port: stored.from_port,
+                        to_port: stored.to_port,
+                        peers,
+                    };
+                    if !out.contains(&rule) {
+                        out.push(rule);
+                    }
+                }
+            }
+            out.sort();
+            out
+        };
+        Ok(members
+            .iter()
+            .map(|member| {
+                let egress = resolve(member, false);
+                let open = egress
+                    .iter()
+                    .any(|r| r.protocol == "-1" && r.peers.iter().any(|p| p.prefix_len() == 0));
+                PortPlan {
+                    instance_id: member.id.clone(),
+                    segment: member.segment,
+                    ip: member.ip,
+                    ingress: resolve(member, true),
+                    egress: (!open).then_some(egress),
+                }
+            })
+            .collect())
     }
 }

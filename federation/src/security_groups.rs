@@ -441,6 +441,7 @@ impl Federation {
         }
         tx.commit().await.map_err(db_err)?;
         self.push_security_group(tenant, &group.id).await?;
+        self.network_changed().await;
         Ok(rules)
     }
 
@@ -490,7 +491,9 @@ impl Federation {
                 .map_err(db_err)?;
         }
         tx.commit().await.map_err(db_err)?;
-        self.push_security_group(tenant, &group.id).await
+        self.push_security_group(tenant, &group.id).await?;
+        self.network_changed().await;
+        Ok(())
     }
 
     /// Deletes a group. The `default` group cannot go, nor a group other groups' rules name.
@@ -511,6 +514,21 @@ impl Federation {
                 "resource {} has a dependent object ({})",
                 group.id,
                 text(&row, "group_id")?
+            )));
+        }
+        let used_by = sqlx::query(
+            "SELECT g.instance_id FROM instance_groups g JOIN instances i ON i.id = g.instance_id \
+             WHERE g.group_id = $1 AND i.state <> 'terminated'",
+        )
+        .bind(&group.id)
+        .fetch_optional(self.db.pool())
+        .await
+        .map_err(db_err)?;
+        if let Some(row) = used_by {
+            return Err(Error::DependencyViolation(format!(
+                "resource {} has a dependent object ({})",
+                group.id,
+                text(&row, "instance_id")?
             )));
         }
         let mut tx = self.db.begin_write().await?;

@@ -11,7 +11,7 @@ use std::net::Ipv4Addr;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use cloud::network_plan::{ElasticMapping, Lease, Plan, SubnetPlan, VpcPlan};
+use cloud::network_plan::{ElasticMapping, Lease, Plan, PortPlan, RulePlan, SubnetPlan, VpcPlan};
 use local_backend::networking::{Fabric, NetHostConfig, NetworkConfig};
 
 const HOST_A: &str = "sktest-hosta";
@@ -171,7 +171,56 @@ fn lease(guest: &Guest) -> Lease {
     }
 }
 
+/// A rule for `protocol` (and port) from `peers`.
+fn allow(protocol: &str, port: Option<i32>, peers: &[&str]) -> RulePlan {
+    RulePlan {
+        protocol: protocol.into(),
+        from_port: port,
+        to_port: port,
+        peers: peers.iter().map(|p| p.parse().unwrap()).collect(),
+    }
+}
+
+/// Each tenant's guests form one group that lets its members in; g1 also
+/// takes TCP 2222 from anywhere, and TCP 22 when `open_ssh`.
+fn ports(with_second_vpc: bool, open_ssh: bool) -> Vec<PortPlan> {
+    let tenants: &[&[usize]] = if with_second_vpc {
+        &[&[0, 1], &[2, 3]]
+    } else {
+        &[&[0, 1]]
+    };
+    let mut ports = Vec::new();
+    for members in tenants {
+        let peers: Vec<String> = members
+            .iter()
+            .map(|&i| format!("{}/32", GUESTS[i].ip))
+            .collect();
+        let peers: Vec<&str> = peers.iter().map(String::as_str).collect();
+        for &i in *members {
+            let mut ingress = vec![allow("-1", None, &peers)];
+            if i == 0 {
+                ingress.push(allow("tcp", Some(2222), &["0.0.0.0/0"]));
+                if open_ssh {
+                    ingress.push(allow("tcp", Some(22), &["0.0.0.0/0"]));
+                }
+            }
+            ports.push(PortPlan {
+                instance_id: GUESTS[i].ns.into(),
+                segment: GUESTS[i].segment,
+                ip: GUESTS[i].ip,
+                ingress,
+                egress: None,
+            });
+        }
+    }
+    ports
+}
+
 fn plan(with_second_vpc: bool) -> Plan {
+    plan_with(with_second_vpc, false)
+}
+
+fn plan_with(with_second_vpc: bool, open_ssh: bool) -> Plan {
     let mut vpcs = vec![VpcPlan {
         id: VPC_1.into(),
         subnets: vec![SubnetPlan {
@@ -203,6 +252,7 @@ fn plan(with_second_vpc: bool) -> Plan {
     }
     Plan {
         vpcs,
+        ports: ports(with_second_vpc, open_ssh),
         public_pool: Some("203.0.113.0/24".parse().unwrap()),
     }
 }
@@ -427,15 +477,17 @@ async fn vxlan_fabric_isolates_tenants_and_reaches_the_internet() {
     let router_1 = format!("skyport-{VPC_1}");
     let before = (
         snapshot(&router_1),
+        snapshot(HOST_B),
         ns_ok(HOST_A, &["bridge", "fdb", "show", "dev", "skv3001"]),
     );
     fabric.apply(&plan(true)).await.unwrap();
     let after = (
         snapshot(&router_1),
+        snapshot(HOST_B),
         ns_ok(HOST_A, &["bridge", "fdb", "show", "dev", "skv3001"]),
     );
     assert_eq!(before, after);
-    let fdb = &after.1;
+    let fdb = &after.2;
     assert_eq!(fdb.matches("dst 10.250.0.2").count(), 1, "{fdb}");
 
     // The admin's view names the plumbing.

@@ -13,7 +13,7 @@ LIBVIRT_URI="${LIBVIRT_URI:-qemu:///system}"
 
 libvirt_packages=(
     libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients libvirt-dev qemu-system-x86
-    dnsmasq-base nftables iptables cpio busybox-static
+    dnsmasq-base nftables iptables cpio busybox-static iproute2 procps
 )
 
 # Sets `key = value` in a libvirt config file: replaces an existing (possibly

@@ -75,6 +75,14 @@ def internet(network_server):
     sh("ip", "netns", "del", INTERNET_NS, check=False)
 
 
+def banner_from_internet(address: str, port: int) -> str | None:
+    """Connects from the internet namespace; what the server said first, or None."""
+    script = (f"import socket\ns=socket.create_connection(('{address}',{port}),timeout=3)\n"
+              "print(s.recv(64).decode().strip())\n")
+    out = sh("ip", "netns", "exec", INTERNET_NS, "timeout", "6", "python3", "-c", script, check=False)
+    return out.stdout.strip() if out.returncode == 0 else None
+
+
 def ping_from_internet(address: str) -> bool:
     return sh("ip", "netns", "exec", INTERNET_NS, "timeout", "6", "busybox", "ping", "-c", "2", "-W", "2",
               address, check=False).returncode == 0
@@ -107,10 +115,13 @@ def build_vpc(server, creds, with_gateway: bool) -> tuple[str, str]:
     return vpc, subnet
 
 
-def probe_script(reach: list[str], unreachable: list[str]) -> str:
+def probe_script(reach: list[str], unreachable: list[str], ssh: bool = False) -> str:
     """User-data that pings each address (waiting up to 20 s for the ones
-    that should answer) and asks the internet who it is."""
+    that should answer) and asks the internet who it is; with `ssh`, it
+    first serves a banner on TCP 22."""
     lines = ["#!/bin/sh"]
+    if ssh:
+        lines.append("nc -ll -p 22 -e echo SSH-2.0-skyport &")
     for address in reach:
         lines.append(f"i=0; while [ $i -lt 20 ] && ! ping -c 1 -W 1 {address} >/dev/null 2>&1; do i=$((i+1)); done")
         lines.append(f"[ $i -lt 20 ] && echo 'SKYPORT-PING-OK {address}' || echo 'SKYPORT-PING-FAIL {address}'")
@@ -143,7 +154,7 @@ def test_vpc_guests_get_dhcp_metadata_isolation_and_an_elastic_ip(network_server
         assert x["SubnetId"] == subnet_a and x["VpcId"] == vpc_a
         assert x["PrivateIpAddress"] == "10.30.1.4"
         # Y: same subnet, given an elastic IP before it boots; pings X.
-        y = run(ec2_a, image_id, subnet_a, probe_script(["10.30.1.1", x["PrivateIpAddress"]], []))
+        y = run(ec2_a, image_id, subnet_a, probe_script(["10.30.1.1", x["PrivateIpAddress"]], [], ssh=True))
         launched.append((ec2_a, y["InstanceId"]))
         assert y["PrivateIpAddress"] == "10.30.1.5"
         eip = ec2_a.allocate_address(Domain="vpc")
@@ -180,8 +191,24 @@ def test_vpc_guests_get_dhcp_metadata_isolation_and_an_elastic_ip(network_server
         addresses = ec2_a.describe_addresses(AllocationIds=[eip["AllocationId"]])["Addresses"]
         assert addresses[0]["InstanceId"] == y["InstanceId"]
         assert addresses[0]["PrivateIpAddress"] == y["PrivateIpAddress"]
-        # In from the internet: the elastic IP answers; unmapped, it does not.
+        # In from the internet, to the elastic IP: the default group lets in
+        # only its own members, until rules open ICMP and TCP 22 (and Revoke
+        # closes 22 again).
+        group = ec2_a.describe_security_groups(Filters=[{"Name": "vpc-id", "Values": [vpc_a]},
+                                                        {"Name": "group-name", "Values": ["default"]}])
+        group_id = group["SecurityGroups"][0]["GroupId"]
+        assert not ping_from_internet(eip["PublicIp"])
+        assert banner_from_internet(eip["PublicIp"], 22) is None
+        ec2_a.authorize_security_group_ingress(GroupId=group_id, IpPermissions=[
+            {"IpProtocol": "icmp", "FromPort": -1, "ToPort": -1, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
         assert ping_from_internet(eip["PublicIp"])
+        assert banner_from_internet(eip["PublicIp"], 22) is None
+        ssh = [{"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]
+        ec2_a.authorize_security_group_ingress(GroupId=group_id, IpPermissions=ssh)
+        assert banner_from_internet(eip["PublicIp"], 22) == "SSH-2.0-skyport"
+        ec2_a.revoke_security_group_ingress(GroupId=group_id, IpPermissions=ssh)
+        assert banner_from_internet(eip["PublicIp"], 22) is None
+        # Unmapped, the elastic IP leads nowhere.
         ec2_a.disassociate_address(AssociationId=association["AssociationId"])
         assert not ping_from_internet(eip["PublicIp"])
         subnets = ec2_a.describe_subnets(SubnetIds=[subnet_a])["Subnets"]

@@ -212,7 +212,7 @@ fn disk_format(path: &Path) -> Result<String> {
         Some("raw") => {
             // (qemu-img rounds the virtual size up; the file's length tells.)
             let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
-            if size == 0 || size % 512 != 0 {
+            if size == 0 || !size.is_multiple_of(512) {
                 return Err(Error::invalid(
                     "disk",
                     format!(

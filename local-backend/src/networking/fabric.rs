@@ -12,10 +12,10 @@ use cloud::network_plan::Plan;
 use cloud::{Error, Result};
 use tokio::sync::Mutex;
 
-use super::command::{installed, run, run_quietly, Netns};
+use super::command::{installed, run, run_quietly, run_with_input, Netns};
 use super::config::{NetworkConfig, SegmentDriver};
 use super::links::links;
-use super::{dhcp, names, router, segments};
+use super::{dhcp, firewall, names, router, segments};
 
 /// One host: a network namespace (or this machine) and its fabric address.
 #[derive(Debug, Clone)]
@@ -164,6 +164,8 @@ impl Fabric {
                 )
                 .await?;
             }
+            let rules = firewall::ruleset(&firewall::table_name(*self.segments.start()), plan);
+            run_with_input(host.netns(), "nft", &["-f", "-"], Some(&rules)).await?;
         }
         let node = &self.hosts[0];
         if let Some(pool) = plan.public_pool {

@@ -7,6 +7,7 @@ mod command;
 mod config;
 mod dhcp;
 mod fabric;
+mod firewall;
 mod links;
 pub mod names;
 mod nat;

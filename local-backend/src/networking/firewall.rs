@@ -1,0 +1,217 @@
+//! Security groups on every host: one nftables table (family `ip`) whose
+//! forward hook sees bridged IPv4 traffic (br_netfilter) and sends what goes
+//! to, or comes from, each instance's address on its subnet's bridge through
+//! that instance's chain. Stateful: replies pass, everything else in is
+//! dropped unless a rule lets it through. Each subnet's traffic is tracked in
+//! its own conntrack zone, so tenants using the same addresses never share a
+//! connection entry. The table is replaced whole, atomically, on every pass.
+
+use std::fmt::Write;
+
+use cloud::network_plan::{Plan, PortPlan, RulePlan};
+
+use super::names;
+
+/// The site's table: named after its first segment id, so sites sharing a
+/// machine keep apart.
+pub fn table_name(first_segment: i64) -> String {
+    format!("skyport_sg_{first_segment}")
+}
+
+/// The conntrack zone of a segment (zones are 16 bits).
+fn zone(segment: u32) -> u32 {
+    segment & 0xffff
+}
+
+/// `nft` match text for one rule; `direction` is `saddr` (ingress: where
+/// traffic comes from) or `daddr` (egress: where it goes).
+fn rule_match(rule: &RulePlan, direction: &str) -> String {
+    let peers: Vec<String> = rule.peers.iter().map(|p| p.to_string()).collect();
+    let mut text = format!("ip {direction} {{ {} }}", peers.join(", "));
+    let ports = |from: Option<i32>, to: Option<i32>| match (from, to) {
+        (Some(from), Some(to)) if from == to => format!(" {from}"),
+        (Some(from), Some(to)) => format!(" {from}-{to}"),
+        _ => String::new(),
+    };
+    match rule.protocol.as_str() {
+        "-1" => {}
+        "tcp" | "udp" => {
+            let range = ports(rule.from_port, rule.to_port);
+            if range.is_empty() {
+                let _ = write!(text, " meta l4proto {}", rule.protocol);
+            } else {
+                let _ = write!(text, " {} dport{range}", rule.protocol);
+            }
+        }
+        "icmp" => {
+            let _ = write!(text, " meta l4proto icmp");
+            if let Some(kind) = rule.from_port.filter(|t| *t >= 0) {
+                let _ = write!(text, " icmp type {kind}");
+                if let Some(code) = rule.to_port.filter(|c| *c >= 0) {
+                    let _ = write!(text, " icmp code {code}");
+                }
+            }
+        }
+        number => {
+            let _ = write!(text, " meta l4proto {number}");
+        }
+    }
+    text
+}
+
+fn port_chains(out: &mut String, index: usize, port: &PortPlan) {
+    let _ = writeln!(out, "  chain in_{index} {{");
+    // DHCP from the subnet's router, whatever the groups say.
+    let _ = writeln!(out, "    udp sport 67 udp dport 68 accept");
+    for rule in &port.ingress {
+        let _ = writeln!(out, "    {} accept", rule_match(rule, "saddr"));
+    }
+    let _ = writeln!(out, "    drop\n  }}");
+    if let Some(egress) = &port.egress {
+        let _ = writeln!(out, "  chain out_{index} {{");
+        // DHCP, and the metadata service and DNS on the router, as on AWS.
+        let _ = writeln!(out, "    udp dport 67 accept");
+        let _ = writeln!(out, "    ip daddr 169.254.169.254 tcp dport 80 accept");
+        let _ = writeln!(out, "    udp dport 53 accept");
+        for rule in egress {
+            let _ = writeln!(out, "    {} accept", rule_match(rule, "daddr"));
+        }
+        let _ = writeln!(out, "    drop\n  }}");
+    }
+}
+
+/// The ruleset text for `nft -f -`: creates the table if missing, then
+/// replaces it in the same transaction.
+pub fn ruleset(table: &str, plan: &Plan) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "add table ip {table}\ndelete table ip {table}\ntable ip {table} {{"
+    );
+    let _ = writeln!(
+        out,
+        "  chain zones {{\n    type filter hook prerouting priority raw; policy accept;"
+    );
+    for subnet in plan.subnets() {
+        let _ = writeln!(
+            out,
+            "    iifname \"{}\" ct zone set {}",
+            names::bridge(subnet.segment),
+            zone(subnet.segment)
+        );
+    }
+    let _ = writeln!(out, "  }}");
+    let _ = writeln!(
+        out,
+        "  chain filtering {{\n    type filter hook forward priority filter; policy accept;"
+    );
+    let bridges: Vec<String> = plan
+        .subnets()
+        .map(|s| format!("\"{}\"", names::bridge(s.segment)))
+        .collect();
+    if !bridges.is_empty() {
+        let _ = writeln!(
+            out,
+            "    iifname {{ {} }} ct state established,related accept",
+            bridges.join(", ")
+        );
+    }
+    for (index, port) in plan.ports.iter().enumerate() {
+        let bridge = names::bridge(port.segment);
+        let _ = writeln!(
+            out,
+            "    oifname \"{bridge}\" ip daddr {} jump in_{index}",
+            port.ip
+        );
+        if port.egress.is_some() {
+            let _ = writeln!(
+                out,
+                "    iifname \"{bridge}\" ip saddr {} jump out_{index}",
+                port.ip
+            );
+        }
+    }
+    let _ = writeln!(out, "  }}");
+    for (index, port) in plan.ports.iter().enumerate() {
+        port_chains(&mut out, index, port);
+    }
+    let _ = writeln!(out, "}}");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv4Addr;
+
+    use cloud::network_plan::SubnetPlan;
+
+    use super::*;
+
+    fn rule(protocol: &str, from: Option<i32>, to: Option<i32>, peer: &str) -> RulePlan {
+        RulePlan {
+            protocol: protocol.into(),
+            from_port: from,
+            to_port: to,
+            peers: vec![peer.parse().unwrap()],
+        }
+    }
+
+    #[test]
+    fn rules_become_matches() {
+        assert_eq!(
+            rule_match(&rule("tcp", Some(22), Some(22), "0.0.0.0/0"), "saddr"),
+            "ip saddr { 0.0.0.0/0 } tcp dport 22"
+        );
+        assert_eq!(
+            rule_match(&rule("udp", Some(1000), Some(2000), "10.0.0.0/8"), "saddr"),
+            "ip saddr { 10.0.0.0/8 } udp dport 1000-2000"
+        );
+        assert_eq!(
+            rule_match(&rule("icmp", Some(8), Some(-1), "10.0.1.5/32"), "saddr"),
+            "ip saddr { 10.0.1.5/32 } meta l4proto icmp icmp type 8"
+        );
+        assert_eq!(
+            rule_match(&rule("-1", None, None, "10.0.1.5/32"), "daddr"),
+            "ip daddr { 10.0.1.5/32 }"
+        );
+        assert_eq!(
+            rule_match(&rule("47", None, None, "10.0.0.0/8"), "saddr"),
+            "ip saddr { 10.0.0.0/8 } meta l4proto 47"
+        );
+    }
+
+    #[test]
+    fn ports_get_chains_and_subnets_zones() {
+        let plan = Plan {
+            vpcs: vec![cloud::network_plan::VpcPlan {
+                id: "vpc-1".into(),
+                subnets: vec![SubnetPlan {
+                    id: "subnet-1".into(),
+                    segment: 70_000,
+                    cidr: "10.0.1.0/24".parse().unwrap(),
+                    internet: false,
+                    leases: Vec::new(),
+                }],
+                gateway: None,
+                elastic: Vec::new(),
+            }],
+            ports: vec![PortPlan {
+                instance_id: "i-1".into(),
+                segment: 70_000,
+                ip: Ipv4Addr::new(10, 0, 1, 4),
+                ingress: vec![rule("tcp", Some(22), Some(22), "0.0.0.0/0")],
+                egress: Some(Vec::new()),
+            }],
+            public_pool: None,
+        };
+        let text = ruleset("skyport_sg_1000", &plan);
+        assert!(
+            text.contains("iifname \"skb70000\" ct zone set 4464"),
+            "{text}"
+        );
+        assert!(text.contains("oifname \"skb70000\" ip daddr 10.0.1.4 jump in_0"));
+        assert!(text.contains("iifname \"skb70000\" ip saddr 10.0.1.4 jump out_0"));
+        assert!(text.contains("  chain in_0 {\n    udp sport 67 udp dport 68 accept\n    ip saddr { 0.0.0.0/0 } tcp dport 22 accept\n    drop\n  }"));
+        assert!(text.contains("chain out_0 {"));
+    }
+}
