@@ -7,6 +7,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/lib/postgres.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/lib/venv.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/lib/libvirt.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/lib/ovs.sh"
 
 install_base_packages
 require_cargo
@@ -15,6 +16,8 @@ say "Python tools (boto3, awscli, moto_server)"
 ensure_venv
 say "libvirt + QEMU and the test guest image (local compute tests boot real VMs)"
 ensure_libvirt
+say "Open vSwitch (the vlan network driver's tests)"
+ensure_ovs
 SKYPORT_TEST_IMAGE_DIR="$(dirname "$("$repo/scripts/build-test-image.sh" | head -n 1)")"
 export SKYPORT_TEST_IMAGE_DIR
 cd "$repo"

@@ -82,6 +82,26 @@ pub struct Address {
     pub tags: Vec<Tag>,
 }
 
+/// An instance's (primary) interface on a tenant subnet.
+#[derive(Debug, Clone)]
+pub struct NetworkInterface {
+    pub id: String,
+    pub subnet_id: String,
+    pub vpc_id: String,
+    pub availability_zone: String,
+    pub mac: String,
+    pub private_ip: String,
+    pub private_dns: String,
+    pub instance_id: String,
+    /// Its security groups, as (ID, name).
+    pub groups: Vec<(String, String)>,
+    /// The elastic IP mapped to it: (public address, allocation ID, association ID).
+    pub elastic: Option<(String, String, String)>,
+    pub launched_at: i64,
+    pub owner_id: String,
+    pub tags: Vec<Tag>,
+}
+
 /// Parses an IPv4 block in canonical form (`10.0.0.0/16`, not `10.0.0.1/16`)
 /// with a prefix between `shortest` and `longest` (AWS: /16 to /28) for a
 /// resource of `kind`; `parameter` names the request field in errors.

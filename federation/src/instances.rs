@@ -65,6 +65,8 @@ pub struct Instance {
     /// The tenant network the instance is on (this site's instances only).
     pub vpc_id: Option<String>,
     pub subnet_id: Option<String>,
+    /// Its security groups there, as (ID, name).
+    pub groups: Vec<(String, String)>,
     pub tags: Vec<Tag>,
 }
 
@@ -130,6 +132,7 @@ fn row_of(row: &AnyRow) -> Result<Row> {
             state_reason: opt_text(row, "state_reason")?,
             vpc_id: opt_text(row, "vpc_id")?,
             subnet_id: opt_text(row, "subnet_id")?,
+            groups: Vec::new(),
             tags: Vec::new(),
         },
         remote_id: text(row, "remote_id")?,
@@ -371,6 +374,7 @@ impl Federation {
                 state_reason: None,
                 vpc_id: attached.as_ref().map(|a| a.subnet.vpc_id.clone()),
                 subnet_id: attached.as_ref().map(|a| a.subnet.id.clone()),
+                groups: Vec::new(),
                 tags: launch
                     .tags
                     .iter()
@@ -455,7 +459,7 @@ impl Federation {
         }
         tx.commit().await.map_err(db_err)?;
         tracing::info!(tenant = %tenant.name, %target, count = instances.len(), reservation = %reservation_id, "instances launched");
-        Ok(instances)
+        self.with_tags(tenant, instances).await
     }
 
     /// The tenant's instances with live state from their targets (`ids` empty =
@@ -763,7 +767,8 @@ impl Federation {
         rows.iter().map(row_of).collect()
     }
 
-    /// Adds tags, and the elastic IPs of this site's instances as their public address.
+    /// Adds tags, and to this site's instances on tenant networks their
+    /// elastic IP (as the public address) and security groups.
     async fn with_tags(
         &self,
         tenant: &Tenant,
@@ -773,20 +778,46 @@ impl Federation {
             .tags_by_resource(tenant, ResourceKind::Instance)
             .await?;
         let mut elastic: HashMap<String, String> = HashMap::new();
+        let mut groups: HashMap<String, Vec<(String, String)>> = HashMap::new();
         if instances.iter().any(|i| i.vpc_id.is_some()) {
             for address in self.list_addresses(tenant).await? {
                 if let Some(instance) = address.instance_id {
                     elastic.insert(instance, address.public_ip);
                 }
             }
+            groups = self.instance_groups(tenant).await?;
         }
         for instance in &mut instances {
             instance.tags = tags.remove(&instance.id).unwrap_or_default();
             if let Some(public_ip) = elastic.remove(&instance.id) {
                 instance.public_ip = Some(public_ip);
             }
+            instance.groups = groups.remove(&instance.id).unwrap_or_default();
         }
         Ok(instances)
+    }
+
+    /// The security groups (ID, name) of the tenant's instances on tenant networks.
+    async fn instance_groups(
+        &self,
+        tenant: &Tenant,
+    ) -> Result<HashMap<String, Vec<(String, String)>>> {
+        let rows = sqlx::query(
+            "SELECT m.instance_id, g.id, g.name FROM instance_groups m JOIN security_groups g ON g.id = m.group_id \
+             WHERE g.tenant_id = $1 ORDER BY g.name",
+        )
+        .bind(&tenant.id)
+        .fetch_all(self.db.pool())
+        .await
+        .map_err(db_err)?;
+        let mut groups: HashMap<String, Vec<(String, String)>> = HashMap::new();
+        for row in &rows {
+            groups
+                .entry(text(row, "instance_id")?)
+                .or_default()
+                .push((text(row, "id")?, text(row, "name")?));
+        }
+        Ok(groups)
     }
 
     /// Forgets instances terminated longer ago than AWS keeps them visible, with

@@ -21,6 +21,7 @@ pub mod key_pairs;
 pub mod listing;
 pub mod metadata;
 pub mod multipart;
+pub mod network_interfaces;
 pub mod network_plan;
 pub mod networks;
 pub mod objects;

@@ -177,6 +177,16 @@ impl Federation {
         Ok(id)
     }
 
+    /// Whether a VPC exists, whoever owns it (admin views).
+    pub async fn vpc_exists(&self, id: &str) -> Result<bool> {
+        Ok(sqlx::query("SELECT id FROM vpcs WHERE id = $1")
+            .bind(id)
+            .fetch_optional(self.db.pool())
+            .await
+            .map_err(db_err)?
+            .is_some())
+    }
+
     pub(crate) async fn default_vpc_id(&self, tenant: &Tenant) -> Result<Option<String>> {
         let row = sqlx::query("SELECT id FROM vpcs WHERE default_for = $1")
             .bind(&tenant.id)

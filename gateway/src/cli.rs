@@ -155,6 +155,15 @@ pub enum AdminCommand {
     /// Images of this site's compute.
     #[command(subcommand)]
     Image(ImageCommand),
+    /// Tenant networks' plumbing on the hosts.
+    #[command(subcommand)]
+    Network(NetworkCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum NetworkCommand {
+    /// Bridges, segments, router addresses, leases and NAT rules of a VPC on each host.
+    Show { vpc: String },
 }
 
 #[derive(Debug, Subcommand)]

@@ -408,6 +408,89 @@ mod tests {
             ),
             (Error::CannotDelete("x".into()), "CannotDelete", 400),
             (
+                Error::not_found(ResourceKind::Vpc, "vpc-1"),
+                "InvalidVpcID.NotFound",
+                400,
+            ),
+            (
+                Error::not_found(ResourceKind::Subnet, "subnet-1"),
+                "InvalidSubnetID.NotFound",
+                400,
+            ),
+            (
+                Error::not_found(ResourceKind::InternetGateway, "igw-1"),
+                "InvalidInternetGatewayID.NotFound",
+                400,
+            ),
+            (
+                Error::not_found(ResourceKind::RouteTable, "rtb-1"),
+                "InvalidRouteTableID.NotFound",
+                400,
+            ),
+            (
+                Error::not_found(ResourceKind::Route, "r"),
+                "InvalidRoute.NotFound",
+                400,
+            ),
+            (
+                Error::not_found(ResourceKind::ElasticIp, "eipalloc-1"),
+                "InvalidAllocationID.NotFound",
+                400,
+            ),
+            (
+                Error::not_found(ResourceKind::AddressAssociation, "eipassoc-1"),
+                "InvalidAssociationID.NotFound",
+                400,
+            ),
+            (
+                Error::not_found(ResourceKind::NetworkInterface, "eni-1"),
+                "InvalidNetworkInterfaceID.NotFound",
+                400,
+            ),
+            (
+                Error::BadBlock {
+                    kind: ResourceKind::Vpc,
+                    block: "10.0.0.0/8".into(),
+                },
+                "InvalidVpc.Range",
+                400,
+            ),
+            (
+                Error::BadBlock {
+                    kind: ResourceKind::Subnet,
+                    block: "10.9.0.0/24".into(),
+                },
+                "InvalidSubnet.Range",
+                400,
+            ),
+            (
+                Error::BlockConflict("10.0.1.0/24".into()),
+                "InvalidSubnet.Conflict",
+                400,
+            ),
+            (
+                Error::AlreadyAssociated("x".into()),
+                "Resource.AlreadyAssociated",
+                400,
+            ),
+            (Error::NotAttached("x".into()), "Gateway.NotAttached", 400),
+            (
+                Error::RouteExists("0.0.0.0/0".into()),
+                "RouteAlreadyExists",
+                400,
+            ),
+            (
+                Error::AddressInUse("x".into()),
+                "InvalidIPAddress.InUse",
+                400,
+            ),
+            (
+                Error::AddressPoolExhausted,
+                "InsufficientAddressCapacity",
+                400,
+            ),
+            (Error::SegmentsExhausted, "SubnetLimitExceeded", 400),
+            (
                 Error::QuotaExceeded {
                     resource: "instances",
                     limit: 1,

@@ -43,6 +43,7 @@ pub fn build_gateway(site: &bootstrap::Site, config: &Config) -> Gateway {
         admin: admin::api::router(
             federation.clone(),
             site.compute.as_ref().ok().map(|c| c.images().clone()),
+            site.networks.as_ref().ok().cloned(),
         ),
         federation,
         s3: builder.build(),

@@ -185,6 +185,13 @@ def test_vpc_guests_get_dhcp_metadata_isolation_and_an_elastic_ip(network_server
         assert seen_x.startswith("203.0.113.") and seen_x != eip["PublicIp"], tx
         assert "SKYPORT-SEEN-AS \r" in tb or "SKYPORT-SEEN-AS \n" in tb, tb
 
+        # The admin sees the plumbing: the subnet's bridge, the router's
+        # addresses, the fixed leases and the NAT rules.
+        shown = admin.run("network", "show", vpc_a).stdout
+        assert "present" in shown and f"skyport-{vpc_a}" in shown, shown
+        assert "10.30.1.1/24" in shown and "10.30.1.4" in shown and "10.30.1.5" in shown, shown
+        assert f"snat to {eip['PublicIp']}" in shown, shown
+
         described = ec2_a.describe_instances(InstanceIds=[y["InstanceId"]])["Reservations"][0]["Instances"][0]
         assert described["PublicIpAddress"] == eip["PublicIp"]
         assert described["SubnetId"] == subnet_a and described["VpcId"] == vpc_a
@@ -197,6 +204,18 @@ def test_vpc_guests_get_dhcp_metadata_isolation_and_an_elastic_ip(network_server
         group = ec2_a.describe_security_groups(Filters=[{"Name": "vpc-id", "Values": [vpc_a]},
                                                         {"Name": "group-name", "Values": ["default"]}])
         group_id = group["SecurityGroups"][0]["GroupId"]
+        assert described["SecurityGroups"] == [{"GroupId": group_id, "GroupName": "default"}]
+        # Each instance's primary interface, with its group and elastic IP.
+        interfaces = ec2_a.describe_network_interfaces(
+            Filters=[{"Name": "vpc-id", "Values": [vpc_a]}])["NetworkInterfaces"]
+        assert sorted(i["PrivateIpAddress"] for i in interfaces) == ["10.30.1.4", "10.30.1.5"]
+        [of_y] = [i for i in interfaces if i["Attachment"]["InstanceId"] == y["InstanceId"]]
+        assert of_y["Association"]["PublicIp"] == eip["PublicIp"] and of_y["SubnetId"] == subnet_a
+        assert of_y["Groups"] == [{"GroupId": group_id, "GroupName": "default"}]
+        assert of_y["MacAddress"] == "02:00:0a:1e:01:05" and of_y["Status"] == "in-use"
+        theirs = ec2_b.describe_network_interfaces()["NetworkInterfaces"]
+        assert [i["Attachment"]["InstanceId"] for i in theirs] == [b1["InstanceId"]]
+
         assert not ping_from_internet(eip["PublicIp"])
         assert banner_from_internet(eip["PublicIp"], 22) is None
         ec2_a.authorize_security_group_ingress(GroupId=group_id, IpPermissions=[

@@ -1,5 +1,7 @@
 //! Admin API routes: tenants, users, access keys, quotas.
 
+use std::sync::Arc;
+
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -8,10 +10,11 @@ use axum::{Json, Router};
 use federation::images::{Image, NewImage};
 use federation::{Federation, Quotas, Role};
 use local_backend::ImageStore;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::error::admin_status;
+use crate::tenant_networks::TenantNetworks;
 
 /// An admin API failure, rendered as `{"error": code, "message": text}`.
 pub struct AdminError(cloud::Error);
@@ -105,7 +108,11 @@ fn default_user() -> String {
 }
 
 /// The admin router; callers have already been authenticated as site admins.
-pub fn router(federation: Federation, images: Option<ImageStore>) -> Router {
+pub fn router(
+    federation: Federation,
+    images: Option<ImageStore>,
+    networks: Option<Arc<TenantNetworks>>,
+) -> Router {
     Router::new()
         .route(
             "/_skyport/admin/tenants",
@@ -133,7 +140,9 @@ pub fn router(federation: Federation, images: Option<ImageStore>) -> Router {
         .route("/_skyport/admin/policies", get(policy_status))
         .route("/_skyport/admin/targets", get(list_targets))
         .route("/_skyport/admin/images", axum::routing::post(import_image))
+        .route("/_skyport/admin/networks/{vpc}", get(show_network))
         .layer(axum::Extension(images))
+        .layer(axum::Extension(networks))
         .with_state(federation)
 }
 
@@ -230,6 +239,34 @@ async fn show_placement(
     Path(id): Path<String>,
 ) -> AdminResult<federation::placement::PlacementRecord> {
     Ok(Json(f.placement_of(&id).await?))
+}
+
+/// What a VPC's data plane looks like on each host.
+#[derive(Serialize)]
+struct NetworkView {
+    vpc: String,
+    plumbing: String,
+}
+
+async fn show_network(
+    State(f): State<Federation>,
+    axum::Extension(networks): axum::Extension<Option<Arc<TenantNetworks>>>,
+    Path(vpc): Path<String>,
+) -> AdminResult<NetworkView> {
+    let networks = networks.ok_or_else(|| {
+        cloud::Error::Unavailable(
+            "this site builds no tenant networks (see the gateway's start-up message)".into(),
+        )
+    })?;
+    let plan = f.network_plan().await?;
+    let plumbing = if plan.vpcs.iter().any(|v| v.id == vpc) {
+        networks.fabric().show(&plan, &vpc).await?
+    } else if f.vpc_exists(&vpc).await? {
+        "no instance of this VPC runs on this site: nothing is built for it\n".to_string()
+    } else {
+        return Err(cloud::Error::not_found(cloud::ResourceKind::Vpc, vpc).into());
+    };
+    Ok(Json(NetworkView { vpc, plumbing }))
 }
 
 async fn policy_status(

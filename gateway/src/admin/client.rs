@@ -6,8 +6,8 @@ use serde_json::{json, Value};
 
 use crate::auth::sigv4;
 use crate::cli::{
-    AdminArgs, AdminCommand, AdminPolicyCommand, ImageCommand, KeyCommand, PlacementCommand,
-    QuotaCommand, TargetCommand, TenantCommand, UserCommand,
+    AdminArgs, AdminCommand, AdminPolicyCommand, ImageCommand, KeyCommand, NetworkCommand,
+    PlacementCommand, QuotaCommand, TargetCommand, TenantCommand, UserCommand,
 };
 
 /// Reads the `skyport` profile from an AWS-style credentials file.
@@ -34,7 +34,12 @@ pub fn read_profile(path: &Path) -> Option<(String, String)> {
 /// Runs one admin command and prints its JSON result. Returns the process exit code.
 pub async fn run(args: AdminArgs) -> i32 {
     let as_text = matches!(args.command, AdminCommand::Placement(_));
+    let plumbing = matches!(args.command, AdminCommand::Network(_));
     match execute(args).await {
+        Ok(value) if plumbing => {
+            print!("{}", value["plumbing"].as_str().unwrap_or_default());
+            0
+        }
         Ok(value) if as_text => {
             // The decision is multi-line text: print it as such.
             for field in ["resource_id", "tenant", "resource_kind", "target"] {
@@ -131,6 +136,9 @@ async fn execute(args: AdminArgs) -> Result<Value, String> {
         }
         AdminCommand::Policy(AdminPolicyCommand::Status) => ("GET", "/policies".into(), None),
         AdminCommand::Target(TargetCommand::List) => ("GET", "/targets".into(), None),
+        AdminCommand::Network(NetworkCommand::Show { vpc }) => {
+            ("GET", format!("/networks/{vpc}"), None)
+        }
         AdminCommand::Image(ImageCommand::Import {
             name,
             kernel,

@@ -44,6 +44,10 @@ impl Filterable for Instance {
         "client-token",
         "subnet-id",
         "vpc-id",
+        "instance.group-id",
+        "instance.group-name",
+        "group-id",
+        "group-name",
     ];
 
     fn tags(&self) -> &[Tag] {
@@ -66,6 +70,10 @@ impl Filterable for Instance {
             "client-token" => one(&self.client_token),
             "subnet-id" => one(&self.subnet_id),
             "vpc-id" => one(&self.vpc_id),
+            "instance.group-id" | "group-id" => self.groups.iter().map(|g| g.0.clone()).collect(),
+            "instance.group-name" | "group-name" => {
+                self.groups.iter().map(|g| g.1.clone()).collect()
+            }
             _ => return None,
         })
     }
@@ -88,6 +96,18 @@ fn instance_ids(call: &Ec2Call<'_>) -> Result<Vec<String>, Ec2Error> {
         return Err(Ec2Error::missing("InstanceId"));
     }
     Ok(ids)
+}
+
+/// `<groupSet>` of (ID, name) pairs.
+pub(crate) fn write_groups(x: &mut XmlWriter, groups: &[(String, String)]) {
+    x.start("groupSet");
+    for (id, name) in groups {
+        x.start("item")
+            .leaf("groupId", id)
+            .leaf("groupName", name)
+            .end();
+    }
+    x.end();
 }
 
 /// One `instancesSet` item, as RunInstances and DescribeInstances return it.
@@ -122,22 +142,21 @@ fn write_instance(x: &mut XmlWriter, instance: &Instance) {
         .leaf_opt("privateIpAddress", instance.private_ip.as_ref())
         .leaf_opt("ipAddress", instance.public_ip.as_ref())
         .leaf_opt("subnetId", instance.subnet_id.as_ref())
-        .leaf_opt("vpcId", instance.vpc_id.as_ref())
-        .start("groupSet")
-        .end()
-        .leaf(
-            "architecture",
-            instance.architecture.as_deref().unwrap_or("x86_64"),
-        )
-        .leaf("rootDeviceType", "ebs")
-        .start("blockDeviceMapping")
-        .end()
-        .leaf("virtualizationType", "hvm")
-        .leaf(
-            "clientToken",
-            instance.client_token.as_deref().unwrap_or(""),
-        )
-        .tag_set(&instance.tags);
+        .leaf_opt("vpcId", instance.vpc_id.as_ref());
+    write_groups(x, &instance.groups);
+    x.leaf(
+        "architecture",
+        instance.architecture.as_deref().unwrap_or("x86_64"),
+    )
+    .leaf("rootDeviceType", "ebs")
+    .start("blockDeviceMapping")
+    .end()
+    .leaf("virtualizationType", "hvm")
+    .leaf(
+        "clientToken",
+        instance.client_token.as_deref().unwrap_or(""),
+    )
+    .tag_set(&instance.tags);
     if let Some(code) = &instance.state_reason {
         let message = match code.as_str() {
             "Client.UserInitiatedShutdown" => {

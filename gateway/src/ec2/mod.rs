@@ -10,6 +10,7 @@ pub mod instance_attributes;
 pub mod instances;
 pub mod internet_gateways;
 pub mod key_pairs;
+pub mod network_interfaces;
 pub mod page;
 pub mod params;
 pub mod route_tables;
@@ -137,6 +138,7 @@ actions! {
     AssociateAddress => addresses::associate_address,
     DisassociateAddress => addresses::disassociate_address,
     ReleaseAddress => addresses::release_address,
+    DescribeNetworkInterfaces => network_interfaces::describe_network_interfaces,
 }
 
 impl Action {
@@ -153,7 +155,7 @@ impl Action {
 /// they get `UnsupportedOperation` rather than `InvalidAction`, which would
 /// suggest a typo.
 pub const NOT_YET: &[&str] = &[
-    "DescribeNetworkInterfaces",
+    "CreateNetworkInterface",
     "CreateVolume",
     "DescribeVolumes",
     "AttachVolume",

@@ -18,3 +18,4 @@ mod raw;
 mod security_groups;
 mod tags;
 mod versioning;
+mod vpcs;

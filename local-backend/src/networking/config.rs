@@ -28,10 +28,14 @@ pub struct NetHostConfig {
     /// this machine itself. Namespaces let one machine play several hosts.
     #[serde(default)]
     pub netns: String,
-    /// Its address on the fabric that carries VXLAN between hosts; empty
-    /// when it is the only host.
+    /// Its address on the fabric that carries VXLAN between hosts (vxlan
+    /// driver); empty when it is the only host.
     #[serde(default)]
     pub underlay: String,
+    /// The device on this machine carrying its VLAN trunk to the fabric
+    /// (vlan driver); empty when it is the only host.
+    #[serde(default)]
+    pub trunk: String,
 }
 
 /// Tenant network settings.

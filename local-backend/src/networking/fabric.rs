@@ -15,7 +15,7 @@ use tokio::sync::Mutex;
 use super::command::{installed, run, run_quietly, run_with_input, Netns};
 use super::config::{NetworkConfig, SegmentDriver};
 use super::links::links;
-use super::{dhcp, firewall, names, router, segments};
+use super::{dhcp, firewall, names, ovs, router, segments};
 
 /// One host: a network namespace (or this machine) and its fabric address.
 #[derive(Debug, Clone)]
@@ -23,6 +23,8 @@ pub struct NetHost {
     pub name: String,
     pub netns: Option<String>,
     pub underlay: Option<Ipv4Addr>,
+    /// Its VLAN trunk device (vlan driver).
+    pub trunk: Option<String>,
 }
 
 impl NetHost {
@@ -47,7 +49,7 @@ pub struct Fabric {
 fn missing_tools(driver: SegmentDriver) -> Vec<&'static str> {
     let mut tools = vec!["ip", "bridge", "nft", "dnsmasq", "sysctl"];
     if driver == SegmentDriver::Vlan {
-        tools.push("ovs-vsctl");
+        tools.extend(["ovs-vsctl", "ethtool"]);
     }
     tools.into_iter().filter(|tool| !installed(tool)).collect()
 }
@@ -57,12 +59,6 @@ impl Fabric {
     /// driver's tools are installed, the kernel has what it needs, host
     /// namespaces exist. The error says what is missing.
     pub async fn open(config: &NetworkConfig, dir: PathBuf) -> Result<Fabric> {
-        if config.driver == SegmentDriver::Vlan {
-            return Err(Error::Unavailable(
-                "the vlan driver (802.1Q on Open vSwitch) is not built yet; use driver = \"vxlan\""
-                    .into(),
-            ));
-        }
         let missing = missing_tools(config.driver);
         if !missing.is_empty() {
             return Err(Error::Unavailable(format!(
@@ -85,6 +81,7 @@ impl Fabric {
                 name: host.name.clone(),
                 netns: (!host.netns.is_empty()).then(|| host.netns.clone()),
                 underlay,
+                trunk: (!host.trunk.is_empty()).then(|| host.trunk.clone()),
             });
         }
         if hosts.is_empty() {
@@ -92,13 +89,24 @@ impl Fabric {
                 name: "local".into(),
                 netns: None,
                 underlay: None,
+                trunk: None,
             });
         }
-        if hosts.len() > 1 && hosts.iter().any(|h| h.underlay.is_none()) {
-            return Err(Error::invalid(
-                "network.hosts",
-                "with several hosts, every host needs its `underlay` address for VXLAN",
-            ));
+        let several = hosts.len() > 1;
+        match config.driver {
+            SegmentDriver::Vxlan if several && hosts.iter().any(|h| h.underlay.is_none()) => {
+                return Err(Error::invalid(
+                    "network.hosts",
+                    "with several hosts, every host needs its `underlay` address for VXLAN",
+                ))
+            }
+            SegmentDriver::Vlan if several && hosts.iter().any(|h| h.trunk.is_none()) => {
+                return Err(Error::invalid(
+                    "network.hosts",
+                    "with several hosts, every host needs its `trunk` device for VLANs",
+                ))
+            }
+            _ => {}
         }
         let existing = router::namespaces().await?;
         for host in &hosts {
@@ -146,7 +154,12 @@ impl Fabric {
         let _pass = self.pass.lock().await;
         let planned: HashSet<u32> = plan.subnets().map(|s| s.segment).collect();
         let vxlan = self.driver == SegmentDriver::Vxlan && self.hosts.len() > 1;
-        for host in &self.hosts {
+        // OVS ports live in the machine's root namespace whatever the host.
+        let root_links = match self.driver {
+            SegmentDriver::Vlan => links(None).await?,
+            SegmentDriver::Vxlan => Default::default(),
+        };
+        for (index, host) in self.hosts.iter().enumerate() {
             let host_links = links(host.netns()).await?;
             let peers: Vec<Ipv4Addr> = self
                 .hosts
@@ -154,15 +167,27 @@ impl Fabric {
                 .filter(|other| other.name != host.name)
                 .filter_map(|other| other.underlay)
                 .collect();
+            if self.driver == SegmentDriver::Vlan {
+                ovs::ensure_host(index, host.trunk.as_deref()).await?;
+            }
             for subnet in plan.subnets() {
-                segments::ensure_segment(
-                    host.netns(),
-                    &host_links,
-                    subnet.segment,
-                    host.underlay,
-                    &peers,
-                )
-                .await?;
+                segments::ensure_bridge(host.netns(), &host_links, subnet.segment).await?;
+                match self.driver {
+                    SegmentDriver::Vxlan => {
+                        segments::join_vxlan(
+                            host.netns(),
+                            &host_links,
+                            subnet.segment,
+                            host.underlay,
+                            &peers,
+                        )
+                        .await?
+                    }
+                    SegmentDriver::Vlan => {
+                        ovs::ensure_segment(host.netns(), &root_links, index, subnet.segment)
+                            .await?
+                    }
+                }
             }
             let rules = firewall::ruleset(&firewall::table_name(*self.segments.start()), plan);
             run_with_input(host.netns(), "nft", &["-f", "-"], Some(&rules)).await?;
@@ -194,6 +219,12 @@ impl Fabric {
         for segment in dhcp::segments_with_files(&self.dir) {
             if !planned.contains(&segment) {
                 dhcp::stop(&self.dir, segment);
+            }
+        }
+        if self.driver == SegmentDriver::Vlan {
+            let root_links = links(None).await?;
+            for index in 0..self.hosts.len() {
+                ovs::remove_stale(&root_links, index, &planned, &self.segments).await;
             }
         }
         for host in &self.hosts {

@@ -1,5 +1,6 @@
 //! Tenant networks on this site's hosts (issue #6): per-subnet L2 segments
-//! (the `vxlan` driver), a router namespace per VPC with DHCP and NAT, and the
+//! (the `vxlan` driver on Linux bridges, the `vlan` driver on Open vSwitch),
+//! a router namespace per VPC with DHCP and NAT, security groups, and the
 //! settings behind them. [`Fabric::apply`] converges the hosts on a
 //! [`cloud::network_plan::Plan`].
 
@@ -11,6 +12,7 @@ mod firewall;
 mod links;
 pub mod names;
 mod nat;
+mod ovs;
 mod router;
 mod segments;
 

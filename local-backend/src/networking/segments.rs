@@ -1,7 +1,9 @@
-//! The `vxlan` driver: on every host, a Linux bridge per subnet, joined to
-//! the same bridge on the other hosts by a VXLAN device whose VNI is the
-//! subnet's segment id. Unicast head-end replication (an all-zero FDB entry
-//! per peer) carries broadcast and unknown traffic; no multicast is needed.
+//! Segments on every host: a Linux bridge per subnet (guests and routers
+//! plug into it), and the `vxlan` driver joining it to the same bridge on the
+//! other hosts by a VXLAN device whose VNI is the subnet's segment id.
+//! Unicast head-end replication (an all-zero FDB entry per peer) carries
+//! broadcast and unknown traffic; no multicast is needed. The `vlan` driver
+//! is in `ovs.rs`.
 
 use std::collections::{HashMap, HashSet};
 use std::net::Ipv4Addr;
@@ -16,14 +18,12 @@ use super::names;
 pub const VXLAN_MTU: u32 = 1450;
 const VXLAN_PORT: &str = "4789";
 
-/// Makes the subnet's bridge (and, with peers, its VXLAN device and FDB
-/// entries) exist and be up on one host.
-pub async fn ensure_segment(
+/// Makes the subnet's bridge exist and be up on one host (every driver
+/// plugs guests and routers into it).
+pub async fn ensure_bridge(
     netns: Netns<'_>,
     links: &HashMap<String, Link>,
     segment: u32,
-    underlay: Option<Ipv4Addr>,
-    peers: &[Ipv4Addr],
 ) -> Result<()> {
     let bridge = names::bridge(segment);
     if !links.contains_key(&bridge) {
@@ -32,6 +32,19 @@ pub async fn ensure_segment(
     if !links.get(&bridge).is_some_and(Link::is_up) {
         run(netns, "ip", &["link", "set", &bridge, "up"]).await?;
     }
+    Ok(())
+}
+
+/// Joins the subnet's bridge to the same bridge on the other hosts: a VXLAN
+/// device and one FDB entry per peer (nothing when the host is alone).
+pub async fn join_vxlan(
+    netns: Netns<'_>,
+    links: &HashMap<String, Link>,
+    segment: u32,
+    underlay: Option<Ipv4Addr>,
+    peers: &[Ipv4Addr],
+) -> Result<()> {
+    let bridge = names::bridge(segment);
     let (Some(local), false) = (underlay, peers.is_empty()) else {
         return Ok(());
     };

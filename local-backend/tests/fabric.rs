@@ -1,18 +1,21 @@
-//! The vxlan driver for real, on namespaces this test creates: two "hosts"
-//! joined by a veth fabric, an "internet" namespace beside the network node,
+//! Both segment drivers for real, on namespaces this test creates: two
+//! "hosts" joined by a veth fabric (VXLAN between their addresses, or a VLAN
+//! trunk between their Open vSwitch bridges), an "internet" namespace beside
+//! the network node,
 //! and guest stand-ins (namespaces on the subnet bridges) that get their
 //! address from the subnet's dnsmasq with busybox's udhcpc. Two tenants use
 //! the very same block. Proves same-tenant reachability across hosts,
 //! isolation between tenants, DHCP addresses equal to the plan's, SNAT and
 //! elastic IPs from and to the internet, idempotent passes and clean removal.
-//! Needs root with ip, bridge, nft, dnsmasq and busybox (scripts/setup.sh).
+//! Needs root with ip, bridge, nft, dnsmasq, busybox and a running Open
+//! vSwitch (scripts/setup.sh installs and starts them).
 
 use std::net::Ipv4Addr;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use cloud::network_plan::{ElasticMapping, Lease, Plan, PortPlan, RulePlan, SubnetPlan, VpcPlan};
-use local_backend::networking::{Fabric, NetHostConfig, NetworkConfig};
+use local_backend::networking::{Fabric, NetHostConfig, NetworkConfig, SegmentDriver};
 
 const HOST_A: &str = "sktest-hosta";
 const HOST_B: &str = "sktest-hostb";
@@ -104,7 +107,28 @@ impl Drop for Cleanup {
     }
 }
 
+/// The VLAN trunk between the two hosts' Open vSwitch bridges (OVS lives in
+/// the machine's root namespace).
+const TRUNK_A: &str = "sktesttrunka";
+const TRUNK_B: &str = "sktesttrunkb";
+
 fn cleanup() {
+    sh(&["ip", "link", "del", TRUNK_A]);
+    for index in 0..2 {
+        sh(&[
+            "ovs-vsctl",
+            "--if-exists",
+            "del-br",
+            &format!("skovs{index}"),
+        ]);
+    }
+    let root = sh(&["ip", "-br", "link"]);
+    for line in String::from_utf8_lossy(&root.stdout).lines() {
+        let name = line.split(['@', ' ']).next().unwrap_or_default();
+        if name.starts_with("sk0v300") || name.starts_with("sk1v300") {
+            sh(&["ip", "link", "del", name]);
+        }
+    }
     let listed = sh(&["ip", "netns", "list"]);
     for line in String::from_utf8_lossy(&listed.stdout).lines() {
         let name = line.split_whitespace().next().unwrap_or_default();
@@ -326,7 +350,13 @@ fn dhcp(guest: &Guest, script_dir: &std::path::Path) -> (String, String) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn vxlan_fabric_isolates_tenants_and_reaches_the_internet() {
+async fn both_drivers_isolate_tenants_and_reach_the_internet() {
+    // One after the other: both use the same namespaces and addresses.
+    prove(SegmentDriver::Vxlan).await;
+    prove(SegmentDriver::Vlan).await;
+}
+
+async fn prove(driver: SegmentDriver) {
     cleanup();
     let _cleanup = Cleanup;
     // Two hosts on a fabric, and the internet beside host A (the network node).
@@ -398,19 +428,24 @@ async fn vxlan_fabric_isolates_tenants_and_reaches_the_internet() {
     ]);
 
     let state = tempfile::tempdir().unwrap();
+    let vlan = driver == SegmentDriver::Vlan;
+    if vlan {
+        ok(&[
+            "ip", "link", "add", TRUNK_A, "type", "veth", "peer", "name", TRUNK_B,
+        ]);
+    }
+    let host = |name: &str, netns: &str, underlay: &str, trunk: &str| NetHostConfig {
+        name: name.into(),
+        netns: netns.into(),
+        underlay: if vlan { String::new() } else { underlay.into() },
+        trunk: if vlan { trunk.into() } else { String::new() },
+    };
     let config = NetworkConfig {
+        driver,
         public_pool: "203.0.113.0/24".into(),
         hosts: vec![
-            NetHostConfig {
-                name: "a".into(),
-                netns: HOST_A.into(),
-                underlay: "10.250.0.1".into(),
-            },
-            NetHostConfig {
-                name: "b".into(),
-                netns: HOST_B.into(),
-                underlay: "10.250.0.2".into(),
-            },
+            host("a", HOST_A, "10.250.0.1", TRUNK_A),
+            host("b", HOST_B, "10.250.0.2", TRUNK_B),
         ],
         ..NetworkConfig::default()
     };
@@ -475,20 +510,34 @@ async fn vxlan_fabric_isolates_tenants_and_reaches_the_internet() {
         )
     };
     let router_1 = format!("skyport-{VPC_1}");
-    let before = (
-        snapshot(&router_1),
-        snapshot(HOST_B),
-        ns_ok(HOST_A, &["bridge", "fdb", "show", "dev", "skv3001"]),
-    );
+    // What joins the hosts: the FDB of the VXLAN device, or OVS's ports.
+    let joins = || {
+        if vlan {
+            ok(&["ovs-vsctl", "list-ports", "skovs0"])
+        } else {
+            ns_ok(HOST_A, &["bridge", "fdb", "show", "dev", "skv3001"])
+        }
+    };
+    let before = (snapshot(&router_1), snapshot(HOST_B), joins());
     fabric.apply(&plan(true)).await.unwrap();
-    let after = (
-        snapshot(&router_1),
-        snapshot(HOST_B),
-        ns_ok(HOST_A, &["bridge", "fdb", "show", "dev", "skv3001"]),
-    );
+    let after = (snapshot(&router_1), snapshot(HOST_B), joins());
     assert_eq!(before, after);
-    let fdb = &after.2;
-    assert_eq!(fdb.matches("dst 10.250.0.2").count(), 1, "{fdb}");
+    if vlan {
+        // Access ports tagged with the segment, a trunk to the other host, and
+        // frames really leaving tagged.
+        assert_eq!(
+            after.2.lines().collect::<Vec<_>>(),
+            ["sk0v3001", "sk0v3002", TRUNK_A]
+        );
+        assert_eq!(
+            ok(&["ovs-vsctl", "get", "port", "sk1v3002", "tag"]).trim(),
+            "3002"
+        );
+        let flows = ok(&["ovs-appctl", "dpctl/dump-flows"]);
+        assert!(flows.contains("push_vlan(vid=3001"), "{flows}");
+    } else {
+        assert_eq!(after.2.matches("dst 10.250.0.2").count(), 1, "{}", after.2);
+    }
 
     // The admin's view names the plumbing.
     let shown = fabric.show(&plan(true), VPC_1).await.unwrap();
@@ -511,6 +560,13 @@ async fn vxlan_fabric_isolates_tenants_and_reaches_the_internet() {
             "{links}"
         );
         assert!(links.contains("skb3001"), "{links}");
+    }
+    if vlan {
+        let ports = ok(&["ovs-vsctl", "list-ports", "skovs1"]);
+        assert!(
+            !ports.contains("sk1v3002") && ports.contains("sk1v3001"),
+            "{ports}"
+        );
     }
     assert!(pings("sktest-g1", "10.20.1.6"));
 }
