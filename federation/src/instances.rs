@@ -72,6 +72,8 @@ pub struct Instance {
 
 /// The state reason of instances stopped or terminated by their owner.
 const USER_SHUTDOWN: &str = "Client.UserInitiatedShutdown";
+/// The state reason of instances that shut themselves down.
+const GUEST_SHUTDOWN: &str = "Client.InstanceInitiatedShutdown";
 /// The state reason of instances their target lost.
 const LOST: &str = "Server.InternalError";
 
@@ -523,6 +525,27 @@ impl Federation {
         Ok(count)
     }
 
+    /// Refreshes the record of this site's instance `remote_id` (a libvirt
+    /// domain) after its host reported a lifecycle change.
+    pub async fn local_instance_changed(&self, remote_id: &str) -> Result<()> {
+        let target = self.placement.local_target().to_string();
+        let rows = sqlx::query(
+            "SELECT * FROM instances WHERE target = $1 AND remote_id = $2 AND state <> 'terminated'",
+        )
+        .bind(&target)
+        .bind(remote_id)
+        .fetch_all(self.db.pool())
+        .await
+        .map_err(db_err)?
+        .iter()
+        .map(row_of)
+        .collect::<Result<Vec<_>>>()?;
+        if !rows.is_empty() {
+            self.refresh(target, rows).await;
+        }
+        Ok(())
+    }
+
     /// Asks one target about `rows` and stores what it says; on failure keeps the
     /// last known state. Instances the target no longer knows are terminated.
     async fn refresh(&self, target: String, rows: Vec<Row>) -> Vec<Instance> {
@@ -554,6 +577,13 @@ impl Federation {
                 let before = row.instance.clone();
                 match views.get(&row.remote_id) {
                     Some(view) => {
+                        // Stopping or stopped without a reason of ours (StopInstances
+                        // records one first): the guest shut itself down.
+                        if matches!(view.state, InstanceState::Stopping | InstanceState::Stopped)
+                            && row.instance.state_reason.is_none()
+                        {
+                            row.instance.state_reason = Some(GUEST_SHUTDOWN.into());
+                        }
                         row.instance.state = view.state;
                         if matches!(view.state, InstanceState::Running | InstanceState::Pending) {
                             row.instance.state_reason = None;

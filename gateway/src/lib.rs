@@ -126,6 +126,19 @@ async fn sync_instances(federation: federation::Federation, interval_secs: f64) 
     }
 }
 
+/// Refreshes an instance's record whenever libvirt reports its domain's
+/// lifecycle changed (a guest that powered itself off is stopped at once).
+async fn follow_lifecycle_events(
+    federation: federation::Federation,
+    mut events: tokio::sync::mpsc::UnboundedReceiver<String>,
+) {
+    while let Some(domain) = events.recv().await {
+        if let Err(e) = federation.local_instance_changed(&domain).await {
+            tracing::warn!(error = %e, %domain, "following a lifecycle event failed");
+        }
+    }
+}
+
 /// Seconds between two full passes of the tenant networks' data plane: API
 /// changes apply at once; this repairs what changed behind Skyport's back
 /// (a host rebooted, a device removed) and retries failed passes.
@@ -205,6 +218,9 @@ pub async fn serve(config: Config) -> Result<(), String> {
     }
     match &site.compute {
         Ok(compute) => {
+            if let Some(events) = compute.take_lifecycle_events() {
+                tokio::spawn(follow_lifecycle_events(federation.clone(), events));
+            }
             let address = compute.metadata_addr();
             match tokio::net::TcpListener::bind(address).await {
                 Ok(listener) => {

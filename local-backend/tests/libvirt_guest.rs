@@ -142,23 +142,35 @@ async fn a_guest_boots_stops_starts_and_terminates() {
     wait_for_state(&compute, &id, InstanceState::Running).await;
 
     // Stop is a clean ACPI shutdown: the guest sees the power button.
-    let changes = compute.stop_instances(std::slice::from_ref(&id), false).await.unwrap();
+    let changes = compute
+        .stop_instances(std::slice::from_ref(&id), false)
+        .await
+        .unwrap();
     assert_eq!(changes[0].previous, InstanceState::Running);
     assert_eq!(changes[0].current, InstanceState::Stopping);
     wait_for_state(&compute, &id, InstanceState::Stopped).await;
     wait_for_console(&compute, &id, "SKYPORT-GUEST-POWEROFF", 1).await;
 
-    let changes = compute.start_instances(std::slice::from_ref(&id)).await.unwrap();
+    let changes = compute
+        .start_instances(std::slice::from_ref(&id))
+        .await
+        .unwrap();
     assert_eq!(changes[0].current, InstanceState::Pending);
     wait_for_console(&compute, &id, "SKYPORT-GUEST-IP", 2).await;
 
     // Reboot: shut down cleanly, then up again in place.
-    compute.reboot_instances(std::slice::from_ref(&id)).await.unwrap();
+    compute
+        .reboot_instances(std::slice::from_ref(&id))
+        .await
+        .unwrap();
     wait_for_console(&compute, &id, "SKYPORT-GUEST-BOOTED", 3).await;
     wait_for_state(&compute, &id, InstanceState::Running).await;
 
     // Force: off at once, no shutdown seen by the guest.
-    let changes = compute.stop_instances(std::slice::from_ref(&id), true).await.unwrap();
+    let changes = compute
+        .stop_instances(std::slice::from_ref(&id), true)
+        .await
+        .unwrap();
     assert_eq!(changes[0].current, InstanceState::Stopped);
     let (console, _) = compute.console_output(&id).await.unwrap();
     assert_eq!(
@@ -168,7 +180,10 @@ async fn a_guest_boots_stops_starts_and_terminates() {
         2
     );
 
-    let changes = compute.terminate_instances(std::slice::from_ref(&id)).await.unwrap();
+    let changes = compute
+        .terminate_instances(std::slice::from_ref(&id))
+        .await
+        .unwrap();
     assert_eq!(changes[0].current, InstanceState::Terminated);
     assert!(compute
         .describe_instances(std::slice::from_ref(&id))

@@ -346,3 +346,35 @@ def test_register_image_from_a_disk_in_s3(compute_server, tmp_path):
         other.register_image(Name="stolen", ImageLocation=f"{bucket}/again.qcow2")
     assert error_code(stolen.value) == "InvalidParameterValue"
     ec2.deregister_image(ImageId=image_id)
+
+
+def test_a_guest_that_powers_itself_off_is_stopped_at_once(server_factory, tmp_path):
+    # No background sync for an hour: only libvirt's lifecycle event can tell
+    # Skyport that the guest went away (a settled instance is served from its record).
+    config = tmp_path / "events.toml"
+    config.write_text("instance_sync_secs = 3600\n" + COMPUTE_CONFIG)
+    srv = server_factory(config=config, compute=True)
+    admin = AdminCli(srv)
+    image_id = import_test_image(admin, "--public")
+    ec2 = make_client(srv, "ec2", admin.new_tenant_with_key("events"))
+    # The guest runs its user-data after the metadata markers: it powers off.
+    instance_id = ec2.run_instances(ImageId=image_id, InstanceType="t3.nano", MinCount=1, MaxCount=1,
+                                    UserData="#!/bin/sh\nsync\npoweroff -f\n")["Instances"][0]["InstanceId"]
+    try:
+        waiter(ec2, "instance_running", instance_id)
+        wait_console(ec2, instance_id, "SKYPORT-USERDATA-SHA256")
+        deadline = time.monotonic() + 30
+        while True:
+            instance = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"][0]
+            if instance["State"]["Name"] == "stopped":
+                break
+            assert time.monotonic() < deadline, instance["State"]
+            time.sleep(0.5)
+        assert instance["StateReason"]["Code"] == "Client.InstanceInitiatedShutdown"
+        # It starts again as any stopped instance does.
+        ec2.start_instances(InstanceIds=[instance_id])
+        waiter(ec2, "instance_running", instance_id)
+    finally:
+        ec2.terminate_instances(InstanceIds=[instance_id])
+    waiter(ec2, "instance_terminated", instance_id)
+    assert site_domains() == []

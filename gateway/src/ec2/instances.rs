@@ -165,6 +165,9 @@ fn write_instance(x: &mut XmlWriter, instance: &Instance) {
             "Server.InternalError" => {
                 "Server.InternalError: the instance disappeared from its host"
             }
+            "Client.InstanceInitiatedShutdown" => {
+                "Client.InstanceInitiatedShutdown: Instance initiated shutdown"
+            }
             _ => code.as_str(),
         };
         x.start("stateReason")

@@ -4,24 +4,29 @@
 use std::sync::RwLock;
 
 use cloud::{Error, Result};
+use tokio::sync::mpsc::UnboundedSender;
 use virt::connect::Connect;
 
 use super::config::HostConfig;
+use super::events;
 
 pub(crate) struct Host {
     pub name: String,
     pub uri: String,
     pub zone: String,
     conn: RwLock<Option<Connect>>,
+    /// Where each (re)opened connection reports its domains' lifecycle changes.
+    events: UnboundedSender<String>,
 }
 
 impl Host {
-    pub fn new(config: &HostConfig) -> Host {
+    pub fn new(config: &HostConfig, events: UnboundedSender<String>) -> Host {
         Host {
             name: config.name.clone(),
             uri: config.uri.clone(),
             zone: config.availability_zone.clone(),
             conn: RwLock::new(None),
+            events,
         }
     }
 
@@ -52,6 +57,9 @@ impl Host {
             if let Some(mut old) = conn.take() {
                 let _ = old.close();
                 tracing::info!(host = %self.name, uri = %self.uri, "reconnected to libvirt");
+            }
+            if let Err(error) = events::subscribe(&fresh, &self.events) {
+                tracing::warn!(host = %self.name, %error, "instance states on this host follow it by polling only");
             }
             *conn = Some(fresh);
         }

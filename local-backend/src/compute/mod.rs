@@ -10,6 +10,7 @@
 
 mod config;
 mod domain;
+mod events;
 mod host;
 mod images;
 mod network;
@@ -20,7 +21,9 @@ use std::collections::{BTreeMap, HashSet};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
+
 use std::time::Duration;
+use tokio::sync::mpsc::UnboundedReceiver;
 
 use async_trait::async_trait;
 use cloud::types::{Rule, Tag};
@@ -72,6 +75,8 @@ struct Inner {
     launch: Mutex<()>,
     /// Domains asked to shut down cleanly and not yet off.
     stopping: Mutex<HashSet<String>>,
+    /// Names of domains whose lifecycle changed, until someone takes them.
+    events: Mutex<Option<UnboundedReceiver<String>>>,
 }
 
 impl LibvirtCompute {
@@ -92,7 +97,14 @@ impl LibvirtCompute {
         std::fs::create_dir_all(&config.instances_dir).map_err(|e| {
             Error::internal(format!("creating {}: {e}", config.instances_dir.display()))
         })?;
-        let hosts: Vec<Host> = config.host_list().iter().map(Host::new).collect();
+        // Before any connection opens, so that every one delivers events.
+        events::start_event_loop();
+        let (events_tx, events_rx) = tokio::sync::mpsc::unbounded_channel();
+        let hosts: Vec<Host> = config
+            .host_list()
+            .iter()
+            .map(|host| Host::new(host, events_tx.clone()))
+            .collect();
         let mut reachable = 0;
         let mut first_error = None;
         for host in &hosts {
@@ -122,10 +134,17 @@ impl LibvirtCompute {
                 hosts,
                 launch: Mutex::new(()),
                 stopping: Mutex::new(HashSet::new()),
+                events: Mutex::new(Some(events_rx)),
             }),
         };
         compute.inner.sweep_debris()?;
         Ok(compute)
+    }
+
+    /// The names of domains (instances' remote IDs) whose lifecycle changed
+    /// on any host, as libvirt reports it; handed out once.
+    pub fn take_lifecycle_events(&self) -> Option<UnboundedReceiver<String>> {
+        self.inner.events.lock().expect("events lock").take()
     }
 
     /// The image store instances boot from.
