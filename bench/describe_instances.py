@@ -107,9 +107,11 @@ def main():
                           f'[targets.cloud]\nendpoint = "{moto_url}"\n'
                           'region = "us-east-1"\naccess_key_id = "testing"\nsecret_access_key = "testing"\n'
                           'attempt_timeout_secs = 600\noperation_timeout_secs = 600\n')
+        # Remote instances only: this site's own compute stays off.
         skyport = subprocess.Popen([binary(), "serve", "--bind", "127.0.0.1:0", "--data-dir", f"{tmp}/data",
                                     "--config", str(config), "--log", "warn,s3s=off"],
-                                   stdout=subprocess.PIPE, text=True)
+                                   stdout=subprocess.PIPE, text=True,
+                                   env={**os.environ, "SKYPORT_COMPUTE": "false"})
         lines = {}
         for line in skyport.stdout:
             for key, pattern in (("ak", r"admin access key id: (\S+)"), ("sk", r"admin secret access key: (\S+)"),

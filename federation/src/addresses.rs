@@ -188,18 +188,15 @@ impl Federation {
                 address.public_ip
             )));
         }
-        let mut tx = self.db.begin_write().await?;
-        for query in [
-            "DELETE FROM tags WHERE resource_id = $1",
-            "DELETE FROM addresses WHERE allocation_id = $1 AND association_id IS NULL",
-        ] {
-            sqlx::query(query)
-                .bind(&address.allocation_id)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err)?;
-        }
-        tx.commit().await.map_err(db_err)?;
+        self.db
+            .execute_each(
+                &[
+                    "DELETE FROM tags WHERE resource_id = $1",
+                    "DELETE FROM addresses WHERE allocation_id = $1 AND association_id IS NULL",
+                ],
+                &address.allocation_id,
+            )
+            .await?;
         tracing::info!(tenant = %tenant.name, address = %address.public_ip, "address released");
         Ok(())
     }

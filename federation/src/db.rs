@@ -60,6 +60,20 @@ impl Db {
         begun.map_err(db_err)
     }
 
+    /// Runs `statements`, each binding `id` as `$1`, in one write transaction:
+    /// all of them or none (deleting a resource with what hangs off it).
+    pub async fn execute_each(&self, statements: &[&str], id: &str) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        for statement in statements {
+            sqlx::query(statement)
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        }
+        tx.commit().await.map_err(db_err)
+    }
+
     /// Whether this is the embedded SQLite database.
     pub fn is_sqlite(&self) -> bool {
         self.is_sqlite

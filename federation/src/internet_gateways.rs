@@ -168,18 +168,15 @@ impl Federation {
                 "The internetGateway '{id}' has dependencies and cannot be deleted."
             )));
         }
-        let mut tx = self.db.begin_write().await?;
-        for query in [
-            "DELETE FROM tags WHERE resource_id = $1",
-            "DELETE FROM internet_gateways WHERE id = $1",
-        ] {
-            sqlx::query(query)
-                .bind(id)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err)?;
-        }
-        tx.commit().await.map_err(db_err)?;
+        self.db
+            .execute_each(
+                &[
+                    "DELETE FROM tags WHERE resource_id = $1",
+                    "DELETE FROM internet_gateways WHERE id = $1",
+                ],
+                id,
+            )
+            .await?;
         Ok(())
     }
 

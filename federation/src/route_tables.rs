@@ -270,18 +270,15 @@ impl Federation {
                 "The routeTable '{table_id}' has dependencies and cannot be deleted."
             )));
         }
-        let mut tx = self.db.begin_write().await?;
-        for query in [
-            "DELETE FROM tags WHERE resource_id = $1",
-            "DELETE FROM route_tables WHERE id = $1",
-        ] {
-            sqlx::query(query)
-                .bind(table_id)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err)?;
-        }
-        tx.commit().await.map_err(db_err)?;
+        self.db
+            .execute_each(
+                &[
+                    "DELETE FROM tags WHERE resource_id = $1",
+                    "DELETE FROM route_tables WHERE id = $1",
+                ],
+                table_id,
+            )
+            .await?;
         Ok(())
     }
 

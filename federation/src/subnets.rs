@@ -198,19 +198,16 @@ impl Federation {
                 text(&row, "id")?
             )));
         }
-        let mut tx = self.db.begin_write().await?;
-        for query in [
-            "DELETE FROM route_table_associations WHERE subnet_id = $1",
-            "DELETE FROM tags WHERE resource_id = $1",
-            "DELETE FROM subnets WHERE id = $1",
-        ] {
-            sqlx::query(query)
-                .bind(id)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err)?;
-        }
-        tx.commit().await.map_err(db_err)?;
+        self.db
+            .execute_each(
+                &[
+                    "DELETE FROM route_table_associations WHERE subnet_id = $1",
+                    "DELETE FROM tags WHERE resource_id = $1",
+                    "DELETE FROM subnets WHERE id = $1",
+                ],
+                id,
+            )
+            .await?;
         tracing::info!(tenant = %tenant.name, subnet = %id, "subnet deleted");
         Ok(())
     }

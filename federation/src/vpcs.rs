@@ -122,22 +122,19 @@ impl Federation {
                 )));
             }
         }
-        let mut tx = self.db.begin_write().await?;
-        for query in [
-            "DELETE FROM tags WHERE resource_id IN (SELECT id FROM route_tables WHERE vpc_id = $1)",
-            "DELETE FROM tags WHERE resource_id IN (SELECT id FROM security_groups WHERE vpc_id = $1)",
-            "DELETE FROM route_tables WHERE vpc_id = $1",
-            "DELETE FROM security_groups WHERE vpc_id = $1",
-            "DELETE FROM tags WHERE resource_id = $1",
-            "DELETE FROM vpcs WHERE id = $1",
-        ] {
-            sqlx::query(query)
-                .bind(id)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err)?;
-        }
-        tx.commit().await.map_err(db_err)?;
+        self.db
+            .execute_each(
+                &[
+                "DELETE FROM tags WHERE resource_id IN (SELECT id FROM route_tables WHERE vpc_id = $1)",
+                "DELETE FROM tags WHERE resource_id IN (SELECT id FROM security_groups WHERE vpc_id = $1)",
+                "DELETE FROM route_tables WHERE vpc_id = $1",
+                "DELETE FROM security_groups WHERE vpc_id = $1",
+                "DELETE FROM tags WHERE resource_id = $1",
+                "DELETE FROM vpcs WHERE id = $1",
+                ],
+                id,
+            )
+            .await?;
         tracing::info!(tenant = %tenant.name, vpc = %id, "VPC deleted");
         Ok(())
     }

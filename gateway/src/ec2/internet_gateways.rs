@@ -5,8 +5,8 @@ use cloud::network::InternetGateway;
 use cloud::types::Tag;
 use cloud::ResourceKind;
 
-use super::filter::{self, Filterable};
-use super::page::paginate;
+use super::filter::Filterable;
+use super::page::describe;
 use super::tags::{apply_tag_specifications, tag_specifications};
 use super::xml::{returned_true, XmlWriter};
 use super::Ec2Call;
@@ -68,21 +68,17 @@ pub async fn describe_internet_gateways(call: Ec2Call<'_>) -> Result<String, Ec2
     call.params
         .expect_only(&["InternetGatewayId", "Filter", "MaxResults", "NextToken"])?;
     call.dry_run()?;
-    let filters = filter::parse_filters::<InternetGateway>(&call.params)?;
-    let mut all = call
+    let all = call
         .federation
         .list_internet_gateways(&call.principal.tenant)
         .await?;
-    all.sort_by(|a, b| a.id.cmp(&b.id));
-    let selected = filter::select_ids(
+    let page = describe(
+        &call.params,
         all,
-        &call.params.list("InternetGatewayId"),
+        "InternetGatewayId",
         ResourceKind::InternetGateway,
         |g| &g.id,
     )?;
-    let page = paginate(filter::apply(selected, &filters)?, &call.params, |g| {
-        g.id.clone()
-    })?;
     let mut x = XmlWriter::response("DescribeInternetGateways", call.request_id);
     x.start("internetGatewaySet");
     for gateway in &page.items {

@@ -5,9 +5,9 @@ use cloud::network::NetworkInterface;
 use cloud::types::Tag;
 use cloud::ResourceKind;
 
-use super::filter::{self, Filterable};
+use super::filter::Filterable;
 use super::instances::write_groups;
-use super::page::paginate;
+use super::page::describe;
 use super::xml::{timestamp, XmlWriter};
 use super::Ec2Call;
 use crate::error::Ec2Error;
@@ -110,21 +110,17 @@ pub async fn describe_network_interfaces(call: Ec2Call<'_>) -> Result<String, Ec
     call.params
         .expect_only(&["NetworkInterfaceId", "Filter", "MaxResults", "NextToken"])?;
     call.dry_run()?;
-    let filters = filter::parse_filters::<NetworkInterface>(&call.params)?;
-    let mut all = call
+    let all = call
         .federation
         .list_network_interfaces(&call.principal.tenant)
         .await?;
-    all.sort_by(|a, b| a.id.cmp(&b.id));
-    let selected = filter::select_ids(
+    let page = describe(
+        &call.params,
         all,
-        &call.params.list("NetworkInterfaceId"),
+        "NetworkInterfaceId",
         ResourceKind::NetworkInterface,
         |n| &n.id,
     )?;
-    let page = paginate(filter::apply(selected, &filters)?, &call.params, |n| {
-        n.id.clone()
-    })?;
     let mut x = XmlWriter::response("DescribeNetworkInterfaces", call.request_id);
     x.start("networkInterfaceSet");
     for interface in &page.items {

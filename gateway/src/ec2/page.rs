@@ -3,8 +3,27 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 
+use super::filter::{self, Filterable};
 use super::params::Params;
 use crate::error::Ec2Error;
+
+/// What a Describe* of resources identified by `id` answers: those named in
+/// the `ids` list parameter (all when it is empty; an unknown one is
+/// NotFound), through the filters, in ID order, one page.
+pub fn describe<T: Filterable>(
+    params: &Params,
+    mut all: Vec<T>,
+    ids: &str,
+    kind: cloud::ResourceKind,
+    id: impl Fn(&T) -> &str + Copy,
+) -> Result<Page<T>, Ec2Error> {
+    let filters = filter::parse_filters::<T>(params)?;
+    all.sort_by(|a, b| id(a).cmp(id(b)));
+    let selected = filter::select_ids(all, &params.list(ids), kind, id)?;
+    paginate(filter::apply(selected, &filters)?, params, |item| {
+        id(item).to_string()
+    })
+}
 
 /// One page and the token for the next, if any.
 pub struct Page<T> {

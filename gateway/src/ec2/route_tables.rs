@@ -5,8 +5,8 @@ use cloud::network::RouteTable;
 use cloud::types::Tag;
 use cloud::ResourceKind;
 
-use super::filter::{self, Filterable};
-use super::page::paginate;
+use super::filter::Filterable;
+use super::page::describe;
 use super::tags::{apply_tag_specifications, tag_specifications};
 use super::xml::{returned_true, XmlWriter};
 use super::Ec2Call;
@@ -139,21 +139,17 @@ pub async fn describe_route_tables(call: Ec2Call<'_>) -> Result<String, Ec2Error
     call.params
         .expect_only(&["RouteTableId", "Filter", "MaxResults", "NextToken"])?;
     call.dry_run()?;
-    let filters = filter::parse_filters::<RouteTable>(&call.params)?;
-    let mut all = call
+    let all = call
         .federation
         .list_route_tables(&call.principal.tenant)
         .await?;
-    all.sort_by(|a, b| a.id.cmp(&b.id));
-    let selected = filter::select_ids(
+    let page = describe(
+        &call.params,
         all,
-        &call.params.list("RouteTableId"),
+        "RouteTableId",
         ResourceKind::RouteTable,
         |t| &t.id,
     )?;
-    let page = paginate(filter::apply(selected, &filters)?, &call.params, |t| {
-        t.id.clone()
-    })?;
     let attached = attached_gateways(&call).await?;
     let mut x = XmlWriter::response("DescribeRouteTables", call.request_id);
     x.start("routeTableSet");

@@ -4,8 +4,8 @@ use cloud::network::Subnet;
 use cloud::types::Tag;
 use cloud::ResourceKind;
 
-use super::filter::{self, Filterable};
-use super::page::paginate;
+use super::filter::Filterable;
+use super::page::describe;
 use super::tags::{apply_tag_specifications, tag_specifications};
 use super::xml::{returned_true, XmlWriter};
 use super::Ec2Call;
@@ -99,17 +99,9 @@ pub async fn describe_subnets(call: Ec2Call<'_>) -> Result<String, Ec2Error> {
     call.params
         .expect_only(&["SubnetId", "Filter", "MaxResults", "NextToken"])?;
     call.dry_run()?;
-    let filters = filter::parse_filters::<Subnet>(&call.params)?;
-    let mut all = call.federation.list_subnets(&call.principal.tenant).await?;
-    all.sort_by(|a, b| a.id.cmp(&b.id));
-    let selected = filter::select_ids(
-        all,
-        &call.params.list("SubnetId"),
-        ResourceKind::Subnet,
-        |s| &s.id,
-    )?;
-    let page = paginate(filter::apply(selected, &filters)?, &call.params, |s| {
-        s.id.clone()
+    let all = call.federation.list_subnets(&call.principal.tenant).await?;
+    let page = describe(&call.params, all, "SubnetId", ResourceKind::Subnet, |s| {
+        &s.id
     })?;
     let mut x = XmlWriter::response("DescribeSubnets", call.request_id);
     x.start("subnetSet");

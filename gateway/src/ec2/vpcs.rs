@@ -4,8 +4,8 @@ use cloud::network::Vpc;
 use cloud::types::Tag;
 use cloud::ResourceKind;
 
-use super::filter::{self, Filterable};
-use super::page::paginate;
+use super::filter::Filterable;
+use super::page::describe;
 use super::tags::{apply_tag_specifications, tag_specifications};
 use super::xml::{returned_true, XmlWriter};
 use super::Ec2Call;
@@ -93,15 +93,8 @@ pub async fn describe_vpcs(call: Ec2Call<'_>) -> Result<String, Ec2Error> {
     call.params
         .expect_only(&["VpcId", "Filter", "MaxResults", "NextToken"])?;
     call.dry_run()?;
-    let filters = filter::parse_filters::<Vpc>(&call.params)?;
-    let mut all = call.federation.list_vpcs(&call.principal.tenant).await?;
-    all.sort_by(|a, b| a.id.cmp(&b.id));
-    let selected = filter::select_ids(all, &call.params.list("VpcId"), ResourceKind::Vpc, |v| {
-        &v.id
-    })?;
-    let page = paginate(filter::apply(selected, &filters)?, &call.params, |v| {
-        v.id.clone()
-    })?;
+    let all = call.federation.list_vpcs(&call.principal.tenant).await?;
+    let page = describe(&call.params, all, "VpcId", ResourceKind::Vpc, |v| &v.id)?;
     let mut x = XmlWriter::response("DescribeVpcs", call.request_id);
     x.start("vpcSet");
     for vpc in &page.items {
