@@ -203,7 +203,9 @@ impl Federation {
 
     /// Gives the router of a VPC whose gateway was just attached a public
     /// address (outbound traffic leaves as it). Without a pool, or with the
-    /// pool used up, the VPC simply has no way out (logged).
+    /// pool used up, the VPC simply has no way out (logged). Default VPCs get
+    /// theirs at their first launch (`ensure_router_address`), so tenants
+    /// that never launch here take no address from the pool.
     pub(crate) async fn allocate_router_address(
         &self,
         tenant: &Tenant,
@@ -238,6 +240,24 @@ impl Federation {
         Err(Error::Unavailable(
             "too many concurrent address allocations; try again".into(),
         ))
+    }
+
+    /// Gives the router of `vpc_id` its public address if its gateway has none yet.
+    pub(crate) async fn ensure_router_address(&self, tenant: &Tenant, vpc_id: &str) -> Result<()> {
+        let Some(gateway) = self.gateway_of_vpc(vpc_id).await? else {
+            return Ok(());
+        };
+        let has_address =
+            sqlx::query("SELECT allocation_id FROM addresses WHERE allocation_id = $1")
+                .bind(&gateway)
+                .fetch_optional(self.db.pool())
+                .await
+                .map_err(db_err)?
+                .is_some();
+        if has_address {
+            return Ok(());
+        }
+        self.allocate_router_address(tenant, &gateway).await
     }
 
     /// Returns a detached gateway's router address to the pool.

@@ -93,6 +93,8 @@ impl Federation {
             .cidr
             .parse()
             .map_err(|_| Error::internal("stored subnet block does not parse"))?;
+        // A default VPC's router gets its public address at the first launch.
+        self.ensure_router_address(tenant, &subnet.vpc_id).await?;
         let addresses = self.reserve_addresses(&subnet.id, &block, count).await?;
         Ok(Some(Attachment {
             network: NetworkAttachment {

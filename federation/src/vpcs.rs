@@ -157,18 +157,6 @@ impl Federation {
             .default_vpc_id(tenant)
             .await?
             .ok_or_else(|| Error::internal("the default VPC vanished while being created"))?;
-        if let Some(gateway) = self.gateway_of_vpc(&id).await? {
-            let has_address =
-                sqlx::query("SELECT allocation_id FROM addresses WHERE allocation_id = $1")
-                    .bind(&gateway)
-                    .fetch_optional(self.db.pool())
-                    .await
-                    .map_err(db_err)?
-                    .is_some();
-            if !has_address {
-                self.allocate_router_address(tenant, &gateway).await?;
-            }
-        }
         self.adopt_legacy_groups(tenant, &id).await?;
         self.ensure_default_security_group(tenant, &id).await?;
         Ok(id)

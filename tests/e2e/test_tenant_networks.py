@@ -165,8 +165,15 @@ def test_vpc_guests_get_dhcp_metadata_isolation_and_an_elastic_ip(network_server
         launched.append((ec2_b, b1["InstanceId"]))
         assert b1["PrivateIpAddress"] == x["PrivateIpAddress"] and b1["VpcId"] == vpc_b
 
+        # Z: no SubnetId, so the default subnet of the tenant's default VPC.
+        z = ec2_a.run_instances(ImageId=image_id, InstanceType="t3.nano", MinCount=1, MaxCount=1,
+                                UserData=probe_script(["172.31.0.1"], []))["Instances"][0]
+        launched.append((ec2_a, z["InstanceId"]))
+        default_vpc = ec2_a.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"][0]
+        assert z["VpcId"] == default_vpc["VpcId"] and z["PrivateIpAddress"] == "172.31.0.4"
+
         texts = {}
-        for ec2, instance in ((ec2_a, x), (ec2_a, y), (ec2_b, b1)):
+        for ec2, instance in ((ec2_a, x), (ec2_a, y), (ec2_b, b1), (ec2_a, z)):
             text = wait_console(ec2, instance["InstanceId"], "SKYPORT-GUEST-DONE")
             texts[instance["InstanceId"]] = text
             # DHCP from the subnet's own server gave the address DescribeInstances reports,
@@ -175,7 +182,8 @@ def test_vpc_guests_get_dhcp_metadata_isolation_and_an_elastic_ip(network_server
             assert f"SKYPORT-INSTANCE-ID {instance['InstanceId']}" in text, text
             assert "SKYPORT-METADATA-IMDSV2 yes" in text, text
             assert "SKYPORT-USERDATA-EXIT 0" in text, text
-            assert "SKYPORT-PING-OK 10.30.1.1" in text, text
+            router = instance["PrivateIpAddress"].rsplit(".", 1)[0] + ".1"
+            assert f"SKYPORT-PING-OK {router}" in text, text
         tx, ty, tb = texts[x["InstanceId"]], texts[y["InstanceId"]], texts[b1["InstanceId"]]
         assert f"SKYPORT-PING-OK {x['PrivateIpAddress']}" in ty, ty
         assert f"SKYPORT-PING-FAIL {y['PrivateIpAddress']}" in tb, tb
@@ -242,7 +250,7 @@ def test_vpc_guests_get_dhcp_metadata_isolation_and_an_elastic_ip(network_server
     deadline = time.monotonic() + 30
     while True:
         namespaces = sh("ip", "netns", "list").stdout
-        if f"skyport-{vpc_a}" not in namespaces and f"skyport-{vpc_b}" not in namespaces:
+        if not any(f"skyport-{vpc}" in namespaces for vpc in (vpc_a, vpc_b, default_vpc["VpcId"])):
             break
         assert time.monotonic() < deadline, namespaces
         time.sleep(0.5)
