@@ -6,10 +6,12 @@ use std::collections::HashSet;
 use std::net::Ipv4Addr;
 
 use cloud::network::{instance_addresses, Subnet};
-use cloud::{Error, Interface, NetworkAttachment, Result};
+use cloud::types::SecurityGroup;
+use cloud::{Compute, Error, InstanceView, Interface, LaunchSpec, NetworkAttachment, Result};
 use ipnet::Ipv4Net;
 
 use crate::db::{db_err, is_unique_violation, now, text};
+use crate::instances::LaunchRequest;
 use crate::tenants::Tenant;
 use crate::Federation;
 
@@ -18,6 +20,12 @@ use crate::Federation;
 pub(crate) struct Attachment {
     pub subnet: Subnet,
     pub network: NetworkAttachment,
+}
+
+/// A local launch that joined a subnet: where, and with which groups.
+pub(crate) struct Attached {
+    pub attachment: Attachment,
+    pub groups: Vec<String>,
 }
 
 /// The MAC of an address on a subnet: locally administered, unique within
@@ -110,6 +118,60 @@ impl Federation {
             },
             subnet,
         }))
+    }
+
+    /// Runs a local launch on its tenant subnet: reserves the addresses,
+    /// checks the groups belong to the subnet's VPC, builds the subnet on the
+    /// hosts (the bridge and the DHCP leases must exist before the guests),
+    /// then launches; a failure gives the addresses back. Without tenant
+    /// networks (and no subnet asked for) the launch uses the site's network.
+    pub(crate) async fn run_attached(
+        &self,
+        tenant: &Tenant,
+        compute: &dyn Compute,
+        spec: LaunchSpec,
+        launch: &LaunchRequest,
+        groups: &[SecurityGroup],
+    ) -> Result<(Vec<InstanceView>, Option<Attached>)> {
+        let attachment = self
+            .reserve_attachment(
+                tenant,
+                launch.subnet_id.as_deref(),
+                launch.availability_zone.as_deref(),
+                launch.max_count,
+            )
+            .await?;
+        let Some(attachment) = attachment else {
+            return Ok((compute.run_instances(&spec).await?, None));
+        };
+        let prepared = async {
+            let groups = self
+                .vpc_groups(tenant, &attachment.subnet.vpc_id, groups)
+                .await?;
+            self.sync_network().await?;
+            Ok::<_, Error>(groups)
+        }
+        .await;
+        let groups = match prepared {
+            Ok(groups) => groups,
+            Err(error) => {
+                self.release_reserved(&attachment).await?;
+                return Err(error);
+            }
+        };
+        let spec = LaunchSpec {
+            availability_zone: Some(attachment.subnet.availability_zone.clone()),
+            network: Some(attachment.network.clone()),
+            ..spec
+        };
+        match compute.run_instances(&spec).await {
+            Ok(views) => Ok((views, Some(Attached { attachment, groups }))),
+            Err(error) => {
+                self.release_reserved(&attachment).await?;
+                self.network_changed().await;
+                Err(error)
+            }
+        }
     }
 
     /// Reserves the `count` lowest free addresses of a subnet.

@@ -14,6 +14,7 @@ pub mod cache;
 pub mod db;
 pub mod images;
 pub mod instance_attributes;
+mod instance_sync;
 pub mod instances;
 pub mod internet_gateways;
 pub mod key_material;
