@@ -101,9 +101,11 @@ def main():
             '[[target]]\nname = "cloud"\nkind = "aws"\njurisdiction = { country = "US" }\n')
         config = Path(tmp) / "skyport.toml"
         # moto takes ~30 ms per instance launched and ~3 ms per instance listed:
-        # generous timeouts, and the background sync (one call for every live
-        # instance) kept out of the timed window.
-        config.write_text(f'policy_dir = "{policies}"\ninstance_sync_secs = 600\n'
+        # generous timeouts, and the background sync and reconciler (each asks
+        # moto about every instance) kept out of the run, so that moto serves
+        # only the timed requests.
+        config.write_text(f'policy_dir = "{policies}"\ninstance_sync_secs = 86400\n'
+                          'reconcile_interval_secs = 86400\n'
                           f'[targets.cloud]\nendpoint = "{moto_url}"\n'
                           'region = "us-east-1"\naccess_key_id = "testing"\nsecret_access_key = "testing"\n'
                           'attempt_timeout_secs = 600\noperation_timeout_secs = 600\n')

@@ -99,6 +99,7 @@ impl Federation {
             }
         };
         let mut out = Vec::with_capacity(rows.len());
+        let mut changed = Vec::new();
         for mut row in rows {
             if row.instance.state != InstanceState::Terminated {
                 let before = row.instance.clone();
@@ -131,40 +132,63 @@ impl Federation {
                 }
                 // Write only what changed: describes are frequent, changes are not.
                 if !row.instance.same_observation(&before) {
-                    if let Err(error) = self.store_state(&row.instance).await {
-                        tracing::warn!(%error, instance = %row.instance.id, "storing instance state failed");
-                    }
+                    changed.push(out.len());
                 }
             }
             out.push(row.instance);
+        }
+        let changed: Vec<&Instance> = changed.iter().map(|&i| &out[i]).collect();
+        if let Err(error) = self.store_states(&changed).await {
+            tracing::warn!(%error, count = changed.len(), "storing instance states failed");
         }
         out
     }
 
     pub(crate) async fn store_state(&self, instance: &Instance) -> Result<()> {
-        let terminated_at = (instance.state == InstanceState::Terminated).then(now);
-        sqlx::query(
-            "UPDATE instances SET state = $1, private_ip = $2, public_ip = $3, private_dns = $4, availability_zone = $5, \
-             instance_type = $6, terminated_at = COALESCE(terminated_at, $7), state_reason = $8 WHERE id = $9",
-        )
-        .bind(instance.state.name())
-        .bind(&instance.private_ip)
-        .bind(&instance.public_ip)
-        .bind(&instance.private_dns)
-        .bind(&instance.availability_zone)
-        .bind(&instance.instance_type)
-        .bind(terminated_at)
-        .bind(&instance.state_reason)
-        .bind(&instance.id)
-        .execute(self.db.pool())
-        .await
-        .map_err(db_err)?;
-        if instance.state == InstanceState::Terminated {
+        self.store_states(&[instance]).await
+    }
+
+    /// Writes what targets said of `instances`, in one transaction (a sync
+    /// after a large launch changes thousands at once), then frees what
+    /// terminated instances held.
+    async fn store_states(&self, instances: &[&Instance]) -> Result<()> {
+        if instances.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.db.begin_write().await?;
+        for instance in instances {
+            let terminated_at = (instance.state == InstanceState::Terminated).then(now);
+            sqlx::query(
+                "UPDATE instances SET state = $1, private_ip = $2, public_ip = $3, private_dns = $4, availability_zone = $5, \
+                 instance_type = $6, terminated_at = COALESCE(terminated_at, $7), state_reason = $8 WHERE id = $9",
+            )
+            .bind(instance.state.name())
+            .bind(&instance.private_ip)
+            .bind(&instance.public_ip)
+            .bind(&instance.private_dns)
+            .bind(&instance.availability_zone)
+            .bind(&instance.instance_type)
+            .bind(terminated_at)
+            .bind(&instance.state_reason)
+            .bind(&instance.id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        }
+        tx.commit().await.map_err(db_err)?;
+        let mut networks_changed = false;
+        for instance in instances
+            .iter()
+            .filter(|i| i.state == InstanceState::Terminated)
+        {
             self.release_instance_address(&instance.id).await?;
             if instance.subnet_id.is_some() {
                 self.release_subnet_address(&instance.id).await?;
-                self.network_changed().await;
+                networks_changed = true;
             }
+        }
+        if networks_changed {
+            self.network_changed().await;
         }
         Ok(())
     }

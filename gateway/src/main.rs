@@ -45,17 +45,45 @@ fn load_config(args: &ServeArgs) -> Result<Config, String> {
     Ok(config)
 }
 
-#[tokio::main]
-async fn main() {
-    let cli = Cli::parse();
-    let code = match cli.command {
-        Some(Command::Admin(args)) => gateway::admin::client::run(args).await,
-        Some(Command::Policy(command)) => gateway::policy_cli::run(command),
-        Some(Command::Serve(args)) => serve(&args).await,
-        None => serve(&cli.serve).await,
+fn main() {
+    tune_allocator();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("skyport: cannot start the async runtime: {error}");
+            std::process::exit(1);
+        }
     };
+    let cli = Cli::parse();
+    let code = runtime.block_on(async {
+        match cli.command {
+            Some(Command::Admin(args)) => gateway::admin::client::run(args).await,
+            Some(Command::Policy(command)) => gateway::policy_cli::run(command),
+            Some(Command::Serve(args)) => serve(&args).await,
+            None => serve(&cli.serve).await,
+        }
+    });
     let _ = std::io::stdout().flush();
     std::process::exit(code);
+}
+
+/// glibc's malloc keeps freed memory for reuse, per thread arena, and after
+/// a large buffer is freed it raises the size above which it maps blocks
+/// separately — so the transient buffers of a big response (a describe of
+/// thousands of instances) stay in the heap afterwards. A fixed mapping
+/// threshold gives them back to the system when freed, and two arenas bound
+/// the spread across the runtime's threads. Before any thread exists.
+fn tune_allocator() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only adjusts allocator parameters; called before any
+    // other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 256 * 1024);
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
 }
 
 async fn serve(args: &ServeArgs) -> i32 {
