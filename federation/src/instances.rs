@@ -432,6 +432,21 @@ impl Federation {
         ids: &[String],
     ) -> Result<Vec<Instance>> {
         let rows = self.owned_instances(tenant, ids).await?;
+        self.describe_rows(tenant, rows).await
+    }
+
+    /// The tenant's instances among `ids`, skipping IDs it does not own (an
+    /// `instance-id` filter, unlike `InstanceIds`, is no error for unknown IDs).
+    pub async fn describe_instances_among(
+        &self,
+        tenant: &Tenant,
+        ids: &[String],
+    ) -> Result<Vec<Instance>> {
+        let rows = self.selected_instances(tenant, ids).await?;
+        self.describe_rows(tenant, rows).await
+    }
+
+    async fn describe_rows(&self, tenant: &Tenant, rows: Vec<Row>) -> Result<Vec<Instance>> {
         // Instances on their way somewhere are asked about now (waiters poll
         // for the end of the move); settled ones are served from the records,
         // which `sync_instances` keeps fresh in the background.
@@ -560,34 +575,51 @@ impl Federation {
     /// The tenant's instance rows (`ids` empty = all still visible); any ID not
     /// owned is NotFound. Terminated instances past their visibility are purged.
     async fn owned_instances(&self, tenant: &Tenant, ids: &[String]) -> Result<Vec<Row>> {
-        let cutoff = (now() - TERMINATED_VISIBLE_SECS).to_string();
-        let rows = self
-            .instance_rows(
-                tenant,
-                "(terminated_at IS NULL OR terminated_at >= CAST($2 AS BIGINT))",
-                Some(&cutoff),
-            )
-            .await?;
         if ids.is_empty() {
-            return Ok(rows);
+            let cutoff = (now() - TERMINATED_VISIBLE_SECS).to_string();
+            return self
+                .instance_rows(
+                    tenant,
+                    "(terminated_at IS NULL OR terminated_at >= CAST($2 AS BIGINT))",
+                    Some(&cutoff),
+                )
+                .await;
         }
-        let mut selected = Vec::with_capacity(ids.len());
-        for id in ids {
-            let row = rows
-                .iter()
-                .find(|r| &r.instance.id == id)
-                .ok_or_else(|| Error::not_found(ResourceKind::Instance, id.clone()))?;
-            if !selected
-                .iter()
-                .any(|r: &Row| r.instance.id == row.instance.id)
-            {
-                selected.push(Row {
-                    instance: row.instance.clone(),
-                    remote_id: row.remote_id.clone(),
-                });
+        let rows = self.selected_instances(tenant, ids).await?;
+        if let Some(missing) = ids
+            .iter()
+            .find(|id| !rows.iter().any(|r| &r.instance.id == *id))
+        {
+            return Err(Error::not_found(ResourceKind::Instance, missing.clone()));
+        }
+        Ok(rows)
+    }
+
+    /// The visible instances of the tenant among `ids`, read by ID (a lookup
+    /// of a few instances costs the same among ten or ten thousand).
+    async fn selected_instances(&self, tenant: &Tenant, ids: &[String]) -> Result<Vec<Row>> {
+        let cutoff = now() - TERMINATED_VISIBLE_SECS;
+        let mut unique: Vec<&String> = ids.iter().collect();
+        unique.sort();
+        unique.dedup();
+        let mut rows = Vec::with_capacity(unique.len());
+        for chunk in unique.chunks(500) {
+            let placeholders: Vec<String> =
+                (0..chunk.len()).map(|i| format!("${}", i + 3)).collect();
+            let sql = format!(
+                "SELECT * FROM instances WHERE tenant_id = $1 AND (terminated_at IS NULL OR terminated_at >= $2) \
+                 AND id IN ({}) ORDER BY launched_at, reservation_id, launch_index",
+                placeholders.join(", ")
+            );
+            let mut query = sqlx::query(&sql).bind(&tenant.id).bind(cutoff);
+            for id in chunk {
+                query = query.bind(*id);
+            }
+            for row in query.fetch_all(self.db.pool()).await.map_err(db_err)? {
+                rows.push(row_of(&row)?);
             }
         }
-        Ok(selected)
+        Ok(rows)
     }
 
     async fn instance_rows(
@@ -612,9 +644,14 @@ impl Federation {
         tenant: &Tenant,
         mut instances: Vec<Instance>,
     ) -> Result<Vec<Instance>> {
-        let mut tags = self
-            .tags_by_resource(tenant, ResourceKind::Instance)
-            .await?;
+        // A few instances: their own tags; many: all of the tenant's in one read.
+        let mut tags = if instances.len() <= 100 {
+            let ids: Vec<&str> = instances.iter().map(|i| i.id.as_str()).collect();
+            self.tags_of_resources(tenant, &ids).await?
+        } else {
+            self.tags_by_resource(tenant, ResourceKind::Instance)
+                .await?
+        };
         let mut elastic: HashMap<String, String> = HashMap::new();
         let mut groups: HashMap<String, Vec<(String, String)>> = HashMap::new();
         if instances.iter().any(|i| i.vpc_id.is_some()) {

@@ -218,6 +218,36 @@ impl Federation {
     }
 
     /// Tags of every resource of one kind, keyed by resource ID.
+    /// The tags of a few resources, by resource ID.
+    pub(crate) async fn tags_of_resources(
+        &self,
+        tenant: &Tenant,
+        ids: &[&str],
+    ) -> Result<HashMap<String, Vec<Tag>>> {
+        let mut map: HashMap<String, Vec<Tag>> = HashMap::new();
+        if ids.is_empty() {
+            return Ok(map);
+        }
+        let placeholders: Vec<String> = (0..ids.len()).map(|i| format!("${}", i + 2)).collect();
+        let sql = format!(
+            "SELECT resource_id, tag_key, tag_value FROM tags WHERE tenant_id = $1 AND resource_id IN ({}) ORDER BY tag_key",
+            placeholders.join(", ")
+        );
+        let mut query = sqlx::query(&sql).bind(&tenant.id);
+        for id in ids {
+            query = query.bind(*id);
+        }
+        for row in query.fetch_all(self.db.pool()).await.map_err(db_err)? {
+            map.entry(text(&row, "resource_id")?)
+                .or_default()
+                .push(Tag {
+                    key: text(&row, "tag_key")?,
+                    value: text(&row, "tag_value")?,
+                });
+        }
+        Ok(map)
+    }
+
     pub(crate) async fn tags_by_resource(
         &self,
         tenant: &Tenant,

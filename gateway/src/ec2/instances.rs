@@ -275,10 +275,21 @@ pub async fn describe_instances(call: Ec2Call<'_>) -> Result<String, Ec2Error> {
     }
     call.dry_run()?;
     let ids = call.params.list("InstanceId");
-    let mut instances = call
-        .federation
-        .describe_instances(&call.principal.tenant, &ids)
-        .await?;
+    // An instance-id filter without wildcards reads just those instances.
+    let exact_ids = filters
+        .iter()
+        .find(|f| f.name == "instance-id")
+        .filter(|f| f.values.iter().all(|v| !v.contains(['*', '?', '\\'])))
+        .map(|f| f.values.clone());
+    let tenant = &call.principal.tenant;
+    let mut instances = match exact_ids {
+        Some(wanted) if ids.is_empty() => {
+            call.federation
+                .describe_instances_among(tenant, &wanted)
+                .await?
+        }
+        _ => call.federation.describe_instances(tenant, &ids).await?,
+    };
     instances.sort_by(|a, b| a.id.cmp(&b.id));
     let instances = filter::apply(instances, &filters)?;
     let page = paginate(instances, &call.params, |i| i.id.clone())?;
