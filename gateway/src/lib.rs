@@ -248,8 +248,8 @@ pub async fn serve(config: Config) -> Result<(), String> {
                 .map(|h| h.name.as_str())
                 .collect();
             println!(
-                "tenant networks: {:?} segments on host(s) {}; instances join their VPC's subnets",
-                config.network.driver,
+                "tenant networks: {} segments on host(s) {}; instances join their VPC's subnets",
+                config.network.driver.name(),
                 hosts.join(", ")
             );
             tokio::spawn(repair_networks(federation.clone(), NETWORK_REPAIR_SECS));

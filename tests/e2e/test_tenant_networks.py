@@ -44,7 +44,7 @@ def network_server(server_factory, tmp_path):
     config = tmp_path / "network.toml"
     config.write_text(NETWORK_CONFIG)
     srv = server_factory(config=config, compute=True)
-    assert "tenant networks: Vxlan segments on host(s) local" in srv.stdout_text, srv.logs()
+    assert "tenant networks: vxlan segments on host(s) local" in srv.stdout_text, srv.logs()
     yield srv
     sh("ip", "link", "del", "skpub", check=False)
 

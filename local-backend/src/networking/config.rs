@@ -38,6 +38,16 @@ pub struct NetHostConfig {
     pub trunk: String,
 }
 
+impl SegmentDriver {
+    /// The name `[network] driver` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            SegmentDriver::Vxlan => "vxlan",
+            SegmentDriver::Vlan => "vlan",
+        }
+    }
+}
+
 /// Tenant network settings.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
