@@ -262,21 +262,18 @@ impl Federation {
 
     /// Returns a detached gateway's router address to the pool.
     pub(crate) async fn release_router_address(&self, gateway_id: &str) -> Result<()> {
-        sqlx::query("DELETE FROM addresses WHERE allocation_id = $1 AND kind = 'router'")
-            .bind(gateway_id)
-            .execute(self.db.pool())
+        self.db
+            .execute_each(
+                &["DELETE FROM addresses WHERE allocation_id = $1 AND kind = 'router'"],
+                gateway_id,
+            )
             .await
-            .map_err(db_err)?;
-        Ok(())
     }
 
     /// Frees the address of an instance that is gone.
     pub(crate) async fn release_instance_address(&self, instance_id: &str) -> Result<()> {
-        sqlx::query("UPDATE addresses SET association_id = NULL, instance_id = NULL, private_ip = NULL WHERE instance_id = $1")
-            .bind(instance_id)
-            .execute(self.db.pool())
+        self.db
+            .execute_each(&["UPDATE addresses SET association_id = NULL, instance_id = NULL, private_ip = NULL WHERE instance_id = $1"], instance_id)
             .await
-            .map_err(db_err)?;
-        Ok(())
     }
 }

@@ -247,12 +247,12 @@ impl Federation {
 
     /// Frees the subnet address of an instance that is gone.
     pub(crate) async fn release_subnet_address(&self, instance_id: &str) -> Result<()> {
-        sqlx::query("DELETE FROM subnet_addresses WHERE instance_id = $1")
-            .bind(instance_id)
-            .execute(self.db.pool())
+        self.db
+            .execute_each(
+                &["DELETE FROM subnet_addresses WHERE instance_id = $1"],
+                instance_id,
+            )
             .await
-            .map_err(db_err)?;
-        Ok(())
     }
 
     /// Drops reservations no instance claimed within `grace_secs` (a crash
