@@ -153,6 +153,11 @@ impl Federation {
             .await
             .map_err(db_err)?;
         tx.commit().await.map_err(db_err)?;
+        self.instance_view.touch(
+            [Some(instance_id), address.instance_id.as_deref()]
+                .into_iter()
+                .flatten(),
+        );
         tracing::info!(tenant = %tenant.name, address = %address.public_ip, instance = %instance_id, "address associated");
         self.network_changed().await;
         Ok(association)
@@ -175,6 +180,8 @@ impl Federation {
                 association,
             ));
         }
+        // Which instance lost its address is not known here.
+        self.instance_view.forget(&tenant.id);
         self.network_changed().await;
         Ok(())
     }

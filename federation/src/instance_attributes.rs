@@ -1,6 +1,8 @@
 //! DescribeInstanceAttribute / ModifyInstanceAttribute: the instance type and
 //! user data, changeable while the instance is stopped (as on EC2).
 
+use std::sync::Arc;
+
 use cloud::{Error, InstanceState, ResourceKind, Result};
 
 use crate::db::{db_err, opt_text};
@@ -65,6 +67,7 @@ impl Federation {
             .describe_instances(tenant, &[id.to_string()])
             .await?
             .pop()
+            .map(Arc::unwrap_or_clone)
             .ok_or_else(|| Error::not_found(ResourceKind::Instance, id))?;
         if stopped && instance.state != InstanceState::Stopped {
             return Err(Error::IncorrectState(format!(
@@ -83,6 +86,7 @@ impl Federation {
             .execute(self.db.pool())
             .await
             .map_err(db_err)?;
+        self.instance_view.touch([id]);
         Ok(())
     }
 }

@@ -11,7 +11,7 @@ use cloud::{Compute, InstanceState, InstanceView, Result};
 
 use crate::db::{db_err, now, text};
 use crate::instances::{
-    row_of, Instance, Row, GUEST_SHUTDOWN, LOST, RESERVATION_TAG, TENANT_TAG,
+    row_of, Instance, Row, COLUMNS, GUEST_SHUTDOWN, LOST, RESERVATION_TAG, TENANT_TAG,
     TERMINATED_VISIBLE_SECS,
 };
 use crate::Federation;
@@ -40,13 +40,15 @@ impl Federation {
     /// powered itself off, an instance the target lost — shows within one
     /// sync interval. Returns how many instances were asked about.
     pub async fn sync_instances(&self) -> Result<usize> {
-        let rows = sqlx::query("SELECT * FROM instances WHERE state <> 'terminated'")
-            .fetch_all(self.db.pool())
-            .await
-            .map_err(db_err)?
-            .iter()
-            .map(row_of)
-            .collect::<Result<Vec<_>>>()?;
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM instances WHERE state <> 'terminated'"
+        ))
+        .fetch_all(self.db.pool())
+        .await
+        .map_err(db_err)?
+        .iter()
+        .map(row_of)
+        .collect::<Result<Vec<_>>>()?;
         let count = rows.len();
         self.refresh_all(rows).await;
         Ok(count)
@@ -56,9 +58,9 @@ impl Federation {
     /// domain) after its host reported a lifecycle change.
     pub async fn local_instance_changed(&self, remote_id: &str) -> Result<()> {
         let target = self.placement.local_target().to_string();
-        let rows = sqlx::query(
-            "SELECT * FROM instances WHERE target = $1 AND remote_id = $2 AND state <> 'terminated'",
-        )
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM instances WHERE target = $1 AND remote_id = $2 AND state <> 'terminated'",
+        ))
         .bind(&target)
         .bind(remote_id)
         .fetch_all(self.db.pool())
@@ -160,7 +162,8 @@ impl Federation {
             let terminated_at = (instance.state == InstanceState::Terminated).then(now);
             sqlx::query(
                 "UPDATE instances SET state = $1, private_ip = $2, public_ip = $3, private_dns = $4, availability_zone = $5, \
-                 instance_type = $6, terminated_at = COALESCE(terminated_at, $7), state_reason = $8 WHERE id = $9",
+                 instance_type = $6, terminated_at = COALESCE(terminated_at, $7), \
+                 state_reason = CASE WHEN $8 = $10 THEN COALESCE(state_reason, $8) ELSE $8 END WHERE id = $9",
             )
             .bind(instance.state.name())
             .bind(&instance.private_ip)
@@ -171,11 +174,17 @@ impl Federation {
             .bind(terminated_at)
             .bind(&instance.state_reason)
             .bind(&instance.id)
+            // A guest's own shutdown is a guess from a refresh that may have
+            // read the record before StopInstances gave its reason: it never
+            // replaces a recorded reason.
+            .bind(GUEST_SHUTDOWN)
             .execute(&mut *tx)
             .await
             .map_err(db_err)?;
         }
         tx.commit().await.map_err(db_err)?;
+        self.instance_view
+            .touch(instances.iter().map(|i| i.id.as_str()));
         let mut networks_changed = false;
         for instance in instances
             .iter()
@@ -333,6 +342,7 @@ impl Federation {
                     .execute(self.db.pool())
                     .await
                     .map_err(db_err)?;
+                    self.instance_view.touch([id.as_str()]);
                     repaired += 1;
                 }
             }

@@ -12,7 +12,8 @@ use cloud::types::Tag;
 use cloud::{Compute, Error, InstanceState, LaunchSpec, ResourceKind, Result, StateChange};
 use sqlx::any::AnyRow;
 
-use crate::db::{db_err, int, now, opt_text, text};
+use crate::db::{db_err, int, now, opt_int, opt_text, text};
+use crate::instance_view::{Plan, Snapshot};
 use crate::placement::{Chosen, PLACEMENT_TAG};
 use crate::security_groups::GroupRef;
 use crate::tenants::Tenant;
@@ -56,6 +57,8 @@ pub struct Instance {
     pub launch_index: i64,
     /// Unix seconds.
     pub launched_at: i64,
+    /// When it was first seen terminated (Unix seconds).
+    pub terminated_at: Option<i64>,
     pub client_token: Option<String>,
     /// Why the instance last stopped or ended, as an EC2 state reason code
     /// (`Client.UserInitiatedShutdown`, `Server.InternalError`).
@@ -66,6 +69,39 @@ pub struct Instance {
     /// Its security groups there, as (ID, name).
     pub groups: Vec<(String, String)>,
     pub tags: Vec<Tag>,
+    /// The instance as the front door last wrote it on the wire.
+    pub rendered: Rendered,
+}
+
+/// A slot for a record's wire form, filled by the front door the first time it
+/// writes the record. Whole listings of thousands of instances then copy bytes
+/// instead of formatting every field again. Records shared by the instance view
+/// are never changed (a change makes a new record), so the form cannot go
+/// stale; a clone, which may be changed, starts empty.
+#[derive(Default)]
+pub struct Rendered(std::sync::OnceLock<Box<str>>);
+
+impl Rendered {
+    /// The stored form, or `render`'s result, stored.
+    pub fn get_or_render(&self, render: impl FnOnce() -> String) -> &str {
+        self.0.get_or_init(|| render().into_boxed_str())
+    }
+}
+
+impl Clone for Rendered {
+    fn clone(&self) -> Self {
+        Rendered::default()
+    }
+}
+
+impl std::fmt::Debug for Rendered {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.get().is_some() {
+            "Rendered(..)"
+        } else {
+            "Rendered(empty)"
+        })
+    }
 }
 
 /// The state reason of instances stopped or terminated by their owner.
@@ -109,6 +145,12 @@ pub(crate) struct Row {
     pub remote_id: String,
 }
 
+/// The columns `row_of` reads (not the user data, which describes never show).
+pub(crate) const COLUMNS: &str =
+    "id, reservation_id, target, remote_id, state, instance_type, image_id, \
+     key_name, availability_zone, private_ip, public_ip, private_dns, architecture, launch_index, \
+     launched_at, terminated_at, client_token, state_reason, vpc_id, subnet_id";
+
 pub(crate) fn row_of(row: &AnyRow) -> Result<Row> {
     let state = text(row, "state")?;
     Ok(Row {
@@ -128,12 +170,14 @@ pub(crate) fn row_of(row: &AnyRow) -> Result<Row> {
             architecture: opt_text(row, "architecture")?,
             launch_index: int(row, "launch_index")?,
             launched_at: int(row, "launched_at")?,
+            terminated_at: opt_int(row, "terminated_at")?,
             client_token: opt_text(row, "client_token")?,
             state_reason: opt_text(row, "state_reason")?,
             vpc_id: opt_text(row, "vpc_id")?,
             subnet_id: opt_text(row, "subnet_id")?,
             groups: Vec::new(),
             tags: Vec::new(),
+            rendered: Rendered::default(),
         },
         remote_id: text(row, "remote_id")?,
     })
@@ -332,11 +376,13 @@ impl Federation {
                 architecture: view.architecture.clone(),
                 launch_index: index as i64,
                 launched_at,
+                terminated_at: None,
                 client_token: launch.client_token.clone(),
                 state_reason: None,
                 vpc_id: attached.as_ref().map(|a| a.subnet.vpc_id.clone()),
                 subnet_id: attached.as_ref().map(|a| a.subnet.id.clone()),
                 groups: Vec::new(),
+                rendered: Rendered::default(),
                 tags: launch
                     .tags
                     .iter()
@@ -420,6 +466,8 @@ impl Federation {
             instances.push(instance);
         }
         tx.commit().await.map_err(db_err)?;
+        self.instance_view
+            .added(&tenant.id, instances.iter().map(|i| i.id.as_str()));
         tracing::info!(tenant = %tenant.name, %target, count = instances.len(), reservation = %reservation_id, "instances launched");
         self.with_tags(tenant, instances).await
     }
@@ -430,7 +478,10 @@ impl Federation {
         &self,
         tenant: &Tenant,
         ids: &[String],
-    ) -> Result<Vec<Instance>> {
+    ) -> Result<Vec<Arc<Instance>>> {
+        if ids.is_empty() && self.instance_view.enabled() {
+            return self.describe_from_view(tenant).await;
+        }
         let rows = self.owned_instances(tenant, ids).await?;
         self.describe_rows(tenant, rows).await
     }
@@ -441,28 +492,62 @@ impl Federation {
         &self,
         tenant: &Tenant,
         ids: &[String],
-    ) -> Result<Vec<Instance>> {
+    ) -> Result<Vec<Arc<Instance>>> {
         let rows = self.selected_instances(tenant, ids).await?;
         self.describe_rows(tenant, rows).await
     }
 
-    async fn describe_rows(&self, tenant: &Tenant, rows: Vec<Row>) -> Result<Vec<Instance>> {
-        // Instances on their way somewhere are asked about now (waiters poll
-        // for the end of the move); settled ones are served from the records,
-        // which `sync_instances` keeps fresh in the background.
+    async fn describe_rows(&self, tenant: &Tenant, rows: Vec<Row>) -> Result<Vec<Arc<Instance>>> {
+        let rows = self.rows_with_tags(tenant, rows).await?;
         let (moving, settled): (Vec<Row>, Vec<Row>) = rows
             .into_iter()
             .partition(|row| row.instance.state.is_transitional());
-        let mut instances: Vec<Instance> = settled.into_iter().map(|r| r.instance).collect();
-        instances.extend(self.refresh_all(moving).await);
-        instances.sort_by(|a, b| {
-            (a.launched_at, &a.reservation_id, a.launch_index).cmp(&(
-                b.launched_at,
-                &b.reservation_id,
-                b.launch_index,
-            ))
-        });
-        self.with_tags(tenant, instances).await
+        let snapshot = Snapshot {
+            settled: settled.into_iter().map(|r| Arc::new(r.instance)).collect(),
+            moving,
+        };
+        Ok(self.settle(snapshot).await)
+    }
+
+    /// All of the tenant's visible instances, from the in-memory view once it
+    /// holds them: only records changed since they were read are read again.
+    async fn describe_from_view(&self, tenant: &Tenant) -> Result<Vec<Arc<Instance>>> {
+        let cutoff = now() - TERMINATED_VISIBLE_SECS;
+        let snapshot = match self.instance_view.plan(&tenant.id) {
+            Plan::Load { generation } => {
+                let rows = self.owned_instances(tenant, &[]).await?;
+                let rows = self.rows_with_tags(tenant, rows).await?;
+                self.instance_view
+                    .load(&tenant.id, generation, rows, cutoff)
+            }
+            Plan::Refresh { stale } => {
+                let rows = if stale.is_empty() {
+                    Vec::new()
+                } else {
+                    let rows = self.selected_instances(tenant, &stale).await?;
+                    self.rows_with_tags(tenant, rows).await?
+                };
+                match self.instance_view.refresh(&tenant.id, &stale, rows, cutoff) {
+                    Some(snapshot) => snapshot,
+                    // Dropped meanwhile (memory bound): read it all.
+                    None => return Box::pin(self.describe_from_view(tenant)).await,
+                }
+            }
+        };
+        Ok(self.settle(snapshot).await)
+    }
+
+    /// Instances on their way somewhere are asked about now (waiters poll for
+    /// the end of the move); settled ones are served from the records, which
+    /// `sync_instances` keeps fresh in the background.
+    async fn settle(&self, snapshot: Snapshot) -> Vec<Arc<Instance>> {
+        let Snapshot {
+            mut settled,
+            moving,
+        } = snapshot;
+        settled.extend(self.refresh_all(moving).await.into_iter().map(Arc::new));
+        settled.sort_by(|a, b| a.id.cmp(&b.id));
+        settled
     }
 
     /// Starts instances; returns their state changes.
@@ -550,6 +635,22 @@ impl Federation {
         Fut: std::future::Future<Output = Result<Vec<StateChange>>>,
     {
         let rows = self.owned_instances(tenant, ids).await?;
+        if let Some(reason) = reason {
+            // Recorded before the call: a lifecycle event arriving meanwhile
+            // must not take the stop for one the guest made itself.
+            let mut tx = self.db.begin_write().await?;
+            for row in &rows {
+                sqlx::query("UPDATE instances SET state_reason = $1 WHERE id = $2")
+                    .bind(reason)
+                    .bind(&row.instance.id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+            }
+            tx.commit().await.map_err(db_err)?;
+            self.instance_view
+                .touch(rows.iter().map(|r| r.instance.id.as_str()));
+        }
         let mut changes = Vec::with_capacity(rows.len());
         for (target, rows) in group_by_target(rows) {
             let remote_ids: Vec<String> = rows.iter().map(|r| r.remote_id.clone()).collect();
@@ -607,7 +708,7 @@ impl Federation {
             let placeholders: Vec<String> =
                 (0..chunk.len()).map(|i| format!("${}", i + 3)).collect();
             let sql = format!(
-                "SELECT * FROM instances WHERE tenant_id = $1 AND (terminated_at IS NULL OR terminated_at >= $2) \
+                "SELECT {COLUMNS} FROM instances WHERE tenant_id = $1 AND (terminated_at IS NULL OR terminated_at >= $2) \
                  AND id IN ({}) ORDER BY launched_at, reservation_id, launch_index",
                 placeholders.join(", ")
             );
@@ -628,7 +729,7 @@ impl Federation {
         condition: &str,
         argument: Option<&str>,
     ) -> Result<Vec<Row>> {
-        let sql = format!("SELECT * FROM instances WHERE tenant_id = $1 AND {condition} ORDER BY launched_at, reservation_id, launch_index");
+        let sql = format!("SELECT {COLUMNS} FROM instances WHERE tenant_id = $1 AND {condition} ORDER BY launched_at, reservation_id, launch_index");
         let mut query = sqlx::query(&sql).bind(&tenant.id);
         if let Some(argument) = argument {
             query = query.bind(argument);
@@ -644,6 +745,19 @@ impl Federation {
         tenant: &Tenant,
         mut instances: Vec<Instance>,
     ) -> Result<Vec<Instance>> {
+        self.decorate(tenant, instances.iter_mut().collect())
+            .await?;
+        Ok(instances)
+    }
+
+    /// [`Federation::with_tags`] for rows.
+    async fn rows_with_tags(&self, tenant: &Tenant, mut rows: Vec<Row>) -> Result<Vec<Row>> {
+        self.decorate(tenant, rows.iter_mut().map(|r| &mut r.instance).collect())
+            .await?;
+        Ok(rows)
+    }
+
+    async fn decorate(&self, tenant: &Tenant, mut instances: Vec<&mut Instance>) -> Result<()> {
         // A few instances: their own tags; many: all of the tenant's in one read.
         let mut tags = if instances.len() <= 100 {
             let ids: Vec<&str> = instances.iter().map(|i| i.id.as_str()).collect();
@@ -669,7 +783,7 @@ impl Federation {
             }
             instance.groups = groups.remove(&instance.id).unwrap_or_default();
         }
-        Ok(instances)
+        Ok(())
     }
 
     /// The security groups (ID, name) of the tenant's instances on tenant networks.

@@ -15,6 +15,7 @@ pub mod db;
 pub mod images;
 pub mod instance_attributes;
 mod instance_sync;
+mod instance_view;
 pub mod instances;
 pub mod internet_gateways;
 pub mod key_material;
@@ -57,6 +58,8 @@ pub struct Federation {
     bucket_cache: Arc<cache::RecordCache<String, (String, cloud::types::Bucket)>>,
     /// (bucket, key) → current object.
     object_cache: Arc<cache::RecordCache<(String, String), cloud::types::ObjectInfo>>,
+    /// Tenants' instances as describes return them.
+    instance_view: Arc<instance_view::InstanceView>,
     /// Policies and targets: where new resources go.
     placement: Arc<placement::Placement>,
     /// Segment ids, public addresses and zones of tenant networks.
@@ -83,6 +86,7 @@ impl Federation {
             keys: Arc::default(),
             bucket_cache: Arc::new(cache::RecordCache::new(cache_records)),
             object_cache: Arc::new(cache::RecordCache::new(cache_records)),
+            instance_view: Arc::new(instance_view::InstanceView::new(cache_records)),
             placement: Arc::new(placement::Placement::local_only("local")),
             network: Arc::default(),
             data_plane: None,

@@ -59,7 +59,7 @@ impl Federation {
                 launched_at: instance.launched_at,
                 owner_id: tenant.account_id.clone(),
                 tags: Vec::new(),
-                instance_id: instance.id,
+                instance_id: instance.id.clone(),
             });
         }
         Ok(interfaces)

@@ -124,7 +124,10 @@ impl Federation {
                     .map_err(db_err)?;
             }
         }
-        tx.commit().await.map_err(db_err)
+        tx.commit().await.map_err(db_err)?;
+        self.instance_view
+            .touch(resource_ids.iter().map(String::as_str));
+        Ok(())
     }
 
     /// Removes tags; with no removals listed, removes every tag of the resources.
@@ -171,7 +174,10 @@ impl Federation {
                 query.execute(&mut *tx).await.map_err(db_err)?;
             }
         }
-        tx.commit().await.map_err(db_err)
+        tx.commit().await.map_err(db_err)?;
+        self.instance_view
+            .touch(resource_ids.iter().map(String::as_str));
+        Ok(())
     }
 
     /// Every tag of the tenant, ordered by resource then key.

@@ -155,6 +155,48 @@ def test_boto3_instances_follow_residency_and_cost(clouds):
     assert error_code(e.value) == "InvalidInstanceID.NotFound"
 
 
+def test_whole_listings_follow_every_change(clouds):
+    """A whole DescribeInstances is served from memory on SQLite: every change
+    made through Skyport shows in the next listing, as when read from the database."""
+    ec2, virginia = clouds["ec2"], clouds["virginia"]
+    image = image_of(virginia)
+
+    def listing(**kwargs):
+        out = ec2.describe_instances(**kwargs)
+        return {i["InstanceId"]: i for r in out["Reservations"] for i in r["Instances"]}
+
+    first = run(ec2, image, {"role": "web"})
+    assert set(listing()) == {first}
+    second = ec2.run_instances(ImageId=image, InstanceType="t3.micro", MinCount=2, MaxCount=2)
+    second_ids = {i["InstanceId"] for i in second["Instances"]}
+    assert set(listing()) == {first} | second_ids
+    ec2.get_waiter("instance_running").wait(InstanceIds=[first, *second_ids],
+                                            WaiterConfig={"Delay": 1, "MaxAttempts": 20})
+    # Tags added and removed.
+    ec2.create_tags(Resources=[first], Tags=[{"Key": "role", "Value": "db"}, {"Key": "tier", "Value": "1"}])
+    tags = {t["Key"]: t["Value"] for t in listing()[first]["Tags"]}
+    assert tags["role"] == "db" and tags["tier"] == "1"
+    ec2.delete_tags(Resources=[first], Tags=[{"Key": "tier"}])
+    assert "tier" not in {t["Key"] for t in listing()[first]["Tags"]}
+    # State changes; reservations stay grouped.
+    ec2.stop_instances(InstanceIds=[first])
+    ec2.get_waiter("instance_stopped").wait(InstanceIds=[first], WaiterConfig={"Delay": 1, "MaxAttempts": 20})
+    assert listing()[first]["State"]["Name"] == "stopped"
+    assert listing()[first]["StateReason"]["Code"] == "Client.UserInitiatedShutdown"
+    out = ec2.describe_instances()
+    groups = {r["ReservationId"]: {i["InstanceId"] for i in r["Instances"]} for r in out["Reservations"]}
+    assert second_ids in groups.values() and {first} in groups.values()
+    victim = sorted(second_ids)[0]
+    ec2.terminate_instances(InstanceIds=[victim])
+    assert listing()[victim]["State"]["Name"] in ("shutting-down", "terminated")
+    # Filters and pages over the same records.
+    running = listing(Filters=[{"Name": "instance-state-name", "Values": ["running"]}])
+    assert set(running) == second_ids - {victim}
+    paged = ec2.get_paginator("describe_instances").paginate(PaginationConfig={"PageSize": 5})
+    assert {i["InstanceId"] for page in paged for r in page["Reservations"] for i in r["Instances"]} \
+        == {first} | second_ids
+
+
 def test_boto3_buckets_follow_residency(clouds):
     s3, tokyo, virginia = clouds["s3"], clouds["tokyo"], clouds["virginia"]
     personal, public = unique_bucket("pii"), unique_bucket("pub")

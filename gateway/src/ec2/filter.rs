@@ -23,6 +23,19 @@ pub trait Filterable {
     fn filter_values(&self, name: &str) -> Option<Vec<String>>;
 }
 
+/// Shared records (DescribeInstances hands out the federation's own copies).
+impl<T: Filterable> Filterable for std::sync::Arc<T> {
+    const FILTERS: &'static [&'static str] = T::FILTERS;
+
+    fn tags(&self) -> &[Tag] {
+        T::tags(self)
+    }
+
+    fn filter_values(&self, name: &str) -> Option<Vec<String>> {
+        T::filter_values(self, name)
+    }
+}
+
 /// Reads `Filter.N` from the parameters, refusing names `T` does not support
 /// (AWS does so even when there is nothing to filter).
 pub fn parse_filters<T: Filterable>(params: &Params) -> Result<Vec<Filter>, Ec2Error> {
@@ -136,6 +149,9 @@ pub fn matches<T: Filterable>(resource: &T, filters: &[Filter]) -> Result<bool, 
 
 /// Keeps the resources that pass every filter.
 pub fn apply<T: Filterable>(resources: Vec<T>, filters: &[Filter]) -> Result<Vec<T>, Ec2Error> {
+    if filters.is_empty() {
+        return Ok(resources);
+    }
     let mut kept = Vec::with_capacity(resources.len());
     for resource in resources {
         if matches(&resource, filters)? {

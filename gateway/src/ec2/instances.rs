@@ -1,6 +1,8 @@
 //! RunInstances, DescribeInstances, DescribeInstanceStatus, Start/Stop/Reboot/
 //! TerminateInstances, GetConsoleOutput: instances wherever the policies placed them.
 
+use std::collections::HashMap;
+
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use cloud::types::Tag;
@@ -110,8 +112,17 @@ pub(crate) fn write_groups(x: &mut XmlWriter, groups: &[(String, String)]) {
     x.end();
 }
 
-/// One `instancesSet` item, as RunInstances and DescribeInstances return it.
+/// One `instancesSet` item, as RunInstances and DescribeInstances return it
+/// (written once per record, then copied).
 fn write_instance(x: &mut XmlWriter, instance: &Instance) {
+    x.raw(instance.rendered.get_or_render(|| {
+        let mut item = XmlWriter::fragment();
+        render_instance(&mut item, instance);
+        item.into_fragment()
+    }));
+}
+
+fn render_instance(x: &mut XmlWriter, instance: &Instance) {
     x.start("item")
         .leaf("instanceId", &instance.id)
         .leaf("imageId", &instance.image_id)
@@ -295,16 +306,19 @@ pub async fn describe_instances(call: Ec2Call<'_>) -> Result<String, Ec2Error> {
     let page = paginate(instances, &call.params, |i| i.id.clone())?;
     // Group the page into reservations, in order of first appearance.
     let mut reservations: Vec<(&str, Vec<&Instance>)> = Vec::new();
+    let mut position: HashMap<&str, usize> = HashMap::new();
     for instance in &page.items {
-        match reservations
-            .iter_mut()
-            .find(|(id, _)| *id == instance.reservation_id)
-        {
-            Some((_, members)) => members.push(instance),
-            None => reservations.push((&instance.reservation_id, vec![instance])),
-        }
+        let at = *position
+            .entry(instance.reservation_id.as_str())
+            .or_insert_with(|| {
+                reservations.push((&instance.reservation_id, Vec::new()));
+                reservations.len() - 1
+            });
+        reservations[at].1.push(instance);
     }
     let mut x = XmlWriter::response("DescribeInstances", call.request_id);
+    // About what one instance takes, so a large listing grows its buffer once.
+    x.reserve(page.items.len() * 1600);
     x.start("reservationSet");
     for (reservation_id, members) in reservations {
         x.start("item")

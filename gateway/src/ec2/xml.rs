@@ -7,22 +7,64 @@ use crate::error::Ec2Error;
 /// The namespace of the EC2 API version Skyport speaks.
 pub const EC2_NAMESPACE: &str = "http://ec2.amazonaws.com/doc/2016-11-15/";
 
+/// Bytes that `escape_into` replaces or drops.
+const SPECIAL: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        table[b] = !matches!(b as u8, b'\t' | b'\n' | b'\r');
+        b += 1;
+    }
+    table[b'&' as usize] = true;
+    table[b'<' as usize] = true;
+    table[b'>' as usize] = true;
+    table[b'"' as usize] = true;
+    table[b'\'' as usize] = true;
+    table
+};
+
 /// Escapes text for element content.
 pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            // Characters XML 1.0 cannot carry at all.
-            c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => {}
-            c => out.push(c),
-        }
-    }
+    escape_into(&mut out, text);
     out
+}
+
+/// Appends `text` to `out`, escaped; runs of plain text are copied whole
+/// (DescribeInstances writes megabytes of mostly plain text).
+fn escape_into(out: &mut String, text: &str) {
+    if !text.bytes().any(|b| SPECIAL[usize::from(b)]) {
+        out.push_str(text);
+        return;
+    }
+    let mut plain = 0;
+    for (at, byte) in text.bytes().enumerate() {
+        let replacement = match byte {
+            b'&' => "&amp;",
+            b'<' => "&lt;",
+            b'>' => "&gt;",
+            b'"' => "&quot;",
+            b'\'' => "&apos;",
+            // Characters XML 1.0 cannot carry at all.
+            b if b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r') => "",
+            _ => continue,
+        };
+        // Every byte matched above is ASCII, so `at` is a char boundary.
+        out.push_str(&text[plain..at]);
+        out.push_str(replacement);
+        plain = at + 1;
+    }
+    out.push_str(&text[plain..]);
+}
+
+/// A `fmt::Write` that escapes what it is given into a response.
+struct Escaping<'a>(&'a mut String);
+
+impl Write for Escaping<'_> {
+    fn write_str(&mut self, text: &str) -> std::fmt::Result {
+        escape_into(self.0, text);
+        Ok(())
+    }
 }
 
 /// Builds one `<ActionResponse>` document.
@@ -46,9 +88,49 @@ impl XmlWriter {
         }
     }
 
+    /// A piece of a document, to be placed in one with [`XmlWriter::raw`].
+    pub fn fragment() -> XmlWriter {
+        XmlWriter {
+            out: String::new(),
+            open: Vec::new(),
+        }
+    }
+
+    /// The piece written so far (open elements closed).
+    pub fn into_fragment(mut self) -> String {
+        while !self.open.is_empty() {
+            self.end();
+        }
+        self.out
+    }
+
+    /// Appends an already written, well-formed piece.
+    pub fn raw(&mut self, piece: &str) -> &mut Self {
+        self.out.push_str(piece);
+        self
+    }
+
+    /// Reserves room for about `bytes` more (large listings grow in one step).
+    pub fn reserve(&mut self, bytes: usize) -> &mut Self {
+        self.out.reserve(bytes);
+        self
+    }
+
+    fn open_tag(&mut self, name: &str) {
+        self.out.push('<');
+        self.out.push_str(name);
+        self.out.push('>');
+    }
+
+    fn close_tag(&mut self, name: &str) {
+        self.out.push_str("</");
+        self.out.push_str(name);
+        self.out.push('>');
+    }
+
     /// Opens an element.
     pub fn start(&mut self, name: &'static str) -> &mut Self {
-        let _ = write!(self.out, "<{name}>");
+        self.open_tag(name);
         self.open.push(name);
         self
     }
@@ -56,14 +138,16 @@ impl XmlWriter {
     /// Closes the innermost open element.
     pub fn end(&mut self) -> &mut Self {
         if let Some(name) = self.open.pop() {
-            let _ = write!(self.out, "</{name}>");
+            self.close_tag(name);
         }
         self
     }
 
-    /// A leaf element with escaped text.
+    /// A leaf element with escaped text, written without intermediate strings.
     pub fn leaf(&mut self, name: &str, text: impl std::fmt::Display) -> &mut Self {
-        let _ = write!(self.out, "<{name}>{}</{name}>", escape(&text.to_string()));
+        self.open_tag(name);
+        let _ = write!(Escaping(&mut self.out), "{text}");
+        self.close_tag(name);
         self
     }
 
@@ -138,5 +222,18 @@ mod tests {
         assert!(err.contains("<Code>MissingParameter</Code>"));
         assert!(err.contains("<RequestID>r</RequestID>"));
         assert_eq!(timestamp(0), "1970-01-01T00:00:00.000Z");
+    }
+
+    #[test]
+    fn escaping_keeps_text_and_drops_what_xml_cannot_carry() {
+        assert_eq!(escape("plain"), "plain");
+        assert_eq!(
+            escape("\u{1}é<\"x\"'>&\tz\u{1f}"),
+            "é&lt;&quot;x&quot;&apos;&gt;&amp;\tz"
+        );
+        let mut x = XmlWriter::response("A", "r");
+        x.leaf("n", 42).leaf("s", "日本 & co");
+        let doc = x.finish("A");
+        assert!(doc.contains("<n>42</n><s>日本 &amp; co</s>"), "{doc}");
     }
 }
