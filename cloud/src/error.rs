@@ -87,6 +87,12 @@ pub enum Error {
     /// The site's public address pool has no address left.
     #[error("There are no more public addresses available in this site's pool")]
     AddressPoolExhausted,
+    /// An object tag S3 would refuse (key too long, a key used twice…).
+    #[error("{0}")]
+    InvalidTag(String),
+    /// The version asked for is a delete marker, which has no tags or body.
+    #[error("The specified method is not allowed against this resource.")]
+    DeleteMarker(String),
     /// The site's range of segment ids (VLAN ids or VNIs) is used up.
     #[error("There are no more network segments (VLAN ids or VNIs) available for subnets")]
     SegmentsExhausted,

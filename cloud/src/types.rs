@@ -211,6 +211,8 @@ pub struct ObjectMeta {
     pub acl: CannedAcl,
     /// `x-amz-meta-*` pairs, names lowercased, without the prefix.
     pub user_metadata: std::collections::BTreeMap<String, String>,
+    /// Object tags, in the order they were given.
+    pub tags: Vec<Tag>,
 }
 
 /// An object as stored: its blobs in order, and what S3 reports about it.

@@ -26,6 +26,7 @@ pub mod multipart;
 pub mod network_interfaces;
 pub mod network_plan;
 pub mod networks;
+pub mod object_tags;
 pub mod objects;
 pub mod placement;
 mod remote_groups;

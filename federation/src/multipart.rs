@@ -8,8 +8,8 @@ use rand::RngCore;
 
 use crate::db::{db_err, int, now_ms, opt_text, text};
 use crate::objects::{
-    decode_checksum, decode_headers, encode_checksum, encode_headers, validate_key, WriteCondition,
-    Written,
+    decode_checksum, decode_headers, decode_tags, encode_checksum, encode_headers, encode_tags,
+    validate_key, WriteCondition, Written,
 };
 use crate::tenants::Tenant;
 use crate::Federation;
@@ -62,8 +62,8 @@ impl Federation {
             initiated: now_ms(),
         };
         sqlx::query(
-            "INSERT INTO multipart_uploads (upload_id, bucket, object_key, content_type, headers, user_metadata, checksum_algorithm, initiated) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            "INSERT INTO multipart_uploads (upload_id, bucket, object_key, content_type, headers, user_metadata, checksum_algorithm, initiated, tags) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(&upload.upload_id)
         .bind(bucket)
@@ -73,6 +73,7 @@ impl Federation {
         .bind(serde_json::to_string(&upload.meta.user_metadata).unwrap_or_else(|_| "{}".into()))
         .bind(upload.checksum_algorithm.clone())
         .bind(upload.initiated)
+        .bind(encode_tags(&upload.meta.tags))
         .execute(self.db.pool())
         .await
         .map_err(db_err)?;
@@ -89,7 +90,7 @@ impl Federation {
     ) -> Result<Upload> {
         self.bucket(tenant, bucket).await?;
         let row = sqlx::query(
-            "SELECT upload_id, object_key, content_type, headers, user_metadata, checksum_algorithm, initiated \
+            "SELECT upload_id, object_key, content_type, headers, user_metadata, checksum_algorithm, initiated, tags \
              FROM multipart_uploads WHERE upload_id = $1 AND bucket = $2 AND object_key = $3",
         )
         .bind(upload_id)
@@ -235,7 +236,7 @@ impl Federation {
     ) -> Result<Vec<Upload>> {
         self.bucket(tenant, bucket).await?;
         let rows = sqlx::query(
-            "SELECT upload_id, object_key, content_type, headers, user_metadata, checksum_algorithm, initiated \
+            "SELECT upload_id, object_key, content_type, headers, user_metadata, checksum_algorithm, initiated, tags \
              FROM multipart_uploads WHERE bucket = $1 AND object_key >= $2 ORDER BY object_key, upload_id",
         )
         .bind(bucket)
@@ -394,6 +395,7 @@ fn upload_from_row(row: &sqlx::any::AnyRow) -> Result<Upload> {
             headers: decode_headers(opt_text(row, "content_type")?, &text(row, "headers")?),
             user_metadata: serde_json::from_str(&text(row, "user_metadata")?).unwrap_or_default(),
             acl: Default::default(),
+            tags: decode_tags(&text(row, "tags")?),
         },
         checksum_algorithm: opt_text(row, "checksum_algorithm")?,
         initiated: int(row, "initiated")?,

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::ops::Range;
 
 use cloud::types::{
-    CannedAcl, Checksum, DeleteOutcome, ObjectHeaders, ObjectInfo, ObjectMeta, Versioning,
+    CannedAcl, Checksum, DeleteOutcome, ObjectHeaders, ObjectInfo, ObjectMeta, Tag, Versioning,
 };
 use cloud::{ByteStream, Error, ResourceKind, Result, StoredBlob};
 use futures::StreamExt;
@@ -95,7 +95,24 @@ pub(crate) fn decode_checksum(text: Option<String>) -> Option<Checksum> {
 }
 
 pub(crate) const OBJECT_COLUMNS: &str =
-    "object_key, blobs, size, etag, content_type, headers, user_metadata, checksum, parts_count, last_modified, acl, version_id";
+    "object_key, blobs, size, etag, content_type, headers, user_metadata, checksum, parts_count, last_modified, acl, version_id, tags";
+
+/// Object tags as stored: a JSON array of `[key, value]` pairs.
+pub(crate) fn encode_tags(tags: &[Tag]) -> String {
+    let pairs: Vec<(&str, &str)> = tags
+        .iter()
+        .map(|t| (t.key.as_str(), t.value.as_str()))
+        .collect();
+    serde_json::to_string(&pairs).unwrap_or_else(|_| "[]".into())
+}
+
+pub(crate) fn decode_tags(text: &str) -> Vec<Tag> {
+    serde_json::from_str::<Vec<(String, String)>>(text)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(key, value)| Tag { key, value })
+        .collect()
+}
 
 pub(crate) fn object_from_row(row: &AnyRow) -> Result<ObjectInfo> {
     Ok(ObjectInfo {
@@ -106,6 +123,7 @@ pub(crate) fn object_from_row(row: &AnyRow) -> Result<ObjectInfo> {
             headers: decode_headers(opt_text(row, "content_type")?, &text(row, "headers")?),
             user_metadata: serde_json::from_str(&text(row, "user_metadata")?).unwrap_or_default(),
             acl: CannedAcl::parse(&text(row, "acl")?).unwrap_or_default(),
+            tags: decode_tags(&text(row, "tags")?),
         },
         checksum: decode_checksum(opt_text(row, "checksum")?),
         parts_count: opt_int(row, "parts_count")?.map(|n| n as u32),
@@ -123,12 +141,12 @@ pub(crate) async fn store_current(
     seq: i64,
 ) -> Result<()> {
     sqlx::query(
-        "INSERT INTO objects (bucket, object_key, blobs, size, etag, content_type, headers, user_metadata, checksum, parts_count, last_modified, acl, version_id, seq) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
+        "INSERT INTO objects (bucket, object_key, blobs, size, etag, content_type, headers, user_metadata, checksum, parts_count, last_modified, acl, version_id, seq, tags) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
          ON CONFLICT (bucket, object_key) DO UPDATE SET blobs = excluded.blobs, size = excluded.size, etag = excluded.etag, \
          content_type = excluded.content_type, headers = excluded.headers, user_metadata = excluded.user_metadata, \
          checksum = excluded.checksum, parts_count = excluded.parts_count, last_modified = excluded.last_modified, acl = excluded.acl, \
-         version_id = excluded.version_id, seq = excluded.seq",
+         version_id = excluded.version_id, seq = excluded.seq, tags = excluded.tags",
     )
     .bind(bucket)
     .bind(&info.key)
@@ -144,6 +162,7 @@ pub(crate) async fn store_current(
     .bind(info.meta.acl.as_str())
     .bind(info.version_id.clone())
     .bind(seq)
+    .bind(encode_tags(&info.meta.tags))
     .execute(&mut *conn)
     .await
     .map_err(db_err)?;

@@ -16,14 +16,14 @@ use sqlx::{AnyConnection, Row};
 
 use crate::db::{db_err, int, now_ms, text};
 use crate::objects::{
-    decode_blobs, encode_blobs, encode_checksum, encode_headers, object_from_row, store_current,
-    OBJECT_COLUMNS,
+    decode_blobs, encode_blobs, encode_checksum, encode_headers, encode_tags, object_from_row,
+    store_current, OBJECT_COLUMNS,
 };
 use crate::tenants::Tenant;
 use crate::Federation;
 
 /// The "null" version's key in `object_versions`.
-const NULL_VERSION: &str = "null";
+pub(crate) const NULL_VERSION: &str = "null";
 
 static SEQ: AtomicU64 = AtomicU64::new(0);
 
@@ -90,8 +90,8 @@ async fn archive(
 ) -> Result<()> {
     sqlx::query(
         "INSERT INTO object_versions (bucket, object_key, version_key, version_id, seq, is_delete_marker, blobs, size, etag, \
-         content_type, headers, user_metadata, checksum, parts_count, last_modified, acl) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+         content_type, headers, user_metadata, checksum, parts_count, last_modified, acl, tags) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
     )
     .bind(bucket)
     .bind(&info.key)
@@ -109,6 +109,7 @@ async fn archive(
     .bind(info.parts_count.map(i64::from))
     .bind(info.last_modified)
     .bind(info.meta.acl.as_str())
+    .bind(encode_tags(&info.meta.tags))
     .execute(&mut *conn)
     .await
     .map_err(db_err)?;
@@ -231,7 +232,7 @@ pub struct VersionListing {
 
 const VERSION_COLUMNS: &str =
     "object_key, blobs, size, etag, content_type, headers, user_metadata, checksum, parts_count, \
-     last_modified, acl, version_id, seq, is_delete_marker";
+     last_modified, acl, version_id, seq, is_delete_marker, tags";
 
 fn history_entry(row: &AnyRow) -> Result<(ObjectInfo, bool, i64)> {
     Ok((

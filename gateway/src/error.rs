@@ -149,6 +149,8 @@ impl From<Error> for Ec2Error {
                 Ec2Error::bad_request("InsufficientAddressCapacity", message)
             }
             Error::SegmentsExhausted => Ec2Error::bad_request("SubnetLimitExceeded", message),
+            Error::InvalidTag(_) => Ec2Error::invalid_value(message),
+            Error::DeleteMarker(_) => Ec2Error::bad_request("InvalidRequest", message),
             Error::AddressInUse(_) => Ec2Error::bad_request("InvalidIPAddress.InUse", message),
             Error::IncorrectState(_) => Ec2Error::bad_request("IncorrectInstanceState", message),
             Error::CannotDelete(_) => Ec2Error::bad_request("CannotDelete", message),
@@ -294,6 +296,8 @@ pub fn s3_error(error: Error) -> S3Error {
         | Error::AddressInUse(_)
         | Error::AddressPoolExhausted
         | Error::SegmentsExhausted => S3ErrorCode::InvalidRequest,
+        Error::InvalidTag(_) => S3ErrorCode::InvalidTag,
+        Error::DeleteMarker(_) => S3ErrorCode::MethodNotAllowed,
         Error::IncorrectState(_) => S3ErrorCode::InvalidRequest,
         Error::PlacementRefused(_) => S3ErrorCode::InvalidLocationConstraint,
         Error::Unavailable(_) => S3ErrorCode::ServiceUnavailable,
@@ -328,7 +332,10 @@ pub fn admin_status(error: &Error) -> (StatusCode, &'static str) {
         | Error::NotAttached(_)
         | Error::RouteExists(_)
         | Error::AddressInUse(_) => (StatusCode::CONFLICT, "DependencyViolation"),
-        Error::BadBlock { .. } => (StatusCode::BAD_REQUEST, "InvalidParameter"),
+        Error::BadBlock { .. } | Error::InvalidTag(_) => {
+            (StatusCode::BAD_REQUEST, "InvalidParameter")
+        }
+        Error::DeleteMarker(_) => (StatusCode::METHOD_NOT_ALLOWED, "MethodNotAllowed"),
         Error::AddressPoolExhausted | Error::SegmentsExhausted => {
             (StatusCode::CONFLICT, "QuotaExceeded")
         }
@@ -490,6 +497,7 @@ mod tests {
                 400,
             ),
             (Error::SegmentsExhausted, "SubnetLimitExceeded", 400),
+            (Error::InvalidTag("x".into()), "InvalidParameterValue", 400),
             (
                 Error::QuotaExceeded {
                     resource: "instances",
@@ -584,6 +592,11 @@ mod tests {
                 S3ErrorCode::TooManyBuckets,
             ),
             (Error::AccessDenied("x".into()), S3ErrorCode::AccessDenied),
+            (Error::InvalidTag("x".into()), S3ErrorCode::InvalidTag),
+            (
+                Error::DeleteMarker("v".into()),
+                S3ErrorCode::MethodNotAllowed,
+            ),
             (
                 Error::not_found(ResourceKind::Object, "k"),
                 S3ErrorCode::NoSuchKey,

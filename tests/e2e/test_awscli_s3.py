@@ -223,3 +223,18 @@ def test_s3api_put_get_object_range(aws, s3, bucket, tmp_path):
     listing = json.loads(aws("s3api", "list-objects-v2", "--bucket", bucket,
                              "--output", "json").stdout)
     assert [(o["Key"], o["Size"]) for o in listing["Contents"]] == [("api/obj", 1024)]
+
+
+def test_object_tagging_with_s3api(aws, s3, bucket, tmp_path):
+    src = tmp_path / "f.txt"
+    src.write_text("tagged")
+    aws("s3api", "put-object", "--bucket", bucket, "--key", "f.txt", "--body", str(src),
+        "--tagging", "project=skyport&stage=e2e")
+    out = json.loads(aws("s3api", "get-object-tagging", "--bucket", bucket, "--key", "f.txt").stdout)
+    assert {t["Key"]: t["Value"] for t in out["TagSet"]} == {"project": "skyport", "stage": "e2e"}
+    aws("s3api", "put-object-tagging", "--bucket", bucket, "--key", "f.txt",
+        "--tagging", json.dumps({"TagSet": [{"Key": "stage", "Value": "done"}]}))
+    tags = s3.get_object_tagging(Bucket=bucket, Key="f.txt")["TagSet"]
+    assert tags == [{"Key": "stage", "Value": "done"}]
+    aws("s3api", "delete-object-tagging", "--bucket", bucket, "--key", "f.txt")
+    assert s3.get_object_tagging(Bucket=bucket, Key="f.txt")["TagSet"] == []

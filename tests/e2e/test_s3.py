@@ -253,7 +253,7 @@ def test_concurrent_create_same_bucket(s3, s3_b):
 
 def test_unimplemented_operations_are_not_500(s3, bucket):
     for call, kw in [(s3.get_bucket_policy, {"Bucket": bucket}),
-                     (s3.get_object_tagging, {"Bucket": bucket, "Key": "k"})]:
+                     (s3.get_object_retention, {"Bucket": bucket, "Key": "k"})]:
         with pytest.raises(ClientError) as ei:
             call(**kw)
         assert http_status(ei.value) != 500, ei.value.response

@@ -85,6 +85,7 @@ pub fn object_meta(
             .map(|(k, v)| (k.to_ascii_lowercase(), v))
             .collect(),
         acl: CannedAcl::Private,
+        tags: Vec::new(),
     }
 }
 

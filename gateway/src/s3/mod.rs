@@ -10,6 +10,7 @@ pub mod digest;
 pub mod host;
 pub mod listing;
 pub mod multipart;
+pub mod object_tags;
 pub mod objects;
 pub mod precheck;
 pub mod routed;
@@ -384,6 +385,27 @@ impl S3 for SkyportS3 {
         req: S3Request<PutBucketCorsInput>,
     ) -> S3Result<S3Response<PutBucketCorsOutput>> {
         settings::put_bucket_cors(self, req).await
+    }
+
+    async fn get_object_tagging(
+        &self,
+        req: S3Request<GetObjectTaggingInput>,
+    ) -> S3Result<S3Response<GetObjectTaggingOutput>> {
+        object_tags::get(self, req).await
+    }
+
+    async fn put_object_tagging(
+        &self,
+        req: S3Request<PutObjectTaggingInput>,
+    ) -> S3Result<S3Response<PutObjectTaggingOutput>> {
+        object_tags::put(self, req).await
+    }
+
+    async fn delete_object_tagging(
+        &self,
+        req: S3Request<DeleteObjectTaggingInput>,
+    ) -> S3Result<S3Response<DeleteObjectTaggingOutput>> {
+        object_tags::delete(self, req).await
     }
 
     async fn get_bucket_tagging(

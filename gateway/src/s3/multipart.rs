@@ -28,8 +28,8 @@ pub async fn create(
 ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
     let principal = s3.principal(&req).await?;
     let input = req.input;
-    super::objects::refuse_tagging(input.tagging.as_deref())?;
-    let meta = crate::object_meta_of!(input);
+    let mut meta = crate::object_meta_of!(input);
+    meta.tags = super::object_tags::tagging_header(input.tagging.as_deref())?;
     let algorithm = input.checksum_algorithm.map(|a| a.as_str().to_string());
     let upload = s3
         .federation

@@ -7,6 +7,7 @@ use s3s::{s3_error, S3Request, S3Response, S3Result};
 
 use super::convert::{self, checksum_fields, etag, timestamp_ms};
 use super::digest::{self, Expectations};
+use super::object_tags::tagging_header;
 use super::SkyportS3;
 use crate::error::s3_error;
 
@@ -21,17 +22,6 @@ pub fn written(slot: &digest::DigestSlot) -> cloud::Result<Written> {
         etag: hex::encode(digests.md5),
         checksum: digests.checksum,
     })
-}
-
-/// Object tags are not stored yet: refuse them rather than drop them silently.
-pub fn refuse_tagging(tagging: Option<&str>) -> S3Result<()> {
-    match tagging {
-        Some(tags) if !tags.is_empty() => Err(s3_error!(
-            NotImplemented,
-            "object tagging (x-amz-tagging) is not supported yet"
-        )),
-        _ => Ok(()),
-    }
 }
 
 fn write_condition(
@@ -135,8 +125,8 @@ pub async fn put_object(
         req.input.checksum_algorithm.as_ref().map(|a| a.as_str()),
     )?;
     let input = req.input;
-    refuse_tagging(input.tagging.as_deref())?;
     let mut meta = crate::object_meta_of!(input);
+    meta.tags = tagging_header(input.tagging.as_deref())?;
     meta.acl = convert::canned_acl(input.acl.as_ref().map(|a| a.as_str()))?;
     let condition = write_condition(input.if_match, input.if_none_match)?;
     let (body, slot) = digest::hashing(convert::body_stream(input.body), expectations);
@@ -327,7 +317,10 @@ pub async fn get_object(
         .federation
         .object_body(&input.bucket, &selected.info, selected.range.clone());
     Ok(S3Response::new(
-        object_output!(GetObjectOutput, selected, input, { body: Some(convert::response_body(body)) }),
+        object_output!(GetObjectOutput, selected, input, {
+            body: Some(convert::response_body(body)),
+            tag_count: (!selected.info.meta.tags.is_empty()).then(|| selected.info.meta.tags.len() as i32),
+        }),
     ))
 }
 
@@ -530,7 +523,6 @@ pub async fn copy_object(
     let principal = s3.principal(&req).await?;
     let input = req.input;
     let (source_bucket, source) = copy_source(s3, &principal.tenant, &input).await?;
-    refuse_tagging(input.tagging.as_deref())?;
     let replace = input
         .metadata_directive
         .as_ref()
@@ -545,6 +537,11 @@ pub async fn copy_object(
         crate::object_meta_of!(input)
     } else {
         source.meta.clone()
+    };
+    // Tags are copied unless the request replaces them (x-amz-tagging-directive).
+    meta.tags = match input.tagging_directive.as_ref().map(|d| d.as_str()) {
+        Some("REPLACE") => tagging_header(input.tagging.as_deref())?,
+        _ => source.meta.tags.clone(),
     };
     // Like AWS, a copy gets the ACL the copy request asks for, not the source's.
     meta.acl = convert::canned_acl(input.acl.as_ref().map(|a| a.as_str()))?;

@@ -702,3 +702,90 @@ async fn objects_are_isolated_between_tenants() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn object_tags_follow_puts_copies_and_replacements() {
+    on_both_databases(|server| async move {
+        let s3 = server.s3(&server.admin_keys());
+        s3.create_bucket().bucket("tagged").send().await.unwrap();
+        s3.put_object()
+            .bucket("tagged")
+            .key("a")
+            .tagging("env=prod&team=data%20eng")
+            .body(ByteStream::from_static(b"x"))
+            .send()
+            .await
+            .unwrap();
+        let tags = |key: &'static str| {
+            let s3 = s3.clone();
+            async move {
+                let out = s3
+                    .get_object_tagging()
+                    .bucket("tagged")
+                    .key(key)
+                    .send()
+                    .await
+                    .unwrap();
+                out.tag_set()
+                    .iter()
+                    .map(|t| format!("{}={}", t.key(), t.value()))
+                    .collect::<Vec<_>>()
+            }
+        };
+        assert_eq!(tags("a").await, ["env=prod", "team=data eng"]);
+        let got = s3
+            .get_object()
+            .bucket("tagged")
+            .key("a")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(got.tag_count(), Some(2));
+        s3.copy_object()
+            .bucket("tagged")
+            .key("b")
+            .copy_source("tagged/a")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(tags("b").await, ["env=prod", "team=data eng"]);
+        s3.put_object_tagging()
+            .bucket("tagged")
+            .key("b")
+            .tagging(
+                aws_sdk_s3::types::Tagging::builder()
+                    .tag_set(
+                        aws_sdk_s3::types::Tag::builder()
+                            .key("env")
+                            .value("test")
+                            .build()
+                            .unwrap(),
+                    )
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(tags("b").await, ["env=test"]);
+        assert_eq!(tags("a").await, ["env=prod", "team=data eng"]);
+        let refused = s3
+            .put_object()
+            .bucket("tagged")
+            .key("c")
+            .tagging("k=1&k=2")
+            .body(ByteStream::from_static(b"x"))
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(s3_code(&refused), "InvalidTag");
+        s3.delete_object_tagging()
+            .bucket("tagged")
+            .key("a")
+            .send()
+            .await
+            .unwrap();
+        assert!(tags("a").await.is_empty());
+    })
+    .await;
+}
