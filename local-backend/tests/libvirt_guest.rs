@@ -196,3 +196,143 @@ async fn a_guest_boots_stops_starts_and_terminates() {
         .unwrap();
     assert!(!out.status.success(), "the domain is still defined");
 }
+
+/// A host that does not see this machine's files (as `qemu+ssh://` hosts do
+/// not): the image reaches it through a libvirt storage pool, the instance's
+/// disk is an overlay volume libvirt makes there, and its console is read
+/// back through libvirt. (The host is this machine's libvirtd; the pool's
+/// directory is one the gateway's own directories do not contain.)
+#[tokio::test(flavor = "multi_thread")]
+async fn a_guest_on_a_host_without_shared_files_boots_from_its_storage_pool() {
+    virsh(&["net-destroy", "skyport-lbpool"]);
+    virsh(&["net-undefine", "skyport-lbpool"]);
+    virsh(&["pool-destroy", "skyport-lbtest"]);
+    virsh(&["pool-undefine", "skyport-lbtest"]);
+    let _ = std::fs::remove_file("/var/lib/libvirt/dnsmasq/skylbpool0.status");
+    let dir = tempfile::tempdir().unwrap();
+    let pool_dir = dir.path().join("host-pool");
+    let config = ComputeConfig {
+        network: "skyport-lbpool".into(),
+        bridge: "skylbpool0".into(),
+        cidr: "10.252.11.0/24".into(),
+        nat: false,
+        metadata_port: 18776,
+        instances_dir: dir.path().join("instances"),
+        images_dir: dir.path().join("images"),
+        availability_zone: "test-1a".into(),
+        hosts: vec![local_backend::HostConfig {
+            name: "far".into(),
+            uri: "qemu:///system".into(),
+            availability_zone: "test-1a".into(),
+            storage_pool: Some("skyport-lbtest".into()),
+            storage_pool_path: pool_dir.clone(),
+        }],
+        ..ComputeConfig::default()
+    };
+    let compute = tokio::task::spawn_blocking(move || LibvirtCompute::open(config, "test-1"))
+        .await
+        .unwrap()
+        .expect("libvirt");
+    let images = compute.images();
+    std::fs::copy(
+        image_dir().join("vmlinuz"),
+        images.upload_path("u2", "kernel").unwrap(),
+    )
+    .unwrap();
+    std::fs::copy(
+        image_dir().join("initrd.cpio.gz"),
+        images.upload_path("u2", "initrd").unwrap(),
+    )
+    .unwrap();
+    // A data disk, to show instance disks are made on the host from the image's.
+    let made = std::process::Command::new("qemu-img")
+        .args(["create", "-q", "-f", "qcow2"])
+        .arg(images.upload_path("u2", "disk").unwrap())
+        .arg("64M")
+        .status()
+        .unwrap();
+    assert!(made.success());
+    images
+        .commit(
+            "u2",
+            "ami-0fedcba9876543210",
+            Some("console=ttyS0 quiet panic=-1".into()),
+            "x86_64",
+        )
+        .unwrap();
+    let launch = LaunchSpec {
+        image_id: "ami-0fedcba9876543210".into(),
+        instance_type: "t3.nano".into(),
+        count: 1,
+        ..LaunchSpec::default()
+    };
+    let views = compute.run_instances(&launch).await.unwrap();
+    let id = views[0].remote_id.clone();
+    let _cleanup = Cleanup(id.clone());
+    let ip = views[0].private_ip.clone().unwrap();
+
+    let console = wait_for_console(&compute, &id, "SKYPORT-GUEST-DONE", 1).await;
+    assert!(
+        console.contains(&format!("SKYPORT-GUEST-IP {ip}")),
+        "{console}"
+    );
+    // The domain boots from the pool's copies, not from the gateway's files.
+    let xml = std::process::Command::new("virsh")
+        .args(["-c", "qemu:///system", "dumpxml", &id])
+        .output()
+        .unwrap();
+    let xml = String::from_utf8_lossy(&xml.stdout);
+    let pool_path = pool_dir.to_string_lossy();
+    for file in [
+        "image-ami-0fedcba9876543210-kernel".to_string(),
+        "image-ami-0fedcba9876543210-initrd".to_string(),
+        format!("{id}-root.qcow2"),
+        format!("{id}.console.log"),
+    ] {
+        assert!(
+            xml.contains(&format!("{pool_path}/{file}")),
+            "{file} not in:\n{xml}"
+        );
+    }
+    assert!(
+        !xml.contains(&*dir.path().join("images").to_string_lossy()),
+        "{xml}"
+    );
+
+    // A second instance reuses the uploaded image.
+    let second = compute.run_instances(&launch).await.unwrap();
+    let _cleanup_second = Cleanup(second[0].remote_id.clone());
+    compute
+        .terminate_instances(&[second[0].remote_id.clone()])
+        .await
+        .unwrap();
+
+    compute
+        .stop_instances(std::slice::from_ref(&id), false)
+        .await
+        .unwrap();
+    wait_for_state(&compute, &id, InstanceState::Stopped).await;
+    wait_for_console(&compute, &id, "SKYPORT-GUEST-POWEROFF", 1).await;
+    compute
+        .terminate_instances(std::slice::from_ref(&id))
+        .await
+        .unwrap();
+    let mut left: Vec<String> = std::fs::read_dir(&pool_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(
+        left,
+        [
+            "image-ami-0fedcba9876543210-disk",
+            "image-ami-0fedcba9876543210-disk.done",
+            "image-ami-0fedcba9876543210-initrd",
+            "image-ami-0fedcba9876543210-initrd.done",
+            "image-ami-0fedcba9876543210-kernel",
+            "image-ami-0fedcba9876543210-kernel.done",
+        ]
+    );
+    virsh(&["pool-destroy", "skyport-lbtest"]);
+    virsh(&["pool-undefine", "skyport-lbtest"]);
+}

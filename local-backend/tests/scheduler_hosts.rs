@@ -24,11 +24,15 @@ async fn site(weigher: Weigher) -> (tempfile::TempDir, LibvirtCompute) {
             name: "h1".into(),
             uri: node_file(dir.path(), "h1"),
             availability_zone: "test-1a".into(),
+            storage_pool: None,
+            storage_pool_path: "/unused".into(),
         },
         HostConfig {
             name: "h2".into(),
             uri: node_file(dir.path(), "h2"),
             availability_zone: "test-1b".into(),
+            storage_pool: None,
+            storage_pool_path: "/unused".into(),
         },
     ];
     let config = ComputeConfig {

@@ -129,7 +129,7 @@ mod tests {
             format!("k={}", "v".repeat(257)),
         ] {
             let error = tagging_header(Some(&bad)).expect_err(&bad);
-            assert_eq!(*error.code(), S3ErrorCode::InvalidTag, "{bad}");
+            assert_eq!(*error.code(), s3s::S3ErrorCode::InvalidTag, "{bad}");
         }
         let eleven: Vec<String> = (0..11).map(|i| format!("k{i}=v")).collect();
         assert!(tagging_header(Some(&eleven.join("&"))).is_err());

@@ -319,7 +319,7 @@ pub async fn get_object(
     Ok(S3Response::new(
         object_output!(GetObjectOutput, selected, input, {
             body: Some(convert::response_body(body)),
-            tag_count: (!selected.info.meta.tags.is_empty()).then(|| selected.info.meta.tags.len() as i32),
+            tag_count: (!selected.info.meta.tags.is_empty()).then_some(selected.info.meta.tags.len() as i32),
         }),
     ))
 }

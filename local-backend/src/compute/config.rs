@@ -19,6 +19,30 @@ pub struct HostConfig {
     /// Its zone; empty means the site's first zone.
     #[serde(default)]
     pub availability_zone: String,
+    /// A libvirt storage pool on the host that receives image files,
+    /// instance disks and console logs through libvirt itself. Unset: none
+    /// for hosts on this machine (`qemu:///…`, they read this machine's
+    /// files), `skyport` for the others; `""` for a remote host that mounts
+    /// the image and instance directories at the same paths.
+    #[serde(default)]
+    pub storage_pool: Option<String>,
+    /// Where the pool's directory is made when the pool does not exist yet.
+    #[serde(default = "default_pool_path")]
+    pub storage_pool_path: PathBuf,
+}
+
+/// Whether a libvirt URI reaches libvirtd over the network (`qemu+ssh://h/…`,
+/// `qemu+tls://…`, `qemu://h/…`) rather than on this machine (`qemu:///…`,
+/// `qemu+unix:///…`, `test:///…`).
+fn names_another_machine(uri: &str) -> bool {
+    let Some((scheme, rest)) = uri.split_once("://") else {
+        return false;
+    };
+    !rest.starts_with('/') || (scheme.contains('+') && !scheme.ends_with("+unix"))
+}
+
+fn default_pool_path() -> PathBuf {
+    PathBuf::from("/var/lib/skyport/pool")
 }
 
 /// An instance type's size.
@@ -107,6 +131,8 @@ impl ComputeConfig {
                 name: "local".into(),
                 uri: self.uri.clone(),
                 availability_zone: String::new(),
+                storage_pool: None,
+                storage_pool_path: default_pool_path(),
             }]
         } else {
             self.hosts.clone()
@@ -114,6 +140,9 @@ impl ComputeConfig {
         for host in &mut hosts {
             if host.availability_zone.is_empty() {
                 host.availability_zone = self.availability_zone.clone();
+            }
+            if host.storage_pool.is_none() && names_another_machine(&host.uri) {
+                host.storage_pool = Some("skyport".into());
             }
         }
         hosts
@@ -139,4 +168,37 @@ pub fn default_instance_types() -> BTreeMap<String, InstanceType> {
     .into_iter()
     .map(|(name, vcpus, memory_mib)| (name.to_string(), InstanceType { vcpus, memory_mib }))
     .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_on_other_machines_get_a_storage_pool_by_default() {
+        for (uri, remote) in [
+            ("qemu:///system", false),
+            ("qemu+unix:///system", false),
+            ("test:///default", false),
+            ("qemu+ssh://root@compute-2/system", true),
+            ("qemu+tls://compute-2.example/system", true),
+            ("qemu://compute-2/system", true),
+        ] {
+            assert_eq!(names_another_machine(uri), remote, "{uri}");
+        }
+        let config = ComputeConfig {
+            hosts: vec![HostConfig {
+                name: "far".into(),
+                uri: "qemu+ssh://root@compute-2/system".into(),
+                availability_zone: String::new(),
+                storage_pool: None,
+                storage_pool_path: default_pool_path(),
+            }],
+            ..ComputeConfig::default()
+        };
+        assert_eq!(
+            config.host_list()[0].storage_pool.as_deref(),
+            Some("skyport")
+        );
+    }
 }

@@ -1,6 +1,7 @@
 //! One compute host: a libvirt connection in an availability zone, opened
 //! lazily and reopened when libvirtd restarts or the host comes back.
 
+use std::path::PathBuf;
 use std::sync::RwLock;
 
 use cloud::{Error, Result};
@@ -14,6 +15,9 @@ pub(crate) struct Host {
     pub name: String,
     pub uri: String,
     pub zone: String,
+    /// The storage pool (name, directory if made here) through which this
+    /// host gets files, when it does not see this machine's.
+    pub pool: Option<(String, PathBuf)>,
     conn: RwLock<Option<Connect>>,
     /// Where each (re)opened connection reports its domains' lifecycle changes.
     events: UnboundedSender<String>,
@@ -25,6 +29,11 @@ impl Host {
             name: config.name.clone(),
             uri: config.uri.clone(),
             zone: config.availability_zone.clone(),
+            pool: config
+                .storage_pool
+                .clone()
+                .filter(|name| !name.is_empty())
+                .map(|name| (name, config.storage_pool_path.clone())),
             conn: RwLock::new(None),
             events,
         }

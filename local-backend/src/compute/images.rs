@@ -190,7 +190,8 @@ impl ImageStore {
 }
 
 /// The format qemu-img sees in a disk file (`qcow2`, `raw`…).
-fn disk_format(path: &Path) -> Result<String> {
+/// What `qemu-img info` says of a disk file.
+fn disk_info(path: &Path) -> Result<serde_json::Value> {
     let output = Command::new("qemu-img")
         .args(["info", "--output=json"])
         .arg(path)
@@ -205,8 +206,21 @@ fn disk_format(path: &Path) -> Result<String> {
             ),
         ));
     }
-    let info: serde_json::Value =
-        serde_json::from_slice(&output.stdout).map_err(Error::internal)?;
+    serde_json::from_slice(&output.stdout).map_err(Error::internal)
+}
+
+/// The size a disk image presents to its guest.
+pub fn disk_virtual_size(path: &Path) -> Result<u64> {
+    disk_info(path)?["virtual-size"].as_u64().ok_or_else(|| {
+        Error::internal(format!(
+            "qemu-img gave no virtual size for {}",
+            path.display()
+        ))
+    })
+}
+
+fn disk_format(path: &Path) -> Result<String> {
+    let info = disk_info(path)?;
     match info["format"].as_str() {
         // Every file reads as raw: a raw disk is at least whole 512-byte sectors.
         Some("raw") => {

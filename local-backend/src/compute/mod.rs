@@ -14,6 +14,7 @@ mod events;
 mod host;
 mod images;
 mod network;
+mod pool;
 mod scheduler;
 mod subnet;
 
@@ -193,6 +194,27 @@ impl Inner {
                     {
                         tracing::info!(host = %host.name, domain = %lease.name, ip = %lease.ip, "removing a lease left by an interrupted launch");
                         network::remove_lease(&network, &lease)?;
+                    }
+                }
+                if let Some((name, path)) = &host.pool {
+                    let pool = pool::ensure(conn, name, path)?;
+                    let _ = pool.refresh(0);
+                    let volumes = pool.list_volumes().unwrap_or_default();
+                    let debris: Vec<String> = volumes
+                        .into_iter()
+                        .filter(|volume| {
+                            let domain = volume
+                                .strip_suffix("-root.qcow2")
+                                .or_else(|| volume.strip_suffix(".console.log"));
+                            domain.is_some_and(|domain| {
+                                domain.starts_with("skyport-")
+                                    && Domain::lookup_by_name(conn, domain).is_err()
+                            })
+                        })
+                        .collect();
+                    if !debris.is_empty() {
+                        tracing::info!(host = %host.name, volumes = ?debris, "removing volumes left by interrupted launches");
+                        pool::remove(&pool, &debris);
                     }
                 }
                 Ok(())
@@ -482,7 +504,7 @@ impl Inner {
             conn, network, host, spec, image, size, &name, &mac, ip, plug,
         );
         if result.is_err() {
-            self.remove_instance(conn, network, &name);
+            self.remove_instance(conn, host, network, &name);
         }
         result
     }
@@ -501,18 +523,11 @@ impl Inner {
         ip: Ipv4Addr,
         plug: Plug,
     ) -> Result<InstanceView> {
-        let dir = self.instances_dir.join(name);
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| Error::internal(format!("creating {}: {e}", dir.display())))?;
-        let disk = match image.disk() {
-            Some(_) => {
-                let overlay = dir.join("root.qcow2");
-                images::clone_disk(image, &overlay)?;
-                Some(overlay)
-            }
-            None => None,
+        let files = match &host.pool {
+            None => self.local_files(image, name)?,
+            Some((pool, path)) => self.pooled_files(conn, pool, path, spec, image, name)?,
         };
-        let boot = match image.kernel() {
+        let boot = match files.kernel {
             Some(kernel) => {
                 let cmdline = image
                     .manifest
@@ -526,7 +541,7 @@ impl Inner {
                 };
                 Boot::Kernel {
                     kernel,
-                    initrd: image.initrd(),
+                    initrd: files.initrd,
                     cmdline,
                 }
             }
@@ -558,9 +573,9 @@ impl Inner {
             vcpus: size.vcpus,
             memory_mib: size.memory_mib,
             boot,
-            disk,
+            disk: files.disk,
             plug: plug.clone(),
-            console_log: dir.join("console.log"),
+            console_log: files.console_log,
             meta: meta.clone(),
         });
         // On a tenant subnet, the subnet's own DHCP server holds the lease.
@@ -583,9 +598,77 @@ impl Inner {
         Ok(self.view(name, meta, InstanceState::Pending))
     }
 
+    /// The instance's files on this machine (the host sees them): a
+    /// directory with its disk's overlay and its console log.
+    fn local_files(&self, image: &StoredImage, name: &str) -> Result<InstanceFiles> {
+        let dir = self.instances_dir.join(name);
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| Error::internal(format!("creating {}: {e}", dir.display())))?;
+        let disk = match image.disk() {
+            Some(_) => {
+                let overlay = dir.join("root.qcow2");
+                images::clone_disk(image, &overlay)?;
+                Some(overlay)
+            }
+            None => None,
+        };
+        Ok(InstanceFiles {
+            kernel: image.kernel(),
+            initrd: image.initrd(),
+            disk,
+            console_log: dir.join("console.log"),
+        })
+    }
+
+    /// The instance's files on a host that does not see this machine's: the
+    /// image's files uploaded into the host's pool (once per image), an
+    /// overlay volume of its disk, the console log in the pool's directory.
+    fn pooled_files(
+        &self,
+        conn: &Connect,
+        pool_name: &str,
+        pool_path: &std::path::Path,
+        spec: &LaunchSpec,
+        image: &StoredImage,
+        name: &str,
+    ) -> Result<InstanceFiles> {
+        let pool = pool::ensure(conn, pool_name, pool_path)?;
+        let upload = |role: &str, local: PathBuf| {
+            pool::upload(
+                conn,
+                &pool,
+                &format!("image-{}-{role}", spec.image_id),
+                &local,
+            )
+        };
+        let kernel = image.kernel().map(|k| upload("kernel", k)).transpose()?;
+        let initrd = image.initrd().map(|i| upload("initrd", i)).transpose()?;
+        let disk = match (image.disk(), image.manifest.disk_format.as_deref()) {
+            (Some(local), Some(format)) => {
+                let backing = upload("disk", local.clone())?;
+                let size = images::disk_virtual_size(&local)?;
+                Some(pool::overlay(
+                    &pool,
+                    &format!("{name}-root.qcow2"),
+                    &backing,
+                    format,
+                    size,
+                )?)
+            }
+            _ => None,
+        };
+        let directory = PathBuf::from(pool::directory(&pool)?);
+        Ok(InstanceFiles {
+            kernel: kernel.map(PathBuf::from),
+            initrd: initrd.map(PathBuf::from),
+            disk: disk.map(PathBuf::from),
+            console_log: directory.join(console_log_name(name)),
+        })
+    }
+
     /// Removes every trace of an instance: domain, lease, files. Tolerates
     /// any of them being gone already.
-    fn remove_instance(&self, conn: &Connect, network: &Network, name: &str) {
+    fn remove_instance(&self, conn: &Connect, host: &Host, network: &Network, name: &str) {
         if let Ok(domain) = Domain::lookup_by_name(conn, name) {
             if domain.is_active().unwrap_or(false) {
                 let _ = domain.destroy();
@@ -599,6 +682,14 @@ impl Inner {
                 if let Err(error) = network::remove_lease(network, lease) {
                     tracing::warn!(domain = %name, %error, "removing the lease failed");
                 }
+            }
+        }
+        if let Some((pool, _)) = &host.pool {
+            if let Ok(pool) = virt::storage_pool::StoragePool::lookup_by_name(conn, pool) {
+                pool::remove(
+                    &pool,
+                    &[format!("{name}-root.qcow2"), console_log_name(name)],
+                );
             }
         }
         let _ = std::fs::remove_dir_all(self.instances_dir.join(name));
@@ -739,7 +830,7 @@ impl Inner {
             let previous = self.state_of(name, &domain);
             drop(domain);
             host.with_conn(|conn| {
-                self.remove_instance(conn, &self.network(conn)?, name);
+                self.remove_instance(conn, host, &self.network(conn)?, name);
                 Ok(())
             })?;
             tracing::info!(host = %host.name, domain = %name, "instance terminated");
@@ -805,9 +896,12 @@ impl Inner {
         let Some((host, _, _)) = self.find(name)? else {
             return Err(Error::not_found(ResourceKind::Instance, name));
         };
-        if !host.is_on_this_machine() {
-            // The log is on that host's disk (shared instance storage not assumed).
-            return Ok((Vec::new(), None));
+        if let Some((pool, path)) = &host.pool {
+            let bytes = host.with_conn(|conn| {
+                let pool = pool::ensure(conn, pool, path)?;
+                pool::read_tail(conn, &pool, &console_log_name(name), CONSOLE_TAIL)
+            })?;
+            return Ok((bytes, None));
         }
         let path = self.instances_dir.join(name).join("console.log");
         let Ok(mut file) = std::fs::File::open(&path) else {
@@ -825,6 +919,19 @@ impl Inner {
         });
         Ok((bytes, captured))
     }
+}
+
+/// Where an instance's files are, as its host sees them.
+struct InstanceFiles {
+    kernel: Option<PathBuf>,
+    initrd: Option<PathBuf>,
+    disk: Option<PathBuf>,
+    console_log: PathBuf,
+}
+
+/// An instance's console log in its host's pool.
+fn console_log_name(name: &str) -> String {
+    format!("{name}.console.log")
 }
 
 /// Where a new instance's address comes from.
