@@ -50,6 +50,40 @@ async fn wait_for_state(compute: &LibvirtCompute, id: &str, state: InstanceState
     }
 }
 
+/// Puts the test image's kernel and initrd (and an empty qcow2 disk of
+/// `disk_size`) in upload `upload`.
+fn stage_test_image(compute: &LibvirtCompute, upload: &str, disk_size: Option<&str>) {
+    let images = compute.images();
+    for (file, role) in [("vmlinuz", "kernel"), ("initrd.cpio.gz", "initrd")] {
+        std::fs::copy(
+            image_dir().join(file),
+            images.upload_path(upload, role).unwrap(),
+        )
+        .unwrap();
+    }
+    if let Some(size) = disk_size {
+        let made = std::process::Command::new("qemu-img")
+            .args(["create", "-q", "-f", "qcow2"])
+            .arg(images.upload_path(upload, "disk").unwrap())
+            .arg(size)
+            .status()
+            .unwrap();
+        assert!(made.success());
+    }
+}
+
+fn commit_test_image(compute: &LibvirtCompute, upload: &str, image_id: &str) {
+    compute
+        .images()
+        .commit(
+            upload,
+            image_id,
+            Some("console=ttyS0 quiet panic=-1".into()),
+            "x86_64",
+        )
+        .unwrap();
+}
+
 /// Removes a domain even when the test fails half-way.
 struct Cleanup(String);
 
@@ -93,25 +127,8 @@ async fn a_guest_boots_stops_starts_and_terminates() {
         .await
         .unwrap()
         .expect("libvirt");
-    let images = compute.images();
-    std::fs::copy(
-        image_dir().join("vmlinuz"),
-        images.upload_path("u1", "kernel").unwrap(),
-    )
-    .unwrap();
-    std::fs::copy(
-        image_dir().join("initrd.cpio.gz"),
-        images.upload_path("u1", "initrd").unwrap(),
-    )
-    .unwrap();
-    images
-        .commit(
-            "u1",
-            "ami-0123456789abcdef0",
-            Some("console=ttyS0 quiet panic=-1".into()),
-            "x86_64",
-        )
-        .unwrap();
+    stage_test_image(&compute, "u1", None);
+    commit_test_image(&compute, "u1", "ami-0123456789abcdef0");
 
     let views = compute
         .run_instances(&LaunchSpec {
@@ -233,33 +250,9 @@ async fn a_guest_on_a_host_without_shared_files_boots_from_its_storage_pool() {
         .await
         .unwrap()
         .expect("libvirt");
-    let images = compute.images();
-    std::fs::copy(
-        image_dir().join("vmlinuz"),
-        images.upload_path("u2", "kernel").unwrap(),
-    )
-    .unwrap();
-    std::fs::copy(
-        image_dir().join("initrd.cpio.gz"),
-        images.upload_path("u2", "initrd").unwrap(),
-    )
-    .unwrap();
-    // A data disk, to show instance disks are made on the host from the image's.
-    let made = std::process::Command::new("qemu-img")
-        .args(["create", "-q", "-f", "qcow2"])
-        .arg(images.upload_path("u2", "disk").unwrap())
-        .arg("64M")
-        .status()
-        .unwrap();
-    assert!(made.success());
-    images
-        .commit(
-            "u2",
-            "ami-0fedcba9876543210",
-            Some("console=ttyS0 quiet panic=-1".into()),
-            "x86_64",
-        )
-        .unwrap();
+    // A data disk too, to show instance disks are made on the host from the image's.
+    stage_test_image(&compute, "u2", Some("64M"));
+    commit_test_image(&compute, "u2", "ami-0fedcba9876543210");
     let launch = LaunchSpec {
         image_id: "ami-0fedcba9876543210".into(),
         instance_type: "t3.nano".into(),

@@ -103,6 +103,27 @@ async fn instances_spread_over_hosts_until_capacity_runs_out() {
     }
     let ids: Vec<String> = both.iter().map(|v| v.remote_id.clone()).collect();
     assert_eq!(compute.describe_instances(&ids).await.unwrap().len(), 2);
+    // Tenant subnets reach only hosts on this machine; these are not.
+    let on_subnet = LaunchSpec {
+        network: Some(cloud::NetworkAttachment {
+            bridge: "skb1000".into(),
+            mtu: Some(1450),
+            interfaces: vec![cloud::Interface {
+                mac: "02:00:0a:00:00:05".into(),
+                ip: "10.0.0.5".into(),
+            }],
+        }),
+        ..spec(1, None)
+    };
+    match compute.run_instances(&on_subnet).await {
+        Err(Error::Unavailable(message)) => {
+            assert!(
+                message.contains("tenant subnets") && message.contains("h1, h2"),
+                "{message}"
+            )
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
 
     // Room again once one is gone; an instance is found on whichever host has it.
     compute.terminate_instances(&ids[..1]).await.unwrap();

@@ -72,18 +72,31 @@ pub async fn put(
             })
         })
         .collect::<S3Result<Vec<_>>>()?;
-    let version_id = s3
-        .federation
-        .set_object_tags(
-            &principal.tenant,
-            &input.bucket,
-            &input.key,
-            input.version_id.as_deref(),
-            &tags,
-        )
-        .await
-        .map_err(s3_error)?;
+    let version_id = replace(
+        s3,
+        &principal,
+        &input.bucket,
+        &input.key,
+        input.version_id,
+        &tags,
+    )
+    .await?;
     Ok(S3Response::new(PutObjectTaggingOutput { version_id }))
+}
+
+/// Sets the tags of a version (the current one unless `version_id`); returns its ID.
+async fn replace(
+    s3: &SkyportS3,
+    principal: &federation::Principal,
+    bucket: &str,
+    key: &str,
+    version_id: Option<String>,
+    tags: &[cloud::types::Tag],
+) -> S3Result<Option<String>> {
+    s3.federation
+        .set_object_tags(&principal.tenant, bucket, key, version_id.as_deref(), tags)
+        .await
+        .map_err(s3_error)
 }
 
 /// DeleteObjectTagging: removes every tag of the version.
@@ -93,17 +106,15 @@ pub async fn delete(
 ) -> S3Result<S3Response<DeleteObjectTaggingOutput>> {
     let principal = s3.principal(&req).await?;
     let input = req.input;
-    let version_id = s3
-        .federation
-        .set_object_tags(
-            &principal.tenant,
-            &input.bucket,
-            &input.key,
-            input.version_id.as_deref(),
-            &[],
-        )
-        .await
-        .map_err(s3_error)?;
+    let version_id = replace(
+        s3,
+        &principal,
+        &input.bucket,
+        &input.key,
+        input.version_id,
+        &[],
+    )
+    .await?;
     Ok(S3Response::new(DeleteObjectTaggingOutput { version_id }))
 }
 

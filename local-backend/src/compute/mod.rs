@@ -399,8 +399,28 @@ impl Inner {
             cpu: self.config.cpu_allocation_ratio,
             ram: self.config.ram_allocation_ratio,
         };
+        let mut loads = self.loads();
+        if spec.network.is_some() {
+            // Tenant subnets' bridges exist where the fabric runs (this
+            // machine and its namespaces); hosts on other machines need a
+            // network agent that does not exist yet.
+            let mut left_out = Vec::new();
+            for (load, host) in loads.iter_mut().zip(&self.hosts) {
+                if !host.is_on_this_machine() {
+                    (load.vcpus, load.memory_mib) = (0, 0);
+                    left_out.push(host.name.as_str());
+                }
+            }
+            if left_out.len() == self.hosts.len() {
+                return Err(Error::Unavailable(format!(
+                    "insufficient capacity: instances on tenant subnets run only on compute hosts on \
+                     this machine, and {} are not (or launch with [network] enabled = false)",
+                    left_out.join(", ")
+                )));
+            }
+        }
         let chosen = scheduler::place(
-            &self.loads(),
+            &loads,
             size,
             spec.count,
             spec.availability_zone.as_deref(),
