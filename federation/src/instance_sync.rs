@@ -40,15 +40,8 @@ impl Federation {
     /// powered itself off, an instance the target lost — shows within one
     /// sync interval. Returns how many instances were asked about.
     pub async fn sync_instances(&self) -> Result<usize> {
-        let rows = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM instances WHERE state <> 'terminated'"
-        ))
-        .fetch_all(self.db.pool())
-        .await
-        .map_err(db_err)?
-        .iter()
-        .map(row_of)
-        .collect::<Result<Vec<_>>>()?;
+        let sql = format!("SELECT {COLUMNS} FROM instances WHERE state <> 'terminated'");
+        let rows = self.fetch_rows(sqlx::query(&sql)).await?;
         let count = rows.len();
         self.refresh_all(rows).await;
         Ok(count)
@@ -58,21 +51,30 @@ impl Federation {
     /// domain) after its host reported a lifecycle change.
     pub async fn local_instance_changed(&self, remote_id: &str) -> Result<()> {
         let target = self.placement.local_target().to_string();
-        let rows = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM instances WHERE target = $1 AND remote_id = $2 AND state <> 'terminated'",
-        ))
-        .bind(&target)
-        .bind(remote_id)
-        .fetch_all(self.db.pool())
-        .await
-        .map_err(db_err)?
-        .iter()
-        .map(row_of)
-        .collect::<Result<Vec<_>>>()?;
+        let sql = format!(
+            "SELECT {COLUMNS} FROM instances WHERE target = $1 AND remote_id = $2 AND state <> 'terminated'"
+        );
+        let rows = self
+            .fetch_rows(sqlx::query(&sql).bind(&target).bind(remote_id))
+            .await?;
         if !rows.is_empty() {
             self.refresh(target, rows).await;
         }
         Ok(())
+    }
+
+    /// The instance rows a query selects (`SELECT {COLUMNS} …`).
+    async fn fetch_rows<'q>(
+        &self,
+        query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    ) -> Result<Vec<Row>> {
+        query
+            .fetch_all(self.db.pool())
+            .await
+            .map_err(db_err)?
+            .iter()
+            .map(row_of)
+            .collect()
     }
 
     /// Asks one target about `rows` and stores what it says; on failure keeps the

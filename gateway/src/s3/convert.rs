@@ -163,3 +163,28 @@ pub fn maybe_encode(value: String, encode: bool) -> String {
 pub fn error(code: S3ErrorCode, message: &str) -> S3Error {
     S3Error::with_message(code, message.to_string())
 }
+
+/// Tags as S3's `TagSet` carries them.
+pub fn tag_set(tags: Vec<cloud::types::Tag>) -> Vec<s3s::dto::Tag> {
+    tags.into_iter()
+        .map(|t| s3s::dto::Tag {
+            key: Some(t.key),
+            value: Some(t.value),
+        })
+        .collect()
+}
+
+/// A request's `TagSet`; a tag without a key is MalformedXML.
+pub fn tags_of(tag_set: Vec<s3s::dto::Tag>) -> s3s::S3Result<Vec<cloud::types::Tag>> {
+    tag_set
+        .into_iter()
+        .map(|tag| {
+            Ok(cloud::types::Tag {
+                key: tag
+                    .key
+                    .ok_or_else(|| s3s::s3_error!(MalformedXML, "each Tag needs a Key"))?,
+                value: tag.value.unwrap_or_default(),
+            })
+        })
+        .collect()
+}

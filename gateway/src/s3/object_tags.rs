@@ -3,9 +3,9 @@
 
 use federation::object_tags::validate_object_tags;
 use s3s::dto::*;
-use s3s::{s3_error, S3Request, S3Response, S3Result};
+use s3s::{S3Request, S3Response, S3Result};
 
-use super::SkyportS3;
+use super::{convert, SkyportS3};
 use crate::error::s3_error;
 
 /// Reads `x-amz-tagging` (`k1=v1&k2=v2`, URL-encoded, as PutObject,
@@ -39,15 +39,7 @@ pub async fn get(
         .await
         .map_err(s3_error)?;
     Ok(S3Response::new(GetObjectTaggingOutput {
-        tag_set: info
-            .meta
-            .tags
-            .into_iter()
-            .map(|t| Tag {
-                key: Some(t.key),
-                value: Some(t.value),
-            })
-            .collect(),
+        tag_set: convert::tag_set(info.meta.tags),
         version_id: info.version_id,
     }))
 }
@@ -59,19 +51,7 @@ pub async fn put(
 ) -> S3Result<S3Response<PutObjectTaggingOutput>> {
     let principal = s3.principal(&req).await?;
     let input = req.input;
-    let tags = input
-        .tagging
-        .tag_set
-        .into_iter()
-        .map(|tag| {
-            Ok(cloud::types::Tag {
-                key: tag
-                    .key
-                    .ok_or_else(|| s3_error!(MalformedXML, "each Tag needs a Key"))?,
-                value: tag.value.unwrap_or_default(),
-            })
-        })
-        .collect::<S3Result<Vec<_>>>()?;
+    let tags = convert::tags_of(input.tagging.tag_set)?;
     let version_id = replace(
         s3,
         &principal,

@@ -382,14 +382,9 @@ pub async fn get_bucket_tagging(
     if tags.is_empty() {
         return Err(s3_error!(NoSuchTagSet, "The TagSet does not exist"));
     }
-    let tag_set = tags
-        .into_iter()
-        .map(|t| Tag {
-            key: Some(t.key),
-            value: Some(t.value),
-        })
-        .collect();
-    Ok(S3Response::new(GetBucketTaggingOutput { tag_set }))
+    Ok(S3Response::new(GetBucketTaggingOutput {
+        tag_set: super::convert::tag_set(tags),
+    }))
 }
 
 /// PutBucketTagging: replaces the tenant's tags (`skyport:` keys are reserved).
@@ -399,21 +394,16 @@ pub async fn put_bucket_tagging(
 ) -> S3Result<S3Response<PutBucketTaggingOutput>> {
     let principal = s3.principal(&req).await?;
     let input = req.input;
-    let mut tags = Vec::with_capacity(input.tagging.tag_set.len());
-    for tag in input.tagging.tag_set {
-        let key = tag
-            .key
-            .ok_or_else(|| s3_error!(MalformedXML, "each Tag needs a Key"))?;
-        if tags.iter().any(|t: &cloud::types::Tag| t.key == key) {
-            return Err(s3_error!(
-                InvalidTag,
-                "Cannot provide multiple Tags with the same key"
-            ));
-        }
-        tags.push(cloud::types::Tag {
-            key,
-            value: tag.value.unwrap_or_default(),
-        });
+    let tags = super::convert::tags_of(input.tagging.tag_set)?;
+    if tags
+        .iter()
+        .enumerate()
+        .any(|(at, t)| tags[..at].iter().any(|e| e.key == t.key))
+    {
+        return Err(s3_error!(
+            InvalidTag,
+            "Cannot provide multiple Tags with the same key"
+        ));
     }
     s3.federation
         .set_bucket_tags(&principal.tenant, &input.bucket, &tags)
