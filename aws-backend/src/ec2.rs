@@ -15,7 +15,7 @@ use crate::error::Error;
 use crate::target::AwsTarget;
 
 /// Most values one EC2 filter takes.
-const MAX_FILTER_VALUES: usize = 200;
+pub(crate) const MAX_FILTER_VALUES: usize = 200;
 
 #[async_trait]
 impl Compute for AwsTarget {
@@ -307,7 +307,7 @@ impl Compute for AwsTarget {
     }
 }
 
-fn missing(target: &str, what: &str) -> Error {
+pub(crate) fn missing(target: &str, what: &str) -> Error {
     Error::BadResponse {
         target: target.to_owned(),
         detail: format!("{what} is missing"),
@@ -521,6 +521,6 @@ fn image_view(target: &str, image: &Image) -> Result<ImageView, Error> {
     })
 }
 
-fn rfc3339(time: &DateTime) -> Option<String> {
+pub(crate) fn rfc3339(time: &DateTime) -> Option<String> {
     time.fmt(DateTimeFormat::DateTime).ok()
 }

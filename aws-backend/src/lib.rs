@@ -39,6 +39,7 @@ mod remote;
 mod retry_after;
 mod s3;
 mod target;
+mod volumes;
 
 pub use config::TargetConfig;
 pub use error::Error;

@@ -38,6 +38,19 @@ pub enum Error {
     /// of a running instance).
     #[error("{0}")]
     IncorrectState(String),
+    /// The volume is not in a state that allows this (attaching an in-use
+    /// volume, detaching an available one).
+    #[error("{0}")]
+    IncorrectVolumeState(String),
+    /// The volume is attached to an instance.
+    #[error("{0}")]
+    VolumeInUse(String),
+    /// DetachVolume named an instance or device the volume is not attached to.
+    #[error("{0}")]
+    AttachmentNotFound(String),
+    /// The volume and the instance (or snapshot) live on different targets or zones.
+    #[error("{0}")]
+    ZoneMismatch(String),
     /// The caller is not allowed to do this.
     #[error("{0}")]
     AccessDenied(String),

@@ -17,6 +17,8 @@ pub enum ResourceKind {
     MultipartUpload,
     Instance,
     Reservation,
+    Volume,
+    Snapshot,
     Image,
     Vpc,
     Subnet,
@@ -45,6 +47,8 @@ impl ResourceKind {
             ResourceKind::MultipartUpload => "upload",
             ResourceKind::Instance => "i",
             ResourceKind::Reservation => "r",
+            ResourceKind::Volume => "vol",
+            ResourceKind::Snapshot => "snap",
             ResourceKind::Image => "ami",
             ResourceKind::Vpc => "vpc",
             ResourceKind::Subnet => "subnet",
@@ -73,6 +77,8 @@ impl ResourceKind {
             ResourceKind::MultipartUpload => "multipart-upload",
             ResourceKind::Instance => "instance",
             ResourceKind::Reservation => "reservation",
+            ResourceKind::Volume => "volume",
+            ResourceKind::Snapshot => "snapshot",
             ResourceKind::Image => "image",
             ResourceKind::Vpc => "vpc",
             ResourceKind::Subnet => "subnet",
@@ -100,6 +106,8 @@ impl ResourceKind {
             ResourceKind::SecurityGroup,
             ResourceKind::SecurityGroupRule,
             ResourceKind::Instance,
+            ResourceKind::Volume,
+            ResourceKind::Snapshot,
             ResourceKind::Image,
             ResourceKind::Vpc,
             ResourceKind::Subnet,
@@ -134,6 +142,8 @@ impl fmt::Display for ResourceKind {
             ResourceKind::MultipartUpload => "multipart upload",
             ResourceKind::Instance => "instance",
             ResourceKind::Reservation => "reservation",
+            ResourceKind::Volume => "volume",
+            ResourceKind::Snapshot => "snapshot",
             ResourceKind::Image => "image",
             ResourceKind::Vpc => "VPC",
             ResourceKind::Subnet => "subnet",
@@ -167,7 +177,8 @@ mod tests {
             Some(ResourceKind::KeyPair)
         );
         assert_eq!(ResourceKind::of_id("sg-xyz"), None);
-        assert_eq!(ResourceKind::of_id("vol-0123"), None);
+        assert_eq!(ResourceKind::of_id("vol-0123"), Some(ResourceKind::Volume));
+        assert_eq!(ResourceKind::of_id("vol-xyz"), None);
         assert_eq!(
             ResourceKind::of_id("i-0123456789abcdef0"),
             Some(ResourceKind::Instance)

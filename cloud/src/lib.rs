@@ -13,6 +13,7 @@ pub mod network_plan;
 pub mod object_store;
 pub mod target;
 pub mod types;
+pub mod volumes;
 
 pub use compute::{
     Compute, ImageView, InstanceState, InstanceView, Interface, LaunchSpec, NetworkAttachment,
@@ -22,3 +23,4 @@ pub use error::{Error, Result};
 pub use ids::ResourceKind;
 pub use object_store::{ByteStream, ObjectStore, StoredBlob};
 pub use target::RemoteTarget;
+pub use volumes::{AttachmentView, BlockStorage, SnapshotView, VolumeSpec, VolumeView};

@@ -6,10 +6,12 @@ use async_trait::async_trait;
 
 use crate::compute::Compute;
 use crate::error::Result;
+use crate::volumes::BlockStorage;
 
-/// A remote target: its compute, its bucket registry, and its health.
+/// A remote target: its compute, its block storage, its bucket registry, and
+/// its health.
 #[async_trait]
-pub trait RemoteTarget: Compute {
+pub trait RemoteTarget: Compute + BlockStorage {
     /// The target's name, as policies call it.
     fn name(&self) -> &str;
     /// False while calls to the target are failing (circuit open).

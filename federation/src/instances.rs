@@ -443,17 +443,14 @@ impl Federation {
                     .map_err(db_err)?;
                 }
             }
-            for tag in &instance.tags {
-                sqlx::query("INSERT INTO tags (tenant_id, resource_id, resource_type, tag_key, tag_value) VALUES ($1, $2, $3, $4, $5)")
-                    .bind(&tenant.id)
-                    .bind(&instance.id)
-                    .bind(ResourceKind::Instance.ec2_type())
-                    .bind(&tag.key)
-                    .bind(&tag.value)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db_err)?;
-            }
+            crate::tags::insert_tags(
+                &mut tx,
+                tenant,
+                &instance.id,
+                ResourceKind::Instance,
+                &instance.tags,
+            )
+            .await?;
             Self::record_placement(
                 &mut tx,
                 tenant,

@@ -33,10 +33,12 @@ mod remote_groups;
 pub mod route_tables;
 pub mod sealing;
 pub mod security_groups;
+pub mod snapshots;
 pub mod subnets;
 pub mod tags;
 pub mod tenants;
 pub mod versions;
+pub mod volumes;
 pub mod vpcs;
 
 use std::sync::Arc;

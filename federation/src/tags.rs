@@ -38,6 +38,28 @@ pub(crate) fn validate_tag(tag: &Tag) -> Result<()> {
     Ok(())
 }
 
+/// Stores a new resource's tags, in the transaction that registers it.
+pub(crate) async fn insert_tags(
+    connection: &mut sqlx::AnyConnection,
+    tenant: &Tenant,
+    resource_id: &str,
+    kind: ResourceKind,
+    tags: &[Tag],
+) -> Result<()> {
+    for tag in tags {
+        sqlx::query("INSERT INTO tags (tenant_id, resource_id, resource_type, tag_key, tag_value) VALUES ($1, $2, $3, $4, $5)")
+            .bind(&tenant.id)
+            .bind(resource_id)
+            .bind(kind.ec2_type())
+            .bind(&tag.key)
+            .bind(&tag.value)
+            .execute(&mut *connection)
+            .await
+            .map_err(db_err)?;
+    }
+    Ok(())
+}
+
 /// A tag to remove: by key alone, or only when it has this value.
 #[derive(Debug, Clone)]
 pub struct TagRemoval {
@@ -69,6 +91,8 @@ impl Federation {
             }
             ResourceKind::RouteTable => self.route_table(tenant, resource_id).await.is_ok(),
             ResourceKind::ElasticIp => self.address(tenant, resource_id).await.is_ok(),
+            ResourceKind::Volume => self.volume_row(tenant, resource_id).await.is_ok(),
+            ResourceKind::Snapshot => self.snapshot_row(tenant, resource_id).await.is_ok(),
             _ => false,
         };
         if exists {

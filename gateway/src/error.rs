@@ -40,6 +40,17 @@ impl Ec2Error {
     }
 }
 
+/// CreateVolume's errors: a placement that found no target able to take the
+/// volume is EC2's `InsufficientVolumeCapacity` rather than the instance code.
+pub fn volume_error(error: Error) -> Ec2Error {
+    let unavailable = matches!(error, Error::Unavailable(_));
+    let mut wire = Ec2Error::from(error);
+    if unavailable {
+        wire.code = "InsufficientVolumeCapacity".into();
+    }
+    wire
+}
+
 fn not_found_code(kind: ResourceKind) -> &'static str {
     match kind {
         ResourceKind::KeyPair => "InvalidKeyPair.NotFound",
@@ -57,6 +68,8 @@ fn not_found_code(kind: ResourceKind) -> &'static str {
         ResourceKind::ElasticIp => "InvalidAllocationID.NotFound",
         ResourceKind::Route => "InvalidRoute.NotFound",
         ResourceKind::NetworkInterface => "InvalidNetworkInterfaceID.NotFound",
+        ResourceKind::Volume => "InvalidVolume.NotFound",
+        ResourceKind::Snapshot => "InvalidSnapshot.NotFound",
         _ => "InvalidID.NotFound",
     }
 }
@@ -105,6 +118,8 @@ impl From<Error> for Ec2Error {
                     ResourceKind::NetworkInterface => {
                         format!("The networkInterface ID '{id}' does not exist")
                     }
+                    ResourceKind::Volume => format!("The volume '{id}' does not exist."),
+                    ResourceKind::Snapshot => format!("The snapshot '{id}' does not exist."),
                     _ => message,
                 };
                 Ec2Error::bad_request(not_found_code(kind), message)
@@ -153,11 +168,21 @@ impl From<Error> for Ec2Error {
             Error::DeleteMarker(_) => Ec2Error::bad_request("InvalidRequest", message),
             Error::AddressInUse(_) => Ec2Error::bad_request("InvalidIPAddress.InUse", message),
             Error::IncorrectState(_) => Ec2Error::bad_request("IncorrectInstanceState", message),
+            Error::IncorrectVolumeState(_) => Ec2Error::bad_request("IncorrectState", message),
+            Error::VolumeInUse(_) => Ec2Error::bad_request("VolumeInUse", message),
+            Error::AttachmentNotFound(_) => {
+                Ec2Error::bad_request("InvalidAttachment.NotFound", message)
+            }
+            Error::ZoneMismatch(_) => Ec2Error::bad_request("InvalidVolume.ZoneMismatch", message),
             Error::CannotDelete(_) => Ec2Error::bad_request("CannotDelete", message),
             Error::QuotaExceeded {
                 resource: "instances",
                 ..
             } => Ec2Error::bad_request("InstanceLimitExceeded", message),
+            Error::QuotaExceeded {
+                resource: "volume GiB",
+                ..
+            } => Ec2Error::bad_request("VolumeLimitExceeded", message),
             Error::QuotaExceeded { .. } => Ec2Error::bad_request("ResourceLimitExceeded", message),
             Error::AccessDenied(_) => Ec2Error {
                 status: StatusCode::FORBIDDEN,
@@ -298,7 +323,11 @@ pub fn s3_error(error: Error) -> S3Error {
         | Error::SegmentsExhausted => S3ErrorCode::InvalidRequest,
         Error::InvalidTag(_) => S3ErrorCode::InvalidTag,
         Error::DeleteMarker(_) => S3ErrorCode::MethodNotAllowed,
-        Error::IncorrectState(_) => S3ErrorCode::InvalidRequest,
+        Error::IncorrectState(_)
+        | Error::IncorrectVolumeState(_)
+        | Error::VolumeInUse(_)
+        | Error::AttachmentNotFound(_)
+        | Error::ZoneMismatch(_) => S3ErrorCode::InvalidRequest,
         Error::PlacementRefused(_) => S3ErrorCode::InvalidLocationConstraint,
         Error::Unavailable(_) => S3ErrorCode::ServiceUnavailable,
         Error::Throttled(_) => S3ErrorCode::SlowDown,
@@ -327,6 +356,10 @@ pub fn admin_status(error: &Error) -> (StatusCode, &'static str) {
         | Error::BucketNotEmpty(_)
         | Error::CannotDelete(_)
         | Error::IncorrectState(_)
+        | Error::IncorrectVolumeState(_)
+        | Error::VolumeInUse(_)
+        | Error::AttachmentNotFound(_)
+        | Error::ZoneMismatch(_)
         | Error::BlockConflict(_)
         | Error::AlreadyAssociated(_)
         | Error::NotAttached(_)
@@ -452,6 +485,32 @@ mod tests {
             (
                 Error::not_found(ResourceKind::NetworkInterface, "eni-1"),
                 "InvalidNetworkInterfaceID.NotFound",
+                400,
+            ),
+            (
+                Error::not_found(ResourceKind::Volume, "vol-1"),
+                "InvalidVolume.NotFound",
+                400,
+            ),
+            (
+                Error::not_found(ResourceKind::Snapshot, "snap-1"),
+                "InvalidSnapshot.NotFound",
+                400,
+            ),
+            (
+                Error::IncorrectVolumeState("x".into()),
+                "IncorrectState",
+                400,
+            ),
+            (Error::VolumeInUse("x".into()), "VolumeInUse", 400),
+            (
+                Error::AttachmentNotFound("x".into()),
+                "InvalidAttachment.NotFound",
+                400,
+            ),
+            (
+                Error::ZoneMismatch("x".into()),
+                "InvalidVolume.ZoneMismatch",
                 400,
             ),
             (

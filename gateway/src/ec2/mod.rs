@@ -15,8 +15,10 @@ pub mod page;
 pub mod params;
 pub mod route_tables;
 pub mod security_groups;
+pub mod snapshots;
 pub mod subnets;
 pub mod tags;
+pub mod volumes;
 pub mod vpcs;
 pub mod xml;
 
@@ -139,6 +141,14 @@ actions! {
     DisassociateAddress => addresses::disassociate_address,
     ReleaseAddress => addresses::release_address,
     DescribeNetworkInterfaces => network_interfaces::describe_network_interfaces,
+    CreateVolume => volumes::create_volume,
+    DescribeVolumes => volumes::describe_volumes,
+    DeleteVolume => volumes::delete_volume,
+    AttachVolume => volumes::attach_volume,
+    DetachVolume => volumes::detach_volume,
+    CreateSnapshot => snapshots::create_snapshot,
+    DescribeSnapshots => snapshots::describe_snapshots,
+    DeleteSnapshot => snapshots::delete_snapshot,
 }
 
 impl Action {
@@ -154,12 +164,7 @@ impl Action {
 /// EC2 actions a user may reasonably expect that this build does not serve yet:
 /// they get `UnsupportedOperation` rather than `InvalidAction`, which would
 /// suggest a typo.
-pub const NOT_YET: &[&str] = &[
-    "CreateNetworkInterface",
-    "CreateVolume",
-    "DescribeVolumes",
-    "AttachVolume",
-];
+pub const NOT_YET: &[&str] = &["CreateNetworkInterface", "ModifyVolume", "CopySnapshot"];
 
 #[cfg(test)]
 mod tests {

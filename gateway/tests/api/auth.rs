@@ -83,7 +83,8 @@ async fn malformed_requests_are_client_errors() {
     let now = time::OffsetDateTime::now_utc();
     let cases = [
         ("Action=LaunchMissiles&Version=2016-11-15", "InvalidAction"),
-        ("Action=DescribeVolumes&Version=2016-11-15", "UnsupportedOperation"),
+        ("Action=ModifyVolume&Version=2016-11-15", "UnsupportedOperation"),
+        ("Action=CreateVolume&Version=2016-11-15&AvailabilityZone=z&Size=1", "Unsupported"),
         ("Action=RunInstances&Version=2016-11-15&ImageId=ami-1&MinCount=1&MaxCount=1", "Unsupported"),
         ("Version=2016-11-15&Action=CreateKeyPair", "MissingParameter"),
         ("Action=DescribeRegions&Bogus=1", "UnknownParameter"),

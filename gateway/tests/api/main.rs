@@ -18,4 +18,5 @@ mod raw;
 mod security_groups;
 mod tags;
 mod versioning;
+mod volumes;
 mod vpcs;

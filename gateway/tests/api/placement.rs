@@ -44,14 +44,14 @@ name = "cost-first"
 rank = ["cheapest"]
 "#;
 
-struct Site {
-    server: Server,
-    tokyo: Moto,
-    virginia: Moto,
+pub(crate) struct Site {
+    pub(crate) server: Server,
+    pub(crate) tokyo: Moto,
+    pub(crate) virginia: Moto,
     policy_dir: tempfile::TempDir,
 }
 
-async fn site() -> Site {
+pub(crate) async fn site() -> Site {
     site_with("").await
 }
 
@@ -76,7 +76,7 @@ async fn site_with(extra_config: &str) -> Site {
     }
 }
 
-fn tag_spec(resource: ResourceType, tags: &[(&str, &str)]) -> TagSpecification {
+pub(crate) fn tag_spec(resource: ResourceType, tags: &[(&str, &str)]) -> TagSpecification {
     let mut spec = TagSpecification::builder().resource_type(resource);
     for (key, value) in tags {
         spec = spec.tags(Tag::builder().key(*key).value(*value).build());
@@ -84,7 +84,7 @@ fn tag_spec(resource: ResourceType, tags: &[(&str, &str)]) -> TagSpecification {
     spec.build()
 }
 
-async fn run(site: &Site, image: &str, tags: &[(&str, &str)]) -> Result<String, String> {
+pub(crate) async fn run(site: &Site, image: &str, tags: &[(&str, &str)]) -> Result<String, String> {
     let ec2 = site.server.ec2(&site.server.admin_keys());
     let mut request = ec2
         .run_instances()
@@ -122,7 +122,7 @@ async fn get_bytes(
     got.body.collect().await.unwrap().into_bytes().to_vec()
 }
 
-fn placement_of(server: &Server, id: &str) -> String {
+pub(crate) fn placement_of(server: &Server, id: &str) -> String {
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_skyport"))
         .args(["admin", "--endpoint", &server.endpoint, "--data-dir"])
         .arg(&server.data_dir)
