@@ -283,14 +283,29 @@ impl Compute for AwsTarget {
     #[tracing::instrument(skip_all, fields(backend = %self.name(), count = image_ids.len()))]
     async fn describe_images(&self, image_ids: &[String]) -> cloud::Result<Vec<ImageView>> {
         let ids = (!image_ids.is_empty()).then(|| image_ids.to_vec());
+        self.images(ids, None).await
+    }
+}
+
+impl AwsTarget {
+    /// The images of `owners` (see `cloud::RemoteTarget::images_owned_by`).
+    #[tracing::instrument(skip_all, fields(backend = %self.name()))]
+    pub async fn images_owned_by(&self, owners: &[String]) -> cloud::Result<Vec<ImageView>> {
+        self.images(None, Some(owners.to_vec())).await
+    }
+
+    /// Every page of a DescribeImages.
+    async fn images(
+        &self,
+        ids: Option<Vec<String>>,
+        owners: Option<Vec<String>>,
+    ) -> cloud::Result<Vec<ImageView>> {
         let mut views = Vec::new();
         let mut next_token = None;
         loop {
-            let call = self
-                .clients
-                .ec2
-                .describe_images()
+            let call = (self.clients.ec2.describe_images())
                 .set_image_ids(ids.clone())
+                .set_owners(owners.clone())
                 .set_next_token(next_token);
             let output = call.send().await.map_err(|error| self.fail(error))?;
             for image in output.images() {

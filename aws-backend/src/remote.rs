@@ -22,6 +22,10 @@ impl cloud::RemoteTarget for AwsTarget {
         AwsTarget::probe(self).await
     }
 
+    async fn images_owned_by(&self, owners: &[String]) -> cloud::Result<Vec<cloud::ImageView>> {
+        AwsTarget::images_owned_by(self, owners).await
+    }
+
     fn remote_bucket_name(&self, bucket: &str) -> String {
         AwsTarget::remote_bucket_name(self, bucket)
     }

@@ -21,6 +21,9 @@ pub trait RemoteTarget: Compute + BlockStorage {
     /// One cheap call, allowed through even when the circuit is open, to learn
     /// whether the target is back.
     async fn probe(&self) -> Result<()>;
+    /// The target's images owned by `owners` (account IDs, or `amazon`,
+    /// `aws-marketplace`, `self` as EC2 spells them).
+    async fn images_owned_by(&self, owners: &[String]) -> Result<Vec<crate::ImageView>>;
     /// The name a Skyport bucket gets on the target.
     fn remote_bucket_name(&self, bucket: &str) -> String;
     /// Creates a bucket on the target; one we already own there is fine.

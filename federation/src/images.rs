@@ -24,6 +24,8 @@ pub struct Image {
     pub state: String,
     /// Unix seconds.
     pub created_at: i64,
+    /// The remote targets holding the image; empty for this site's catalogue.
+    pub targets: Vec<String>,
 }
 
 /// What registering an image records.
@@ -48,6 +50,7 @@ fn image_of(row: &AnyRow) -> Result<Image> {
         public: int(row, "public")? != 0,
         state: text(row, "state")?,
         created_at: int(row, "created_at")?,
+        targets: Vec::new(),
     })
 }
 
@@ -97,11 +100,10 @@ impl Federation {
             .fetch_all(self.db.pool())
             .await
             .map_err(db_err)?;
-        let images = rows.iter().map(image_of).collect::<Result<Vec<_>>>()?;
-        if let Some(missing) = ids.iter().find(|id| !images.iter().any(|i| &i.id == *id)) {
-            return Err(Error::not_found(ResourceKind::Image, missing.clone()));
-        }
-        Ok(images
+        let mut images: Vec<Image> = rows
+            .iter()
+            .map(image_of)
+            .collect::<Result<Vec<_>>>()?
             .into_iter()
             .filter(|i| ids.is_empty() || ids.contains(&i.id))
             .filter(|i| {
@@ -110,7 +112,32 @@ impl Federation {
                         (o == "self" && i.owner_id == tenant.account_id) || *o == i.owner_id
                     })
             })
-            .collect())
+            .collect();
+        // Remote targets' catalogues answer for IDs this site does not know,
+        // and for owners other than the tenant (`amazon`…).
+        let elsewhere: Vec<String> = ids
+            .iter()
+            .filter(|id| !images.iter().any(|i| &i.id == *id))
+            .cloned()
+            .collect();
+        let other_owners: Vec<String> = owners
+            .iter()
+            .filter(|o| *o != "self" && **o != tenant.account_id)
+            .cloned()
+            .collect();
+        if !elsewhere.is_empty() || (ids.is_empty() && !other_owners.is_empty()) {
+            let owners = if ids.is_empty() {
+                other_owners
+            } else {
+                Vec::new()
+            };
+            images.extend(self.remote_images(&elsewhere, &owners).await);
+        }
+        if let Some(missing) = ids.iter().find(|id| !images.iter().any(|i| &i.id == *id)) {
+            return Err(Error::not_found(ResourceKind::Image, missing.clone()));
+        }
+        images.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(images)
     }
 
     /// An image the tenant may launch.
@@ -125,11 +152,19 @@ impl Federation {
         Ok(image)
     }
 
+    /// An image of this site's catalogue the tenant may see.
     async fn visible_image(&self, tenant: &Tenant, id: &str) -> Result<Image> {
-        self.describe_images(tenant, &[id.to_string()], &[])
-            .await?
-            .pop()
-            .ok_or_else(|| Error::not_found(ResourceKind::Image, id))
+        let sql = format!(
+            "{SELECT} WHERE images.id = $1 AND (images.tenant_id = $2 OR images.public = 1)"
+        );
+        let row = sqlx::query(&sql)
+            .bind(id)
+            .bind(&tenant.id)
+            .fetch_optional(self.db.pool())
+            .await
+            .map_err(db_err)?
+            .ok_or_else(|| Error::not_found(ResourceKind::Image, id))?;
+        image_of(&row)
     }
 
     /// Deregisters an image the tenant owns. Returns whether its files can go

@@ -271,6 +271,10 @@ impl Federation {
         for tag in &launch.tags {
             request = request.with_tag(&tag.key, &tag.value);
         }
+        if let Some(targets) = self.image_targets(tenant, &launch.image_id).await? {
+            let why = format!("image {} is not there", launch.image_id);
+            request = request.with_eligible_targets(targets, why);
+        }
         let reservation_id = ResourceKind::Reservation.new_id();
         // Where a local launch was plugged in (set by the attempt that succeeds).
         let attached: std::sync::Mutex<Option<crate::attachments::Attached>> =

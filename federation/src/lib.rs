@@ -30,6 +30,7 @@ pub mod object_tags;
 pub mod objects;
 pub mod placement;
 mod remote_groups;
+mod remote_images;
 pub mod route_tables;
 pub mod sealing;
 pub mod security_groups;
@@ -69,6 +70,8 @@ pub struct Federation {
     network: Arc<networks::NetworkSettings>,
     /// The hosts' side of tenant networks, when this site has one.
     data_plane: Option<Arc<dyn cloud::network_plan::DataPlane>>,
+    /// Which remote targets hold which images, as recently asked.
+    image_presence: Arc<remote_images::ImagePresence>,
 }
 
 impl Federation {
@@ -93,6 +96,7 @@ impl Federation {
             placement: Arc::new(placement::Placement::local_only("local")),
             network: Arc::default(),
             data_plane: None,
+            image_presence: Arc::default(),
         }
     }
 

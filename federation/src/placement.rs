@@ -257,11 +257,21 @@ impl Placement {
     /// The target a decision chose, or the client's error naming the rules.
     pub fn chosen(&self, decision: &Decision) -> Result<(String, Chosen)> {
         let Some(target) = decision.target.clone() else {
-            let refusal = decision
+            let mut refusal = decision
                 .refusal
                 .as_ref()
                 .map(ToString::to_string)
                 .unwrap_or_default();
+            // Targets that could not serve the request at all are part of the answer.
+            let ineligible: Vec<String> = decision
+                .dropped
+                .iter()
+                .filter(|dropped| matches!(dropped.reason, policies::DropReason::Ineligible(_)))
+                .map(|dropped| format!("{}: {}", dropped.target, dropped.reason))
+                .collect();
+            if !ineligible.is_empty() {
+                refusal.push_str(&format!(" ({})", ineligible.join("; ")));
+            }
             return Err(match decision.refusal {
                 Some(policies::Refusal::Unhealthy { .. }) => {
                     Error::Unavailable(format!("placement refused: {refusal}"))

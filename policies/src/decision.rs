@@ -66,6 +66,9 @@ pub enum DropReason {
         /// The threshold it must exceed.
         above: f64,
     },
+    /// The target cannot serve this request at all (the request's eligible
+    /// targets leave it out), for the reason given.
+    Ineligible(String),
     /// No live facts were supplied for the target, so its health is unknown.
     NoFacts,
     /// The target is unhealthy.
@@ -162,6 +165,7 @@ impl fmt::Display for DropReason {
                     "burst only: {from} utilisation {utilisation} is not above {above}"
                 )
             }
+            DropReason::Ineligible(why) => write!(formatter, "{why}"),
             DropReason::NoFacts => write!(formatter, "no live facts (health unknown)"),
             DropReason::Unhealthy => write!(formatter, "unhealthy"),
             DropReason::Capacity {

@@ -42,6 +42,19 @@ pub fn decide(request: &Request, facts: &Facts, policies: &PolicySet) -> Decisio
 
     // Targets come sorted by name, which every later tie falls back on.
     let mut candidates: Vec<&Target> = policies.targets().iter().collect();
+    if let Some(eligible) = &request.eligible {
+        candidates.retain(|target| {
+            let keep = eligible.targets.contains(&target.name);
+            if !keep {
+                decision.dropped.push(Dropped {
+                    target: target.name.clone(),
+                    rule: None,
+                    reason: DropReason::Ineligible(eligible.others.clone()),
+                });
+            }
+            keep
+        });
+    }
     for rule in &matching {
         candidates.retain(|target| match requirement_failure(rule, target, request) {
             None => true,

@@ -55,7 +55,7 @@ pub use evaluate::decide;
 pub use facts::{Facts, Health, TargetFacts};
 pub use pattern::Pattern;
 pub use policy_set::{check_files, policy_files, read_sources, PolicySet};
-pub use request::{Request, ResourceKind};
+pub use request::{Eligible, Request, ResourceKind};
 pub use rule::{Burst, Criterion, Match, OnUnhealthy, Requirements, Rule};
 pub use store::PolicyStore;
 pub use target::{Capacity, Jurisdiction, PriceTable, Sla, SupportClass, Target, TargetKind};

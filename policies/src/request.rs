@@ -1,6 +1,6 @@
 //! The request facts a rule can match on.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use serde::Deserialize;
@@ -71,6 +71,19 @@ pub struct Request {
     pub availability_zone: Option<String>,
     /// S3 `LocationConstraint` of a `CreateBucket`.
     pub location_constraint: Option<String>,
+    /// The only targets able to serve the request at all (e.g. those holding
+    /// the image to launch), with why; `None` = every target.
+    pub eligible: Option<Eligible>,
+}
+
+/// Targets a request is limited to, whatever the rules say, and the reason
+/// the others cannot serve it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Eligible {
+    /// Target names.
+    pub targets: BTreeSet<String>,
+    /// Why the other targets cannot serve the request (e.g. `image ami-1 is not there`).
+    pub others: String,
 }
 
 impl Request {
@@ -90,6 +103,7 @@ impl Request {
             region: None,
             availability_zone: None,
             location_constraint: None,
+            eligible: None,
         }
     }
 
@@ -123,6 +137,19 @@ impl Request {
         self
     }
 
+    /// Limits the request to `targets`; the others are dropped for `others`.
+    pub fn with_eligible_targets(
+        mut self,
+        targets: impl IntoIterator<Item = impl Into<String>>,
+        others: impl Into<String>,
+    ) -> Self {
+        self.eligible = Some(Eligible {
+            targets: targets.into_iter().map(Into::into).collect(),
+            others: others.into(),
+        });
+        self
+    }
+
     /// Sets the bucket location constraint.
     pub fn with_location_constraint(mut self, constraint: impl Into<String>) -> Self {
         self.location_constraint = Some(constraint.into());
@@ -153,6 +180,10 @@ impl fmt::Display for Request {
         }
         if let Some(vcpus) = self.vcpus {
             write!(formatter, " vcpus={vcpus}")?;
+        }
+        if let Some(eligible) = &self.eligible {
+            let names: Vec<&str> = eligible.targets.iter().map(String::as_str).collect();
+            write!(formatter, " only={}", names.join(","))?;
         }
         Ok(())
     }

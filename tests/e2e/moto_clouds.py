@@ -110,8 +110,12 @@ def clouds(server_factory, tmp_path):
     virginia.stop()
 
 
-def image_of(moto: Moto) -> str:
-    return moto.client("ec2").describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+def image_of(*clouds: Moto) -> str:
+    """A public image every one of `clouds` holds (moto's catalogues differ
+    per region, and Skyport places a launch only where its image is)."""
+    held = [{i["ImageId"] for i in moto.client("ec2").describe_images(Owners=["amazon"])["Images"]}
+            for moto in clouds]
+    return min(set.intersection(*held))
 
 
 def run(ec2, image: str, tags: dict) -> str:

@@ -19,7 +19,7 @@ from moto_clouds import RULES, TARGETS, cli_env, clouds, image_of, placement, ru
 
 def test_boto3_instances_follow_residency_and_cost(clouds):
     ec2, tokyo, virginia = clouds["ec2"], clouds["tokyo"], clouds["virginia"]
-    image = image_of(virginia)
+    image = image_of(tokyo, virginia)
     personal = run(ec2, image, {"data-class": "personal"})
     cheap = run(ec2, image, {})
     assert len(tokyo.instance_ids()) == 1 and len(virginia.instance_ids()) == 1
@@ -41,8 +41,8 @@ def test_boto3_instances_follow_residency_and_cost(clouds):
 def test_whole_listings_follow_every_change(clouds):
     """A whole DescribeInstances is served from memory on SQLite: every change
     made through Skyport shows in the next listing, as when read from the database."""
-    ec2, virginia = clouds["ec2"], clouds["virginia"]
-    image = image_of(virginia)
+    ec2, tokyo, virginia = clouds["ec2"], clouds["tokyo"], clouds["virginia"]
+    image = image_of(tokyo, virginia)
 
     def listing(**kwargs):
         out = ec2.describe_instances(**kwargs)
@@ -119,7 +119,7 @@ def test_awscli_and_policy_edits_while_running(clouds, tmp_path):
     # `skyport policy explain` predicts what the gateway then does.
     assert "target: aws-virginia" in explain()
     assert "target: aws-tokyo" in explain("data-class=personal")
-    image = image_of(virginia)
+    image = image_of(tokyo, virginia)
     cp = aws("ec2", "run-instances", "--image-id", image, "--instance-type", "t3.micro",
              "--count", "1", "--output", "json")
     assert cp.returncode == 0, cp.stderr
@@ -153,7 +153,7 @@ def test_awscli_and_policy_edits_while_running(clouds, tmp_path):
 
 def test_unreachable_cloud_is_refused_for_personal_data(clouds):
     ec2, tokyo, virginia = clouds["ec2"], clouds["tokyo"], clouds["virginia"]
-    image = image_of(virginia)
+    image = image_of(tokyo, virginia)
     tokyo.stop()
     with pytest.raises(ClientError) as e:
         run(ec2, image, {"data-class": "personal"})

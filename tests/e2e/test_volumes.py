@@ -41,7 +41,7 @@ def zone_of(ec2, instance: str) -> str:
 
 def test_boto3_volumes_follow_policy_attach_and_snapshot(clouds):
     ec2, tokyo, virginia, srv = clouds["ec2"], clouds["tokyo"], clouds["virginia"], clouds["server"]
-    instance = run(ec2, image_of(tokyo), {"data-class": "personal"})
+    instance = run(ec2, image_of(tokyo, virginia), {"data-class": "personal"})
     zone = zone_of(ec2, instance)
     assert zone.startswith("ap-northeast-1")
 

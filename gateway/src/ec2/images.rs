@@ -13,8 +13,24 @@ use super::xml::{timestamp, XmlWriter};
 use super::Ec2Call;
 use crate::error::Ec2Error;
 
-/// DescribeImages' view of an image (images carry no tags yet).
-struct Listed(Image);
+/// DescribeImages' view of an image: its only tag is `skyport:placement`,
+/// the targets that hold it (this site for its own catalogue).
+struct Listed(Image, Vec<Tag>);
+
+impl Listed {
+    fn new(image: Image, local_target: &str) -> Listed {
+        let targets = if image.targets.is_empty() {
+            local_target.to_string()
+        } else {
+            image.targets.join(",")
+        };
+        let tags = vec![Tag {
+            key: federation::placement::PLACEMENT_TAG.into(),
+            value: targets,
+        }];
+        Listed(image, tags)
+    }
+}
 
 impl Filterable for Listed {
     const FILTERS: &'static [&'static str] = &[
@@ -31,7 +47,7 @@ impl Filterable for Listed {
     ];
 
     fn tags(&self) -> &[Tag] {
-        &[]
+        &self.1
     }
 
     fn filter_values(&self, name: &str) -> Option<Vec<String>> {
@@ -80,11 +96,16 @@ pub async fn describe_images(call: Ec2Call<'_>) -> Result<String, Ec2Error> {
         .federation
         .describe_images(&call.principal.tenant, &ids, &owners)
         .await?;
-    let listed = filter::apply(images.into_iter().map(Listed).collect(), &filters)?;
+    let local_target = call.federation.placement().local_target();
+    let listed = images
+        .into_iter()
+        .map(|image| Listed::new(image, local_target))
+        .collect();
+    let listed = filter::apply(listed, &filters)?;
     let page = paginate(listed, &call.params, |l| l.0.id.clone())?;
     let mut x = XmlWriter::response("DescribeImages", call.request_id);
     x.start("imagesSet");
-    for Listed(image) in &page.items {
+    for Listed(image, tags) in &page.items {
         x.start("item")
             .leaf("imageId", &image.id)
             .leaf(
@@ -103,6 +124,7 @@ pub async fn describe_images(call: Ec2Call<'_>) -> Result<String, Ec2Error> {
             .leaf("virtualizationType", "hvm")
             .leaf("hypervisor", "xen")
             .leaf("bootMode", "legacy-bios")
+            .tag_set(tags)
             .end();
     }
     x.end();

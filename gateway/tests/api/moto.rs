@@ -114,8 +114,8 @@ impl Moto {
             .collect()
     }
 
-    /// A public image of this cloud (moto ships a set per region).
-    pub async fn some_image(&self) -> String {
+    /// The public images of this cloud (moto ships a set per region).
+    pub async fn image_ids(&self) -> std::collections::BTreeSet<String> {
         let out = self
             .ec2()
             .describe_images()
@@ -124,10 +124,20 @@ impl Moto {
             .await
             .unwrap();
         out.images()
-            .first()
-            .and_then(|i| i.image_id())
-            .expect("moto offers images")
-            .to_string()
+            .iter()
+            .filter_map(|i| i.image_id().map(str::to_string))
+            .collect()
+    }
+
+    /// A public image this cloud and `other` both hold (Skyport places a
+    /// launch only where its image is).
+    pub async fn image_shared_with(&self, other: &Moto) -> String {
+        let mine = self.image_ids().await;
+        let theirs = other.image_ids().await;
+        mine.intersection(&theirs)
+            .next()
+            .expect("moto's regions share some images")
+            .clone()
     }
 }
 

@@ -140,7 +140,7 @@ pub(crate) fn placement_of(server: &Server, id: &str) -> String {
 #[tokio::test]
 async fn instances_follow_the_policy_and_its_edits() {
     let site = site().await;
-    let image = site.virginia.some_image().await;
+    let image = site.virginia.image_shared_with(&site.tokyo).await;
     let ec2 = site.server.ec2(&site.server.admin_keys());
 
     // Personal data: only Japan.
@@ -402,7 +402,7 @@ async fn instances_follow_the_policy_and_its_edits() {
 #[tokio::test]
 async fn an_unreachable_cloud_fails_over_only_where_policy_allows() {
     let mut site = site().await;
-    let image = site.virginia.some_image().await;
+    let image = site.virginia.image_shared_with(&site.tokyo).await;
     site.tokyo.stop();
 
     // Team a prefers Tokyo; with Tokyo down it fails over to Virginia.
@@ -602,7 +602,7 @@ async fn buckets_are_placed_and_objects_stream_through() {
 #[tokio::test]
 async fn instances_launched_but_never_recorded_are_terminated() {
     let site = site_with("reconcile_interval_secs = 0.5\norphan_grace_secs = 2").await;
-    let image = site.tokyo.some_image().await;
+    let image = site.tokyo.image_shared_with(&site.virginia).await;
     let tenants = site.server.admin(&["tenant", "list"]).unwrap();
     let account = tenants[0]["account_id"].as_str().unwrap().to_string();
     // What a crash between the target's RunInstances and Skyport's record leaves

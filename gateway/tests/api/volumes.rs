@@ -27,7 +27,7 @@ async fn sizes_on(moto: &crate::moto::Moto) -> Vec<i32> {
 async fn volumes_follow_the_policy_and_attach_where_they_live() {
     let site = site().await;
     let ec2 = site.server.ec2(&site.server.admin_keys());
-    let image = site.tokyo.some_image().await;
+    let image = site.tokyo.image_shared_with(&site.virginia).await;
     let instance = run(&site, &image, &[("data-class", "personal")])
         .await
         .unwrap();

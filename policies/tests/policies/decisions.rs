@@ -423,3 +423,40 @@ fn responsible_rules_are_available_to_callers() {
         vec!["personal-in-jp", "no-jp"]
     );
 }
+
+#[test]
+fn targets_that_cannot_serve_a_request_are_left_out_before_the_rules() {
+    let only_us = |request: Request| {
+        request.with_eligible_targets(
+            ["aws-virginia", "compat-frankfurt"],
+            "image ami-1 is not there",
+        )
+    };
+    let cases = [
+        Case {
+            name: "the cheapest eligible target wins",
+            policy: policy(CHEAPEST),
+            request: only_us(instance()),
+            facts: ALL_OK,
+            target: Some("compat-frankfurt"),
+            reasons: &[
+                "local: image ami-1 is not there",
+                "order: compat-frankfurt, aws-virginia",
+            ],
+        },
+        Case {
+            name: "a requirement can still refuse every eligible target",
+            policy: policy(PERSONAL_IN_JP),
+            request: only_us(personal_instance()),
+            facts: ALL_OK,
+            target: None,
+            reasons: &[
+                "aws-tokyo: image ami-1 is not there",
+                "no target satisfies policy rule \"personal-in-jp\"",
+            ],
+        },
+    ];
+    for case in cases {
+        check(case);
+    }
+}
