@@ -27,6 +27,7 @@
 //! assert_eq!(target.latency_ms(), None);
 //! ```
 
+mod addresses;
 mod attempt_timeout;
 mod breaker;
 mod clients;

@@ -26,6 +26,28 @@ impl cloud::RemoteTarget for AwsTarget {
         AwsTarget::images_owned_by(self, owners).await
     }
 
+    async fn allocate_address(&self) -> cloud::Result<(String, String)> {
+        AwsTarget::allocate_address(self).await
+    }
+
+    async fn associate_address(
+        &self,
+        allocation_id: &str,
+        instance_remote_id: &str,
+        allow_reassociation: bool,
+    ) -> cloud::Result<String> {
+        AwsTarget::associate_address(self, allocation_id, instance_remote_id, allow_reassociation)
+            .await
+    }
+
+    async fn disassociate_address(&self, association_id: &str) -> cloud::Result<()> {
+        AwsTarget::disassociate_address(self, association_id).await
+    }
+
+    async fn release_address(&self, allocation_id: &str) -> cloud::Result<()> {
+        AwsTarget::release_address(self, allocation_id).await
+    }
+
     fn remote_bucket_name(&self, bucket: &str) -> String {
         AwsTarget::remote_bucket_name(self, bucket)
     }

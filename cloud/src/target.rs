@@ -24,6 +24,20 @@ pub trait RemoteTarget: Compute + BlockStorage {
     /// The target's images owned by `owners` (account IDs, or `amazon`,
     /// `aws-marketplace`, `self` as EC2 spells them).
     async fn images_owned_by(&self, owners: &[String]) -> Result<Vec<crate::ImageView>>;
+    /// Allocates an elastic IP on the target: (public address, allocation ID there).
+    async fn allocate_address(&self) -> Result<(String, String)>;
+    /// Associates an allocated address with an instance (both in the target's
+    /// IDs); returns the target's association ID.
+    async fn associate_address(
+        &self,
+        allocation_id: &str,
+        instance_remote_id: &str,
+        allow_reassociation: bool,
+    ) -> Result<String>;
+    /// Removes an association; one already gone is fine.
+    async fn disassociate_address(&self, association_id: &str) -> Result<()>;
+    /// Releases an allocated address; one already gone is fine.
+    async fn release_address(&self, allocation_id: &str) -> Result<()>;
     /// The name a Skyport bucket gets on the target.
     fn remote_bucket_name(&self, bucket: &str) -> String;
     /// Creates a bucket on the target; one we already own there is fine.

@@ -2,13 +2,22 @@
 //! 1:1 with an instance's private address on a tenant network.
 
 use cloud::network::Address;
+use cloud::types::Tag;
 use cloud::{Error, InstanceState, ResourceKind, Result};
 use sqlx::any::AnyRow;
 
 use crate::db::{db_err, is_unique_violation, now, opt_text, text};
 use crate::networks::free_public_address;
+use crate::placement::{Chosen, PLACEMENT_TAG};
 use crate::tenants::Tenant;
 use crate::Federation;
+
+/// An address allocated on a remote target, in the target's IDs.
+struct RemoteHome {
+    target: String,
+    allocation_id: String,
+    association_id: Option<String>,
+}
 
 const ADDRESS_COLUMNS: &str = "allocation_id, public_ip, association_id, instance_id, private_ip";
 
@@ -25,8 +34,124 @@ fn address_of(row: &AnyRow, tenant: &Tenant) -> Result<Address> {
 }
 
 impl Federation {
+    /// Allocates an elastic IP where the policies say: this site's pool or a
+    /// remote cloud (`tags` are the request's, for the policies). A site
+    /// without remote targets takes it from its pool.
+    pub async fn allocate_address(&self, tenant: &Tenant, tags: &[Tag]) -> Result<Address> {
+        if self.placement.remotes().next().is_none() {
+            return self.allocate_local_address(tenant).await;
+        }
+        let mut request = policies::Request::new(
+            &tenant.name,
+            "AllocateAddress",
+            policies::ResourceKind::Network,
+        )
+        .with_region(&self.region);
+        for tag in tags {
+            request = request.with_tag(&tag.key, &tag.value);
+        }
+        let (address, target, explanation) = self
+            .place(&request, |chosen| async move {
+                match chosen {
+                    // An empty or missing pool is this site being full: fail over.
+                    Chosen::Local => match self.allocate_local_address(tenant).await {
+                        Err(Error::AddressPoolExhausted) => Err(Error::Unavailable(
+                            "this site's public address pool is used up or not configured".into(),
+                        )),
+                        other => other,
+                    },
+                    Chosen::Remote(remote) => {
+                        let (public_ip, remote_id) = remote.allocate_address().await?;
+                        self.record_remote_address(tenant, remote.name(), &public_ip, &remote_id)
+                            .await
+                            .inspect_err(|_| {
+                                let remote = remote.clone();
+                                let remote_id = remote_id.clone();
+                                // Not recorded: give the address back rather than leak it.
+                                tokio::spawn(async move {
+                                    let _ = remote.release_address(&remote_id).await;
+                                });
+                            })
+                    }
+                }
+            })
+            .await?;
+        let mut tx = self.db.begin_write().await?;
+        let placed = [Tag {
+            key: PLACEMENT_TAG.into(),
+            value: target.clone(),
+        }];
+        crate::tags::insert_tags(
+            &mut tx,
+            tenant,
+            &address.allocation_id,
+            ResourceKind::ElasticIp,
+            &placed,
+        )
+        .await?;
+        Self::record_placement(
+            &mut tx,
+            tenant,
+            &address.allocation_id,
+            "address",
+            &target,
+            &explanation,
+        )
+        .await?;
+        tx.commit().await.map_err(db_err)?;
+        self.address(tenant, &address.allocation_id).await
+    }
+
+    /// Records an address a remote target allocated.
+    async fn record_remote_address(
+        &self,
+        tenant: &Tenant,
+        target: &str,
+        public_ip: &str,
+        remote_id: &str,
+    ) -> Result<Address> {
+        let id = ResourceKind::ElasticIp.new_id();
+        sqlx::query(
+            "INSERT INTO addresses (allocation_id, tenant_id, public_ip, created_at, target, remote_id) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&id)
+        .bind(&tenant.id)
+        .bind(public_ip)
+        .bind(now())
+        .bind(target)
+        .bind(remote_id)
+        .execute(self.db.pool())
+        .await
+        .map_err(db_err)?;
+        tracing::info!(tenant = %tenant.name, allocation = %id, %target, address = public_ip, "address allocated");
+        self.address(tenant, &id).await
+    }
+
+    /// Where an address lives, when a remote target allocated it.
+    async fn remote_home(&self, allocation_id: &str) -> Result<Option<RemoteHome>> {
+        let row = sqlx::query(
+            "SELECT target, remote_id, remote_association_id FROM addresses WHERE allocation_id = $1",
+        )
+        .bind(allocation_id)
+        .fetch_optional(self.db.pool())
+        .await
+        .map_err(db_err)?;
+        let Some(row) = row else { return Ok(None) };
+        let (Some(target), Some(remote_id)) =
+            (opt_text(&row, "target")?, opt_text(&row, "remote_id")?)
+        else {
+            return Ok(None);
+        };
+        Ok(Some(RemoteHome {
+            target,
+            allocation_id: remote_id,
+            association_id: opt_text(&row, "remote_association_id")?,
+        }))
+    }
+
     /// Takes the next free address of the site's pool.
-    pub async fn allocate_address(&self, tenant: &Tenant) -> Result<Address> {
+    async fn allocate_local_address(&self, tenant: &Tenant) -> Result<Address> {
         let pool = self
             .network
             .public_pool
@@ -117,6 +242,80 @@ impl Federation {
                 "The instance '{instance_id}' is not in a valid state for this operation."
             )));
         }
+        if address.instance_id.is_some() && !allow_reassociation {
+            return Err(Error::AlreadyAssociated(format!(
+                "resource {} is already associated with associate-id {}",
+                address.allocation_id,
+                address.association_id.clone().unwrap_or_default()
+            )));
+        }
+        let remote_association = match self.remote_home(&address.allocation_id).await? {
+            Some(home) => {
+                if home.target != instance.target {
+                    return Err(Error::invalid(
+                        "InstanceId",
+                        format!(
+                            "the address {} lives on target {} and the instance {instance_id} on target {}; \
+                             an elastic IP associates only with instances on its own cloud",
+                            address.allocation_id, home.target, instance.target
+                        ),
+                    ));
+                }
+                let remote = self.placement.remote(&home.target)?;
+                let instance_remote = self.remote_id_of(tenant, instance_id).await?;
+                Some(
+                    remote
+                        .associate_address(
+                            &home.allocation_id,
+                            &instance_remote,
+                            allow_reassociation,
+                        )
+                        .await?,
+                )
+            }
+            None => None,
+        };
+        let private_ip = match remote_association {
+            Some(_) => instance.private_ip.clone(),
+            None => self.local_association_check(&instance, instance_id).await?,
+        };
+        let association = ResourceKind::AddressAssociation.new_id();
+        let mut tx = self.db.begin_write().await?;
+        sqlx::query("UPDATE addresses SET association_id = NULL, instance_id = NULL, private_ip = NULL, remote_association_id = NULL WHERE instance_id = $1")
+            .bind(instance_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        sqlx::query("UPDATE addresses SET association_id = $1, instance_id = $2, private_ip = $3, remote_association_id = $4 WHERE allocation_id = $5")
+            .bind(&association)
+            .bind(instance_id)
+            .bind(&private_ip)
+            .bind(&remote_association)
+            .bind(&address.allocation_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)?;
+        self.instance_view.touch(
+            [Some(instance_id), address.instance_id.as_deref()]
+                .into_iter()
+                .flatten(),
+        );
+        tracing::info!(tenant = %tenant.name, address = %address.public_ip, instance = %instance_id, "address associated");
+        if remote_association.is_none() {
+            self.network_changed().await;
+        }
+        Ok(association)
+    }
+
+    /// What a local association needs: an instance on one of this site's
+    /// tenant networks whose VPC has an internet gateway. Returns its private
+    /// address.
+    async fn local_association_check(
+        &self,
+        instance: &crate::instances::Instance,
+        instance_id: &str,
+    ) -> Result<Option<String>> {
         let (Some(vpc_id), Some(private_ip)) =
             (instance.vpc_id.clone(), instance.private_ip.clone())
         else {
@@ -130,43 +329,36 @@ impl Federation {
                 "Network {vpc_id} is not attached to any internet gateway"
             )));
         }
-        if address.instance_id.is_some() && !allow_reassociation {
-            return Err(Error::AlreadyAssociated(format!(
-                "resource {} is already associated with associate-id {}",
-                address.allocation_id,
-                address.association_id.unwrap_or_default()
-            )));
-        }
-        let association = ResourceKind::AddressAssociation.new_id();
-        let mut tx = self.db.begin_write().await?;
-        sqlx::query("UPDATE addresses SET association_id = NULL, instance_id = NULL, private_ip = NULL WHERE instance_id = $1")
-            .bind(instance_id)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
-        sqlx::query("UPDATE addresses SET association_id = $1, instance_id = $2, private_ip = $3 WHERE allocation_id = $4")
-            .bind(&association)
-            .bind(instance_id)
-            .bind(&private_ip)
-            .bind(&address.allocation_id)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
-        tx.commit().await.map_err(db_err)?;
-        self.instance_view.touch(
-            [Some(instance_id), address.instance_id.as_deref()]
-                .into_iter()
-                .flatten(),
-        );
-        tracing::info!(tenant = %tenant.name, address = %address.public_ip, instance = %instance_id, "address associated");
-        self.network_changed().await;
-        Ok(association)
+        Ok(Some(private_ip))
     }
 
     /// Unmaps an address (by association ID, or by public address).
     pub async fn disassociate_address(&self, tenant: &Tenant, association: &str) -> Result<()> {
+        let row = sqlx::query(
+            "SELECT allocation_id FROM addresses \
+             WHERE tenant_id = $1 AND (association_id = $2 OR (public_ip = $2 AND association_id IS NOT NULL))",
+        )
+        .bind(&tenant.id)
+        .bind(association)
+        .fetch_optional(self.db.pool())
+        .await
+        .map_err(db_err)?
+        .ok_or_else(|| Error::not_found(ResourceKind::AddressAssociation, association))?;
+        let allocation_id = text(&row, "allocation_id")?;
+        let remote = self.remote_home(&allocation_id).await?;
+        if let Some(RemoteHome {
+            target,
+            association_id: Some(remote_association),
+            ..
+        }) = &remote
+        {
+            self.placement
+                .remote(target)?
+                .disassociate_address(remote_association)
+                .await?;
+        }
         let updated = sqlx::query(
-            "UPDATE addresses SET association_id = NULL, instance_id = NULL, private_ip = NULL \
+            "UPDATE addresses SET association_id = NULL, instance_id = NULL, private_ip = NULL, remote_association_id = NULL \
              WHERE tenant_id = $1 AND (association_id = $2 OR (public_ip = $2 AND association_id IS NOT NULL))",
         )
         .bind(&tenant.id)
@@ -182,7 +374,9 @@ impl Federation {
         }
         // Which instance lost its address is not known here.
         self.instance_view.forget(&tenant.id);
-        self.network_changed().await;
+        if remote.is_none() {
+            self.network_changed().await;
+        }
         Ok(())
     }
 
@@ -194,6 +388,12 @@ impl Federation {
                 "Address {} is in use.",
                 address.public_ip
             )));
+        }
+        if let Some(home) = self.remote_home(&address.allocation_id).await? {
+            self.placement
+                .remote(&home.target)?
+                .release_address(&home.allocation_id)
+                .await?;
         }
         self.db
             .execute_each(
@@ -280,7 +480,7 @@ impl Federation {
     /// Frees the address of an instance that is gone.
     pub(crate) async fn release_instance_address(&self, instance_id: &str) -> Result<()> {
         self.db
-            .execute_each(&["UPDATE addresses SET association_id = NULL, instance_id = NULL, private_ip = NULL WHERE instance_id = $1"], instance_id)
+            .execute_each(&["UPDATE addresses SET association_id = NULL, instance_id = NULL, private_ip = NULL, remote_association_id = NULL WHERE instance_id = $1"], instance_id)
             .await
     }
 }

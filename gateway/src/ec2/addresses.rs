@@ -58,7 +58,7 @@ pub async fn allocate_address(call: Ec2Call<'_>) -> Result<String, Ec2Error> {
     call.dry_run()?;
     let address = call
         .federation
-        .allocate_address(&call.principal.tenant)
+        .allocate_address(&call.principal.tenant, &tags)
         .await?;
     apply_tag_specifications(&call, &address.allocation_id, &tags).await?;
     let mut x = XmlWriter::response("AllocateAddress", call.request_id);
