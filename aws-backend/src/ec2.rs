@@ -3,10 +3,11 @@
 use std::collections::BTreeSet;
 
 use async_trait::async_trait;
+use aws_sdk_ec2::error::ProvideErrorMetadata;
 use aws_sdk_ec2::primitives::{Blob, DateTime, DateTimeFormat};
 use aws_sdk_ec2::types::{
     Filter, Image, Instance, InstanceStateChange, InstanceType, IpPermission, IpRange, Ipv6Range,
-    Placement, ResourceType, Tag, TagSpecification,
+    Placement, ResourceType, Tag, TagSpecification, UserIdGroupPair,
 };
 use base64::Engine;
 use cloud::{Compute, ImageView, InstanceState, InstanceView, LaunchSpec, StateChange};
@@ -204,7 +205,7 @@ impl Compute for AwsTarget {
                 let id = group.group_id().unwrap_or_default().to_string();
                 (
                     id,
-                    group.ip_permissions().iter().flat_map(cidr_keys).collect(),
+                    group.ip_permissions().iter().flat_map(rule_keys).collect(),
                 )
             }
             None => {
@@ -226,9 +227,9 @@ impl Compute for AwsTarget {
                 (id.to_string(), BTreeSet::new())
             }
         };
-        let want: BTreeSet<CidrKey> = rules.iter().filter_map(CidrKey::of_rule).collect();
-        let missing: Vec<IpPermission> = want.difference(&have).map(CidrKey::permission).collect();
-        let extra: Vec<IpPermission> = have.difference(&want).map(CidrKey::permission).collect();
+        let want: BTreeSet<RuleKey> = rules.iter().filter_map(RuleKey::of_rule).collect();
+        let missing: Vec<IpPermission> = want.difference(&have).map(RuleKey::permission).collect();
+        let extra: Vec<IpPermission> = have.difference(&want).map(RuleKey::permission).collect();
         if !extra.is_empty() {
             (self.clients.ec2.revoke_security_group_ingress())
                 .group_id(&id)
@@ -288,6 +289,24 @@ impl Compute for AwsTarget {
 }
 
 impl AwsTarget {
+    /// Deletes a security group (see `cloud::RemoteTarget::delete_security_group`).
+    #[tracing::instrument(skip(self), fields(backend = %self.name()))]
+    pub async fn delete_security_group(&self, group_id: &str) -> cloud::Result<()> {
+        let call = (self.clients.ec2.delete_security_group()).group_id(group_id);
+        match call.send().await {
+            Ok(_) => Ok(()),
+            Err(error) if error.code() == Some("InvalidGroup.NotFound") => Ok(()),
+            Err(error) if error.code() == Some("DependencyViolation") => {
+                Err(cloud::Error::DependencyViolation(format!(
+                    "target {} still uses the group's copy there: {}",
+                    self.name(),
+                    error.message().unwrap_or_default()
+                )))
+            }
+            Err(error) => Err(self.fail(error)),
+        }
+    }
+
     /// The images of `owners` (see `cloud::RemoteTarget::images_owned_by`).
     #[tracing::instrument(skip_all, fields(backend = %self.name()))]
     pub async fn images_owned_by(&self, owners: &[String]) -> cloud::Result<Vec<ImageView>> {
@@ -342,54 +361,53 @@ fn state(
     })
 }
 
-/// One CIDR ingress rule, comparable across Skyport and the target: protocol,
-/// port range (`None` for all ports) and one CIDR.
+/// One ingress rule as both sides can compare it: protocol, port range
+/// (`None` for all ports) and one peer.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-struct CidrKey {
+struct RuleKey {
     protocol: String,
     from_port: Option<i32>,
     to_port: Option<i32>,
-    cidr: String,
-    ipv6: bool,
+    peer: Peer,
 }
 
-impl CidrKey {
-    fn of_rule(rule: &cloud::types::Rule) -> Option<CidrKey> {
+/// A rule's peer on the target: a block, or one of the target's groups.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Peer {
+    V4(String),
+    V6(String),
+    Group(String),
+}
+
+impl RuleKey {
+    fn of_rule(rule: &cloud::types::Rule) -> Option<RuleKey> {
         if rule.direction != cloud::types::Direction::Ingress {
             return None;
         }
-        let (cidr, ipv6) = match &rule.peer {
-            cloud::types::RulePeer::Cidr4 { cidr, .. } => (cidr.clone(), false),
-            cloud::types::RulePeer::Cidr6 { cidr, .. } => (cidr.clone(), true),
-            cloud::types::RulePeer::Group { .. } => return None,
+        let peer = match &rule.peer {
+            cloud::types::RulePeer::Cidr4 { cidr, .. } => Peer::V4(cidr.clone()),
+            cloud::types::RulePeer::Cidr6 { cidr, .. } => Peer::V6(cidr.clone()),
+            cloud::types::RulePeer::Group { group_id, .. } => Peer::Group(group_id.clone()),
         };
-        Some(CidrKey::new(
+        Some(RuleKey::new(
             &rule.protocol,
             rule.from_port,
             rule.to_port,
-            cidr,
-            ipv6,
+            peer,
         ))
     }
 
-    fn new(
-        protocol: &str,
-        from_port: Option<i32>,
-        to_port: Option<i32>,
-        cidr: String,
-        ipv6: bool,
-    ) -> CidrKey {
+    fn new(protocol: &str, from_port: Option<i32>, to_port: Option<i32>, peer: Peer) -> RuleKey {
         // "All traffic" has no ports, whichever way a side spells it.
         let ports = |port: Option<i32>| {
             port.filter(|_| protocol != "-1")
                 .filter(|p| *p != -1 || protocol == "icmp")
         };
-        CidrKey {
+        RuleKey {
             protocol: protocol.to_string(),
             from_port: ports(from_port),
             to_port: ports(to_port),
-            cidr,
-            ipv6,
+            peer,
         }
     }
 
@@ -398,33 +416,34 @@ impl CidrKey {
             .ip_protocol(&self.protocol)
             .set_from_port(self.from_port)
             .set_to_port(self.to_port);
-        if self.ipv6 {
-            permission
-                .ipv6_ranges(Ipv6Range::builder().cidr_ipv6(&self.cidr).build())
-                .build()
-        } else {
-            permission
-                .ip_ranges(IpRange::builder().cidr_ip(&self.cidr).build())
-                .build()
+        match &self.peer {
+            Peer::V4(cidr) => permission.ip_ranges(IpRange::builder().cidr_ip(cidr).build()),
+            Peer::V6(cidr) => permission.ipv6_ranges(Ipv6Range::builder().cidr_ipv6(cidr).build()),
+            Peer::Group(id) => {
+                permission.user_id_group_pairs(UserIdGroupPair::builder().group_id(id).build())
+            }
         }
+        .build()
     }
 }
 
-/// The CIDR rules of one of the target's permissions.
-fn cidr_keys(permission: &IpPermission) -> Vec<CidrKey> {
+/// The rules of one of the target's permissions.
+fn rule_keys(permission: &IpPermission) -> Vec<RuleKey> {
     let protocol = permission.ip_protocol().unwrap_or("-1");
     let (from, to) = (permission.from_port(), permission.to_port());
-    let v4 = permission
-        .ip_ranges()
-        .iter()
+    let v4 = (permission.ip_ranges().iter())
         .filter_map(|r| r.cidr_ip())
-        .map(|c| CidrKey::new(protocol, from, to, c.to_string(), false));
-    let v6 = permission
-        .ipv6_ranges()
-        .iter()
+        .map(|c| Peer::V4(c.to_string()));
+    let v6 = (permission.ipv6_ranges().iter())
         .filter_map(|r| r.cidr_ipv6())
-        .map(|c| CidrKey::new(protocol, from, to, c.to_string(), true));
-    v4.chain(v6).collect()
+        .map(|c| Peer::V6(c.to_string()));
+    let groups = (permission.user_id_group_pairs().iter())
+        .filter_map(|pair| pair.group_id())
+        .map(|id| Peer::Group(id.to_string()));
+    v4.chain(v6)
+        .chain(groups)
+        .map(|peer| RuleKey::new(protocol, from, to, peer))
+        .collect()
 }
 
 impl AwsTarget {

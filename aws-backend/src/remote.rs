@@ -26,6 +26,10 @@ impl cloud::RemoteTarget for AwsTarget {
         AwsTarget::images_owned_by(self, owners).await
     }
 
+    async fn delete_security_group(&self, group_id: &str) -> cloud::Result<()> {
+        AwsTarget::delete_security_group(self, group_id).await
+    }
+
     async fn allocate_address(&self) -> cloud::Result<(String, String)> {
         AwsTarget::allocate_address(self).await
     }

@@ -168,11 +168,10 @@ pub trait Compute: Send + Sync {
     /// Makes sure the target has a key pair `name` holding `public_key` (OpenSSH
     /// format). Idempotent: an existing pair of that name is left alone.
     async fn ensure_key_pair(&self, name: &str, public_key: &str) -> Result<()>;
-    /// Makes sure the target has a security group `name` whose CIDR ingress
-    /// rules are exactly those of `rules` (revoking others, authorizing missing
+    /// Makes sure the target has a security group `name` whose ingress rules
+    /// are exactly those of `rules` (revoking others, authorizing missing
     /// ones; its egress is left as the target made it), and returns the
-    /// target's group ID. Rules naming other groups are not carried (their
-    /// members live under other IDs there).
+    /// target's group ID. Rules naming a group name the target's group ID.
     async fn ensure_security_group(
         &self,
         name: &str,

@@ -24,6 +24,9 @@ pub trait RemoteTarget: Compute + BlockStorage {
     /// The target's images owned by `owners` (account IDs, or `amazon`,
     /// `aws-marketplace`, `self` as EC2 spells them).
     async fn images_owned_by(&self, owners: &[String]) -> Result<Vec<crate::ImageView>>;
+    /// Deletes a security group (the target's ID); one already gone is fine,
+    /// one still in use is `DependencyViolation`.
+    async fn delete_security_group(&self, group_id: &str) -> Result<()>;
     /// Allocates an elastic IP on the target: (public address, allocation ID there).
     async fn allocate_address(&self) -> Result<(String, String)>;
     /// Associates an allocated address with an instance (both in the target's

@@ -308,7 +308,7 @@ impl Federation {
                             let mut security_group_ids = Vec::with_capacity(groups.len());
                             for group in groups {
                                 security_group_ids
-                                    .push(self.copy_security_group(&remote, group).await?);
+                                    .push(self.copy_security_group(tenant, &remote, group).await?);
                             }
                             let key_name = match &key {
                                 Some(pair) => {
@@ -436,16 +436,21 @@ impl Federation {
                 .execute(&mut *tx)
                 .await
                 .map_err(db_err)?;
-                for group in &vpc_groups {
-                    sqlx::query(
-                        "INSERT INTO instance_groups (instance_id, group_id) VALUES ($1, $2)",
-                    )
+            }
+            // A local launch on a subnet has its VPC's groups; a remote one the
+            // groups copied to its target.
+            let memberships: Vec<&str> = if instance.subnet_id.is_some() {
+                vpc_groups.iter().map(String::as_str).collect()
+            } else {
+                groups.iter().map(|group| group.id.as_str()).collect()
+            };
+            for group in memberships {
+                sqlx::query("INSERT INTO instance_groups (instance_id, group_id) VALUES ($1, $2)")
                     .bind(&instance.id)
                     .bind(group)
                     .execute(&mut *tx)
                     .await
                     .map_err(db_err)?;
-                }
             }
             crate::tags::insert_tags(
                 &mut tx,
@@ -769,7 +774,7 @@ impl Federation {
         };
         let mut elastic: HashMap<String, String> = HashMap::new();
         let mut groups: HashMap<String, Vec<(String, String)>> = HashMap::new();
-        if instances.iter().any(|i| i.vpc_id.is_some()) {
+        if !instances.is_empty() {
             for address in self.list_addresses(tenant).await? {
                 if let Some(instance) = address.instance_id {
                     elastic.insert(instance, address.public_ip);
@@ -787,7 +792,7 @@ impl Federation {
         Ok(())
     }
 
-    /// The security groups (ID, name) of the tenant's instances on tenant networks.
+    /// The security groups (ID, name) of the tenant's instances.
     async fn instance_groups(
         &self,
         tenant: &Tenant,

@@ -531,6 +531,7 @@ impl Federation {
                 text(&row, "instance_id")?
             )));
         }
+        self.delete_remote_copies(&group.id).await?;
         let mut tx = self.db.begin_write().await?;
         sqlx::query("DELETE FROM tags WHERE tenant_id = $1 AND resource_id = $2")
             .bind(&tenant.id)
