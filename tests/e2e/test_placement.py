@@ -163,3 +163,31 @@ def test_unreachable_cloud_is_refused_for_personal_data(clouds):
     # Everything else still places (Virginia was the cheaper anyway; Tokyo is down).
     other = run(ec2, image, {})
     assert "target: aws-virginia" in placement(clouds["server"], other)
+
+
+def test_browsers_get_cors_answers_for_buckets_on_clouds(clouds):
+    """Browsers talk to Skyport, so Skyport keeps a remote bucket's CORS rules
+    and answers preflights itself."""
+    import urllib3
+
+    s3, tokyo, srv = clouds["s3"], clouds["tokyo"], clouds["server"]
+    bucket = unique_bucket("web")
+    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={
+        "Tags": [{"Key": "data-class", "Value": "personal"}]})
+    assert tokyo.bucket_names() == [bucket]
+    s3.put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRules": [
+        {"AllowedOrigins": ["https://app.example"], "AllowedMethods": ["GET", "PUT"], "AllowedHeaders": ["*"]}]})
+    assert s3.get_bucket_cors(Bucket=bucket)["CORSRules"][0]["AllowedOrigins"] == ["https://app.example"]
+    http = urllib3.PoolManager()
+    allowed = http.request("OPTIONS", f"{srv.url}/{bucket}/photo.jpg", headers={
+        "Origin": "https://app.example", "Access-Control-Request-Method": "PUT"})
+    assert allowed.status == 200
+    assert allowed.headers["Access-Control-Allow-Origin"] == "https://app.example"
+    refused = http.request("OPTIONS", f"{srv.url}/{bucket}/photo.jpg", headers={
+        "Origin": "https://evil.example", "Access-Control-Request-Method": "PUT"})
+    assert refused.status == 403
+    s3.delete_bucket_cors(Bucket=bucket)
+    with pytest.raises(ClientError) as e:
+        s3.get_bucket_cors(Bucket=bucket)
+    assert error_code(e.value) == "NoSuchCORSConfiguration"
+    s3.delete_bucket(Bucket=bucket)

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod convert;
 pub mod cors;
 pub mod create_bucket_tags;
+mod cross_copy;
 pub mod digest;
 pub mod host;
 pub mod listing;

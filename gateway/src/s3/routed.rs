@@ -69,13 +69,25 @@ impl RoutedS3 {
         Ok(Some((proxy, remote.name)))
     }
 
-    /// The copy source's bucket renamed for `target`, refusing copies between clouds.
-    async fn copy_source_on<T>(
+    /// The remote target holding `bucket`; `None` for this site's (or unknown) buckets.
+    async fn target_of(&self, bucket: &str) -> S3Result<Option<String>> {
+        let home = self
+            .federation
+            .bucket_home(bucket)
+            .await
+            .map_err(s3_error)?;
+        Ok(home
+            .and_then(|(_, remote)| remote)
+            .map(|remote| remote.target))
+    }
+
+    /// Where a copy's source is, relative to its destination `dest_bucket`.
+    async fn copy_route<T>(
         &self,
         req: &S3Request<T>,
         source: &CopySource,
-        dest_remote: bool,
-    ) -> S3Result<Option<CopySource>> {
+        dest_bucket: &str,
+    ) -> S3Result<CopyRoute> {
         let CopySource::Bucket {
             bucket,
             key,
@@ -87,19 +99,37 @@ impl RoutedS3 {
                 "access point copy sources are not supported"
             ));
         };
-        match (self.remote(req, bucket).await?, dest_remote) {
-            (None, false) => Ok(None),
-            (Some((_, name)), true) => Ok(Some(CopySource::Bucket {
-                bucket: name.into(),
-                key: key.clone(),
-                version_id: version_id.clone(),
-            })),
-            _ => Err(s3_error!(
-                NotImplemented,
-                "copying between buckets on different clouds is not supported yet"
-            )),
-        }
+        let (from, to) = (
+            self.target_of(bucket).await?,
+            self.target_of(dest_bucket).await?,
+        );
+        Ok(match (from, to) {
+            (None, None) => CopyRoute::Local,
+            (Some(from), Some(to)) if from == to => {
+                // The caller must own the source as well as the destination.
+                let (_, name) = self
+                    .remote(req, bucket)
+                    .await?
+                    .ok_or_else(|| s3_error!(NoSuchBucket))?;
+                CopyRoute::SameTarget(CopySource::Bucket {
+                    bucket: name.into(),
+                    key: key.clone(),
+                    version_id: version_id.clone(),
+                })
+            }
+            _ => CopyRoute::Across,
+        })
     }
+}
+
+/// How a copy is served.
+enum CopyRoute {
+    /// Both buckets on this site.
+    Local,
+    /// Both on one remote target: the target copies (the source renamed there).
+    SameTarget(CopySource),
+    /// On different clouds: Skyport reads one and writes the other.
+    Across,
 }
 
 /// A target's failure is ours to report as unavailability, not as our own
@@ -120,10 +150,12 @@ fn from_target(error: S3Error) -> S3Error {
 
 /// The S3 impl, written once per kind of operation (one macro emits the whole
 /// impl so that `async_trait` sees every method):
-/// - `local`: always served by [`SkyportS3`] (the bucket registry and bucket
-///   tags live in Skyport wherever the bucket is);
-/// - `copies`: forwarded when the destination is remote, with the copy source
-///   renamed on the same target (copies across clouds are refused);
+/// - `local`: always served by [`SkyportS3`] (the bucket registry, bucket
+///   tags and CORS rules live in Skyport wherever the bucket is: browsers
+///   talk to Skyport, so Skyport answers their preflights);
+/// - `copies`: served here when both buckets are this site's, forwarded when
+///   both are on one target (the source renamed there), and otherwise read
+///   from one cloud and written to the other (`cross_copy`);
 /// - `routed`: forwarded when the bucket is remote; `fix` puts the Skyport
 ///   bucket name back into outputs that echo it.
 macro_rules! routed_s3 {
@@ -142,14 +174,19 @@ macro_rules! routed_s3 {
         $(
             async fn $cop(&self, req: S3Request<$cinput>) -> S3Result<S3Response<$coutput>> {
                 let remote = self.remote(&req, &req.input.bucket).await?;
-                let source = self.copy_source_on(&req, &req.input.copy_source, remote.is_some()).await?;
-                let (Some((proxy, remote_name)), Some(source)) = (remote, source) else {
-                    return self.local.$cop(req).await;
-                };
-                let mut req = req;
-                req.input.bucket = remote_name;
-                req.input.copy_source = source;
-                proxy.$cop(req).await.map_err(from_target)
+                match self.copy_route(&req, &req.input.copy_source, &req.input.bucket).await? {
+                    CopyRoute::Local => self.local.$cop(req).await,
+                    CopyRoute::Across => super::cross_copy::$cop(self, req).await,
+                    CopyRoute::SameTarget(source) => {
+                        let Some((proxy, remote_name)) = remote else {
+                            return Err(s3_error!(InternalError, "a remote copy without a remote bucket"));
+                        };
+                        let mut req = req;
+                        req.input.bucket = remote_name;
+                        req.input.copy_source = source;
+                        proxy.$cop(req).await.map_err(from_target)
+                    }
+                }
             }
         )*
         $(
@@ -179,6 +216,9 @@ routed_s3! {
         get_bucket_tagging(GetBucketTaggingInput) -> GetBucketTaggingOutput;
         put_bucket_tagging(PutBucketTaggingInput) -> PutBucketTaggingOutput;
         delete_bucket_tagging(DeleteBucketTaggingInput) -> DeleteBucketTaggingOutput;
+        put_bucket_cors(PutBucketCorsInput) -> PutBucketCorsOutput;
+        get_bucket_cors(GetBucketCorsInput) -> GetBucketCorsOutput;
+        delete_bucket_cors(DeleteBucketCorsInput) -> DeleteBucketCorsOutput;
     }
     copies {
         copy_object(CopyObjectInput) -> CopyObjectOutput;
@@ -206,9 +246,6 @@ routed_s3! {
         get_bucket_acl(GetBucketAclInput) -> GetBucketAclOutput;
         put_object_acl(PutObjectAclInput) -> PutObjectAclOutput;
         get_object_acl(GetObjectAclInput) -> GetObjectAclOutput;
-        put_bucket_cors(PutBucketCorsInput) -> PutBucketCorsOutput;
-        get_bucket_cors(GetBucketCorsInput) -> GetBucketCorsOutput;
-        delete_bucket_cors(DeleteBucketCorsInput) -> DeleteBucketCorsOutput;
         put_bucket_lifecycle_configuration(PutBucketLifecycleConfigurationInput) -> PutBucketLifecycleConfigurationOutput;
         get_bucket_lifecycle_configuration(GetBucketLifecycleConfigurationInput) -> GetBucketLifecycleConfigurationOutput;
         delete_bucket_lifecycle(DeleteBucketLifecycleInput) -> DeleteBucketLifecycleOutput;
