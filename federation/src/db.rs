@@ -74,6 +74,23 @@ impl Db {
         tx.commit().await.map_err(db_err)
     }
 
+    /// One tenant's records: `sql` binds the tenant as `$1` and, if given,
+    /// `argument` as `$2`; `record` reads each row.
+    pub async fn tenant_rows<T>(
+        &self,
+        sql: &str,
+        tenant_id: &str,
+        argument: Option<&str>,
+        record: impl Fn(&AnyRow) -> Result<T>,
+    ) -> Result<Vec<T>> {
+        let mut query = sqlx::query(sql).bind(tenant_id);
+        if let Some(argument) = argument {
+            query = query.bind(argument);
+        }
+        let rows = query.fetch_all(&self.pool).await.map_err(db_err)?;
+        rows.iter().map(record).collect()
+    }
+
     /// Whether this is the embedded SQLite database.
     pub fn is_sqlite(&self) -> bool {
         self.is_sqlite

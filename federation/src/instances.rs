@@ -736,12 +736,9 @@ impl Federation {
         argument: Option<&str>,
     ) -> Result<Vec<Row>> {
         let sql = format!("SELECT {COLUMNS} FROM instances WHERE tenant_id = $1 AND {condition} ORDER BY launched_at, reservation_id, launch_index");
-        let mut query = sqlx::query(&sql).bind(&tenant.id);
-        if let Some(argument) = argument {
-            query = query.bind(argument);
-        }
-        let rows = query.fetch_all(self.db.pool()).await.map_err(db_err)?;
-        rows.iter().map(row_of).collect()
+        self.db
+            .tenant_rows(&sql, &tenant.id, argument, row_of)
+            .await
     }
 
     /// Adds tags, and to this site's instances on tenant networks their

@@ -1,17 +1,15 @@
 //! Volume snapshots: taken on the target where the volume lives (its data
 //! cannot be elsewhere), known to tenants by Skyport's `snap-` IDs.
 
-use std::collections::HashMap;
-
 use cloud::types::Tag;
-use cloud::{Error, ResourceKind, Result, SnapshotView};
+use cloud::{Error, ResourceKind, Result};
 use sqlx::any::AnyRow;
 
 use crate::db::{db_err, int, now, opt_text, text};
 use crate::placement::PLACEMENT_TAG;
 use crate::tags::insert_tags;
 use crate::tenants::Tenant;
-use crate::volumes::{live_views, remote_tags, Mapped};
+use crate::volumes::{observe, remote_tags, select, Mapped, Observed, Placed, GRACE_SECS};
 use crate::Federation;
 
 /// A snapshot as its tenant sees it.
@@ -30,6 +28,15 @@ pub struct Snapshot {
     /// Unix seconds.
     pub started_at: i64,
     pub tags: Vec<Tag>,
+}
+
+impl Placed for Snapshot {
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn target(&self) -> &str {
+        &self.target
+    }
 }
 
 const COLUMNS: &str =
@@ -143,42 +150,26 @@ impl Federation {
         tenant: &Tenant,
         ids: &[String],
     ) -> Result<Vec<Snapshot>> {
-        let mut rows = self.snapshot_rows(tenant, "1 = 1", None).await?;
-        if !ids.is_empty() {
-            if let Some(missing) = ids
-                .iter()
-                .find(|id| !rows.iter().any(|r| &r.record.id == *id))
-            {
-                return Err(Error::not_found(ResourceKind::Snapshot, missing.clone()));
-            }
-            rows.retain(|row| ids.contains(&row.record.id));
-        }
-        let mut by_target: HashMap<String, Vec<String>> = HashMap::new();
-        for row in &rows {
-            by_target
-                .entry(row.record.target.clone())
-                .or_default()
-                .push(row.remote_id.clone());
-        }
-        let live = live_views(self, by_target, |remote, ids| async move {
+        let rows = select(
+            self.snapshot_rows(tenant, "1 = 1", None).await?,
+            ids,
+            ResourceKind::Snapshot,
+        )?;
+        let observed = observe(self, &rows, |remote, ids| async move {
             let views = remote.describe_snapshots(&ids).await?;
             Ok(views
                 .into_iter()
                 .map(|v| (v.remote_id.clone(), v))
-                .collect::<Vec<(String, SnapshotView)>>())
+                .collect())
         })
         .await;
         let mut snapshots = Vec::with_capacity(rows.len());
-        for row in rows {
-            let Some(Some(views)) = live.get(&row.record.target) else {
-                snapshots.push(row.record);
-                continue;
-            };
-            match views.get(&row.remote_id) {
-                Some(view) => {
+        for (row, seen) in rows.into_iter().zip(observed) {
+            match seen {
+                Observed::Seen(view) => {
                     let current = Snapshot {
-                        state: view.state.clone(),
-                        progress: view.progress.clone(),
+                        state: view.state,
+                        progress: view.progress,
                         ..row.record.clone()
                     };
                     if current != row.record {
@@ -192,13 +183,11 @@ impl Federation {
                     }
                     snapshots.push(current);
                 }
-                None if now() - row.record.started_at < crate::volumes::GRACE_SECS => {
-                    snapshots.push(row.record)
-                }
-                None => {
+                Observed::Absent if now() - row.record.started_at >= GRACE_SECS => {
                     tracing::info!(snapshot = %row.record.id, target = %row.record.target, "snapshot gone from its target; forgetting it");
                     self.forget(ResourceKind::Snapshot, &row.record.id).await?;
                 }
+                Observed::Absent | Observed::Unanswered => snapshots.push(row.record),
             }
         }
         let mut tags = self
@@ -232,11 +221,8 @@ impl Federation {
         argument: Option<&str>,
     ) -> Result<Vec<Mapped<Snapshot>>> {
         let sql = format!("SELECT {COLUMNS} FROM snapshots WHERE tenant_id = $1 AND {condition} ORDER BY started_at, id");
-        let mut query = sqlx::query(&sql).bind(&tenant.id);
-        if let Some(argument) = argument {
-            query = query.bind(argument);
-        }
-        let rows = query.fetch_all(self.db.pool()).await.map_err(db_err)?;
-        rows.iter().map(snapshot_of).collect()
+        self.db
+            .tenant_rows(&sql, &tenant.id, argument, snapshot_of)
+            .await
     }
 }

@@ -139,28 +139,78 @@ pub(crate) fn remote_tags(tenant: &Tenant, id: &str, tags: &[Tag]) -> Vec<Tag> {
     remote
 }
 
-/// Asks every target in `by_target` for its views of the named remote IDs,
-/// concurrently. A target that cannot answer maps to `None` (its records are
-/// then shown as last stored).
-pub(crate) async fn live_views<V, F, Fut>(
+/// A record that lives on a remote target.
+pub(crate) trait Placed {
+    fn id(&self) -> &str;
+    fn target(&self) -> &str;
+}
+
+impl Placed for Volume {
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn target(&self) -> &str {
+        &self.target
+    }
+}
+
+/// What a record's target said of it.
+pub(crate) enum Observed<V> {
+    /// The target could not answer: show the record as last stored.
+    Unanswered,
+    /// The target answered without it.
+    Absent,
+    Seen(V),
+}
+
+/// Keeps the rows named in `ids` (all when `ids` is empty); an ID the rows
+/// lack is NotFound.
+pub(crate) fn select<T: Placed>(
+    mut rows: Vec<Mapped<T>>,
+    ids: &[String],
+    kind: ResourceKind,
+) -> Result<Vec<Mapped<T>>> {
+    if ids.is_empty() {
+        return Ok(rows);
+    }
+    if let Some(missing) = ids
+        .iter()
+        .find(|id| !rows.iter().any(|row| row.record.id() == id.as_str()))
+    {
+        return Err(Error::not_found(kind, missing.clone()));
+    }
+    rows.retain(|row| ids.iter().any(|id| id == row.record.id()));
+    Ok(rows)
+}
+
+/// Asks each target holding some of `rows` about them (`fetch` with the
+/// target's IDs), all targets at once.
+pub(crate) async fn observe<T, V, F, Fut>(
     federation: &Federation,
-    by_target: HashMap<String, Vec<String>>,
+    rows: &[Mapped<T>],
     fetch: F,
-) -> HashMap<String, Option<HashMap<String, V>>>
+) -> Vec<Observed<V>>
 where
+    T: Placed,
     F: Fn(Arc<dyn RemoteTarget>, Vec<String>) -> Fut,
     Fut: Future<Output = Result<Vec<(String, V)>>>,
 {
+    let mut by_target: HashMap<&str, Vec<String>> = HashMap::new();
+    for row in rows {
+        by_target
+            .entry(row.record.target())
+            .or_default()
+            .push(row.remote_id.clone());
+    }
     let calls = by_target.into_iter().map(|(target, ids)| {
-        let remote = federation.placement.remote(&target);
-        let call = remote.map(|remote| fetch(remote, ids));
+        let call = federation.placement.remote(target).map(|remote| fetch(remote, ids));
         async move {
             let views = match call {
                 Ok(call) => call.await,
                 Err(error) => Err(error),
             };
             match views {
-                Ok(views) => (target, Some(views.into_iter().collect())),
+                Ok(views) => (target, Some(views.into_iter().collect::<HashMap<_, _>>())),
                 Err(error) => {
                     tracing::warn!(%target, %error, "target cannot describe; showing last known state");
                     (target, None)
@@ -168,7 +218,16 @@ where
             }
         }
     });
-    futures::future::join_all(calls).await.into_iter().collect()
+    let mut live: HashMap<&str, Option<HashMap<String, V>>> =
+        futures::future::join_all(calls).await.into_iter().collect();
+    rows.iter()
+        .map(|row| match live.get_mut(row.record.target()) {
+            Some(Some(views)) => views
+                .remove(&row.remote_id)
+                .map_or(Observed::Absent, Observed::Seen),
+            _ => Observed::Unanswered,
+        })
+        .collect()
 }
 
 impl Federation {
@@ -338,24 +397,12 @@ impl Federation {
     /// The tenant's volumes (`ids` empty = all) with live state from their
     /// targets. An ID the tenant does not own is NotFound.
     pub async fn describe_volumes(&self, tenant: &Tenant, ids: &[String]) -> Result<Vec<Volume>> {
-        let mut rows = self.volume_rows(tenant, "1 = 1", None).await?;
-        if !ids.is_empty() {
-            if let Some(missing) = ids
-                .iter()
-                .find(|id| !rows.iter().any(|r| &r.record.id == *id))
-            {
-                return Err(Error::not_found(ResourceKind::Volume, missing.clone()));
-            }
-            rows.retain(|row| ids.contains(&row.record.id));
-        }
-        let mut by_target: HashMap<String, Vec<String>> = HashMap::new();
-        for row in &rows {
-            by_target
-                .entry(row.record.target.clone())
-                .or_default()
-                .push(row.remote_id.clone());
-        }
-        let live = live_views(self, by_target, |remote, ids| async move {
+        let rows = select(
+            self.volume_rows(tenant, "1 = 1", None).await?,
+            ids,
+            ResourceKind::Volume,
+        )?;
+        let observed = observe(self, &rows, |remote, ids| async move {
             let views = remote.describe_volumes(&ids).await?;
             Ok(views
                 .into_iter()
@@ -364,24 +411,20 @@ impl Federation {
         })
         .await;
         let mut volumes = Vec::with_capacity(rows.len());
-        for row in rows {
-            let Some(Some(views)) = live.get(&row.record.target) else {
-                volumes.push(row.record);
-                continue;
-            };
-            match views.get(&row.remote_id) {
-                Some(view) => {
-                    let current = self.observed_volume(tenant, &row.record, view).await?;
+        for (row, seen) in rows.into_iter().zip(observed) {
+            match seen {
+                Observed::Seen(view) => {
+                    let current = self.observed_volume(tenant, &row.record, &view).await?;
                     if current != row.record {
                         self.store_volume_state(&current).await?;
                     }
                     volumes.push(current);
                 }
-                None if now() - row.record.created_at < GRACE_SECS => volumes.push(row.record),
-                None => {
+                Observed::Absent if now() - row.record.created_at >= GRACE_SECS => {
                     tracing::info!(volume = %row.record.id, target = %row.record.target, "volume gone from its target; forgetting it");
                     self.forget(ResourceKind::Volume, &row.record.id).await?;
                 }
+                Observed::Absent | Observed::Unanswered => volumes.push(row.record),
             }
         }
         self.with_volume_tags(tenant, volumes).await
@@ -626,12 +669,9 @@ impl Federation {
         argument: Option<&str>,
     ) -> Result<Vec<Mapped<Volume>>> {
         let sql = format!("SELECT {COLUMNS} FROM volumes WHERE tenant_id = $1 AND {condition} ORDER BY created_at, id");
-        let mut query = sqlx::query(&sql).bind(&tenant.id);
-        if let Some(argument) = argument {
-            query = query.bind(argument);
-        }
-        let rows = query.fetch_all(self.db.pool()).await.map_err(db_err)?;
-        rows.iter().map(volume_of).collect()
+        self.db
+            .tenant_rows(&sql, &tenant.id, argument, volume_of)
+            .await
     }
 
     async fn with_volume_tags(

@@ -7,6 +7,7 @@
 use s3s::dto::*;
 use s3s::{s3_error, S3ErrorCode, S3Request, S3Response, S3Result, S3};
 
+use super::objects::CopyRequest;
 use super::routed::RoutedS3;
 use crate::auth::percent_encode_strict;
 
@@ -34,6 +35,22 @@ struct Source<'a> {
     if_modified_since: Option<Timestamp>,
     if_unmodified_since: Option<Timestamp>,
     range: Option<Range>,
+}
+
+impl<'a> Source<'a> {
+    /// What a CopyObject or UploadPartCopy request reads.
+    fn of(request: &'a impl CopyRequest, range: Option<Range>) -> Source<'a> {
+        let (if_match, if_none_match, if_modified_since, if_unmodified_since) =
+            request.conditions();
+        Source {
+            copy_source: request.source(),
+            if_match: if_match.cloned(),
+            if_none_match: if_none_match.cloned(),
+            if_modified_since: if_modified_since.cloned(),
+            if_unmodified_since: if_unmodified_since.cloned(),
+            range,
+        }
+    }
 }
 
 /// Opens the source object for reading. For copies every failed condition is
@@ -123,19 +140,7 @@ pub(super) async fn copy_object(
     req: S3Request<CopyObjectInput>,
 ) -> S3Result<S3Response<CopyObjectOutput>> {
     let input = &req.input;
-    let source = read(
-        s3,
-        &req,
-        Source {
-            copy_source: &input.copy_source,
-            if_match: input.copy_source_if_match.clone(),
-            if_none_match: input.copy_source_if_none_match.clone(),
-            if_modified_since: input.copy_source_if_modified_since.clone(),
-            if_unmodified_since: input.copy_source_if_unmodified_since.clone(),
-            range: None,
-        },
-    )
-    .await?;
+    let source = read(s3, &req, Source::of(input, None)).await?;
     let replace_meta = input
         .metadata_directive
         .as_ref()
@@ -208,19 +213,7 @@ pub(super) async fn upload_part_copy(
         })?),
         None => None,
     };
-    let source = read(
-        s3,
-        &req,
-        Source {
-            copy_source: &input.copy_source,
-            if_match: input.copy_source_if_match.clone(),
-            if_none_match: input.copy_source_if_none_match.clone(),
-            if_modified_since: input.copy_source_if_modified_since.clone(),
-            if_unmodified_since: input.copy_source_if_unmodified_since.clone(),
-            range,
-        },
-    )
-    .await?;
+    let source = read(s3, &req, Source::of(input, range)).await?;
     let part = UploadPartInput {
         bucket: input.bucket.clone(),
         key: input.key.clone(),
