@@ -501,17 +501,20 @@ fn instance_view(target: &str, instance: &Instance) -> Result<InstanceView, Erro
         architecture: instance
             .architecture()
             .map(|architecture| architecture.as_str().to_owned()),
-        tags: instance
-            .tags()
-            .iter()
-            .filter_map(|tag| {
-                Some(cloud::types::Tag {
-                    key: tag.key()?.to_owned(),
-                    value: tag.value().unwrap_or_default().to_owned(),
-                })
-            })
-            .collect(),
+        tags: tags_of(instance.tags()),
     })
+}
+
+/// A target's tags in Skyport's terms.
+pub(crate) fn tags_of(tags: &[Tag]) -> Vec<cloud::types::Tag> {
+    tags.iter()
+        .filter_map(|tag| {
+            Some(cloud::types::Tag {
+                key: tag.key()?.to_owned(),
+                value: tag.value().unwrap_or_default().to_owned(),
+            })
+        })
+        .collect()
 }
 
 fn state_changes(target: &str, changes: &[InstanceStateChange]) -> cloud::Result<Vec<StateChange>> {

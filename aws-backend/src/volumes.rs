@@ -7,7 +7,7 @@ use aws_sdk_ec2::types::{
 };
 use cloud::{AttachmentView, BlockStorage, SnapshotView, VolumeSpec, VolumeView};
 
-use crate::ec2::{missing, rfc3339, MAX_FILTER_VALUES};
+use crate::ec2::{missing, rfc3339, tags_of, MAX_FILTER_VALUES};
 use crate::error::Error;
 use crate::target::AwsTarget;
 
@@ -47,24 +47,15 @@ impl BlockStorage for AwsTarget {
         // A filter, not VolumeIds: unknown IDs are then absent instead of an error.
         let mut views = Vec::new();
         for ids in remote_ids.chunks(MAX_FILTER_VALUES) {
-            let mut next_token = None;
-            loop {
-                let output = (self.clients.ec2.describe_volumes())
-                    .filters(id_filter("volume-id", ids))
-                    .set_next_token(next_token)
-                    .send()
-                    .await
-                    .map_err(|error| self.fail(error))?;
-                for volume in output.volumes() {
-                    views.push(volume_view(self.name(), volume)?);
-                }
-                next_token = output.next_token.filter(|token| !token.is_empty());
-                if next_token.is_none() {
-                    break;
-                }
-            }
+            views.extend(self.volumes_matching(filter("volume-id", ids)).await?);
         }
         Ok(views)
+    }
+
+    #[tracing::instrument(skip_all, fields(backend = %self.name(), key))]
+    async fn volumes_tagged(&self, key: &str) -> cloud::Result<Vec<VolumeView>> {
+        self.volumes_matching(filter("tag-key", &[key.to_string()]))
+            .await
     }
 
     #[tracing::instrument(skip_all, fields(backend = %self.name(), remote_id))]
@@ -171,7 +162,7 @@ impl BlockStorage for AwsTarget {
             loop {
                 let output = (self.clients.ec2.describe_snapshots())
                     .owner_ids("self")
-                    .filters(id_filter("snapshot-id", ids))
+                    .filters(filter("snapshot-id", ids))
                     .set_next_token(next_token)
                     .send()
                     .await
@@ -202,14 +193,37 @@ impl BlockStorage for AwsTarget {
     }
 }
 
+impl AwsTarget {
+    /// Every volume matching `filter`, all pages.
+    async fn volumes_matching(&self, filter: Filter) -> cloud::Result<Vec<VolumeView>> {
+        let mut views = Vec::new();
+        let mut next_token = None;
+        loop {
+            let output = (self.clients.ec2.describe_volumes())
+                .filters(filter.clone())
+                .set_next_token(next_token)
+                .send()
+                .await
+                .map_err(|error| self.fail(error))?;
+            for volume in output.volumes() {
+                views.push(volume_view(self.name(), volume)?);
+            }
+            next_token = output.next_token.filter(|token| !token.is_empty());
+            if next_token.is_none() {
+                return Ok(views);
+            }
+        }
+    }
+}
+
 fn clamp_i32(value: i64) -> i32 {
     i32::try_from(value).unwrap_or(i32::MAX)
 }
 
-fn id_filter(name: &str, ids: &[String]) -> Filter {
+fn filter(name: &str, values: &[String]) -> Filter {
     Filter::builder()
         .name(name)
-        .set_values(Some(ids.to_vec()))
+        .set_values(Some(values.to_vec()))
         .build()
 }
 
@@ -247,6 +261,7 @@ fn volume_view(target: &str, volume: &Volume) -> Result<VolumeView, Error> {
         create_time: volume.create_time().and_then(rfc3339),
         // A volume attaches to one instance (multi-attach is not offered).
         attachment: volume.attachments().first().and_then(attachment_view),
+        tags: tags_of(volume.tags()),
     })
 }
 

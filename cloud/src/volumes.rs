@@ -40,6 +40,8 @@ pub struct VolumeView {
     /// RFC 3339, as the target reported it.
     pub create_time: Option<String>,
     pub attachment: Option<AttachmentView>,
+    /// The tags the target holds for it.
+    pub tags: Vec<Tag>,
 }
 
 /// A volume's attachment to an instance, in the target's IDs.
@@ -76,6 +78,8 @@ pub struct SnapshotView {
 pub trait BlockStorage: Send + Sync {
     async fn create_volume(&self, spec: &VolumeSpec) -> Result<VolumeView>;
     async fn describe_volumes(&self, remote_ids: &[String]) -> Result<Vec<VolumeView>>;
+    /// Every volume carrying tag `key`.
+    async fn volumes_tagged(&self, key: &str) -> Result<Vec<VolumeView>>;
     /// Deletes a volume; one the target no longer knows is fine.
     async fn delete_volume(&self, remote_id: &str) -> Result<()>;
     async fn attach_volume(

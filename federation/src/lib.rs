@@ -39,6 +39,7 @@ pub mod subnets;
 pub mod tags;
 pub mod tenants;
 pub mod versions;
+pub mod volume_sweep;
 pub mod volumes;
 pub mod vpcs;
 

@@ -30,7 +30,7 @@ pub(crate) const NO_LOCAL_VOLUMES: &str =
     "this site's hosts do not keep block volumes yet; volumes go to remote targets";
 
 /// On a target, the Skyport ID of a volume or snapshot.
-const RESOURCE_TAG: &str = "skyport:id";
+pub(crate) const RESOURCE_TAG: &str = "skyport:id";
 
 /// How long a new volume may be missing from its target's describes (clouds
 /// are eventually consistent) before Skyport takes it for deleted.

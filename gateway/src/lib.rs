@@ -156,13 +156,10 @@ async fn repair_networks(federation: federation::Federation, interval_secs: f64)
     }
 }
 
-/// Repairs drift between the instance records and the clouds (see
-/// `Federation::reconcile_instances`): at start, then every `interval_secs`.
-async fn reconcile_instances(
-    federation: federation::Federation,
-    interval_secs: f64,
-    grace_secs: u64,
-) {
+/// Repairs drift between the instance and volume records and the clouds (see
+/// `Federation::reconcile_instances`, `Federation::reconcile_volumes`): at
+/// start, then every `interval_secs`.
+async fn reconcile(federation: federation::Federation, interval_secs: f64, grace_secs: u64) {
     let mut tick =
         tokio::time::interval(std::time::Duration::from_secs_f64(interval_secs.max(0.1)));
     loop {
@@ -174,6 +171,11 @@ async fn reconcile_instances(
                 "reconcile: repaired instance records and orphans"
             ),
             Err(e) => tracing::warn!(error = %e, "reconcile: sweep failed"),
+        }
+        match federation.reconcile_volumes(grace_secs as i64).await {
+            Ok(0) => {}
+            Ok(n) => tracing::warn!(deleted = n, "reconcile: deleted orphaned volumes"),
+            Err(e) => tracing::warn!(error = %e, "reconcile: volume sweep failed"),
         }
     }
 }
@@ -210,7 +212,7 @@ pub async fn serve(config: Config) -> Result<(), String> {
             federation.clone(),
             config.instance_sync_secs,
         ));
-        tokio::spawn(reconcile_instances(
+        tokio::spawn(reconcile(
             federation.clone(),
             config.reconcile_interval_secs,
             config.orphan_grace_secs,

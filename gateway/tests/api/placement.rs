@@ -55,7 +55,7 @@ pub(crate) async fn site() -> Site {
     site_with("").await
 }
 
-async fn site_with(extra_config: &str) -> Site {
+pub(crate) async fn site_with(extra_config: &str) -> Site {
     let tokyo = Moto::start("ap-northeast-1");
     let virginia = Moto::start("us-east-1");
     let policy_dir = tempfile::tempdir().unwrap();

@@ -2,10 +2,12 @@
 //! placed by the policies, mapped to Skyport's IDs, attached only where they
 //! live, snapshots and restores kept with their data.
 
-use aws_sdk_ec2::types::{Filter, ResourceType, VolumeState, VolumeType};
+use std::time::{Duration, Instant};
+
+use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification, VolumeState, VolumeType};
 
 use crate::common::ec2_code;
-use crate::placement::{placement_of, run, site, tag_spec};
+use crate::placement::{placement_of, run, site, site_with, tag_spec};
 
 /// The sizes of the volumes Skyport made on a cloud (not instances' root volumes).
 async fn sizes_on(moto: &crate::moto::Moto) -> Vec<i32> {
@@ -177,4 +179,73 @@ async fn volumes_follow_the_policy_and_attach_where_they_live() {
         .await
         .unwrap_err();
     assert_eq!(ec2_code(&error), "InvalidSnapshot.NotFound");
+}
+
+#[tokio::test]
+async fn volumes_created_but_never_recorded_are_deleted() {
+    let site = site_with("reconcile_interval_secs = 0.5\norphan_grace_secs = 2").await;
+    let tenants = site.server.admin(&["tenant", "list"]).unwrap();
+    let account = tenants[0]["account_id"].as_str().unwrap().to_string();
+    // What a crash between the cloud's CreateVolume and Skyport's record leaves
+    // behind, next to a volume another site made in the same account.
+    let create = |tenant: String| {
+        let ec2 = site.tokyo.ec2();
+        async move {
+            let spec = TagSpecification::builder()
+                .resource_type(ResourceType::Volume)
+                .tags(Tag::builder().key("skyport:tenant").value(tenant).build())
+                .tags(
+                    Tag::builder()
+                        .key("skyport:id")
+                        .value("vol-0123456789abcdef0")
+                        .build(),
+                )
+                .build();
+            let out = ec2
+                .create_volume()
+                .availability_zone("ap-northeast-1a")
+                .size(1)
+                .tag_specifications(spec)
+                .send()
+                .await
+                .unwrap();
+            out.volume_id().unwrap().to_string()
+        }
+    };
+    let orphan = create(account).await;
+    let foreign = create("999999999999".into()).await;
+    let ec2 = site.server.ec2(&site.server.admin_keys());
+    let recorded = ec2
+        .create_volume()
+        .availability_zone("ap-northeast-1a")
+        .size(2)
+        .tag_specifications(tag_spec(
+            ResourceType::Volume,
+            &[("data-class", "personal")],
+        ))
+        .send()
+        .await
+        .unwrap();
+    let on_tokyo = || async {
+        let out = site.tokyo.ec2().describe_volumes().send().await.unwrap();
+        out.volumes()
+            .iter()
+            .filter_map(|v| v.volume_id().map(str::to_string))
+            .collect::<Vec<_>>()
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while on_tokyo().await.contains(&orphan) {
+        assert!(Instant::now() < deadline, "the orphan was never deleted");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let left = on_tokyo().await;
+    assert!(left.contains(&foreign), "another site's volume was touched");
+    assert_eq!(left.len(), 2, "the recorded volume must stay: {left:?}");
+    let shown = ec2
+        .describe_volumes()
+        .volume_ids(recorded.volume_id().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(shown.volumes()[0].size(), Some(2));
 }
