@@ -3,4 +3,5 @@
 
 mod faults;
 mod moto;
+mod storage;
 mod support;
