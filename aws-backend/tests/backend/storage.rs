@@ -1,9 +1,10 @@
 //! Block storage, elastic IPs and security groups with group peers, through
-//! `cloud::BlockStorage` and `cloud::RemoteTarget`, against moto_server.
+//! `cloud::BlockStorage` and the calls `cloud::RemoteTarget` forwards to,
+//! against moto_server.
 
 use aws_backend::AwsTarget;
 use cloud::types::{Direction, Rule, RulePeer, Tag};
-use cloud::{BlockStorage, Compute, LaunchSpec, RemoteTarget, VolumeSpec};
+use cloud::{BlockStorage, Compute, LaunchSpec, VolumeSpec};
 
 use crate::support::{config, Moto};
 
