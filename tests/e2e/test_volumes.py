@@ -133,7 +133,11 @@ def test_boto3_volumes_follow_policy_attach_and_snapshot(clouds):
 
 def test_volumes_are_private_to_their_tenant_and_paged(clouds):
     ec2, srv = clouds["ec2"], clouds["server"]
-    ids = sorted(volume(ec2, "us-east-1a", Size=1) for _ in range(6))
+    ids = sorted(volume(ec2, "us-east-1a", Size=1) for _ in range(5))
+    # A retried create with the same ClientToken is the same volume.
+    token = volume(ec2, "us-east-1a", Size=1, ClientToken="retry-me")
+    assert volume(ec2, "us-east-1a", Size=1, ClientToken="retry-me") == token
+    ids = sorted(ids + [token])
     first = ec2.describe_volumes(MaxResults=5)
     second = ec2.describe_volumes(MaxResults=5, NextToken=first["NextToken"])
     assert "NextToken" not in second
