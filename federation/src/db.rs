@@ -140,6 +140,11 @@ pub fn now() -> i64 {
         .unwrap_or(0)
 }
 
+/// A time a target reported in RFC 3339, if it is one.
+pub fn parse_rfc3339(text: &str) -> Option<time::OffsetDateTime> {
+    time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok()
+}
+
 /// Current time in Unix milliseconds.
 pub fn now_ms() -> i64 {
     SystemTime::now()

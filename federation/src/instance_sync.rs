@@ -299,19 +299,7 @@ impl Federation {
                 })
                 .filter(|view| !records.contains_key(&view.remote_id))
                 .filter(|view| {
-                    view.tags
-                        .iter()
-                        .any(|t| t.key == TENANT_TAG && accounts.contains(&t.value))
-                })
-                .filter(|view| {
-                    let launched = view.launch_time.as_deref().and_then(|t| {
-                        time::OffsetDateTime::parse(
-                            t,
-                            &time::format_description::well_known::Rfc3339,
-                        )
-                        .ok()
-                    });
-                    launched.is_some_and(|launched| launched <= cutoff)
+                    made_for_us_before(&view.tags, view.launch_time.as_deref(), &accounts, cutoff)
                 })
                 .map(|view| view.remote_id.clone())
                 .collect();
@@ -351,4 +339,20 @@ impl Federation {
         }
         Ok(repaired)
     }
+}
+
+/// Whether a resource a target reports was made for one of this site's
+/// tenants (`skyport:tenant` is one of `accounts`) no later than `cutoff`:
+/// when no record holds it, a crash left it behind.
+pub(crate) fn made_for_us_before(
+    tags: &[cloud::types::Tag],
+    made_at: Option<&str>,
+    accounts: &HashSet<String>,
+    cutoff: time::OffsetDateTime,
+) -> bool {
+    let ours = tags
+        .iter()
+        .any(|tag| tag.key == TENANT_TAG && accounts.contains(&tag.value));
+    let made = made_at.and_then(crate::db::parse_rfc3339);
+    ours && made.is_some_and(|made| made <= cutoff)
 }

@@ -51,9 +51,7 @@ fn image_of(view: ImageView, target: &str) -> Image {
     let created_at = view
         .creation_date
         .as_deref()
-        .and_then(|date| {
-            time::OffsetDateTime::parse(date, &time::format_description::well_known::Rfc3339).ok()
-        })
+        .and_then(crate::db::parse_rfc3339)
         .map_or(0, |date| date.unix_timestamp());
     Image {
         id: view.image_id,

@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use cloud::Result;
 
 use crate::db::{db_err, text};
-use crate::instances::TENANT_TAG;
+use crate::instance_sync::made_for_us_before;
 use crate::volumes::RESOURCE_TAG;
 use crate::Federation;
 
@@ -44,19 +44,14 @@ impl Federation {
                     .map(|row| text(row, "remote_id"))
                     .collect::<Result<_>>()?;
             for view in views {
-                let ours = view
-                    .tags
-                    .iter()
-                    .any(|tag| tag.key == TENANT_TAG && accounts.contains(&tag.value));
-                let created = view.create_time.as_deref().and_then(|time| {
-                    time::OffsetDateTime::parse(
-                        time,
-                        &time::format_description::well_known::Rfc3339,
-                    )
-                    .ok()
-                });
-                let old_enough = created.is_some_and(|created| created <= cutoff);
-                if ours && old_enough && !recorded.contains(&view.remote_id) {
+                let orphan = !recorded.contains(&view.remote_id)
+                    && made_for_us_before(
+                        &view.tags,
+                        view.create_time.as_deref(),
+                        &accounts,
+                        cutoff,
+                    );
+                if orphan {
                     tracing::warn!(target = remote.name(), volume = %view.remote_id, "deleting a volume created but never recorded");
                     remote.delete_volume(&view.remote_id).await?;
                     deleted += 1;

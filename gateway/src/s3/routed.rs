@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use aws_backend::AwsTarget;
+use cloud::types::RemoteBucket;
 use federation::Federation;
 use s3s::dto::*;
 use s3s::{s3_error, S3Error, S3ErrorCode, S3Request, S3Response, S3Result, S3};
@@ -47,12 +48,21 @@ impl RoutedS3 {
         req: &S3Request<T>,
         bucket: &str,
     ) -> S3Result<Option<(&Proxy, String)>> {
-        let Some((owner, Some(remote))) = self
+        let home = self
             .federation
             .bucket_home(bucket)
             .await
-            .map_err(s3_error)?
-        else {
+            .map_err(s3_error)?;
+        self.owned_remote(req, home).await
+    }
+
+    /// [`Self::remote`] for a bucket whose home was already looked up.
+    async fn owned_remote<T>(
+        &self,
+        req: &S3Request<T>,
+        home: Option<(String, Option<RemoteBucket>)>,
+    ) -> S3Result<Option<(&Proxy, String)>> {
+        let Some((owner, Some(remote))) = home else {
             return Ok(None);
         };
         let principal = self.local.principal(req).await?;
@@ -69,24 +79,13 @@ impl RoutedS3 {
         Ok(Some((proxy, remote.name)))
     }
 
-    /// The remote target holding `bucket`; `None` for this site's (or unknown) buckets.
-    async fn target_of(&self, bucket: &str) -> S3Result<Option<String>> {
-        let home = self
-            .federation
-            .bucket_home(bucket)
-            .await
-            .map_err(s3_error)?;
-        Ok(home
-            .and_then(|(_, remote)| remote)
-            .map(|remote| remote.target))
-    }
-
-    /// Where a copy's source is, relative to its destination `dest_bucket`.
+    /// Where a copy's source is, relative to its destination (whose remote
+    /// target, if any, is `dest_target`).
     async fn copy_route<T>(
         &self,
         req: &S3Request<T>,
         source: &CopySource,
-        dest_bucket: &str,
+        dest_target: Option<&str>,
     ) -> S3Result<CopyRoute> {
         let CopySource::Bucket {
             bucket,
@@ -99,16 +98,18 @@ impl RoutedS3 {
                 "access point copy sources are not supported"
             ));
         };
-        let (from, to) = (
-            self.target_of(bucket).await?,
-            self.target_of(dest_bucket).await?,
-        );
-        Ok(match (from, to) {
+        let home = self
+            .federation
+            .bucket_home(bucket)
+            .await
+            .map_err(s3_error)?;
+        let from = target_of(&home);
+        Ok(match (from.as_deref(), dest_target) {
             (None, None) => CopyRoute::Local,
             (Some(from), Some(to)) if from == to => {
                 // The caller must own the source as well as the destination.
                 let (_, name) = self
-                    .remote(req, bucket)
+                    .owned_remote(req, home)
                     .await?
                     .ok_or_else(|| s3_error!(NoSuchBucket))?;
                 CopyRoute::SameTarget(CopySource::Bucket {
@@ -120,6 +121,13 @@ impl RoutedS3 {
             _ => CopyRoute::Across,
         })
     }
+}
+
+/// The remote target of a bucket home; `None` for this site's (or unknown) buckets.
+fn target_of(home: &Option<(String, Option<RemoteBucket>)>) -> Option<String> {
+    home.as_ref()
+        .and_then(|(_, remote)| remote.as_ref())
+        .map(|remote| remote.target.clone())
 }
 
 /// How a copy is served.
@@ -173,8 +181,10 @@ macro_rules! routed_s3 {
         )*
         $(
             async fn $cop(&self, req: S3Request<$cinput>) -> S3Result<S3Response<$coutput>> {
-                let remote = self.remote(&req, &req.input.bucket).await?;
-                match self.copy_route(&req, &req.input.copy_source, &req.input.bucket).await? {
+                let home = self.federation.bucket_home(&req.input.bucket).await.map_err(s3_error)?;
+                let dest_target = target_of(&home);
+                let remote = self.owned_remote(&req, home).await?;
+                match self.copy_route(&req, &req.input.copy_source, dest_target.as_deref()).await? {
                     CopyRoute::Local => self.local.$cop(req).await,
                     CopyRoute::Across => super::cross_copy::$cop(self, req).await,
                     CopyRoute::SameTarget(source) => {
