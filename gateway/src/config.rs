@@ -39,6 +39,9 @@ impl Default for RateLimitConfig {
 pub struct Config {
     /// Address the single EC2 + S3 endpoint listens on.
     pub bind: SocketAddr,
+    /// Threads serving client connections, each with its own runtime; 0 means
+    /// one per CPU.
+    pub connection_threads: usize,
     /// Directory holding the SQLite database, the object store and the client profile.
     pub data_dir: PathBuf,
     /// Database URL; empty means SQLite at `<data_dir>/skyport.db`.
@@ -91,6 +94,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             bind: SocketAddr::from(([127, 0, 0, 1], 8773)),
+            connection_threads: 0,
             data_dir: PathBuf::from("./skyport-data"),
             database: String::new(),
             master_key_file: PathBuf::new(),

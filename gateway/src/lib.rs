@@ -7,6 +7,7 @@ pub mod auth;
 pub mod bootstrap;
 pub mod cli;
 pub mod config;
+pub mod connection_threads;
 pub mod ec2;
 pub mod error;
 pub mod metadata;
@@ -293,7 +294,7 @@ pub async fn serve(config: Config) -> Result<(), String> {
         }
         tracing::info!("shutting down");
     };
-    server::run(listener, gateway, shutdown)
+    server::run(listener, gateway, config.connection_threads, shutdown)
         .await
         .map_err(|e| e.to_string())?;
     federation.db().close().await;

@@ -25,6 +25,7 @@ use tower::ServiceExt;
 use tracing::Instrument;
 
 use crate::auth::{self, SignedRequest};
+use crate::connection_threads::{ConnectionThreads, Serve};
 use crate::ec2::{self, params::Params, Action, Ec2Call};
 use crate::error::Ec2Error;
 use crate::ratelimit::RateLimits;
@@ -62,30 +63,41 @@ fn full(bytes: impl Into<Bytes>) -> ResponseBody {
 }
 
 fn new_request_id() -> String {
-    let mut b = [0u8; 16];
-    rand::thread_rng().fill_bytes(&mut b);
-    let h = hex::encode(b);
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..]
-    )
+    let mut raw = [0u8; 16];
+    rand::thread_rng().fill_bytes(&mut raw);
+    // UUID layout: 8-4-4-4-12 hex digits.
+    let mut id = String::with_capacity(36);
+    for (i, byte) in raw.iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            id.push('-');
+        }
+        id.push(char::from(HEX[usize::from(byte >> 4)]));
+        id.push(char::from(HEX[usize::from(byte & 0xf)]));
+    }
+    id
 }
 
-/// Serves connections from `listener` until `shutdown` resolves.
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// Serves connections from `listener` on `threads` connection threads (0:
+/// one per CPU) until `shutdown` resolves.
 pub async fn run(
     listener: TcpListener,
     gateway: Arc<Gateway>,
+    threads: usize,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> std::io::Result<()> {
+    let threads = match threads {
+        0 => std::thread::available_parallelism().map_or(1, usize::from),
+        n => n,
+    };
+    let serve: Serve = Arc::new(move |stream| Box::pin(serve_connection(gateway.clone(), stream)));
+    let threads = ConnectionThreads::start(threads, serve)?;
     tokio::pin!(shutdown);
     loop {
-        let (stream, peer) = tokio::select! {
+        let stream = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok(pair) => pair,
+                Ok((stream, _)) => stream,
                 Err(e) => {
                     tracing::warn!(error = %e, "accept failed");
                     continue;
@@ -95,19 +107,21 @@ pub async fn run(
         };
         // Without this, small responses wait ~40 ms for a delayed ACK (Nagle).
         let _ = stream.set_nodelay(true);
+        threads.serve(stream);
+    }
+}
+
+async fn serve_connection(gateway: Arc<Gateway>, stream: tokio::net::TcpStream) {
+    let peer = stream.peer_addr().ok();
+    let service = hyper::service::service_fn(move |request| {
         let gateway = gateway.clone();
-        tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |request| {
-                let gateway = gateway.clone();
-                async move { Ok::<_, Infallible>(handle(gateway, request).await) }
-            });
-            let connection = hyper::server::conn::http1::Builder::new()
-                .max_buf_size(64 * 1024)
-                .serve_connection(TokioIo::new(stream), service);
-            if let Err(e) = connection.await {
-                tracing::debug!(%peer, error = %e, "connection ended with an error");
-            }
-        });
+        async move { Ok::<_, Infallible>(handle(gateway, request).await) }
+    });
+    let connection = hyper::server::conn::http1::Builder::new()
+        .max_buf_size(64 * 1024)
+        .serve_connection(TokioIo::new(stream), service);
+    if let Err(e) = connection.await {
+        tracing::debug!(?peer, error = %e, "connection ended with an error");
     }
 }
 
@@ -531,5 +545,21 @@ async fn admin(
             response.map(|body| body.map_err(|e| Box::new(e) as BoxError).boxed_unsync())
         }
         Err(never) => match never {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::new_request_id;
+
+    #[test]
+    fn request_ids_are_fresh_uuid_shaped_hex() {
+        let (a, b) = (new_request_id(), new_request_id());
+        assert_ne!(a, b);
+        let groups: Vec<usize> = a.split('-').map(str::len).collect();
+        assert_eq!(groups, [8, 4, 4, 4, 12]);
+        assert!(a
+            .bytes()
+            .all(|c| c == b'-' || c.is_ascii_digit() || (b'a'..=b'f').contains(&c)));
     }
 }

@@ -1,6 +1,7 @@
 //! Skyport's on-site backend: the object store on the local filesystem and
 //! compute on libvirt, and tenant networks. Volumes come later.
 
+mod blob_cache;
 pub mod compute;
 pub mod networking;
 pub mod object_store;

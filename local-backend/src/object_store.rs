@@ -10,6 +10,7 @@
 use std::collections::HashSet;
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -17,18 +18,31 @@ use cloud::{ByteStream, Error, ObjectStore, Result, StoredBlob};
 use futures::StreamExt;
 use rand::RngCore;
 
-/// Size of the chunks reads are streamed in.
-const READ_CHUNK: usize = 1024 * 1024;
-/// Chunks a reader may run ahead of a slow client: bounds memory per GET.
-const READ_AHEAD: usize = 4;
-/// Reads up to this size happen on the calling task: for a few KiB from the
-/// page cache, the hand-off to a blocking thread costs more than the read.
-const INLINE_READ: u64 = 64 * 1024;
+use crate::blob_cache::{self, BlobCache};
 
+/// Size of the chunks reads are streamed in.
+/// Below the allocator's mapping threshold (`tune_allocator` in the gateway's
+/// main.rs): chunks come from the heap and its freed memory, not from fresh
+/// mappings that fault in every page.
+const READ_CHUNK: usize = 128 * 1024;
+/// Chunks a reader may run ahead of a slow client: bounds memory per GET.
+const READ_AHEAD: usize = 8;
 /// Blobs as files under one root directory.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct FsObjectStore {
     root: PathBuf,
+    /// Small blobs' bytes (reads up to [`blob_cache::MAX_CACHED`] happen on
+    /// the calling task: for a few KiB the hand-off to a blocking thread
+    /// costs more than the read).
+    cache: Arc<BlobCache>,
+}
+
+impl std::fmt::Debug for FsObjectStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FsObjectStore")
+            .field("root", &self.root)
+            .finish()
+    }
 }
 
 fn io_error(what: &str, path: &Path, error: std::io::Error) -> Error {
@@ -45,14 +59,10 @@ fn body_error(error: std::io::Error) -> Error {
     }
 }
 
-/// Reads `len` bytes at `offset` in one go.
-fn read_range(path: &Path, offset: u64, len: u64) -> Result<Bytes> {
-    use std::io::{Read, Seek};
+/// Reads the first `len` bytes of a file in one go.
+fn read_prefix(path: &Path, len: u64) -> Result<Bytes> {
+    use std::io::Read;
     let mut file = std::fs::File::open(path).map_err(|e| io_error("opening", path, e))?;
-    if offset > 0 {
-        file.seek(std::io::SeekFrom::Start(offset))
-            .map_err(|e| io_error("seeking", path, e))?;
-    }
     let mut buffer = vec![0u8; len as usize];
     file.read_exact(&mut buffer)
         .map_err(|e| io_error("reading", path, e))?;
@@ -75,7 +85,10 @@ impl FsObjectStore {
     pub fn open(root: impl Into<PathBuf>) -> Result<Self> {
         let root = root.into();
         std::fs::create_dir_all(&root).map_err(|e| io_error("creating", &root, e))?;
-        Ok(FsObjectStore { root })
+        Ok(FsObjectStore {
+            root,
+            cache: Arc::new(BlobCache::new()),
+        })
     }
 
     /// The directory that holds the store.
@@ -228,8 +241,16 @@ impl ObjectStore for FsObjectStore {
         len: u64,
     ) -> Result<ByteStream> {
         let path = self.blob_path(bucket, blob)?;
-        if len <= INLINE_READ {
-            let chunk = read_range(&path, offset, len)?;
+        let end = offset.saturating_add(len);
+        if end <= blob_cache::MAX_CACHED {
+            let chunk = match self.cache.get(blob, offset, len) {
+                Some(chunk) => chunk,
+                None => {
+                    let prefix = read_prefix(&path, end)?;
+                    self.cache.put(blob, prefix.clone());
+                    prefix.slice(offset as usize..)
+                }
+            };
             return Ok(Box::pin(futures::stream::once(async move { Ok(chunk) })));
         }
         // One blocking thread per read, reading ahead a few chunks: far fewer
@@ -277,6 +298,7 @@ impl ObjectStore for FsObjectStore {
 
     async fn delete_blob(&self, bucket: &str, blob: &str) -> Result<()> {
         let path = self.blob_path(bucket, blob)?;
+        self.cache.forget(blob);
         match tokio::fs::remove_file(&path).await {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
@@ -318,6 +340,7 @@ impl ObjectStore for FsObjectStore {
             {
                 let name = file.file_name().to_string_lossy().into_owned();
                 if is_tmp || !referenced.contains(&name) {
+                    self.cache.forget(&name);
                     tokio::fs::remove_file(file.path())
                         .await
                         .map_err(|e| io_error("removing", &file.path(), e))?;
