@@ -403,6 +403,39 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn small_reads_from_the_cache_and_large_reads_in_chunks_return_the_blob() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = FsObjectStore::open(tmp.path()).unwrap();
+        store.create_bucket("b").await.unwrap();
+        let small: Vec<u8> = (0..5000u32).map(|i| (i % 251) as u8).collect();
+        let blob = store
+            .write_blob("b", body(vec![Ok(Bytes::from(small.clone()))]))
+            .await
+            .unwrap();
+        // A short range caches a short prefix; longer reads must still see the rest.
+        assert_eq!(read_all(&store, "b", &blob.id, 10, 5).await, small[10..15]);
+        assert_eq!(read_all(&store, "b", &blob.id, 0, 5000).await, small);
+        assert_eq!(
+            read_all(&store, "b", &blob.id, 4000, 1000).await,
+            small[4000..]
+        );
+        // Larger than the cache's limit and than several read chunks, not a multiple of either.
+        let large: Vec<u8> = (0..(3 * READ_CHUNK + 12345))
+            .map(|i| (i % 253) as u8)
+            .collect();
+        let big = store
+            .write_blob("b", body(vec![Ok(Bytes::from(large.clone()))]))
+            .await
+            .unwrap();
+        let len = large.len() as u64;
+        assert_eq!(read_all(&store, "b", &big.id, 0, len).await, large);
+        assert_eq!(
+            read_all(&store, "b", &big.id, 100, len - 200).await,
+            large[100..large.len() - 100]
+        );
+    }
+
+    #[tokio::test]
     async fn failed_writes_leave_nothing_and_keep_the_producers_error() {
         let tmp = tempfile::tempdir().unwrap();
         let store = FsObjectStore::open(tmp.path()).unwrap();
