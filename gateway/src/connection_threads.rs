@@ -75,15 +75,6 @@ impl ConnectionThreads {
             tracing::error!(thread = index, "a connection thread has ended");
         }
     }
-
-    /// How many threads serve connections.
-    pub fn len(&self) -> usize {
-        self.threads.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.threads.is_empty()
-    }
 }
 
 #[cfg(test)]
@@ -100,7 +91,6 @@ mod tests {
             })
         });
         let threads = ConnectionThreads::start(2, serve).expect("threads start");
-        assert_eq!(threads.len(), 2);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");

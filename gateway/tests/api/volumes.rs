@@ -4,6 +4,7 @@
 
 use std::time::{Duration, Instant};
 
+use aws_sdk_ec2::operation::create_volume::builders::CreateVolumeFluentBuilder;
 use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification, VolumeState, VolumeType};
 
 use crate::common::ec2_code;
@@ -23,6 +24,17 @@ async fn sizes_on(moto: &crate::moto::Moto) -> Vec<i32> {
         .await
         .unwrap();
     out.volumes().iter().filter_map(|v| v.size()).collect()
+}
+
+/// A CreateVolume of personal data (the test policies keep it on aws-tokyo).
+fn create_personal(ec2: &aws_sdk_ec2::Client, zone: &str, size: i32) -> CreateVolumeFluentBuilder {
+    ec2.create_volume()
+        .availability_zone(zone)
+        .size(size)
+        .tag_specifications(tag_spec(
+            ResourceType::Volume,
+            &[("data-class", "personal")],
+        ))
 }
 
 #[tokio::test]
@@ -46,15 +58,8 @@ async fn volumes_follow_the_policy_and_attach_where_they_live() {
         .unwrap()
         .to_string();
 
-    let personal = ec2
-        .create_volume()
-        .availability_zone(&zone)
-        .size(8)
+    let personal = create_personal(&ec2, &zone, 8)
         .volume_type(VolumeType::Gp3)
-        .tag_specifications(tag_spec(
-            ResourceType::Volume,
-            &[("data-class", "personal")],
-        ))
         .send()
         .await
         .unwrap();
@@ -215,14 +220,7 @@ async fn volumes_created_but_never_recorded_are_deleted() {
     let orphan = create(account).await;
     let foreign = create("999999999999".into()).await;
     let ec2 = site.server.ec2(&site.server.admin_keys());
-    let recorded = ec2
-        .create_volume()
-        .availability_zone("ap-northeast-1a")
-        .size(2)
-        .tag_specifications(tag_spec(
-            ResourceType::Volume,
-            &[("data-class", "personal")],
-        ))
+    let recorded = create_personal(&ec2, "ap-northeast-1a", 2)
         .send()
         .await
         .unwrap();
