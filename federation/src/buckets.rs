@@ -1,7 +1,7 @@
 //! The bucket registry: which tenant owns which bucket name, and where it lives.
 //! The bytes are the object store's business.
 
-use cloud::types::{Bucket, RemoteBucket, Tag};
+use cloud::types::{Bucket, ObjectInfo, RemoteBucket, Tag};
 use cloud::{Error, ResourceKind, Result};
 use sqlx::any::AnyRow;
 
@@ -238,6 +238,24 @@ impl Federation {
             .bucket_record(name)
             .await?
             .map(|(owner, bucket)| (owner, bucket.remote)))
+    }
+
+    /// The current record of `key` when its bucket is on this site and owned by
+    /// `tenant`; `None` for anything else (remote or foreign bucket, no such
+    /// bucket or object). For the gateway's short read path, which leaves every
+    /// other case, errors included, to the full one.
+    pub async fn owned_local_object(
+        &self,
+        tenant: &Tenant,
+        bucket: &str,
+        key: &str,
+    ) -> Result<Option<ObjectInfo>> {
+        match self.bucket_record(bucket).await? {
+            Some((owner, record)) if owner == tenant.id && record.remote.is_none() => {
+                self.find_object(bucket, key).await
+            }
+            _ => Ok(None),
+        }
     }
 
     /// The owner's tenant ID and the bucket, through the cache.

@@ -29,6 +29,7 @@ use crate::connection_threads::{ConnectionThreads, Serve};
 use crate::ec2::{self, params::Params, Action, Ec2Call};
 use crate::error::Ec2Error;
 use crate::ratelimit::RateLimits;
+use crate::s3::plain_read::{self, PlainRead};
 use crate::s3::S3_OPERATION;
 
 /// Boxed error of response bodies.
@@ -218,6 +219,16 @@ async fn route(
         let (action, response) =
             ec2(gateway, &parts, query, Bytes::new(), Vec::new(), request_id).await;
         return ("ec2", action, response);
+    }
+    if !has_action && (parts.method == Method::GET || parts.method == Method::HEAD) {
+        let plain = PlainRead {
+            federation: &gateway.federation,
+            limits: &gateway.limits,
+            base_domain: &gateway.s3_base_domain,
+        };
+        if let Some((action, response)) = plain_read::serve(&plain, &parts, &query).await {
+            return ("s3", action.into(), response);
+        }
     }
     let is_form = parts
         .headers

@@ -1,5 +1,6 @@
-//! Request authentication for the EC2 Query and admin APIs: find the access
-//! key, verify the signature (SigV4 or SigV2), and resolve the caller.
+//! Request authentication for the EC2 Query and admin APIs (and S3's short
+//! read path): find the access key, verify the signature (SigV4 or SigV2), and
+//! resolve the caller.
 
 pub mod sigv2;
 pub mod sigv4;

@@ -1,6 +1,7 @@
 //! AWS Signature Version 4 verification (Authorization header and presigned
-//! query) for the EC2 Query API and the admin API. S3 requests are verified by
-//! s3s, which also handles the streaming chunk signatures only S3 uses.
+//! query) for the EC2 Query API, the admin API and S3's short read path
+//! (`s3/plain_read.rs`). Other S3 requests are verified by s3s, which also
+//! handles the streaming chunk signatures only S3 uses.
 
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
@@ -136,10 +137,11 @@ impl SigV4 {
         }
         // Presigned URLs are signed over UNSIGNED-PAYLOAD by S3-minded signers and
         // over the empty body's hash by others (botocore's query signer): accept both.
-        let candidates: &[Option<&str>] = if self.expires.is_some() {
-            &[None, Some("UNSIGNED-PAYLOAD")]
-        } else {
-            &[None]
+        // S3's own signers presign over UNSIGNED-PAYLOAD: try that first there.
+        let candidates: &[Option<&str>] = match (self.expires, self.service.as_str()) {
+            (None, _) => &[None],
+            (Some(_), "s3") => &[Some("UNSIGNED-PAYLOAD"), None],
+            (Some(_), _) => &[None, Some("UNSIGNED-PAYLOAD")],
         };
         for payload in candidates {
             let expected = self.signature_with(request, secret, *payload)?;

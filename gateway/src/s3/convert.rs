@@ -36,8 +36,9 @@ pub fn condition_matches(condition: &ETagCondition, current: &str) -> bool {
     }
 }
 
-fn http_date(t: &Timestamp) -> Option<String> {
-    let mut out = Vec::new();
+/// An S3 timestamp as an HTTP date (`Fri, 27 Nov 2026 10:00:00 GMT`).
+pub fn http_date(t: &Timestamp) -> Option<String> {
+    let mut out = Vec::with_capacity(29);
     t.format(TimestampFormat::HttpDate, &mut out).ok()?;
     String::from_utf8(out).ok()
 }

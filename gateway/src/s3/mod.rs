@@ -13,6 +13,7 @@ pub mod listing;
 pub mod multipart;
 pub mod object_tags;
 pub mod objects;
+pub mod plain_read;
 pub mod precheck;
 pub mod routed;
 pub mod settings;

@@ -14,6 +14,7 @@ mod moto;
 mod objects;
 mod ops;
 mod placement;
+mod plain_read;
 mod raw;
 mod security_groups;
 mod tags;

@@ -1,0 +1,305 @@
+//! The short path for S3's commonest request: a SigV4-signed GET or HEAD of a
+//! whole object in a bucket of this site, with nothing that changes the answer
+//! (no Range, conditions, `response-*` overrides, `versionId`, `partNumber`,
+//! SSE-C or CORS origin). `x-amz-checksum-mode: ENABLED`, which current SDKs
+//! send on every GetObject, is served here too.
+//!
+//! s3s's generic preparation (query and header decoding into its input type,
+//! its own signature check, output serialisation) costs about a third of such
+//! a request's CPU. Here the signature is checked once by `auth::sigv4`, the
+//! record comes from the object cache and the headers are written directly.
+//! Whatever this path does not recognise, or cannot answer with a 200, it
+//! declines, and the request goes on to s3s unchanged: every error and every
+//! unusual case keeps exactly one implementation. `tests/api/plain_read.rs`
+//! compares this path's answers with s3s's header by header.
+
+use cloud::types::ObjectInfo;
+use federation::Federation;
+use futures::StreamExt;
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::{Method, Response};
+use http_body_util::{BodyExt, Empty, StreamBody};
+use hyper::body::Frame;
+
+use crate::auth::{self, SignedRequest};
+use crate::ratelimit::RateLimits;
+use crate::server::{BoxError, ResponseBody};
+
+use super::convert;
+
+/// Query parameters a plain read may carry: a presigned signature, and the
+/// operation hint aws-sdk-rust adds (`x-id=GetObject`).
+const PLAIN_QUERY: &[&str] = &[
+    "X-Amz-Algorithm",
+    "X-Amz-Credential",
+    "X-Amz-Date",
+    "X-Amz-Expires",
+    "X-Amz-SignedHeaders",
+    "X-Amz-Signature",
+    "x-id",
+];
+
+/// Headers that select, condition or transform a read; any of them, and any
+/// `x-amz-` header but the signature's own, sends the request to s3s.
+const SHAPING_HEADERS: &[HeaderName] = &[
+    header::RANGE,
+    header::IF_MATCH,
+    header::IF_NONE_MATCH,
+    header::IF_MODIFIED_SINCE,
+    header::IF_UNMODIFIED_SINCE,
+    header::ORIGIN,
+    header::EXPECT,
+    header::TRANSFER_ENCODING,
+];
+
+/// `x-amz-` headers that only carry the signature or client identification.
+const SIGNATURE_HEADERS: &[&str] = &["x-amz-date", "x-amz-content-sha256", "x-amz-user-agent"];
+
+const CHECKSUM_MODE: &str = "x-amz-checksum-mode";
+
+/// What the short path needs from the gateway.
+pub struct PlainRead<'a> {
+    pub federation: &'a Federation,
+    pub limits: &'a RateLimits,
+    /// Virtual-host base domain (empty: path style only).
+    pub base_domain: &'a str,
+}
+
+/// The answer to a plain read, or `None` to leave the request to s3s.
+pub async fn serve(
+    ctx: &PlainRead<'_>,
+    parts: &http::request::Parts,
+    query: &[(String, String)],
+) -> Option<(&'static str, Response<ResponseBody>)> {
+    let head = match parts.method {
+        Method::GET => false,
+        Method::HEAD => true,
+        _ => return None,
+    };
+    if !query.iter().all(|(k, _)| PLAIN_QUERY.contains(&k.as_str()))
+        || !is_plain(&parts.headers)
+        || names_virtual_host(&parts.headers, ctx.base_domain)
+    {
+        return None;
+    }
+    let (bucket, key) = bucket_and_key(parts.uri.path())?;
+    let signed = SignedRequest {
+        method: parts.method.as_str(),
+        path: parts.uri.path(),
+        query,
+        headers: &parts.headers,
+        body: b"",
+    };
+    let principal = auth::authenticate(ctx.federation, &signed, query, "s3")
+        .await
+        .ok()?;
+    let info = ctx
+        .federation
+        .owned_local_object(&principal.tenant, bucket, &key)
+        .await
+        .ok()??;
+    let checksums = parts.headers.contains_key(CHECKSUM_MODE);
+    let headers = object_headers(&info, !head, checksums)?;
+    // Last, so that a declined request spends its token in s3s only.
+    if !ctx
+        .limits
+        .allow(&principal.access_key_id, &principal.tenant.id)
+    {
+        return None;
+    }
+    tracing::Span::current().record("tenant", principal.tenant.name.as_str());
+    metrics::counter!("skyport_s3_plain_reads_total").increment(1);
+    let body = if head {
+        Empty::new().map_err(|never| match never {}).boxed_unsync()
+    } else {
+        let stream = ctx.federation.object_body(bucket, &info, 0..info.size);
+        StreamBody::new(stream.map(|chunk| chunk.map(Frame::data).map_err(BoxError::from)))
+            .boxed_unsync()
+    };
+    let mut response = Response::new(body);
+    *response.headers_mut() = headers;
+    Some((if head { "HeadObject" } else { "GetObject" }, response))
+}
+
+/// No body, and no header that shapes the answer (but checksum mode ENABLED).
+fn is_plain(headers: &HeaderMap) -> bool {
+    let empty = headers
+        .get(header::CONTENT_LENGTH)
+        .is_none_or(|v| v.as_bytes() == b"0");
+    let checksum_mode_ok = headers
+        .get_all(CHECKSUM_MODE)
+        .iter()
+        .all(|v| v.as_bytes() == b"ENABLED");
+    empty
+        && checksum_mode_ok
+        && SHAPING_HEADERS.iter().all(|h| !headers.contains_key(h))
+        && headers.keys().all(|name| {
+            let name = name.as_str();
+            !name.starts_with("x-amz-")
+                || name == CHECKSUM_MODE
+                || SIGNATURE_HEADERS.contains(&name)
+        })
+}
+
+/// Whether the Host header addresses a bucket as `bucket.<base domain>`.
+fn names_virtual_host(headers: &HeaderMap, base_domain: &str) -> bool {
+    if base_domain.is_empty() {
+        return false;
+    }
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("");
+    let name = host.rsplit_once(':').map_or(host, |(name, _)| name);
+    let name = name.trim_end_matches('.');
+    name.len() > base_domain.len()
+        && name.as_bytes()[name.len() - base_domain.len() - 1] == b'.'
+        && name[name.len() - base_domain.len()..].eq_ignore_ascii_case(base_domain)
+}
+
+/// `/bucket/key` of a path-style request; the key percent-decoded, not empty.
+fn bucket_and_key(path: &str) -> Option<(&str, String)> {
+    let (bucket, key) = path.strip_prefix('/')?.split_once('/')?;
+    if bucket.is_empty() || key.is_empty() || bucket.contains('%') {
+        return None;
+    }
+    let key = percent_encoding::percent_decode_str(key)
+        .decode_utf8()
+        .ok()?
+        .into_owned();
+    Some((bucket, key))
+}
+
+/// The headers s3s writes for a whole-object GetObject/HeadObject (in its
+/// order), with the stored checksum when `checksums`; `None` when a metadata
+/// value would need RFC 2047 encoding, which s3s does and this path leaves to it.
+fn object_headers(info: &ObjectInfo, tag_count: bool, checksums: bool) -> Option<HeaderMap> {
+    let meta = &info.meta;
+    let mut headers = HeaderMap::with_capacity(12 + meta.user_metadata.len());
+    let mut put = |name: HeaderName, value: &str| -> Option<()> {
+        headers.insert(name, HeaderValue::from_str(value).ok()?);
+        Some(())
+    };
+    put(header::ACCEPT_RANGES, "bytes")?;
+    let fields = &meta.headers;
+    if let Some(value) = &fields.cache_control {
+        put(header::CACHE_CONTROL, value)?;
+    }
+    let sums = convert::checksum_fields(info.checksum.as_ref().filter(|_| checksums));
+    for (name, value) in [
+        ("x-amz-checksum-crc32", &sums.crc32),
+        ("x-amz-checksum-crc32c", &sums.crc32c),
+        ("x-amz-checksum-crc64nvme", &sums.crc64nvme),
+        ("x-amz-checksum-sha1", &sums.sha1),
+        ("x-amz-checksum-sha256", &sums.sha256),
+    ] {
+        if let Some(value) = value {
+            put(HeaderName::from_static(name), value)?;
+        }
+    }
+    for (name, value) in [
+        (header::CONTENT_DISPOSITION, &fields.content_disposition),
+        (header::CONTENT_ENCODING, &fields.content_encoding),
+        (header::CONTENT_LANGUAGE, &fields.content_language),
+    ] {
+        if let Some(value) = value {
+            put(name, value)?;
+        }
+    }
+    put(header::CONTENT_LENGTH, &info.size.to_string())?;
+    if let Some(value) = &fields.content_type {
+        put(header::CONTENT_TYPE, value)?;
+    }
+    put(header::ETAG, &format!("\"{}\"", info.etag))?;
+    if let Some(expires) = convert::expires(meta) {
+        put(header::EXPIRES, &convert::http_date(&expires)?)?;
+    }
+    put(
+        header::LAST_MODIFIED,
+        &convert::http_date(&convert::timestamp_ms(info.last_modified))?,
+    )?;
+    for (name, value) in &meta.user_metadata {
+        if !value.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+            return None;
+        }
+        let name = HeaderName::from_bytes(format!("x-amz-meta-{name}").as_bytes()).ok()?;
+        put(name, value)?;
+    }
+    if tag_count && !meta.tags.is_empty() {
+        put(
+            HeaderName::from_static("x-amz-tagging-count"),
+            &meta.tags.len().to_string(),
+        )?;
+    }
+    if let Some(version) = &info.version_id {
+        put(HeaderName::from_static("x-amz-version-id"), version)?;
+    }
+    Some(headers)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+        pairs
+            .iter()
+            .map(|(k, v)| {
+                (
+                    HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                    HeaderValue::from_str(v).unwrap(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn only_unshaped_bodiless_requests_are_plain() {
+        let signed = [
+            ("host", "127.0.0.1:8773"),
+            ("authorization", "AWS4-HMAC-SHA256 Credential=…"),
+            ("x-amz-date", "20261127T100000Z"),
+            ("x-amz-content-sha256", "UNSIGNED-PAYLOAD"),
+            ("amz-sdk-invocation-id", "abc"),
+            ("user-agent", "aws-sdk-rust"),
+        ];
+        assert!(is_plain(&headers(&signed)));
+        assert!(is_plain(&headers(&[("content-length", "0")])));
+        assert!(is_plain(&headers(&[("x-amz-checksum-mode", "ENABLED")])));
+        for shaping in [
+            ("range", "bytes=0-1"),
+            ("if-none-match", "\"x\""),
+            ("origin", "https://example.test"),
+            ("x-amz-checksum-mode", "DISABLED"),
+            ("x-amz-server-side-encryption-customer-algorithm", "AES256"),
+            ("x-amz-security-token", "t"),
+            ("content-length", "3"),
+        ] {
+            let mut all = signed.to_vec();
+            all.push(shaping);
+            assert!(!is_plain(&headers(&all)), "{shaping:?} is not plain");
+        }
+    }
+
+    #[test]
+    fn paths_name_a_bucket_and_a_decoded_key() {
+        assert_eq!(
+            bucket_and_key("/photos/a%20b/c%2Bd+e"),
+            Some(("photos", "a b/c+d+e".to_string()))
+        );
+        assert_eq!(bucket_and_key("/photos/"), None);
+        assert_eq!(bucket_and_key("/photos"), None);
+        assert_eq!(bucket_and_key("/"), None);
+        assert_eq!(bucket_and_key("/photos/%FF"), None);
+    }
+
+    #[test]
+    fn virtual_hosts_are_recognised_by_suffix() {
+        let host = |h: &str| headers(&[("host", h)]);
+        assert!(names_virtual_host(&host("photos.s3.test:8773"), "s3.test"));
+        assert!(names_virtual_host(&host("Photos.S3.Test"), "s3.test"));
+        assert!(!names_virtual_host(&host("s3.test:8773"), "s3.test"));
+        assert!(!names_virtual_host(&host("evil-s3.test"), "s3.test"));
+        assert!(!names_virtual_host(&host("photos.s3.test"), ""));
+    }
+}
