@@ -8,23 +8,8 @@ use http::{HeaderMap, HeaderValue, StatusCode};
 
 /// The bucket a request addresses: `bucket.<base domain>` or the first path segment.
 pub fn bucket_of(parts: &http::request::Parts, base_domain: &str) -> Option<String> {
-    if !base_domain.is_empty() {
-        let host = parts
-            .headers
-            .get(http::header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .unwrap_or("");
-        let name = host
-            .rsplit_once(':')
-            .map_or(host, |(n, _)| n)
-            .to_ascii_lowercase();
-        if let Some(bucket) = name
-            .strip_suffix(base_domain)
-            .and_then(|b| b.strip_suffix('.'))
-            .filter(|b| !b.is_empty())
-        {
-            return Some(bucket.to_string());
-        }
+    if let Some(bucket) = super::host::virtual_bucket(&parts.headers, base_domain) {
+        return Some(bucket);
     }
     let segment = parts
         .uri

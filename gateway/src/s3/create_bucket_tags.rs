@@ -29,19 +29,7 @@ fn is_create_bucket(
     if parts.method != Method::PUT || !query.is_empty() {
         return false;
     }
-    let host = parts
-        .headers
-        .get(http::header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("");
-    let host = host
-        .rsplit_once(':')
-        .map_or(host, |(name, _)| name)
-        .to_ascii_lowercase();
-    let virtual_host = !base_domain.is_empty()
-        && host
-            .strip_suffix(base_domain)
-            .is_some_and(|b| b.ends_with('.') && b.len() > 1);
+    let virtual_host = super::host::virtual_bucket(&parts.headers, base_domain).is_some();
     let path = parts.uri.path();
     if virtual_host {
         path == "/"

@@ -24,20 +24,38 @@ impl BaseDomain {
 
 impl S3Host for BaseDomain {
     fn parse_host_header<'a>(&'a self, host: &'a str) -> S3Result<VirtualHost<'a>> {
-        let name = match host.rsplit_once(':') {
-            Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
-            _ => host,
-        };
-        let name = name.trim_end_matches('.').to_ascii_lowercase();
         let virtual_host = VirtualHost::new(self.domain.as_str());
-        match name
-            .strip_suffix(&self.domain)
-            .and_then(|rest| rest.strip_suffix('.'))
-        {
-            Some(bucket) if !bucket.is_empty() => Ok(virtual_host.with_bucket(bucket.to_string())),
-            _ => Ok(virtual_host),
-        }
+        Ok(match bucket_in_host(host, &self.domain) {
+            Some(bucket) => virtual_host.with_bucket(bucket),
+            None => virtual_host,
+        })
     }
+}
+
+/// The bucket a Host header names as `bucket.<domain>`, if any. The port is
+/// ignored and names compare case-insensitively; `domain` is lowercase without
+/// a trailing dot (as `Gateway::s3_base_domain` keeps it), empty for path style only.
+pub fn bucket_in_host(host: &str, domain: &str) -> Option<String> {
+    if domain.is_empty() {
+        return None;
+    }
+    let name = match host.rsplit_once(':') {
+        Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
+        _ => host,
+    };
+    let name = name.trim_end_matches('.').to_ascii_lowercase();
+    name.strip_suffix(domain)
+        .and_then(|rest| rest.strip_suffix('.'))
+        .filter(|bucket| !bucket.is_empty())
+        .map(str::to_string)
+}
+
+/// [`bucket_in_host`] of a request's Host header.
+pub fn virtual_bucket(headers: &http::HeaderMap, domain: &str) -> Option<String> {
+    let host = headers
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())?;
+    bucket_in_host(host, domain)
 }
 
 #[cfg(test)]
@@ -59,5 +77,7 @@ mod tests {
         assert_eq!(bucket("s3.example.test:8773"), None);
         assert_eq!(bucket("localhost:8773"), None);
         assert_eq!(bucket("evil-s3.example.test"), None);
+        assert_eq!(bucket("photos.s3.example.test."), Some("photos".into()));
+        assert_eq!(bucket_in_host("photos.s3.example.test", ""), None);
     }
 }

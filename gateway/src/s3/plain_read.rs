@@ -78,7 +78,7 @@ pub async fn serve(
     };
     if !query.iter().all(|(k, _)| PLAIN_QUERY.contains(&k.as_str()))
         || !is_plain(&parts.headers)
-        || names_virtual_host(&parts.headers, ctx.base_domain)
+        || super::host::virtual_bucket(&parts.headers, ctx.base_domain).is_some()
     {
         return None;
     }
@@ -139,22 +139,6 @@ fn is_plain(headers: &HeaderMap) -> bool {
                 || name == CHECKSUM_MODE
                 || SIGNATURE_HEADERS.contains(&name)
         })
-}
-
-/// Whether the Host header addresses a bucket as `bucket.<base domain>`.
-fn names_virtual_host(headers: &HeaderMap, base_domain: &str) -> bool {
-    if base_domain.is_empty() {
-        return false;
-    }
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("");
-    let name = host.rsplit_once(':').map_or(host, |(name, _)| name);
-    let name = name.trim_end_matches('.');
-    name.len() > base_domain.len()
-        && name.as_bytes()[name.len() - base_domain.len() - 1] == b'.'
-        && name[name.len() - base_domain.len()..].eq_ignore_ascii_case(base_domain)
 }
 
 /// `/bucket/key` of a path-style request; the key percent-decoded, not empty.
@@ -291,15 +275,5 @@ mod tests {
         assert_eq!(bucket_and_key("/photos"), None);
         assert_eq!(bucket_and_key("/"), None);
         assert_eq!(bucket_and_key("/photos/%FF"), None);
-    }
-
-    #[test]
-    fn virtual_hosts_are_recognised_by_suffix() {
-        let host = |h: &str| headers(&[("host", h)]);
-        assert!(names_virtual_host(&host("photos.s3.test:8773"), "s3.test"));
-        assert!(names_virtual_host(&host("Photos.S3.Test"), "s3.test"));
-        assert!(!names_virtual_host(&host("s3.test:8773"), "s3.test"));
-        assert!(!names_virtual_host(&host("evil-s3.test"), "s3.test"));
-        assert!(!names_virtual_host(&host("photos.s3.test"), ""));
     }
 }
