@@ -1440,3 +1440,49 @@ def test_anonymous_cannot_read_or_write(server, s3, bucket):
     assert_denied(anon.put_object, Bucket=bucket, Key="anon", Body=b"x")
     assert_denied(anon.list_objects_v2, Bucket=bucket)
     assert_missing(s3, bucket, "anon")
+
+
+def _plain_reads(server) -> int:
+    text = requests.get(server.url + "/metrics", timeout=10).text
+    for line in text.splitlines():
+        if line.startswith("skyport_s3_plain_reads_total "):
+            return int(float(line.split()[1]))
+    return 0
+
+
+def test_plain_gets_take_the_short_path_and_answer_as_s3s(server, s3, bucket):
+    """boto3's default GetObject/HeadObject (checksum mode on) and a presigned GET
+    are answered by the short read path; the same reads with a matching IfMatch
+    go through s3s; both answers carry the same fields and bytes."""
+    body = os.urandom(5000)
+    s3.put_object(Bucket=bucket, Key="short/ä b+c", Body=body, ContentType="text/x-test",
+                  CacheControl="no-cache", Metadata={"origin": "e2e"}, Tagging="t=1")
+    fields = ["ContentLength", "ContentType", "CacheControl", "ETag", "LastModified",
+              "Metadata", "ChecksumCRC32", "TagCount", "AcceptRanges"]
+
+    before = _plain_reads(server)
+    short = s3.get_object(Bucket=bucket, Key="short/ä b+c")
+    short_body = short["Body"].read()
+    short_head = s3.head_object(Bucket=bucket, Key="short/ä b+c")
+    assert _plain_reads(server) == before + 2
+    full = s3.get_object(Bucket=bucket, Key="short/ä b+c", IfMatch=short["ETag"])
+    full_head = s3.head_object(Bucket=bucket, Key="short/ä b+c", IfMatch=short["ETag"])
+    assert _plain_reads(server) == before + 2, "IfMatch reads go through s3s"
+    assert short_body == full["Body"].read() == body
+    assert {f: short.get(f) for f in fields} == {f: full.get(f) for f in fields}
+    assert short["ChecksumCRC32"] and short["TagCount"] == 1 and short["Metadata"] == {"origin": "e2e"}
+    head_fields = [f for f in fields if f != "TagCount"]
+    assert {f: short_head.get(f) for f in head_fields} == {f: full_head.get(f) for f in head_fields}
+
+    url = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "short/ä b+c"},
+                                    ExpiresIn=300)
+    r = requests.get(url, timeout=30)
+    assert r.status_code == 200 and r.content == body
+    assert r.headers["ETag"] == short["ETag"] and r.headers["x-amz-meta-origin"] == "e2e"
+    assert _plain_reads(server) == before + 3
+
+    # Errors stay s3s's: a missing key is NoSuchKey, and nothing is counted.
+    with pytest.raises(ClientError) as missing:
+        s3.get_object(Bucket=bucket, Key="short/none")
+    assert error_code(missing.value) == "NoSuchKey"
+    assert _plain_reads(server) == before + 3
