@@ -192,6 +192,16 @@ impl Server {
         self.child.id()
     }
 
+    /// The Prometheus text of `GET /metrics`.
+    pub async fn metrics(&self) -> String {
+        reqwest::get(format!("{}/metrics", self.endpoint))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     /// Runs `skyport admin …` against this server and parses its JSON output.
     pub fn admin(&self, args: &[&str]) -> Result<serde_json::Value, String> {
         let output = Command::new(env!("CARGO_BIN_EXE_skyport"))

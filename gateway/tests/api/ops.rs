@@ -15,12 +15,7 @@ async fn health_and_metrics() {
         .await
         .unwrap();
     assert_eq!(health.status().as_u16(), 200);
-    let metrics = reqwest::get(format!("{}/metrics", server.endpoint))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = server.metrics().await;
     let line = metrics
         .lines()
         .find(|l| {

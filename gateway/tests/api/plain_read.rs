@@ -16,13 +16,9 @@ use crate::common::{on_both_databases, Server};
 
 /// How many requests the short path has answered.
 async fn plain_reads(server: &Server) -> u64 {
-    let metrics = reqwest::get(format!("{}/metrics", server.endpoint))
+    server
+        .metrics()
         .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    metrics
         .lines()
         .find_map(|l| l.strip_prefix("skyport_s3_plain_reads_total "))
         .map_or(0, |v| v.trim().parse().unwrap())
