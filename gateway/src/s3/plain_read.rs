@@ -1,8 +1,8 @@
 //! The short path for S3's commonest request: a SigV4-signed GET or HEAD of a
 //! whole object in a bucket of this site, with nothing that changes the answer
 //! (no Range, conditions, `response-*` overrides, `versionId`, `partNumber`,
-//! SSE-C or CORS origin). `x-amz-checksum-mode: ENABLED`, which current SDKs
-//! send on every GetObject, is served here too.
+//! SSE-C or CORS origin), path or virtual-host style. `x-amz-checksum-mode:
+//! ENABLED`, which current SDKs send on every GetObject, is served here too.
 //!
 //! s3s's generic preparation (query and header decoding into its input type,
 //! its own signature check, output serialisation) costs about a third of such
@@ -76,13 +76,12 @@ pub async fn serve(
         Method::HEAD => true,
         _ => return None,
     };
-    if !query.iter().all(|(k, _)| PLAIN_QUERY.contains(&k.as_str()))
-        || !is_plain(&parts.headers)
-        || super::host::virtual_bucket(&parts.headers, ctx.base_domain).is_some()
-    {
+    if !query.iter().all(|(k, _)| PLAIN_QUERY.contains(&k.as_str())) || !is_plain(&parts.headers) {
         return None;
     }
-    let (bucket, key) = bucket_and_key(parts.uri.path())?;
+    let host_bucket = super::host::virtual_bucket(&parts.headers, ctx.base_domain);
+    let (bucket, key) = bucket_and_key(parts.uri.path(), host_bucket)?;
+    let bucket = bucket.as_str();
     let signed = SignedRequest {
         method: parts.method.as_str(),
         path: parts.uri.path(),
@@ -141,10 +140,22 @@ fn is_plain(headers: &HeaderMap) -> bool {
         })
 }
 
-/// `/bucket/key` of a path-style request; the key percent-decoded, not empty.
-fn bucket_and_key(path: &str) -> Option<(&str, String)> {
-    let (bucket, key) = path.strip_prefix('/')?.split_once('/')?;
-    if bucket.is_empty() || key.is_empty() || bucket.contains('%') {
+/// The bucket and percent-decoded key a request names: the bucket from the
+/// Host header when it names one (virtual-host style), else the path's first
+/// segment; `None` without a key (a bucket request).
+fn bucket_and_key(path: &str, host_bucket: Option<String>) -> Option<(String, String)> {
+    let path = path.strip_prefix('/')?;
+    let (bucket, key) = match host_bucket {
+        Some(bucket) => (bucket, path),
+        None => {
+            let (bucket, key) = path.split_once('/')?;
+            if bucket.is_empty() || bucket.contains('%') {
+                return None;
+            }
+            (bucket.to_string(), key)
+        }
+    };
+    if key.is_empty() {
         return None;
     }
     let key = percent_encoding::percent_decode_str(key)
@@ -266,14 +277,20 @@ mod tests {
     }
 
     #[test]
-    fn paths_name_a_bucket_and_a_decoded_key() {
+    fn paths_and_hosts_name_a_bucket_and_a_decoded_key() {
+        let named = |path, host: Option<&str>| bucket_and_key(path, host.map(str::to_string));
         assert_eq!(
-            bucket_and_key("/photos/a%20b/c%2Bd+e"),
-            Some(("photos", "a b/c+d+e".to_string()))
+            named("/photos/a%20b/c%2Bd+e", None),
+            Some(("photos".into(), "a b/c+d+e".into()))
         );
-        assert_eq!(bucket_and_key("/photos/"), None);
-        assert_eq!(bucket_and_key("/photos"), None);
-        assert_eq!(bucket_and_key("/"), None);
-        assert_eq!(bucket_and_key("/photos/%FF"), None);
+        assert_eq!(named("/photos/", None), None);
+        assert_eq!(named("/photos", None), None);
+        assert_eq!(named("/", None), None);
+        assert_eq!(named("/photos/%FF", None), None);
+        assert_eq!(
+            named("/a%20b/c", Some("photos")),
+            Some(("photos".into(), "a b/c".into()))
+        );
+        assert_eq!(named("/", Some("photos")), None);
     }
 }

@@ -12,7 +12,9 @@ use aws_sdk_s3::types::{
     BucketVersioningStatus, CompletedMultipartUpload, CompletedPart, VersioningConfiguration,
 };
 
-use crate::common::{on_both_databases, Server};
+use aws_sdk_s3::config::{Credentials, Region};
+
+use crate::common::{on_both_databases, Database, Server};
 
 /// How many requests the short path has answered.
 async fn plain_reads(server: &Server) -> u64 {
@@ -28,8 +30,16 @@ async fn plain_reads(server: &Server) -> u64 {
 type Answer = (u16, BTreeMap<String, String>, Vec<u8>);
 
 async fn fetch(method: &str, url: &str, extra: &[(&str, &str)]) -> Answer {
-    let mut request = reqwest::Client::new()
-        .request(reqwest::Method::from_bytes(method.as_bytes()).unwrap(), url);
+    fetch_with(&reqwest::Client::new(), method, url, extra).await
+}
+
+async fn fetch_with(
+    client: &reqwest::Client,
+    method: &str,
+    url: &str,
+    extra: &[(&str, &str)],
+) -> Answer {
+    let mut request = client.request(reqwest::Method::from_bytes(method.as_bytes()).unwrap(), url);
     for (name, value) in extra {
         request = request.header(*name, *value);
     }
@@ -180,37 +190,51 @@ async fn make_objects(s3: &aws_sdk_s3::Client) -> Vec<(&'static str, &'static st
     ]
 }
 
+/// Reads every object plainly and with a matching `If-Match` (s3s), through
+/// URLs `presigner` signs and `client` sends, and compares the answers
+/// (`s3` looks the ETags up).
+async fn compare_paths(
+    server: &Server,
+    s3: &aws_sdk_s3::Client,
+    presigner: &aws_sdk_s3::Client,
+    client: &reqwest::Client,
+    objects: &[(&str, &str, bool)],
+) {
+    for &(bucket, key, short) in objects {
+        let head = s3
+            .head_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .unwrap();
+        let if_match = head.e_tag().unwrap().to_string();
+        for method in ["GET", "HEAD"] {
+            let url = presigned(presigner, method, bucket, key).await;
+            for checksum_mode in [&[][..], &[("x-amz-checksum-mode", "ENABLED")][..]] {
+                let before = plain_reads(server).await;
+                let plain = fetch_with(client, method, &url, checksum_mode).await;
+                let after = plain_reads(server).await;
+                assert_eq!(after - before, u64::from(short), "{method} {url}");
+                let mut conditional = checksum_mode.to_vec();
+                conditional.push(("if-match", &if_match));
+                let full = fetch_with(client, method, &url, &conditional).await;
+                assert_eq!(plain_reads(server).await, after, "If-Match goes to s3s");
+                assert_eq!(plain.0, 200, "{method} {url}");
+                let what = format!("{method} {url} {checksum_mode:?}");
+                assert_eq!((plain.0, &plain.1), (full.0, &full.1), "{what}");
+                assert!(plain.2 == full.2, "{what}: the bodies differ");
+            }
+        }
+    }
+}
+
 #[tokio::test]
 async fn short_read_path_answers_as_s3s_does() {
     on_both_databases(|server| async move {
         let s3 = server.s3(&server.admin_keys());
-        for (bucket, key, short) in make_objects(&s3).await {
-            let head = s3
-                .head_object()
-                .bucket(bucket)
-                .key(key)
-                .send()
-                .await
-                .unwrap();
-            let if_match = head.e_tag().unwrap().to_string();
-            for method in ["GET", "HEAD"] {
-                let url = presigned(&s3, method, bucket, key).await;
-                for checksum_mode in [&[][..], &[("x-amz-checksum-mode", "ENABLED")][..]] {
-                    let before = plain_reads(&server).await;
-                    let plain = fetch(method, &url, checksum_mode).await;
-                    let after = plain_reads(&server).await;
-                    assert_eq!(after - before, u64::from(short), "{method} {bucket}/{key}");
-                    let mut conditional = checksum_mode.to_vec();
-                    conditional.push(("if-match", &if_match));
-                    let full = fetch(method, &url, &conditional).await;
-                    assert_eq!(plain_reads(&server).await, after, "If-Match goes to s3s");
-                    assert_eq!(plain.0, 200, "{method} {bucket}/{key}");
-                    let what = format!("{method} {bucket}/{key} {checksum_mode:?}");
-                    assert_eq!((plain.0, &plain.1), (full.0, &full.1), "{what}");
-                    assert!(plain.2 == full.2, "{what}: the bodies differ");
-                }
-            }
-        }
+        let objects = make_objects(&s3).await;
+        compare_paths(&server, &s3, &s3, &reqwest::Client::new(), &objects).await;
         let (_, headers, _) = fetch(
             "GET",
             &presigned(&s3, "GET", "plain", "dir/ünï cödé+%.txt").await,
@@ -309,4 +333,31 @@ async fn refusals_are_left_to_s3s() {
         assert_eq!(plain_reads(&server).await, before + 1);
     })
     .await;
+}
+
+#[tokio::test]
+async fn virtual_host_reads_take_the_short_path_too() {
+    let config = "s3_base_domain = \"s3.skyport.test\"\n";
+    let server = Server::start(Database::Sqlite, Some(config)).await;
+    let keys = server.admin_keys();
+    let objects = make_objects(&server.s3(&keys)).await;
+    let credentials = Credentials::new(&keys.access_key, &keys.secret_key, None, None, "test");
+    let vhost = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::Config::builder()
+            .behavior_version_latest()
+            .endpoint_url(format!("http://s3.skyport.test:{}", server.port))
+            .region(Region::new("us-east-1"))
+            .credentials_provider(credentials)
+            .build(),
+    );
+    let url = presigned(&vhost, "GET", "plain", "small").await;
+    assert!(url.starts_with("http://plain.s3.skyport.test:"), "{url}");
+    // The bucket names resolve to the gateway on loopback, as a wildcard DNS entry would.
+    let gateway = std::net::SocketAddr::from(([127, 0, 0, 1], server.port));
+    let client = reqwest::Client::builder()
+        .resolve("plain.s3.skyport.test", gateway)
+        .resolve("ver.s3.skyport.test", gateway)
+        .build()
+        .unwrap();
+    compare_paths(&server, &server.s3(&keys), &vhost, &client, &objects).await;
 }
