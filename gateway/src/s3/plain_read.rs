@@ -1,5 +1,6 @@
-//! The short path for S3's commonest request: a SigV4-signed GET or HEAD of a
-//! whole object in a bucket of this site, with nothing that changes the answer
+//! The short path for S3's commonest request: a GET or HEAD of a whole object
+//! in a bucket of this site, SigV4-signed by its owner or anonymous on a
+//! public-read bucket or object, with nothing that changes the answer
 //! (no Range, conditions, `response-*` overrides, `versionId`, `partNumber`,
 //! SSE-C or CORS origin), path or virtual-host style. `x-amz-checksum-mode:
 //! ENABLED`, which current SDKs send on every GetObject, is served here too.
@@ -76,37 +77,48 @@ pub async fn serve(
         Method::HEAD => true,
         _ => return None,
     };
-    if !query.iter().all(|(k, _)| PLAIN_QUERY.contains(&k.as_str())) || !is_plain(&parts.headers) {
+    let header_signed = parts.headers.contains_key(header::AUTHORIZATION);
+    if !is_plain_query(query, header_signed) || !is_plain(&parts.headers) {
         return None;
     }
+    let anonymous = !header_signed && !query.iter().any(|(k, _)| k.starts_with("X-Amz-"));
     let host_bucket = super::host::virtual_bucket(&parts.headers, ctx.base_domain);
     let (bucket, key) = bucket_and_key(parts.uri.path(), host_bucket)?;
     let bucket = bucket.as_str();
-    let signed = SignedRequest {
-        method: parts.method.as_str(),
-        path: parts.uri.path(),
-        query,
-        headers: &parts.headers,
-        body: b"",
+    let (info, caller) = if anonymous {
+        // Public-read buckets and objects only; s3s answers every refusal.
+        let info = ctx.federation.public_object(bucket, &key).await.ok()?;
+        (info, None)
+    } else {
+        let signed = SignedRequest {
+            method: parts.method.as_str(),
+            path: parts.uri.path(),
+            query,
+            headers: &parts.headers,
+            body: b"",
+        };
+        let principal = auth::authenticate(ctx.federation, &signed, query, "s3")
+            .await
+            .ok()?;
+        let info = ctx
+            .federation
+            .owned_local_object(&principal.tenant, bucket, &key)
+            .await
+            .ok()??;
+        (info, Some(principal))
     };
-    let principal = auth::authenticate(ctx.federation, &signed, query, "s3")
-        .await
-        .ok()?;
-    let info = ctx
-        .federation
-        .owned_local_object(&principal.tenant, bucket, &key)
-        .await
-        .ok()??;
     let checksums = parts.headers.contains_key(CHECKSUM_MODE);
     let headers = object_headers(&info, !head, checksums)?;
-    // Last, so that a declined request spends its token in s3s only.
-    if !ctx
-        .limits
-        .allow(&principal.access_key_id, &principal.tenant.id)
-    {
-        return None;
+    if let Some(principal) = caller {
+        // Last, so that a declined request spends its token in s3s only.
+        if !ctx
+            .limits
+            .allow(&principal.access_key_id, &principal.tenant.id)
+        {
+            return None;
+        }
+        tracing::Span::current().record("tenant", principal.tenant.name.as_str());
     }
-    tracing::Span::current().record("tenant", principal.tenant.name.as_str());
     metrics::counter!("skyport_s3_plain_reads_total").increment(1);
     let body = if head {
         Empty::new().map_err(|never| match never {}).boxed_unsync()
@@ -118,6 +130,14 @@ pub async fn serve(
     let mut response = Response::new(body);
     *response.headers_mut() = headers;
     Some((if head { "HeadObject" } else { "GetObject" }, response))
+}
+
+/// Only a presigned signature (never beside an Authorization header: s3s
+/// refuses the mix) and the SDK's operation hint.
+fn is_plain_query(query: &[(String, String)], header_signed: bool) -> bool {
+    query.iter().all(|(k, _)| {
+        PLAIN_QUERY.contains(&k.as_str()) && !(header_signed && k.starts_with("X-Amz-"))
+    })
 }
 
 /// No body, and no header that shapes the answer (but checksum mode ENABLED).
@@ -273,6 +293,30 @@ mod tests {
             let mut all = signed.to_vec();
             all.push(shaping);
             assert!(!is_plain(&headers(&all)), "{shaping:?} is not plain");
+        }
+    }
+
+    #[test]
+    fn plain_queries_carry_one_signature_at_most() {
+        let query = |pairs: &[&str]| -> Vec<(String, String)> {
+            pairs
+                .iter()
+                .map(|k| (k.to_string(), "v".to_string()))
+                .collect()
+        };
+        let presigned = query(&["X-Amz-Credential", "X-Amz-Signature", "x-id"]);
+        assert!(is_plain_query(&presigned, false));
+        assert!(!is_plain_query(&presigned, true));
+        assert!(is_plain_query(&query(&["x-id"]), true));
+        assert!(is_plain_query(&[], true));
+        for shaping in [
+            "versionId",
+            "partNumber",
+            "response-content-type",
+            "tagging",
+            "acl",
+        ] {
+            assert!(!is_plain_query(&query(&[shaping]), true), "{shaping}");
         }
     }
 

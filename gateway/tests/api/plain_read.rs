@@ -9,7 +9,8 @@ use std::time::{Duration, SystemTime};
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::{ByteStream, DateTime};
 use aws_sdk_s3::types::{
-    BucketVersioningStatus, CompletedMultipartUpload, CompletedPart, VersioningConfiguration,
+    BucketCannedAcl, BucketVersioningStatus, CompletedMultipartUpload, CompletedPart,
+    ObjectCannedAcl, VersioningConfiguration,
 };
 
 use aws_sdk_s3::config::{Credentials, Region};
@@ -360,4 +361,67 @@ async fn virtual_host_reads_take_the_short_path_too() {
         .build()
         .unwrap();
     compare_paths(&server, &server.s3(&keys), &vhost, &client, &objects).await;
+}
+
+#[tokio::test]
+async fn anonymous_reads_of_public_objects_take_the_short_path() {
+    on_both_databases(|server| async move {
+        let s3 = server.s3(&server.admin_keys());
+        s3.create_bucket()
+            .bucket("open")
+            .acl(BucketCannedAcl::PublicRead)
+            .send()
+            .await
+            .unwrap();
+        s3.create_bucket().bucket("closed").send().await.unwrap();
+        for (bucket, key, acl) in [
+            ("open", "site/index.html", None),
+            ("closed", "shared.txt", Some(ObjectCannedAcl::PublicRead)),
+            ("closed", "private.txt", None),
+        ] {
+            s3.put_object()
+                .bucket(bucket)
+                .key(key)
+                .content_type("text/html")
+                .body(ByteStream::from_static(b"<p>hello</p>"))
+                .set_acl(acl)
+                .send()
+                .await
+                .unwrap();
+        }
+        for (bucket, key) in [("open", "site/index.html"), ("closed", "shared.txt")] {
+            let url = format!("{}/{bucket}/{key}", server.endpoint);
+            let etag = s3
+                .head_object()
+                .bucket(bucket)
+                .key(key)
+                .send()
+                .await
+                .unwrap()
+                .e_tag()
+                .unwrap()
+                .to_string();
+            for method in ["GET", "HEAD"] {
+                let before = plain_reads(&server).await;
+                let plain = fetch(method, &url, &[]).await;
+                assert_eq!(plain_reads(&server).await, before + 1, "{method} {url}");
+                let full = fetch(method, &url, &[("if-match", &etag)]).await;
+                assert_eq!(plain_reads(&server).await, before + 1);
+                assert_eq!(plain.0, 200, "{method} {url}");
+                assert_eq!(plain, full, "{method} {url}");
+            }
+        }
+        // Refusals are s3s's, and not counted.
+        let before = plain_reads(&server).await;
+        for (path, status, code) in [
+            ("closed/private.txt", 403, "AccessDenied"),
+            ("open/site/missing.html", 404, "NoSuchKey"),
+        ] {
+            let (got, _, body) = fetch("GET", &format!("{}/{path}", server.endpoint), &[]).await;
+            assert_eq!(got, status, "{path}");
+            assert!(String::from_utf8_lossy(&body).contains(code), "{path}");
+        }
+        assert_eq!(plain_reads(&server).await, before);
+    })
+    .await;
 }
