@@ -51,12 +51,25 @@ impl Db {
     /// Starts a transaction that will write. On SQLite it takes the write lock
     /// up front (`BEGIN IMMEDIATE`): a deferred transaction that reads and then
     /// writes fails with "database is locked" instead of waiting its turn.
+    ///
+    /// The BEGIN runs in a task of its own, so that a caller cancelled while it
+    /// waits for the lock (a client hanging up mid-PUT) cannot stop it halfway:
+    /// sqlx checks a custom BEGIN with one more await after the database has
+    /// begun, and a future dropped there hands the connection back to the pool
+    /// inside a transaction nobody owns, holding the write lock for good. Run
+    /// to the end, the transaction exists and its drop rolls it back.
     pub async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
-        let begun = if self.is_sqlite {
-            self.pool.begin_with("BEGIN IMMEDIATE").await
-        } else {
-            self.pool.begin().await
-        };
+        let pool = self.pool.clone();
+        let is_sqlite = self.is_sqlite;
+        let begun = tokio::spawn(async move {
+            if is_sqlite {
+                pool.begin_with("BEGIN IMMEDIATE").await
+            } else {
+                pool.begin().await
+            }
+        })
+        .await
+        .map_err(|e| Error::internal(format!("starting a transaction: {e}")))?;
         begun.map_err(db_err)
     }
 
@@ -181,4 +194,51 @@ pub fn opt_int(row: &AnyRow, column: &str) -> Result<Option<i64>> {
 /// Reads a nullable text column.
 pub fn opt_text(row: &AnyRow, column: &str) -> Result<Option<String>> {
     row.try_get::<Option<String>, _>(column).map_err(db_err)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use super::Db;
+
+    /// Writers cancelled at any point of `begin_write` (a client hanging up
+    /// while its PUT waits for the write lock) must not leave a connection
+    /// inside a transaction nobody owns: it would hold SQLite's write lock, and
+    /// every later writer would fail with "database is locked".
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn cancelled_writers_leave_no_transaction_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+        let db = Db::connect(&url).await.unwrap();
+        for round in 0..300u64 {
+            let holder = db.begin_write().await.unwrap();
+            let waiters: Vec<_> = (0..3)
+                .map(|_| {
+                    let db = db.clone();
+                    tokio::spawn(async move { db.begin_write().await.map(drop) })
+                })
+                .collect();
+            tokio::time::sleep(Duration::from_micros(200 + round % 7 * 150)).await;
+            holder.commit().await.unwrap();
+            // Cancel the waiters at different points of their BEGIN.
+            std::thread::sleep(Duration::from_micros(round % 11 * 40));
+            for waiter in waiters {
+                waiter.abort();
+            }
+        }
+        let started = Instant::now();
+        for _ in 0..8 {
+            let tx = tokio::time::timeout(Duration::from_secs(20), db.begin_write())
+                .await
+                .expect("begin_write hangs")
+                .expect("no transaction is left holding the write lock");
+            tx.commit().await.unwrap();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "writers waited {:?} for a lock nobody should hold",
+            started.elapsed()
+        );
+    }
 }
