@@ -3,7 +3,8 @@
 //! All SQL is written once, portable to both (`$1` placeholders work in both
 //! through sqlx's `Any` driver); migrations run at connect.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use cloud::{Error, Result};
 use sqlx::any::{AnyPoolOptions, AnyRow};
@@ -14,6 +15,42 @@ use sqlx::{AnyPool, Row};
 pub struct Db {
     pool: AnyPool,
     is_sqlite: bool,
+    /// SQLite's writers take turns here, first come first served (see [`Db::begin_write`]).
+    write_turn: Option<Arc<tokio::sync::Mutex<()>>>,
+}
+
+/// How long a writer waits for its turn before going to SQLite's lock
+/// directly (as it did before turns): a safety valve, never reached when
+/// transactions are short, that keeps a writer nested in another's
+/// transaction from waiting forever.
+const TURN_PATIENCE: Duration = Duration::from_secs(10);
+
+/// A write transaction from [`Db::begin_write`]; on SQLite it also holds the
+/// process's write turn until it commits, rolls back or is dropped.
+pub struct WriteTx {
+    // Field order is drop order: the transaction (its rollback queued) before the turn.
+    tx: sqlx::Transaction<'static, sqlx::Any>,
+    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl WriteTx {
+    /// Commits, then gives the turn to the next writer.
+    pub async fn commit(self) -> std::result::Result<(), sqlx::Error> {
+        self.tx.commit().await
+    }
+}
+
+impl std::ops::Deref for WriteTx {
+    type Target = sqlx::AnyConnection;
+    fn deref(&self) -> &sqlx::AnyConnection {
+        &self.tx
+    }
+}
+
+impl std::ops::DerefMut for WriteTx {
+    fn deref_mut(&mut self) -> &mut sqlx::AnyConnection {
+        &mut self.tx
+    }
 }
 
 impl Db {
@@ -40,7 +77,12 @@ impl Db {
         if !is_sqlite {
             binary_key_order(&pool).await?;
         }
-        Ok(Db { pool, is_sqlite })
+        let write_turn = is_sqlite.then(|| Arc::new(tokio::sync::Mutex::new(())));
+        Ok(Db {
+            pool,
+            is_sqlite,
+            write_turn,
+        })
     }
 
     /// The connection pool.
@@ -52,13 +94,30 @@ impl Db {
     /// up front (`BEGIN IMMEDIATE`): a deferred transaction that reads and then
     /// writes fails with "database is locked" instead of waiting its turn.
     ///
+    /// SQLite writers first queue for the process's write turn (a fair async
+    /// mutex): SQLite's own busy handler makes waiters sleep and retry with
+    /// back-off of up to 100 ms, so under contention the lock sat idle while
+    /// writers slept, and an unlucky one waited seconds.
+    ///
     /// The BEGIN runs in a task of its own, so that a caller cancelled while it
     /// waits for the lock (a client hanging up mid-PUT) cannot stop it halfway:
     /// sqlx checks a custom BEGIN with one more await after the database has
     /// begun, and a future dropped there hands the connection back to the pool
     /// inside a transaction nobody owns, holding the write lock for good. Run
     /// to the end, the transaction exists and its drop rolls it back.
-    pub async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+    pub async fn begin_write(&self) -> Result<WriteTx> {
+        let turn = match &self.write_turn {
+            Some(turn) => {
+                match tokio::time::timeout(TURN_PATIENCE, turn.clone().lock_owned()).await {
+                    Ok(guard) => Some(guard),
+                    Err(_) => {
+                        tracing::warn!("a write waited over {TURN_PATIENCE:?} for its turn; going to SQLite's lock directly");
+                        None
+                    }
+                }
+            }
+            None => None,
+        };
         let pool = self.pool.clone();
         let is_sqlite = self.is_sqlite;
         let begun = tokio::spawn(async move {
@@ -70,7 +129,10 @@ impl Db {
         })
         .await
         .map_err(|e| Error::internal(format!("starting a transaction: {e}")))?;
-        begun.map_err(db_err)
+        Ok(WriteTx {
+            tx: begun.map_err(db_err)?,
+            _turn: turn,
+        })
     }
 
     /// Runs `statements`, each binding `id` as `$1`, in one write transaction:
@@ -212,7 +274,9 @@ mod tests {
         let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
         let db = Db::connect(&url).await.unwrap();
         for round in 0..300u64 {
-            let holder = db.begin_write().await.unwrap();
+            // Held outside the write turns (as another process would), so the
+            // waiters' BEGINs themselves wait for SQLite's lock.
+            let holder = db.pool().begin_with("BEGIN IMMEDIATE").await.unwrap();
             let waiters: Vec<_> = (0..3)
                 .map(|_| {
                     let db = db.clone();

@@ -413,7 +413,7 @@ impl Federation {
     /// record, and deletes the freed blobs once the commit is durable.
     pub(crate) async fn finish_removal(
         &self,
-        mut tx: sqlx::Transaction<'_, sqlx::Any>,
+        mut tx: crate::db::WriteTx,
         bucket: &str,
         key: &str,
         freed: Vec<StoredBlob>,
