@@ -17,10 +17,11 @@ apt_install() {
     fi
     say "installing ${missing[*]}"
     if [ ! -f /var/lib/skyport-apt-updated ] || [ -n "$(find /var/lib/skyport-apt-updated -mmin +1440 2>/dev/null)" ]; then
-        apt-get update -qq
+        apt-get -o DPkg::Lock::Timeout=600 update -qq
         touch /var/lib/skyport-apt-updated
     fi
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    # Wait for another apt (another script, a second checkout) instead of failing.
+    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
 # The Rust toolchain comes from rustup; we need cargo on PATH.
