@@ -10,11 +10,12 @@
 //! Needs root with ip, bridge, nft, dnsmasq, busybox and a running Open
 //! vSwitch (scripts/setup.sh installs and starts them).
 
+mod common;
+
 use std::net::Ipv4Addr;
-use std::process::{Command, Output};
-use std::time::{Duration, Instant};
 
 use cloud::network_plan::{ElasticMapping, Lease, Plan, PortPlan, RulePlan, SubnetPlan, VpcPlan};
+use common::{delete_namespace, namespaces, ns_ok, ok, pings, sh, tcp, Server};
 use local_backend::networking::{Fabric, NetHostConfig, NetworkConfig, SegmentDriver};
 
 const HOST_A: &str = "sktest-hosta";
@@ -22,81 +23,6 @@ const HOST_B: &str = "sktest-hostb";
 const INTERNET: &str = "sktest-inet";
 const VPC_1: &str = "vpc-00000000000fab001";
 const VPC_2: &str = "vpc-00000000000fab002";
-
-fn sh(args: &[&str]) -> Output {
-    Command::new(args[0])
-        .args(&args[1..])
-        .output()
-        .unwrap_or_else(|e| panic!("running {args:?}: {e}"))
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = sh(args);
-    assert!(
-        out.status.success(),
-        "{args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn in_ns(ns: &str, args: &[&str]) -> Output {
-    let mut full = vec!["ip", "netns", "exec", ns];
-    full.extend_from_slice(args);
-    sh(&full)
-}
-
-fn ns_ok(ns: &str, args: &[&str]) -> String {
-    let mut full = vec!["ip", "netns", "exec", ns];
-    full.extend_from_slice(args);
-    ok(&full)
-}
-
-/// Whether `from` gets an ICMP echo reply from `to`.
-fn pings(from: &str, to: &str) -> bool {
-    in_ns(
-        from,
-        &["timeout", "5", "busybox", "ping", "-c", "1", "-W", "2", to],
-    )
-    .status
-    .success()
-}
-
-/// A one-shot TCP server in `ns` that answers each connection with the
-/// address the connection came from.
-struct Server(std::process::Child);
-
-impl Server {
-    fn start(ns: &str, port: u16) -> Server {
-        let script = format!(
-            "import socket\ns=socket.socket()\ns.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\ns.bind(('0.0.0.0',{port}))\ns.listen()\nwhile True:\n  c,a=s.accept()\n  c.sendall(a[0].encode())\n  c.close()\n"
-        );
-        let child = Command::new("ip")
-            .args(["netns", "exec", ns, "python3", "-c", &script])
-            .spawn()
-            .unwrap();
-        std::thread::sleep(Duration::from_millis(300));
-        Server(child)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Connects from `ns` to `to:port`; the peer address the server saw, or None.
-fn tcp(ns: &str, to: &str, port: u16) -> Option<String> {
-    let script = format!(
-        "import socket\ns=socket.create_connection(('{to}',{port}),timeout=3)\nprint(s.recv(64).decode())\n"
-    );
-    let out = in_ns(ns, &["timeout", "6", "python3", "-c", &script]);
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
-}
 
 /// Removes everything the test made, also when it fails half-way.
 struct Cleanup;
@@ -129,19 +55,12 @@ fn cleanup() {
             sh(&["ip", "link", "del", name]);
         }
     }
-    let listed = sh(&["ip", "netns", "list"]);
-    for line in String::from_utf8_lossy(&listed.stdout).lines() {
-        let name = line.split_whitespace().next().unwrap_or_default();
+    for name in namespaces() {
         if name.starts_with("sktest-")
             || name == format!("skyport-{VPC_1}")
             || name == format!("skyport-{VPC_2}")
         {
-            // Kill what runs inside (dnsmasq, servers) before the namespace goes.
-            let pids = sh(&["ip", "netns", "pids", name]);
-            for pid in String::from_utf8_lossy(&pids.stdout).split_whitespace() {
-                sh(&["kill", "-9", pid]);
-            }
-            sh(&["ip", "netns", "del", name]);
+            delete_namespace(&name);
         }
     }
 }
@@ -283,70 +202,14 @@ fn plan_with(with_second_vpc: bool, open_ssh: bool) -> Plan {
 
 /// Guest stand-in: a namespace with `eth0` on its host's subnet bridge.
 fn plug_guest(guest: &Guest) {
-    ok(&["ip", "netns", "add", guest.ns]);
     let port = format!("gp{}", &guest.ns[guest.ns.len() - 1..]);
-    ok(&[
-        "ip", "-n", guest.host, "link", "add", &port, "type", "veth", "peer", "name", "eth0",
-        "netns", guest.ns,
-    ]);
-    ok(&["ip", "-n", guest.host, "link", "set", &port, "mtu", "1450"]);
-    ok(&[
-        "ip",
-        "-n",
-        guest.host,
-        "link",
-        "set",
-        &port,
-        "master",
-        &format!("skb{}", guest.segment),
-    ]);
-    ok(&["ip", "-n", guest.host, "link", "set", &port, "up"]);
-    ns_ok(
+    common::plug_guest(
         guest.ns,
-        &["ip", "link", "set", "eth0", "address", guest.mac],
+        guest.host,
+        &port,
+        &format!("skb{}", guest.segment),
+        guest.mac,
     );
-    ns_ok(guest.ns, &["ip", "link", "set", "eth0", "mtu", "1450"]);
-    ns_ok(guest.ns, &["ip", "link", "set", "eth0", "up"]);
-    ns_ok(guest.ns, &["ip", "link", "set", "lo", "up"]);
-}
-
-/// Runs udhcpc in the guest and configures what the server offered; returns
-/// the leased address and router.
-fn dhcp(guest: &Guest, script_dir: &std::path::Path) -> (String, String) {
-    let script = script_dir.join("udhcpc.sh");
-    let record = script_dir.join(format!("{}.lease", guest.ns));
-    std::fs::write(
-        &script,
-        "#!/bin/sh\nif [ \"$1\" = bound ]; then\n  ip addr add \"$ip/$subnet\" dev \"$interface\"\n  ip route add default via \"$router\"\n  echo \"$ip $router\" > \"$LEASE_RECORD\"\nfi\n",
-    )
-    .unwrap();
-    ok(&["chmod", "+x", script.to_str().unwrap()]);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let out = Command::new("ip")
-            .args([
-                "netns", "exec", guest.ns, "busybox", "udhcpc", "-i", "eth0", "-n", "-q", "-f",
-                "-t", "4", "-T", "1", "-s",
-            ])
-            .arg(&script)
-            .env("LEASE_RECORD", &record)
-            .output()
-            .unwrap();
-        if let Ok(text) = std::fs::read_to_string(&record) {
-            let mut parts = text.split_whitespace();
-            return (
-                parts.next().unwrap_or_default().to_string(),
-                parts.next().unwrap_or_default().to_string(),
-            );
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{} got no lease: {}{}",
-            guest.ns,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -459,7 +322,7 @@ async fn prove(driver: SegmentDriver) {
     }
     // DHCP hands each guest the address of the plan, and its subnet's router.
     for guest in &GUESTS {
-        let (address, router) = dhcp(guest, state.path());
+        let (address, router) = common::dhcp(guest.ns, state.path());
         assert_eq!(address, guest.ip.to_string(), "{}", guest.ns);
         assert_eq!(router, "10.20.1.1");
     }

@@ -45,6 +45,10 @@ pub struct Fabric {
     pass: Mutex<()>,
 }
 
+/// The switch that sends bridged IPv4 traffic through the `ip` family's
+/// hooks, where the security groups are.
+const BRIDGE_NETFILTER: &str = "net.bridge.bridge-nf-call-iptables";
+
 /// The tools the data plane runs, by driver.
 fn missing_tools(driver: SegmentDriver) -> Vec<&'static str> {
     let mut tools = vec!["ip", "bridge", "nft", "dnsmasq", "sysctl"];
@@ -117,6 +121,18 @@ impl Fabric {
                         host.name
                     )));
                 }
+            }
+            // Without br_netfilter, bridged traffic never reaches the
+            // security groups' hook: refuse rather than leave guests open.
+            if run(host.netns(), "sysctl", &["-n", BRIDGE_NETFILTER])
+                .await
+                .is_err()
+            {
+                return Err(Error::Unavailable(format!(
+                    "host {}: security groups need the kernel's br_netfilter \
+                     (`modprobe br_netfilter`)",
+                    host.name
+                )));
             }
         }
         // The kernel must be able to make what the driver needs.
@@ -191,6 +207,8 @@ impl Fabric {
             }
             let rules = firewall::ruleset(&firewall::table_name(*self.segments.start()), plan);
             run_with_input(host.netns(), "nft", &["-f", "-"], Some(&rules)).await?;
+            let on = format!("{BRIDGE_NETFILTER}=1");
+            run(host.netns(), "sysctl", &["-qw", &on]).await?;
         }
         let node = &self.hosts[0];
         if let Some(pool) = plan.public_pool {

@@ -1,13 +1,24 @@
 //! Security groups on every host: one nftables table (family `ip`) whose
-//! forward hook sees bridged IPv4 traffic (br_netfilter) and sends what goes
-//! to, or comes from, each instance's address on its subnet's bridge through
-//! that instance's chain. Stateful: replies pass, everything else in is
-//! dropped unless a rule lets it through. Each subnet's traffic is tracked in
-//! its own conntrack zone, so tenants using the same addresses never share a
-//! connection entry. The table is replaced whole, atomically, on every pass.
+//! forward hook sees bridged IPv4 traffic (br_netfilter). For a bridged
+//! packet that hook's input and output interface are both the bridge (not
+//! its ports), so a packet is known by its bridge and addresses: the
+//! sender's chain by `(input bridge, source)`, the receiver's by `(output
+//! bridge, destination)`. A new flow must pass both, as on AWS: first the
+//! sender's egress chain, which returns when a rule allows and drops
+//! otherwise, then the receiver's ingress chain, which accepts when a rule
+//! allows and drops otherwise. Routed traffic crosses a bridge on each side
+//! of the VPC's router, so its sender is judged on the first and its
+//! receiver on the second. Stateful: replies and related packets pass. Each
+//! subnet's traffic is tracked in its own conntrack zone, so tenants using
+//! the same addresses never share a connection entry. The table is replaced
+//! whole, atomically, on every pass.
 
 use std::fmt::Write;
 
+use std::collections::HashMap;
+use std::net::Ipv4Addr;
+
+use cloud::network::router_address;
 use cloud::network_plan::{Plan, PortPlan, RulePlan};
 
 use super::names;
@@ -59,24 +70,46 @@ fn rule_match(rule: &RulePlan, direction: &str) -> String {
     text
 }
 
-fn port_chains(out: &mut String, index: usize, port: &PortPlan) {
+/// One port's chains. `router` is its subnet's router, which serves DHCP and
+/// DNS whatever the groups say, as on AWS (and so does the metadata address).
+fn port_chains(out: &mut String, index: usize, port: &PortPlan, router: Option<Ipv4Addr>) {
     let _ = writeln!(out, "  chain in_{index} {{");
-    // DHCP from the subnet's router, whatever the groups say.
-    let _ = writeln!(out, "    udp sport 67 udp dport 68 accept");
+    if let Some(router) = router {
+        let _ = writeln!(
+            out,
+            "    ip saddr {router} udp sport 67 udp dport 68 accept"
+        );
+    }
     for rule in &port.ingress {
         let _ = writeln!(out, "    {} accept", rule_match(rule, "saddr"));
     }
     let _ = writeln!(out, "    drop\n  }}");
     if let Some(egress) = &port.egress {
         let _ = writeln!(out, "  chain out_{index} {{");
-        // DHCP, and the metadata service and DNS on the router, as on AWS.
-        let _ = writeln!(out, "    udp dport 67 accept");
-        let _ = writeln!(out, "    ip daddr 169.254.169.254 tcp dport 80 accept");
-        let _ = writeln!(out, "    udp dport 53 accept");
+        // `return`: allowed out, and on to the receiver's ingress.
+        if let Some(router) = router {
+            let _ = writeln!(
+                out,
+                "    ip daddr {{ {router}, 255.255.255.255 }} udp dport 67 return"
+            );
+            let _ = writeln!(
+                out,
+                "    ip daddr {router} meta l4proto {{ tcp, udp }} th dport 53 return"
+            );
+        }
+        let _ = writeln!(out, "    ip daddr 169.254.169.254 tcp dport 80 return");
         for rule in egress {
-            let _ = writeln!(out, "    {} accept", rule_match(rule, "daddr"));
+            let _ = writeln!(out, "    {} return", rule_match(rule, "daddr"));
         }
         let _ = writeln!(out, "    drop\n  }}");
+    }
+}
+
+/// `vmap` lines sending `(interface, address)` pairs to chains; nothing when
+/// there are none (nft refuses an empty map).
+fn dispatch(out: &mut String, key: &str, entries: &[String]) {
+    if !entries.is_empty() {
+        let _ = writeln!(out, "    {key} vmap {{ {} }}", entries.join(", "));
     }
 }
 
@@ -116,24 +149,36 @@ pub fn ruleset(table: &str, plan: &Plan) -> String {
             bridges.join(", ")
         );
     }
-    for (index, port) in plan.ports.iter().enumerate() {
-        let bridge = names::bridge(port.segment);
-        let _ = writeln!(
-            out,
-            "    oifname \"{bridge}\" ip daddr {} jump in_{index}",
+    // Senders first (their chains return or drop), then receivers.
+    let key = |index: usize, port: &PortPlan, chain: &str| {
+        format!(
+            "\"{}\" . {} : jump {chain}_{index}",
+            names::bridge(port.segment),
             port.ip
-        );
-        if port.egress.is_some() {
-            let _ = writeln!(
-                out,
-                "    iifname \"{bridge}\" ip saddr {} jump out_{index}",
-                port.ip
-            );
-        }
-    }
+        )
+    };
+    let senders: Vec<String> = plan
+        .ports
+        .iter()
+        .enumerate()
+        .filter(|(_, port)| port.egress.is_some())
+        .map(|(index, port)| key(index, port, "out"))
+        .collect();
+    dispatch(&mut out, "iifname . ip saddr", &senders);
+    let receivers: Vec<String> = plan
+        .ports
+        .iter()
+        .enumerate()
+        .map(|(index, port)| key(index, port, "in"))
+        .collect();
+    dispatch(&mut out, "oifname . ip daddr", &receivers);
     let _ = writeln!(out, "  }}");
+    let routers: HashMap<u32, Ipv4Addr> = plan
+        .subnets()
+        .map(|s| (s.segment, router_address(&s.cidr)))
+        .collect();
     for (index, port) in plan.ports.iter().enumerate() {
-        port_chains(&mut out, index, port);
+        port_chains(&mut out, index, port, routers.get(&port.segment).copied());
     }
     let _ = writeln!(out, "}}");
     out
@@ -195,13 +240,22 @@ mod tests {
                 gateway: None,
                 elastic: Vec::new(),
             }],
-            ports: vec![PortPlan {
-                instance_id: "i-1".into(),
-                segment: 70_000,
-                ip: Ipv4Addr::new(10, 0, 1, 4),
-                ingress: vec![rule("tcp", Some(22), Some(22), "0.0.0.0/0")],
-                egress: Some(Vec::new()),
-            }],
+            ports: vec![
+                PortPlan {
+                    instance_id: "i-1".into(),
+                    segment: 70_000,
+                    ip: Ipv4Addr::new(10, 0, 1, 4),
+                    ingress: vec![rule("tcp", Some(22), Some(22), "0.0.0.0/0")],
+                    egress: Some(vec![rule("tcp", Some(22), Some(22), "0.0.0.0/0")]),
+                },
+                PortPlan {
+                    instance_id: "i-2".into(),
+                    segment: 70_000,
+                    ip: Ipv4Addr::new(10, 0, 1, 5),
+                    ingress: Vec::new(),
+                    egress: None,
+                },
+            ],
             public_pool: None,
         };
         let text = ruleset("skyport_sg_1000", &plan);
@@ -209,9 +263,22 @@ mod tests {
             text.contains("iifname \"skb70000\" ct zone set 4464"),
             "{text}"
         );
-        assert!(text.contains("oifname \"skb70000\" ip daddr 10.0.1.4 jump in_0"));
-        assert!(text.contains("iifname \"skb70000\" ip saddr 10.0.1.4 jump out_0"));
-        assert!(text.contains("  chain in_0 {\n    udp sport 67 udp dport 68 accept\n    ip saddr { 0.0.0.0/0 } tcp dport 22 accept\n    drop\n  }"));
-        assert!(text.contains("chain out_0 {"));
+        // Every sender's egress (where restricted) before any receiver's ingress.
+        assert!(text.contains(
+            "    iifname { \"skb70000\" } ct state established,related accept\n\
+             \x20   iifname . ip saddr vmap { \"skb70000\" . 10.0.1.4 : jump out_0 }\n\
+             \x20   oifname . ip daddr vmap { \"skb70000\" . 10.0.1.4 : jump in_0, \"skb70000\" . 10.0.1.5 : jump in_1 }\n  }"
+        ), "{text}");
+        // Ingress accepts or drops; egress returns (on to the receiver) or drops.
+        assert!(text.contains("  chain in_0 {\n    ip saddr 10.0.1.1 udp sport 67 udp dport 68 accept\n    ip saddr { 0.0.0.0/0 } tcp dport 22 accept\n    drop\n  }"), "{text}");
+        assert!(text.contains("    ip saddr { 0.0.0.0/0 } tcp dport 22 accept\n    drop\n  }"));
+        assert!(text.contains("  chain out_0 {\n    ip daddr { 10.0.1.1, 255.255.255.255 } udp dport 67 return\n    ip daddr 10.0.1.1 meta l4proto { tcp, udp } th dport 53 return\n    ip daddr 169.254.169.254 tcp dport 80 return\n    ip daddr { 0.0.0.0/0 } tcp dport 22 return\n    drop\n  }"), "{text}");
+        assert!(!text.contains("out_1"));
+    }
+
+    #[test]
+    fn no_ports_no_maps() {
+        let text = ruleset("skyport_sg_1000", &Plan::default());
+        assert!(!text.contains("vmap"), "{text}");
     }
 }
