@@ -19,8 +19,12 @@ use base64::Engine;
 use federation::metadata::InstanceMetadata;
 use federation::Federation;
 use hmac::{Hmac, Mac};
+use http::Request;
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
 use rand::RngCore;
 use sha2::Sha256;
+use tower::ServiceExt;
 
 const TOKEN_HEADER: &str = "x-aws-ec2-metadata-token";
 const TTL_HEADER: &str = "x-aws-ec2-metadata-token-ttl-seconds";
@@ -60,9 +64,33 @@ pub fn router(federation: Federation, vpc: Option<String>) -> Router {
 
 /// Serves the metadata service on `listener` until the process ends (or the task is aborted).
 pub async fn serve(listener: tokio::net::TcpListener, federation: Federation, vpc: Option<String>) {
-    let app = router(federation, vpc).into_make_service_with_connect_info::<SocketAddr>();
-    if let Err(error) = axum::serve(listener, app).await {
-        tracing::error!(%error, "the metadata service stopped");
+    let app = router(federation, vpc);
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(error) => {
+                // Out of descriptors, say: wait rather than spin.
+                tracing::warn!(%error, "metadata service: accept failed");
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let app = app.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
+                request.extensions_mut().insert(ConnectInfo(peer));
+                app.clone().oneshot(request)
+            });
+            // Guests' simplest clients (busybox `nc`) shut their side down
+            // right after the request: a complete request is still answered.
+            let connection = hyper::server::conn::http1::Builder::new()
+                .half_close(true)
+                .serve_connection(TokioIo::new(stream), service);
+            if let Err(error) = connection.await {
+                tracing::debug!(%peer, %error, "metadata connection ended with an error");
+            }
+        });
     }
 }
 
@@ -275,7 +303,54 @@ fn value(metadata: &InstanceMetadata, path: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+    use std::io::{Read, Write};
+    use std::time::Duration;
+
     use super::*;
+
+    /// busybox `nc` (the test guests' IMDSv2 client) shuts its side down
+    /// as soon as the request is sent: the answer must still come.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn answers_a_client_that_half_closes_after_its_request() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = crate::config::Config::default();
+        config.data_dir = dir.path().to_path_buf();
+        config.compute.enabled = false;
+        config.network.enabled = false;
+        let site = crate::bootstrap::open(&config).await.unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(serve(listener, site.federation.clone(), None));
+        for (attempt, request) in [
+            "GET /latest/meta-data/instance-id HTTP/1.0\r\nHost: 169.254.169.254\r\n\r\n",
+            "PUT /latest/api/token HTTP/1.0\r\nHost: 169.254.169.254\r\nX-aws-ec2-metadata-token-ttl-seconds: 300\r\nContent-Length: 0\r\n\r\n",
+        ]
+        .iter()
+        .cycle()
+        .take(40)
+        .enumerate()
+        {
+            let answer = tokio::task::spawn_blocking(move || {
+                let mut stream = std::net::TcpStream::connect(address).unwrap();
+                stream.write_all(request.as_bytes()).unwrap();
+                stream.shutdown(std::net::Shutdown::Write).unwrap();
+                stream
+                    .set_read_timeout(Some(Duration::from_secs(5)))
+                    .unwrap();
+                let mut text = String::new();
+                let _ = stream.read_to_string(&mut text);
+                text
+            })
+            .await
+            .unwrap();
+            let status = if request.starts_with("GET") { "404" } else { "200" };
+            assert!(
+                answer.starts_with(&format!("HTTP/1.0 {status}"))
+                    || answer.starts_with(&format!("HTTP/1.1 {status}")),
+                "attempt {attempt}: {answer:?}"
+            );
+        }
+    }
 
     #[test]
     fn tokens_are_bound_to_the_address_and_expire() {
