@@ -12,6 +12,7 @@ use ipnet::Ipv4Net;
 
 use crate::db::{db_err, is_unique_violation, now, text};
 use crate::instances::LaunchRequest;
+use crate::launching::{LaunchGuard, LaunchingPort};
 use crate::tenants::Tenant;
 use crate::Federation;
 
@@ -26,6 +27,8 @@ pub(crate) struct Attachment {
 pub(crate) struct Attached {
     pub attachment: Attachment,
     pub groups: Vec<String>,
+    /// Keeps its ports in the network plan until its instances are recorded.
+    pub launching: LaunchGuard,
 }
 
 /// The MAC of an address on a subnet: locally administered, unique within
@@ -148,12 +151,14 @@ impl Federation {
             let groups = self
                 .vpc_groups(tenant, &attachment.subnet.vpc_id, groups)
                 .await?;
+            // The guests' ports (their groups' rules) are on the hosts before they start.
+            let launching = self.launching.add(launching_ports(&attachment, &groups)?);
             self.sync_network().await?;
-            Ok::<_, Error>(groups)
+            Ok::<_, Error>((groups, launching))
         }
         .await;
-        let groups = match prepared {
-            Ok(groups) => groups,
+        let (groups, launching) = match prepared {
+            Ok(prepared) => prepared,
             Err(error) => {
                 self.release_reserved(&attachment).await?;
                 return Err(error);
@@ -165,8 +170,16 @@ impl Federation {
             ..spec
         };
         match compute.run_instances(&spec).await {
-            Ok(views) => Ok((views, Some(Attached { attachment, groups }))),
+            Ok(views) => Ok((
+                views,
+                Some(Attached {
+                    attachment,
+                    groups,
+                    launching,
+                }),
+            )),
             Err(error) => {
+                drop(launching);
                 self.release_reserved(&attachment).await?;
                 self.network_changed().await;
                 Err(error)
@@ -267,6 +280,28 @@ impl Federation {
         .map_err(db_err)?;
         Ok(done.rows_affected())
     }
+}
+
+/// The ports a launch's instances will have, one per reserved address.
+fn launching_ports(attachment: &Attachment, groups: &[String]) -> Result<Vec<LaunchingPort>> {
+    let segment = u32::try_from(attachment.subnet.segment)
+        .map_err(|_| Error::internal("a segment id out of range"))?;
+    attachment
+        .network
+        .interfaces
+        .iter()
+        .map(|interface| {
+            Ok(LaunchingPort {
+                vpc: attachment.subnet.vpc_id.clone(),
+                segment,
+                ip: interface
+                    .ip
+                    .parse()
+                    .map_err(|_| Error::internal("a reserved address does not parse"))?,
+                groups: groups.to_vec(),
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -357,10 +357,16 @@ impl Federation {
                 }
             })
             .await?;
-        let (attached, vpc_groups) = match attached.into_inner().expect("attachment lock") {
-            Some(launched) => (Some(launched.attachment), launched.groups),
-            None => (None, Vec::new()),
-        };
+        // `_launching` keeps the guests' ports planned until their records commit.
+        let (attached, vpc_groups, _launching) =
+            match attached.into_inner().expect("attachment lock") {
+                Some(launched) => (
+                    Some(launched.attachment),
+                    launched.groups,
+                    Some(launched.launching),
+                ),
+                None => (None, Vec::new(), None),
+            };
         let launched_at = now();
         let mut instances = Vec::with_capacity(views.len());
         let mut tx = self.db.begin_write().await?;

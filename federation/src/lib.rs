@@ -20,6 +20,7 @@ pub mod instances;
 pub mod internet_gateways;
 pub mod key_material;
 pub mod key_pairs;
+mod launching;
 pub mod listing;
 pub mod metadata;
 pub mod multipart;
@@ -71,6 +72,8 @@ pub struct Federation {
     network: Arc<networks::NetworkSettings>,
     /// The hosts' side of tenant networks, when this site has one.
     data_plane: Option<Arc<dyn cloud::network_plan::DataPlane>>,
+    /// Launches into tenant subnets not yet recorded (their ports are planned already).
+    launching: Arc<launching::Launching>,
     /// Which remote targets hold which images, as recently asked.
     image_presence: Arc<remote_images::ImagePresence>,
 }
@@ -97,6 +100,7 @@ impl Federation {
             placement: Arc::new(placement::Placement::local_only("local")),
             network: Arc::default(),
             data_plane: None,
+            launching: Arc::default(),
             image_presence: Arc::default(),
         }
     }

@@ -210,6 +210,24 @@ impl Federation {
                     .map_err(|_| Error::internal("a segment id out of range"))?,
             });
         }
+        // Launches under way: their addresses are theirs already, with their groups.
+        let mut launching: Vec<(String, Vec<String>)> = Vec::new();
+        for port in self.launching.ports() {
+            if members
+                .iter()
+                .any(|m| m.segment == port.segment && m.ip == port.ip)
+            {
+                continue;
+            }
+            let id = format!("launching:{}:{}", port.segment, port.ip);
+            members.push(Member {
+                id: id.clone(),
+                vpc: port.vpc,
+                ip: port.ip,
+                segment: port.segment,
+            });
+            launching.push((id, port.groups));
+        }
         let mut groups_of: HashMap<String, Vec<String>> = HashMap::new();
         let mut members_of: HashMap<String, Vec<usize>> = HashMap::new();
         let index: HashMap<&str, usize> = members
@@ -222,6 +240,14 @@ impl Federation {
             if let Some(&i) = index.get(instance.as_str()) {
                 members_of.entry(group.clone()).or_default().push(i);
                 groups_of.entry(instance).or_default().push(group);
+            }
+        }
+        for (instance, groups) in launching {
+            if let Some(&i) = index.get(instance.as_str()) {
+                for group in &groups {
+                    members_of.entry(group.clone()).or_default().push(i);
+                }
+                groups_of.insert(instance, groups);
             }
         }
         /// A stored rule before its peer is resolved.

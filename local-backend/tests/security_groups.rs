@@ -32,6 +32,8 @@ const SEGMENT_2: u32 = 3102;
 const TRUNK_A: &str = "sksgtrunka";
 const TRUNK_B: &str = "sksgtrunkb";
 const ROUTER_1: Ipv4Addr = Ipv4Addr::new(10, 40, 1, 1);
+/// A guest stand-in on subnet 1 with an address no instance was given.
+const STRANGER: &str = "sksg-g5";
 
 struct Guest {
     ns: &'static str,
@@ -627,6 +629,34 @@ async fn prove(driver: SegmentDriver) {
         .collect();
 
     check(&fabric, "everything open", &everything_open).await;
+    // A guest on a subnet address nobody was given reaches no one but its
+    // router, and no one reaches it, whatever the others' rules say.
+    let stranger = Ipv4Addr::new(10, 40, 1, 99);
+    common::plug_guest(STRANGER, HOST_A, "sgp5", "skb3101", "02:00:0a:28:01:63");
+    address_guest(STRANGER, stranger, 24, ROUTER_1);
+    let _stranger = Server::spawn(STRANGER, SERVERS);
+    let (g1, g3) = (GUESTS[0].ip, GUESTS[2].ip);
+    assert_eq!(
+        probe_from(
+            STRANGER,
+            &[
+                (Probe::Tcp(22), g1),
+                (Probe::Icmp, g1),
+                (Probe::Tcp(22), g3),
+                (Probe::Dns, ROUTER_1)
+            ]
+        ),
+        [false, false, false, true],
+        "from the stranger: to g1 (TCP, ICMP), g3, the router's DNS"
+    );
+    assert_eq!(
+        probe_from(
+            GUESTS[0].ns,
+            &[(Probe::Tcp(22), stranger), (Probe::Icmp, stranger)]
+        ),
+        [false, false],
+        "g1 to the stranger"
+    );
     check(&fabric, "ingress rules only", &ingress_only()).await;
     check(&fabric, "egress rules only", &egress_only()).await;
     check(&fabric, "both directions restricted", &both()).await;

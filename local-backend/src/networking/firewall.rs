@@ -15,7 +15,7 @@
 
 use std::fmt::Write;
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::net::Ipv4Addr;
 
 use cloud::network::router_address;
@@ -113,6 +113,39 @@ fn dispatch(out: &mut String, key: &str, entries: &[String]) {
     }
 }
 
+/// Drops new flows from (`saddr`) or to (`daddr`) an address of a subnet
+/// that is no instance's and not its router's: a guest that takes an
+/// address nobody was given would otherwise have no chain to pass. Only its
+/// router stays reachable (DHCP, DNS, metadata), and broadcasts.
+fn strangers(out: &mut String, plan: &Plan, interface: &str, direction: &str) {
+    for subnet in plan.subnets() {
+        let router = router_address(&subnet.cidr);
+        let mut known: BTreeSet<Ipv4Addr> = plan
+            .ports
+            .iter()
+            .filter(|port| port.segment == subnet.segment)
+            .map(|port| port.ip)
+            .collect();
+        known.insert(router);
+        let known: Vec<String> = known.iter().map(Ipv4Addr::to_string).collect();
+        let (other, allowed) = if direction == "saddr" {
+            (
+                "daddr",
+                format!("{router}, 169.254.169.254, 255.255.255.255"),
+            )
+        } else {
+            ("saddr", router.to_string())
+        };
+        let _ = writeln!(
+            out,
+            "    {interface} \"{}\" ip {direction} {} ip {direction} != {{ {} }} ip {other} != {{ {allowed} }} drop",
+            names::bridge(subnet.segment),
+            subnet.cidr.trunc(),
+            known.join(", "),
+        );
+    }
+}
+
 /// The ruleset text for `nft -f -`: creates the table if missing, then
 /// replaces it in the same transaction.
 pub fn ruleset(table: &str, plan: &Plan) -> String {
@@ -165,6 +198,7 @@ pub fn ruleset(table: &str, plan: &Plan) -> String {
         .map(|(index, port)| key(index, port, "out"))
         .collect();
     dispatch(&mut out, "iifname . ip saddr", &senders);
+    strangers(&mut out, plan, "iifname", "saddr");
     let receivers: Vec<String> = plan
         .ports
         .iter()
@@ -172,6 +206,7 @@ pub fn ruleset(table: &str, plan: &Plan) -> String {
         .map(|(index, port)| key(index, port, "in"))
         .collect();
     dispatch(&mut out, "oifname . ip daddr", &receivers);
+    strangers(&mut out, plan, "oifname", "daddr");
     let _ = writeln!(out, "  }}");
     let routers: HashMap<u32, Ipv4Addr> = plan
         .subnets()
@@ -263,11 +298,18 @@ mod tests {
             text.contains("iifname \"skb70000\" ct zone set 4464"),
             "{text}"
         );
-        // Every sender's egress (where restricted) before any receiver's ingress.
+        // Every sender's egress (where restricted) before any receiver's
+        // ingress; addresses no instance has reach only their router.
         assert!(text.contains(
-            "    iifname { \"skb70000\" } ct state established,related accept\n\
+            "  chain filtering {\n\
+             \x20   type filter hook forward priority filter; policy accept;\n\
+             \x20   iifname { \"skb70000\" } ct state established,related accept\n\
              \x20   iifname . ip saddr vmap { \"skb70000\" . 10.0.1.4 : jump out_0 }\n\
-             \x20   oifname . ip daddr vmap { \"skb70000\" . 10.0.1.4 : jump in_0, \"skb70000\" . 10.0.1.5 : jump in_1 }\n  }"
+             \x20   iifname \"skb70000\" ip saddr 10.0.1.0/24 ip saddr != { 10.0.1.1, 10.0.1.4, 10.0.1.5 } \
+             ip daddr != { 10.0.1.1, 169.254.169.254, 255.255.255.255 } drop\n\
+             \x20   oifname . ip daddr vmap { \"skb70000\" . 10.0.1.4 : jump in_0, \"skb70000\" . 10.0.1.5 : jump in_1 }\n\
+             \x20   oifname \"skb70000\" ip daddr 10.0.1.0/24 ip daddr != { 10.0.1.1, 10.0.1.4, 10.0.1.5 } \
+             ip saddr != { 10.0.1.1 } drop\n  }"
         ), "{text}");
         // Ingress accepts or drops; egress returns (on to the receiver) or drops.
         assert!(text.contains("  chain in_0 {\n    ip saddr 10.0.1.1 udp sport 67 udp dport 68 accept\n    ip saddr { 0.0.0.0/0 } tcp dport 22 accept\n    drop\n  }"), "{text}");
