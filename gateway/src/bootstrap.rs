@@ -30,6 +30,8 @@ pub struct Site {
     pub compute: Result<LibvirtCompute, String>,
     /// This site's tenant networks' data plane, or why there is none.
     pub networks: Result<Arc<TenantNetworks>, String>,
+    /// The site's claim on this machine, held while the gateway runs.
+    pub claim: Option<local_backend::claim::HeldClaim>,
 }
 
 /// Opens the tenant networks' data plane where local instances can use it.
@@ -110,6 +112,8 @@ pub async fn open(config: &Config) -> Result<Site, BootstrapError> {
         .map_err(|e| fail("opening the database", e))?;
     let store = FsObjectStore::open(config.data_dir.join("objects"))
         .map_err(|e| fail("opening the object store", e))?;
+    // Before anything is made on this machine: no other site may clash.
+    let claim = crate::site_cli::take_claim(config).map_err(BootstrapError)?;
     let compute = open_compute(config).await;
     let placement = placement.with_local_compute(
         compute
@@ -144,6 +148,7 @@ pub async fn open(config: &Config) -> Result<Site, BootstrapError> {
         targets,
         compute,
         networks,
+        claim,
     })
 }
 

@@ -24,6 +24,29 @@ pub enum Command {
     /// Validate placement policy files and explain decisions (no gateway needed).
     #[command(subcommand)]
     Policy(PolicyCommand),
+    /// This site on this machine, with its gateway stopped.
+    #[command(subcommand)]
+    Site(SiteCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SiteCommand {
+    /// Remove everything this site made on this machine: tenant networks'
+    /// routers, DHCP servers, bridges, nftables tables and Open vSwitch
+    /// bridges, the libvirt network and the metadata rule. Run it with the
+    /// gateway stopped and the configuration `skyport serve` used; refused
+    /// while the site has instances here, unless --force. The data directory stays.
+    Teardown(TeardownArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TeardownArgs {
+    /// The site's configuration, as `skyport serve` takes it.
+    #[command(flatten)]
+    pub site: ServeArgs,
+    /// Destroy the site's instances on this machine too (their disks stay).
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Subcommand)]

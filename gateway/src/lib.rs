@@ -16,6 +16,7 @@ pub mod policy_cli;
 pub mod ratelimit;
 pub mod s3;
 pub mod server;
+pub mod site_cli;
 pub mod tenant_networks;
 
 use std::sync::Arc;

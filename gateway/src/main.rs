@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::Path;
 
 use clap::Parser;
-use gateway::cli::{Cli, Command, ServeArgs};
+use gateway::cli::{Cli, Command, ServeArgs, SiteCommand};
 use gateway::config::Config;
 
 fn load_config(args: &ServeArgs) -> Result<Config, String> {
@@ -62,6 +62,13 @@ fn main() {
         match cli.command {
             Some(Command::Admin(args)) => gateway::admin::client::run(args).await,
             Some(Command::Policy(command)) => gateway::policy_cli::run(command),
+            Some(Command::Site(SiteCommand::Teardown(args))) => match load_config(&args.site) {
+                Ok(config) => gateway::site_cli::teardown(&config, args.force).await,
+                Err(message) => {
+                    eprintln!("skyport: {message}");
+                    2
+                }
+            },
             Some(Command::Serve(args)) => serve(&args).await,
             None => serve(&cli.serve).await,
         }

@@ -313,8 +313,10 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn answers_a_client_that_half_closes_after_its_request() {
         let dir = tempfile::tempdir().unwrap();
-        let mut config = crate::config::Config::default();
-        config.data_dir = dir.path().to_path_buf();
+        let mut config = crate::config::Config {
+            data_dir: dir.path().to_path_buf(),
+            ..Default::default()
+        };
         config.compute.enabled = false;
         config.network.enabled = false;
         let site = crate::bootstrap::open(&config).await.unwrap();

@@ -2,6 +2,7 @@
 //! compute on libvirt, and tenant networks. Volumes come later.
 
 mod blob_cache;
+pub mod claim;
 pub mod compute;
 pub mod networking;
 pub mod object_store;

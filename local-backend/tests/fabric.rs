@@ -16,13 +16,15 @@ use std::net::Ipv4Addr;
 
 use cloud::network_plan::{ElasticMapping, Lease, Plan, PortPlan, RulePlan, SubnetPlan, VpcPlan};
 use common::{delete_namespace, namespaces, ns_ok, ok, pings, sh, tcp, Server};
-use local_backend::networking::{Fabric, NetHostConfig, NetworkConfig, SegmentDriver};
+use local_backend::networking::{names, Fabric, NetHostConfig, NetworkConfig, SegmentDriver};
 
 const HOST_A: &str = "sktest-hosta";
 const HOST_B: &str = "sktest-hostb";
 const INTERNET: &str = "sktest-inet";
 const VPC_1: &str = "vpc-00000000000fab001";
 const VPC_2: &str = "vpc-00000000000fab002";
+/// The first id of this test site's segment range: its identity on the machine.
+const SITE: i64 = 3000;
 
 /// Removes everything the test made, also when it fails half-way.
 struct Cleanup;
@@ -45,7 +47,7 @@ fn cleanup() {
             "ovs-vsctl",
             "--if-exists",
             "del-br",
-            &format!("skovs{index}"),
+            &names::ovs_bridge(SITE, index),
         ]);
     }
     let root = sh(&["ip", "-br", "link"]);
@@ -305,6 +307,7 @@ async fn prove(driver: SegmentDriver) {
     };
     let config = NetworkConfig {
         driver,
+        segment_range: [SITE, 3099],
         public_pool: "203.0.113.0/24".into(),
         hosts: vec![
             host("a", HOST_A, "10.250.0.1", TRUNK_A),
@@ -376,7 +379,7 @@ async fn prove(driver: SegmentDriver) {
     // What joins the hosts: the FDB of the VXLAN device, or OVS's ports.
     let joins = || {
         if vlan {
-            ok(&["ovs-vsctl", "list-ports", "skovs0"])
+            ok(&["ovs-vsctl", "list-ports", &names::ovs_bridge(SITE, 0)])
         } else {
             ns_ok(HOST_A, &["bridge", "fdb", "show", "dev", "skv3001"])
         }
@@ -425,11 +428,44 @@ async fn prove(driver: SegmentDriver) {
         assert!(links.contains("skb3001"), "{links}");
     }
     if vlan {
-        let ports = ok(&["ovs-vsctl", "list-ports", "skovs1"]);
+        let ports = ok(&["ovs-vsctl", "list-ports", &names::ovs_bridge(SITE, 1)]);
         assert!(
             !ports.contains("sk1v3002") && ports.contains("sk1v3001"),
             "{ports}"
         );
     }
     assert!(pings("sktest-g1", "10.20.1.6"));
+
+    // A teardown takes the rest away: nothing of the site's on any host.
+    drop(fabric);
+    let removed = local_backend::networking::teardown(&config, &state.path().join("dhcp"))
+        .await
+        .unwrap();
+    assert!(
+        removed.iter().any(|line| line.contains("skpub3000")),
+        "{removed:?}"
+    );
+    for host in [HOST_A, HOST_B] {
+        let links = ns_ok(host, &["ip", "-br", "link"]);
+        // The guests' own ports (gp*) are the test's.
+        assert!(!links.lines().any(|l| l.starts_with("sk")), "{links}");
+        let tables = ns_ok(host, &["nft", "list", "tables"]);
+        assert!(!tables.contains("skyport"), "{tables}");
+    }
+    assert!(!common::namespaces()
+        .iter()
+        .any(|ns| ns.starts_with("skyport-vpc-00000000000fab")));
+    let bridges = ok(&["ovs-vsctl", "list-br"]);
+    assert!(
+        !bridges.contains(&names::ovs_bridge(SITE, 0))
+            && !bridges.contains(&names::ovs_bridge(SITE, 1)),
+        "{bridges}"
+    );
+    let root = ok(&["ip", "-br", "link"]);
+    assert!(
+        !root.contains("sk0v30") && !root.contains("sk1v30"),
+        "{root}"
+    );
+    let dhcp = sh(&["pgrep", "-f", &state.path().display().to_string()]);
+    assert!(!dhcp.status.success(), "DHCP servers still run");
 }

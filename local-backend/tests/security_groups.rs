@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use cloud::network_plan::{Lease, Plan, PortPlan, RulePlan, SubnetPlan, VpcPlan};
 use common::{address_guest, delete_namespace, namespaces, ns_ok, ok, sh, Server};
-use local_backend::networking::{Fabric, NetHostConfig, NetworkConfig, SegmentDriver};
+use local_backend::networking::{names, Fabric, NetHostConfig, NetworkConfig, SegmentDriver};
 
 const HOST_A: &str = "sksg-hosta";
 const HOST_B: &str = "sksg-hostb";
@@ -83,7 +83,7 @@ fn cleanup() {
             "ovs-vsctl",
             "--if-exists",
             "del-br",
-            &format!("skovs{index}"),
+            &names::ovs_bridge(3100, index),
         ]);
     }
     let root = sh(&["ip", "-br", "link"]);

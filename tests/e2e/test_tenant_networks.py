@@ -20,6 +20,11 @@ from test_compute import GUEST_TIMEOUT, import_test_image, wait_console
 
 INTERNET_NS = "skye2e-inet"
 INTERNET_IP = "203.0.113.254"
+# The site's public bridge: named after the first id of its segment range.
+PUBLIC_BRIDGE = "skpub2100"
+# Beyond the machine, through the uplink docs/networking.md sets up.
+BEYOND_IP = "198.51.100.10"
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "networking.md"
 
 NETWORK_CONFIG = (
     "[network]\n"
@@ -46,7 +51,7 @@ def network_server(server_factory, tmp_path):
     srv = server_factory(config=config, compute=True)
     assert "tenant networks: vxlan segments on host(s) local" in srv.stdout_text, srv.logs()
     yield srv
-    sh("ip", "link", "del", "skpub", check=False)
+    sh("ip", "link", "del", PUBLIC_BRIDGE, check=False)
 
 
 @pytest.fixture
@@ -56,30 +61,51 @@ def internet(network_server):
     sh("ip", "netns", "del", INTERNET_NS, check=False)
     sh("ip", "netns", "add", INTERNET_NS)
     deadline = time.monotonic() + 30
-    while sh("ip", "link", "show", "skpub", check=False).returncode != 0:
+    while sh("ip", "link", "show", PUBLIC_BRIDGE, check=False).returncode != 0:
         assert time.monotonic() < deadline, "the public bridge never appeared"
         time.sleep(0.2)
     sh("ip", "link", "add", "skye2einet", "type", "veth", "peer", "name", "eth0", "netns", INTERNET_NS)
-    sh("ip", "link", "set", "skye2einet", "master", "skpub")
+    sh("ip", "link", "set", "skye2einet", "master", PUBLIC_BRIDGE)
     sh("ip", "link", "set", "skye2einet", "up")
     sh("ip", "netns", "exec", INTERNET_NS, "ip", "addr", "add", f"{INTERNET_IP}/24", "dev", "eth0")
     sh("ip", "netns", "exec", INTERNET_NS, "ip", "link", "set", "eth0", "up")
     sh("ip", "netns", "exec", INTERNET_NS, "ip", "link", "set", "lo", "up")
-    script = ("import socket\ns=socket.socket()\ns.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\n"
-              "s.bind(('0.0.0.0',8080))\ns.listen()\nwhile True:\n  c,a=s.accept()\n"
-              "  c.sendall(a[0].encode()+b'\\n')\n  c.close()\n")
-    server = subprocess.Popen(["ip", "netns", "exec", INTERNET_NS, "python3", "-c", script])
+    server = subprocess.Popen(["ip", "netns", "exec", INTERNET_NS, "python3", "-c", ANSWER_WITH_PEER])
     yield
     server.kill()
     server.wait()
     sh("ip", "netns", "del", INTERNET_NS, check=False)
 
 
-def banner_from_internet(address: str, port: int) -> str | None:
-    """Connects from the internet namespace; what the server said first, or None."""
+@pytest.fixture
+def uplink():
+    """The worked example of docs/networking.md, run as written: a namespace
+    `uplink` standing for the upstream router, with 198.51.100.0/24 behind it,
+    answering TCP on 8080 there with the address each connection came from."""
+    text = DOCS.read_text()
+    block = text.split("<!-- uplink-example -->", 1)[1].split("```sh\n", 1)[1].split("```", 1)[0]
+    sh("ip", "netns", "del", "uplink", check=False)
+    # The example's addresses must be free on this machine (they are test networks).
+    used = sh("ip", "-4", "-o", "addr").stdout + sh("ip", "-4", "route").stdout
+    assert "198.18.0." not in used and "198.51.100." not in used, used
+    subprocess.run(["bash", "-euxc", block], check=True, capture_output=True, text=True)
+    server = subprocess.Popen(["ip", "netns", "exec", "uplink", "python3", "-c", ANSWER_WITH_PEER])
+    yield
+    server.kill()
+    server.wait()
+    sh("ip", "netns", "del", "uplink", check=False)
+
+
+ANSWER_WITH_PEER = ("import socket\ns=socket.socket()\ns.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\n"
+                    "s.bind(('0.0.0.0',8080))\ns.listen()\nwhile True:\n  c,a=s.accept()\n"
+                    "  c.sendall(a[0].encode()+b'\\n')\n  c.close()\n")
+
+
+def banner_from_internet(address: str, port: int, namespace: str = INTERNET_NS) -> str | None:
+    """Connects from the internet namespace (or another); what the server said first, or None."""
     script = (f"import socket\ns=socket.create_connection(('{address}',{port}),timeout=3)\n"
               "print(s.recv(64).decode().strip())\n")
-    out = sh("ip", "netns", "exec", INTERNET_NS, "timeout", "6", "python3", "-c", script, check=False)
+    out = sh("ip", "netns", "exec", namespace, "timeout", "6", "python3", "-c", script, check=False)
     return out.stdout.strip() if out.returncode == 0 else None
 
 
@@ -129,6 +155,7 @@ def probe_script(reach: list[str], unreachable: list[str], ssh: bool = False) ->
         lines.append(f"ping -c 3 -W 1 {address} >/dev/null 2>&1 && echo 'SKYPORT-PING-OK {address}' "
                      f"|| echo 'SKYPORT-PING-FAIL {address}'")
     lines.append(f"echo \"SKYPORT-SEEN-AS $(echo hi | timeout 5 nc {INTERNET_IP} 8080)\"")
+    lines.append(f"echo \"SKYPORT-BEYOND-SEEN-AS $(echo hi | timeout 5 nc {BEYOND_IP} 8080)\"")
     return "\n".join(lines) + "\n"
 
 
@@ -137,7 +164,7 @@ def run(ec2, image_id: str, subnet: str, user_data: str) -> dict:
                              SubnetId=subnet, UserData=user_data)["Instances"][0]
 
 
-def test_vpc_guests_get_dhcp_metadata_isolation_and_an_elastic_ip(network_server, internet):
+def test_vpc_guests_get_dhcp_metadata_isolation_and_an_elastic_ip(network_server, internet, uplink):
     admin = AdminCli(network_server)
     image_id = import_test_image(admin, "--cmdline", "console=ttyS0 quiet panic=-1", "--public")
     tenant_a = admin.new_tenant_with_key("neta")
@@ -192,6 +219,9 @@ def test_vpc_guests_get_dhcp_metadata_isolation_and_an_elastic_ip(network_server
         seen_x = tx.split("SKYPORT-SEEN-AS ")[1].split()[0]
         assert seen_x.startswith("203.0.113.") and seen_x != eip["PublicIp"], tx
         assert "SKYPORT-SEEN-AS \r" in tb or "SKYPORT-SEEN-AS \n" in tb, tb
+        # Beyond the machine, through the documented uplink: the same addresses.
+        assert f"SKYPORT-BEYOND-SEEN-AS {eip['PublicIp']}" in ty, ty
+        assert f"SKYPORT-BEYOND-SEEN-AS {seen_x}" in tx, tx
 
         # The admin sees the plumbing: the subnet's bridge, the router's
         # addresses, the fixed leases and the NAT rules.
@@ -233,6 +263,7 @@ def test_vpc_guests_get_dhcp_metadata_isolation_and_an_elastic_ip(network_server
         ssh = [{"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]
         ec2_a.authorize_security_group_ingress(GroupId=group_id, IpPermissions=ssh)
         assert banner_from_internet(eip["PublicIp"], 22) == "SSH-2.0-skyport"
+        assert banner_from_internet(eip["PublicIp"], 22, namespace="uplink") == "SSH-2.0-skyport"
         ec2_a.revoke_security_group_ingress(GroupId=group_id, IpPermissions=ssh)
         assert banner_from_internet(eip["PublicIp"], 22) is None
         # Unmapped, the elastic IP leads nowhere.

@@ -17,6 +17,7 @@ mod network;
 mod pool;
 mod scheduler;
 mod subnet;
+mod teardown;
 
 use std::collections::{BTreeMap, HashSet};
 use std::net::{Ipv4Addr, SocketAddr};
@@ -42,6 +43,7 @@ pub use config::{default_instance_types, ComputeConfig, HostConfig, InstanceType
 pub use images::{ImageManifest, ImageStore, StoredImage, UPLOAD_FILES};
 pub use scheduler::Weigher;
 pub use subnet::Subnet;
+pub use teardown::teardown;
 
 use domain::{Boot, DomainSpec, InstanceMeta, Plug, METADATA_URI};
 use host::Host;

@@ -146,7 +146,7 @@ pub fn remove_lease(network: &Network, lease: &Lease) -> Result<()> {
 }
 
 /// The nftables table this site owns (one per network name).
-fn metadata_table(config: &ComputeConfig) -> String {
+pub(super) fn metadata_table(config: &ComputeConfig) -> String {
     let name: String = config
         .network
         .chars()

@@ -58,6 +58,54 @@ fn missing_tools(driver: SegmentDriver) -> Vec<&'static str> {
     tools.into_iter().filter(|tool| !installed(tool)).collect()
 }
 
+/// The configured hosts (this machine alone when none is listed), checked
+/// against what the driver needs to join them.
+pub(super) fn hosts_of(config: &NetworkConfig) -> Result<Vec<NetHost>> {
+    let mut hosts = Vec::new();
+    for host in &config.hosts {
+        let underlay = match host.underlay.as_str() {
+            "" => None,
+            text => Some(text.parse().map_err(|_| {
+                Error::invalid(
+                    "network.hosts.underlay",
+                    format!("host {}: '{text}' is not an IPv4 address", host.name),
+                )
+            })?),
+        };
+        hosts.push(NetHost {
+            name: host.name.clone(),
+            netns: (!host.netns.is_empty()).then(|| host.netns.clone()),
+            underlay,
+            trunk: (!host.trunk.is_empty()).then(|| host.trunk.clone()),
+        });
+    }
+    if hosts.is_empty() {
+        hosts.push(NetHost {
+            name: "local".into(),
+            netns: None,
+            underlay: None,
+            trunk: None,
+        });
+    }
+    let several = hosts.len() > 1;
+    match config.driver {
+        SegmentDriver::Vxlan if several && hosts.iter().any(|h| h.underlay.is_none()) => {
+            return Err(Error::invalid(
+                "network.hosts",
+                "with several hosts, every host needs its `underlay` address for VXLAN",
+            ))
+        }
+        SegmentDriver::Vlan if several && hosts.iter().any(|h| h.trunk.is_none()) => {
+            return Err(Error::invalid(
+                "network.hosts",
+                "with several hosts, every host needs its `trunk` device for VLANs",
+            ))
+        }
+        _ => {}
+    }
+    Ok(hosts)
+}
+
 impl Fabric {
     /// Checks that this machine can build the configured data plane: the
     /// driver's tools are installed, the kernel has what it needs, host
@@ -70,48 +118,7 @@ impl Fabric {
                 missing.join(", ")
             )));
         }
-        let mut hosts = Vec::new();
-        for host in &config.hosts {
-            let underlay = match host.underlay.as_str() {
-                "" => None,
-                text => Some(text.parse().map_err(|_| {
-                    Error::invalid(
-                        "network.hosts.underlay",
-                        format!("host {}: '{text}' is not an IPv4 address", host.name),
-                    )
-                })?),
-            };
-            hosts.push(NetHost {
-                name: host.name.clone(),
-                netns: (!host.netns.is_empty()).then(|| host.netns.clone()),
-                underlay,
-                trunk: (!host.trunk.is_empty()).then(|| host.trunk.clone()),
-            });
-        }
-        if hosts.is_empty() {
-            hosts.push(NetHost {
-                name: "local".into(),
-                netns: None,
-                underlay: None,
-                trunk: None,
-            });
-        }
-        let several = hosts.len() > 1;
-        match config.driver {
-            SegmentDriver::Vxlan if several && hosts.iter().any(|h| h.underlay.is_none()) => {
-                return Err(Error::invalid(
-                    "network.hosts",
-                    "with several hosts, every host needs its `underlay` address for VXLAN",
-                ))
-            }
-            SegmentDriver::Vlan if several && hosts.iter().any(|h| h.trunk.is_none()) => {
-                return Err(Error::invalid(
-                    "network.hosts",
-                    "with several hosts, every host needs its `trunk` device for VLANs",
-                ))
-            }
-            _ => {}
-        }
+        let hosts = hosts_of(config)?;
         let existing = router::namespaces().await?;
         for host in &hosts {
             if let Some(ns) = &host.netns {
@@ -136,25 +143,26 @@ impl Fabric {
             }
         }
         // The kernel must be able to make what the driver needs.
-        let probe = "skprobe0";
+        let segments = config.segments()?;
+        let probe = names::probe(*segments.start());
         let node = hosts[0].netns.as_deref();
-        run_quietly(node, "ip", &["link", "del", probe]).await;
+        run_quietly(node, "ip", &["link", "del", &probe]).await;
         run(
             node,
             "ip",
             &[
-                "link", "add", probe, "type", "vxlan", "id", "1", "dstport", "4789",
+                "link", "add", &probe, "type", "vxlan", "id", "1", "dstport", "4789",
             ],
         )
         .await
         .map_err(|e| Error::Unavailable(format!("this kernel cannot make VXLAN devices: {e}")))?;
-        run_quietly(node, "ip", &["link", "del", probe]).await;
+        run_quietly(node, "ip", &["link", "del", &probe]).await;
         std::fs::create_dir_all(&dir)
             .map_err(|e| Error::internal(format!("creating {}: {e}", dir.display())))?;
         Ok(Fabric {
             hosts,
             driver: config.driver,
-            segments: config.segments()?,
+            segments,
             dir,
             pass: Mutex::new(()),
         })
@@ -184,7 +192,7 @@ impl Fabric {
                 .filter_map(|other| other.underlay)
                 .collect();
             if self.driver == SegmentDriver::Vlan {
-                ovs::ensure_host(index, host.trunk.as_deref()).await?;
+                ovs::ensure_host(self.site(), index, host.trunk.as_deref()).await?;
             }
             for subnet in plan.subnets() {
                 segments::ensure_bridge(host.netns(), &host_links, subnet.segment).await?;
@@ -200,12 +208,18 @@ impl Fabric {
                         .await?
                     }
                     SegmentDriver::Vlan => {
-                        ovs::ensure_segment(host.netns(), &root_links, index, subnet.segment)
-                            .await?
+                        ovs::ensure_segment(
+                            host.netns(),
+                            &root_links,
+                            self.site(),
+                            index,
+                            subnet.segment,
+                        )
+                        .await?
                     }
                 }
             }
-            let rules = firewall::ruleset(&firewall::table_name(*self.segments.start()), plan);
+            let rules = firewall::ruleset(&firewall::table_name(self.site()), plan);
             run_with_input(host.netns(), "nft", &["-f", "-"], Some(&rules)).await?;
             let on = format!("{BRIDGE_NETFILTER}=1");
             run(host.netns(), "sysctl", &["-qw", &on]).await?;
@@ -216,13 +230,14 @@ impl Fabric {
         }
         let node_links = links(node.netns()).await?;
         let existing = router::namespaces().await?;
+        let public_bridge = names::public_bridge(self.site());
         for vpc in &plan.vpcs {
             router::ensure(
                 node.netns(),
                 &node_links,
                 &existing,
                 vpc,
-                plan.public_pool,
+                plan.public_pool.map(|pool| (pool, public_bridge.as_str())),
                 &self.dir,
                 vxlan,
             )
@@ -256,29 +271,30 @@ impl Fabric {
     /// and forwarding on.
     async fn ensure_public_bridge(&self, node: &NetHost, pool: &ipnet::Ipv4Net) -> Result<()> {
         let node_links = links(node.netns()).await?;
-        if !node_links.contains_key(names::PUBLIC_BRIDGE) {
+        let bridge = names::public_bridge(self.site());
+        if !node_links.contains_key(&bridge) {
             run(
                 node.netns(),
                 "ip",
-                &["link", "add", names::PUBLIC_BRIDGE, "type", "bridge"],
+                &["link", "add", &bridge, "type", "bridge"],
             )
             .await?;
             let address = format!("{}/{}", router::site_router(pool), pool.prefix_len());
             run(
                 node.netns(),
                 "ip",
-                &["addr", "add", &address, "dev", names::PUBLIC_BRIDGE],
+                &["addr", "add", &address, "dev", &bridge],
             )
             .await?;
-            run(
-                node.netns(),
-                "ip",
-                &["link", "set", names::PUBLIC_BRIDGE, "up"],
-            )
-            .await?;
+            run(node.netns(), "ip", &["link", "set", &bridge, "up"]).await?;
         }
         run(node.netns(), "sysctl", &["-qw", "net.ipv4.ip_forward=1"]).await?;
         Ok(())
+    }
+
+    /// This site's identity on the machine: the first id of its segment range.
+    fn site(&self) -> i64 {
+        *self.segments.start()
     }
 
     /// What exists for a VPC on each host, as text for `skyport admin network show`.

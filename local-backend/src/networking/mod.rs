@@ -15,7 +15,9 @@ mod nat;
 mod ovs;
 mod router;
 mod segments;
+mod teardown;
 
 pub use config::{NetHostConfig, NetworkConfig, SegmentDriver};
 pub use fabric::{Fabric, NetHost};
 pub use segments::VXLAN_MTU;
+pub use teardown::teardown;

@@ -20,24 +20,20 @@ use super::command::{run, run_quietly, Netns};
 use super::links::Link;
 use super::names;
 
-/// The OVS bridge of host number `index`.
-pub fn bridge(index: usize) -> String {
-    format!("skovs{index}")
-}
-
 /// The OVS (access port) end of a subnet's patch on host `index`.
-fn access_port(index: usize, segment: u32) -> String {
+pub fn access_port(index: usize, segment: u32) -> String {
     format!("sk{index}v{segment}")
 }
 
-/// The Linux bridge end of a subnet's patch (in the host's namespace).
-fn bridge_port(segment: u32) -> String {
-    format!("skl{segment}")
+/// The host index and segment id an access port's name carries.
+pub fn parse_access_port(name: &str) -> Option<(usize, u32)> {
+    let (index, segment) = name.strip_prefix("sk")?.split_once('v')?;
+    Some((index.parse().ok()?, segment.parse().ok()?))
 }
 
 /// Makes host `index`'s OVS bridge exist, with its trunk port when it has one.
-pub async fn ensure_host(index: usize, trunk: Option<&str>) -> Result<()> {
-    let ovs = bridge(index);
+pub async fn ensure_host(site: i64, index: usize, trunk: Option<&str>) -> Result<()> {
+    let ovs = names::ovs_bridge(site, index);
     run(
         None,
         "ovs-vsctl",
@@ -65,11 +61,12 @@ pub async fn ensure_host(index: usize, trunk: Option<&str>) -> Result<()> {
 pub async fn ensure_segment(
     netns: Netns<'_>,
     root_links: &HashMap<String, Link>,
+    site: i64,
     index: usize,
     segment: u32,
 ) -> Result<()> {
     let access = access_port(index, segment);
-    let inner = bridge_port(segment);
+    let inner = names::patch(segment);
     if !root_links.contains_key(&access) {
         match netns {
             Some(ns) => {
@@ -110,7 +107,7 @@ pub async fn ensure_segment(
         &[
             "--may-exist",
             "add-port",
-            &bridge(index),
+            &names::ovs_bridge(site, index),
             &access,
             "--",
             "set",
@@ -130,11 +127,11 @@ pub async fn remove_stale(
     planned: &HashSet<u32>,
     range: &RangeInclusive<i64>,
 ) {
-    let prefix = format!("sk{index}v");
+    let site = *range.start();
     for name in root_links.keys() {
-        let Some(segment) = name
-            .strip_prefix(&prefix)
-            .and_then(|d| d.parse::<u32>().ok())
+        let Some(segment) = parse_access_port(name)
+            .filter(|(port_host, _)| *port_host == index)
+            .map(|(_, segment)| segment)
         else {
             continue;
         };
@@ -143,10 +140,27 @@ pub async fn remove_stale(
             run_quietly(
                 None,
                 "ovs-vsctl",
-                &["--if-exists", "del-port", &bridge(index), name],
+                &[
+                    "--if-exists",
+                    "del-port",
+                    &names::ovs_bridge(site, index),
+                    name,
+                ],
             )
             .await;
             run_quietly(None, "ip", &["link", "del", name]).await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn access_ports_parse_back() {
+        assert_eq!(parse_access_port(&access_port(1, 3001)), Some((1, 3001)));
+        assert_eq!(parse_access_port("skv3001"), None);
+        assert_eq!(parse_access_port("skb3001"), None);
     }
 }

@@ -113,7 +113,7 @@ pub async fn ensure(
     node_links: &HashMap<String, Link>,
     existing: &HashSet<String>,
     vpc: &VpcPlan,
-    pool: Option<Ipv4Net>,
+    public: Option<(Ipv4Net, &str)>,
     dir: &Path,
     vxlan: bool,
 ) -> Result<()> {
@@ -161,8 +161,8 @@ pub async fn ensure(
             }
         }
     }
-    match (vpc.gateway, pool) {
-        (Some(gateway), Some(pool)) => {
+    match (vpc.gateway, public) {
+        (Some(gateway), Some((pool, public_bridge))) => {
             if !ns_links.contains_key(names::EXTERNAL_PORT) {
                 plug(
                     node,
@@ -170,7 +170,7 @@ pub async fn ensure(
                     &names::external_host(&vpc.id),
                     &ns,
                     names::EXTERNAL_PORT,
-                    names::PUBLIC_BRIDGE,
+                    public_bridge,
                     None,
                 )
                 .await?;
