@@ -15,8 +15,8 @@ mod common;
 use std::net::Ipv4Addr;
 
 use cloud::network_plan::{ElasticMapping, Lease, Plan, PortPlan, RulePlan, SubnetPlan, VpcPlan};
-use common::{delete_namespace, namespaces, ns_ok, ok, pings, sh, tcp, Server};
-use local_backend::networking::{names, Fabric, NetHostConfig, NetworkConfig, SegmentDriver};
+use common::{ns_ok, ok, pings, sh, tcp, Guest, Server};
+use local_backend::networking::{names, Fabric, NetworkConfig, SegmentDriver};
 
 const HOST_A: &str = "sktest-hosta";
 const HOST_B: &str = "sktest-hostb";
@@ -41,38 +41,11 @@ const TRUNK_A: &str = "sktesttrunka";
 const TRUNK_B: &str = "sktesttrunkb";
 
 fn cleanup() {
-    sh(&["ip", "link", "del", TRUNK_A]);
-    for index in 0..2 {
-        sh(&[
-            "ovs-vsctl",
-            "--if-exists",
-            "del-br",
-            &names::ovs_bridge(SITE, index),
-        ]);
-    }
-    let root = sh(&["ip", "-br", "link"]);
-    for line in String::from_utf8_lossy(&root.stdout).lines() {
-        let name = line.split(['@', ' ']).next().unwrap_or_default();
-        if name.starts_with("sk0v300") || name.starts_with("sk1v300") {
-            sh(&["ip", "link", "del", name]);
-        }
-    }
-    for name in namespaces() {
-        if name.starts_with("sktest-")
+    common::clean_hosts(SITE, TRUNK_A, "300", |name| {
+        name.starts_with("sktest-")
             || name == format!("skyport-{VPC_1}")
             || name == format!("skyport-{VPC_2}")
-        {
-            delete_namespace(&name);
-        }
-    }
-}
-
-struct Guest {
-    ns: &'static str,
-    host: &'static str,
-    segment: u32,
-    mac: &'static str,
-    ip: Ipv4Addr,
+    });
 }
 
 const GUESTS: [Guest; 4] = [
@@ -202,18 +175,6 @@ fn plan_with(with_second_vpc: bool, open_ssh: bool) -> Plan {
     }
 }
 
-/// Guest stand-in: a namespace with `eth0` on its host's subnet bridge.
-fn plug_guest(guest: &Guest) {
-    let port = format!("gp{}", &guest.ns[guest.ns.len() - 1..]);
-    common::plug_guest(
-        guest.ns,
-        guest.host,
-        &port,
-        &format!("skb{}", guest.segment),
-        guest.mac,
-    );
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn both_drivers_isolate_tenants_and_reach_the_internet() {
     // One after the other: both use the same namespaces and addresses.
@@ -225,36 +186,9 @@ async fn prove(driver: SegmentDriver) {
     cleanup();
     let _cleanup = Cleanup;
     // Two hosts on a fabric, and the internet beside host A (the network node).
-    for ns in [HOST_A, HOST_B, INTERNET] {
-        ok(&["ip", "netns", "add", ns]);
-        ns_ok(ns, &["ip", "link", "set", "lo", "up"]);
-    }
-    ok(&[
-        "ip", "-n", HOST_A, "link", "add", "fab0", "type", "veth", "peer", "name", "fab0", "netns",
-        HOST_B,
-    ]);
-    ok(&[
-        "ip",
-        "-n",
-        HOST_A,
-        "addr",
-        "add",
-        "10.250.0.1/24",
-        "dev",
-        "fab0",
-    ]);
-    ok(&[
-        "ip",
-        "-n",
-        HOST_B,
-        "addr",
-        "add",
-        "10.250.0.2/24",
-        "dev",
-        "fab0",
-    ]);
-    ok(&["ip", "-n", HOST_A, "link", "set", "fab0", "up"]);
-    ok(&["ip", "-n", HOST_B, "link", "set", "fab0", "up"]);
+    let hosts = common::two_hosts(driver, (HOST_A, HOST_B), "10.250.0", (TRUNK_A, TRUNK_B));
+    ok(&["ip", "netns", "add", INTERNET]);
+    ns_ok(INTERNET, &["ip", "link", "set", "lo", "up"]);
     ok(&[
         "ip", "-n", HOST_A, "link", "add", "up0", "type", "veth", "peer", "name", "up0", "netns",
         INTERNET,
@@ -294,25 +228,11 @@ async fn prove(driver: SegmentDriver) {
 
     let state = tempfile::tempdir().unwrap();
     let vlan = driver == SegmentDriver::Vlan;
-    if vlan {
-        ok(&[
-            "ip", "link", "add", TRUNK_A, "type", "veth", "peer", "name", TRUNK_B,
-        ]);
-    }
-    let host = |name: &str, netns: &str, underlay: &str, trunk: &str| NetHostConfig {
-        name: name.into(),
-        netns: netns.into(),
-        underlay: if vlan { String::new() } else { underlay.into() },
-        trunk: if vlan { trunk.into() } else { String::new() },
-    };
     let config = NetworkConfig {
         driver,
         segment_range: [SITE, 3099],
         public_pool: "203.0.113.0/24".into(),
-        hosts: vec![
-            host("a", HOST_A, "10.250.0.1", TRUNK_A),
-            host("b", HOST_B, "10.250.0.2", TRUNK_B),
-        ],
+        hosts,
         ..NetworkConfig::default()
     };
     let fabric = Fabric::open(&config, state.path().join("dhcp"))
@@ -321,7 +241,7 @@ async fn prove(driver: SegmentDriver) {
     fabric.apply(&plan(true)).await.unwrap();
 
     for guest in &GUESTS {
-        plug_guest(guest);
+        guest.plug(&format!("gp{}", &guest.ns[guest.ns.len() - 1..]));
     }
     // DHCP hands each guest the address of the plan, and its subnet's router.
     for guest in &GUESTS {

@@ -20,8 +20,8 @@ use std::sync::mpsc::{channel, Receiver};
 use std::time::Duration;
 
 use cloud::network_plan::{Lease, Plan, PortPlan, RulePlan, SubnetPlan, VpcPlan};
-use common::{address_guest, delete_namespace, namespaces, ns_ok, ok, sh, Server};
-use local_backend::networking::{names, Fabric, NetHostConfig, NetworkConfig, SegmentDriver};
+use common::{address_guest, ns_ok, Guest, Server};
+use local_backend::networking::{Fabric, NetworkConfig, SegmentDriver};
 
 const HOST_A: &str = "sksg-hosta";
 const HOST_B: &str = "sksg-hostb";
@@ -34,14 +34,6 @@ const TRUNK_B: &str = "sksgtrunkb";
 const ROUTER_1: Ipv4Addr = Ipv4Addr::new(10, 40, 1, 1);
 /// A guest stand-in on subnet 1 with an address no instance was given.
 const STRANGER: &str = "sksg-g5";
-
-struct Guest {
-    ns: &'static str,
-    host: &'static str,
-    segment: u32,
-    mac: &'static str,
-    ip: Ipv4Addr,
-}
 
 /// g1 and g2 share host A and subnet 1; g3 is on subnet 1 on host B; g4 on
 /// subnet 2 on host B (the router is on host A).
@@ -77,27 +69,9 @@ const GUESTS: [Guest; 4] = [
 ];
 
 fn cleanup() {
-    sh(&["ip", "link", "del", TRUNK_A]);
-    for index in 0..2 {
-        sh(&[
-            "ovs-vsctl",
-            "--if-exists",
-            "del-br",
-            &names::ovs_bridge(3100, index),
-        ]);
-    }
-    let root = sh(&["ip", "-br", "link"]);
-    for line in String::from_utf8_lossy(&root.stdout).lines() {
-        let name = line.split(['@', ' ']).next().unwrap_or_default();
-        if name.starts_with("sk0v310") || name.starts_with("sk1v310") {
-            sh(&["ip", "link", "del", name]);
-        }
-    }
-    for name in namespaces() {
-        if name.starts_with("sksg-") || name == format!("skyport-{VPC}") {
-            delete_namespace(&name);
-        }
-    }
+    common::clean_hosts(3100, TRUNK_A, "310", |name| {
+        name.starts_with("sksg-") || name == format!("skyport-{VPC}")
+    });
 }
 
 /// Removes everything the test made, also when it fails half-way.
@@ -569,37 +543,10 @@ async fn both_drivers_check_senders_egress_and_receivers_ingress() {
 async fn prove(driver: SegmentDriver) {
     cleanup();
     let _cleanup = Cleanup;
-    for ns in [HOST_A, HOST_B] {
-        ok(&["ip", "netns", "add", ns]);
-        ns_ok(ns, &["ip", "link", "set", "lo", "up"]);
-    }
-    ok(&[
-        "ip", "-n", HOST_A, "link", "add", "fab0", "type", "veth", "peer", "name", "fab0", "netns",
-        HOST_B,
-    ]);
-    for (host, address) in [(HOST_A, "10.250.1.1/24"), (HOST_B, "10.250.1.2/24")] {
-        ok(&["ip", "-n", host, "addr", "add", address, "dev", "fab0"]);
-        ok(&["ip", "-n", host, "link", "set", "fab0", "up"]);
-    }
-    let vlan = driver == SegmentDriver::Vlan;
-    if vlan {
-        ok(&[
-            "ip", "link", "add", TRUNK_A, "type", "veth", "peer", "name", TRUNK_B,
-        ]);
-    }
-    let host = |name: &str, netns: &str, underlay: &str, trunk: &str| NetHostConfig {
-        name: name.into(),
-        netns: netns.into(),
-        underlay: if vlan { String::new() } else { underlay.into() },
-        trunk: if vlan { trunk.into() } else { String::new() },
-    };
     let config = NetworkConfig {
         driver,
         segment_range: [3100, 3199],
-        hosts: vec![
-            host("a", HOST_A, "10.250.1.1", TRUNK_A),
-            host("b", HOST_B, "10.250.1.2", TRUNK_B),
-        ],
+        hosts: common::two_hosts(driver, (HOST_A, HOST_B), "10.250.1", (TRUNK_A, TRUNK_B)),
         ..NetworkConfig::default()
     };
     let state = tempfile::tempdir().unwrap();
@@ -615,13 +562,7 @@ async fn prove(driver: SegmentDriver) {
         .iter()
         .enumerate()
         .map(|(index, guest)| {
-            common::plug_guest(
-                guest.ns,
-                guest.host,
-                &format!("sgp{}", index + 1),
-                &format!("skb{}", guest.segment),
-                guest.mac,
-            );
+            guest.plug(&format!("sgp{}", index + 1));
             let router = Ipv4Addr::from(u32::from(guest.ip) & 0xffff_ff00 | 1);
             address_guest(guest.ns, guest.ip, 24, router);
             Server::spawn(guest.ns, SERVERS)

@@ -7,6 +7,8 @@ use std::net::Ipv4Addr;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
+use local_backend::networking::{names, NetHostConfig, SegmentDriver};
+
 pub fn sh(args: &[&str]) -> Output {
     Command::new(args[0])
         .args(&args[1..])
@@ -178,4 +180,94 @@ pub fn namespaces() -> Vec<String> {
         .filter_map(|line| line.split_whitespace().next())
         .map(str::to_owned)
         .collect()
+}
+
+/// Two "hosts" for `driver`: namespaces `a` and `b` joined by a veth fabric
+/// (`fab0`, `<fabric>.1/24` and `<fabric>.2/24`), and for vlan a veth pair
+/// `trunks` in the root namespace that becomes the trunk between their Open
+/// vSwitch bridges. Returns their `[[network.hosts]]`.
+pub fn two_hosts(
+    driver: SegmentDriver,
+    (a, b): (&str, &str),
+    fabric: &str,
+    (trunk_a, trunk_b): (&str, &str),
+) -> Vec<NetHostConfig> {
+    for ns in [a, b] {
+        ok(&["ip", "netns", "add", ns]);
+        ns_ok(ns, &["ip", "link", "set", "lo", "up"]);
+    }
+    ok(&[
+        "ip", "-n", a, "link", "add", "fab0", "type", "veth", "peer", "name", "fab0", "netns", b,
+    ]);
+    let underlay = |n: u8| format!("{fabric}.{n}");
+    for (ns, n) in [(a, 1), (b, 2)] {
+        let address = format!("{}/24", underlay(n));
+        ok(&["ip", "-n", ns, "addr", "add", &address, "dev", "fab0"]);
+        ok(&["ip", "-n", ns, "link", "set", "fab0", "up"]);
+    }
+    let vlan = driver == SegmentDriver::Vlan;
+    if vlan {
+        ok(&[
+            "ip", "link", "add", trunk_a, "type", "veth", "peer", "name", trunk_b,
+        ]);
+    }
+    [("a", a, 1, trunk_a), ("b", b, 2, trunk_b)]
+        .into_iter()
+        .map(|(name, netns, n, trunk)| NetHostConfig {
+            name: name.into(),
+            netns: netns.into(),
+            underlay: if vlan { String::new() } else { underlay(n) },
+            trunk: if vlan { trunk.into() } else { String::new() },
+        })
+        .collect()
+}
+
+/// A guest stand-in: its namespace, the host namespace it is plugged into,
+/// its subnet's segment, MAC and address.
+pub struct Guest {
+    pub ns: &'static str,
+    pub host: &'static str,
+    pub segment: u32,
+    pub mac: &'static str,
+    pub ip: Ipv4Addr,
+}
+
+impl Guest {
+    /// Plugs it into its subnet's bridge on its host, by port `port`.
+    pub fn plug(&self, port: &str) {
+        plug_guest(
+            self.ns,
+            self.host,
+            port,
+            &names::bridge(self.segment),
+            self.mac,
+        );
+    }
+}
+
+/// Removes what a two-host test site made (also half-way): the VLAN trunk,
+/// the site's OVS bridges and patches (segment ids starting with
+/// `segments`), and namespaces for which `ours` holds.
+pub fn clean_hosts(site: i64, trunk: &str, segments: &str, ours: impl Fn(&str) -> bool) {
+    sh(&["ip", "link", "del", trunk]);
+    for index in 0..2 {
+        sh(&[
+            "ovs-vsctl",
+            "--if-exists",
+            "del-br",
+            &names::ovs_bridge(site, index),
+        ]);
+    }
+    let root = sh(&["ip", "-br", "link"]);
+    for line in String::from_utf8_lossy(&root.stdout).lines() {
+        let name = line.split(['@', ' ']).next().unwrap_or_default();
+        if (0..2).any(|index| name.starts_with(&format!("sk{index}v{segments}"))) {
+            sh(&["ip", "link", "del", name]);
+        }
+    }
+    for name in namespaces() {
+        if ours(&name) {
+            delete_namespace(&name);
+        }
+    }
 }
