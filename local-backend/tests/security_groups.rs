@@ -13,14 +13,11 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
 use std::net::Ipv4Addr;
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc::{channel, Receiver};
-use std::time::Duration;
 
 use cloud::network_plan::{Lease, Plan, PortPlan, RulePlan, SubnetPlan, VpcPlan};
-use common::{address_guest, ns_ok, Guest, Server};
+use common::probes::{probe_from, Flow, Probe, SERVERS};
+use common::{address_guest, Guest, Server};
 use local_backend::networking::{Fabric, NetworkConfig, SegmentDriver};
 
 const HOST_A: &str = "sksg-hosta";
@@ -155,16 +152,6 @@ fn plan(rules: &[Rules; 4]) -> Plan {
     }
 }
 
-/// What a probe tries.
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum Probe {
-    Tcp(u16),
-    Udp(u16),
-    Icmp,
-    /// A DNS query to the subnet's router.
-    Dns,
-}
-
 const PROBES: [Probe; 4] = [Probe::Tcp(22), Probe::Tcp(80), Probe::Icmp, Probe::Udp(53)];
 
 /// Whether one rule lets `probe` through to or from `address`.
@@ -194,78 +181,6 @@ fn expected(rules: &[Rules; 4], from: usize, to: usize, probe: Probe) -> bool {
         .iter()
         .any(|r| allows(r, probe, GUESTS[from].ip));
     out && into
-}
-
-/// Each guest's servers: TCP 22 and 80 answer `ok` and close, TCP 7000
-/// echoes lines for as long as the connection lasts, UDP 53 echoes.
-const SERVERS: &str = r#"
-import socket, threading
-def tcp(port, echo):
-    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(('0.0.0.0', port)); s.listen(64)
-    while True:
-        c, _ = s.accept()
-        if echo:
-            threading.Thread(target=lambda c=c: [c.sendall(l) for l in c.makefile('rb')], daemon=True).start()
-        else:
-            c.sendall(b'ok'); c.close()
-def udp(port):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('0.0.0.0', port))
-    while True:
-        data, address = s.recvfrom(512); s.sendto(data, address)
-for port, echo in ((22, False), (80, False), (7000, True)):
-    threading.Thread(target=tcp, args=(port, echo), daemon=True).start()
-threading.Thread(target=udp, args=(53,), daemon=True).start()
-threading.Event().wait()
-"#;
-
-/// Tries every `(kind, address, port)` of argv[1] at once; prints a JSON list of outcomes.
-const PROBER: &str = r#"
-import json, socket, subprocess, sys, threading
-targets = json.loads(sys.argv[1]); results = [False] * len(targets)
-QUERY = b'\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x01x\x03ec2\x08internal\x00\x00\x01\x00\x01'
-def probe(i, kind, address, port):
-    try:
-        if kind == 'tcp':
-            s = socket.create_connection((address, port), timeout=2); results[i] = s.recv(8) == b'ok'
-        elif kind in ('udp', 'dns'):
-            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(2)
-            s.sendto(QUERY if kind == 'dns' else b'x', (address, port)); results[i] = len(s.recv(512)) > 0
-        else:
-            results[i] = subprocess.run(['busybox', 'ping', '-c', '1', '-W', '2', address],
-                                        capture_output=True).returncode == 0
-    except OSError:
-        pass
-threads = [threading.Thread(target=probe, args=(i, *t)) for i, t in enumerate(targets)]
-[t.start() for t in threads]; [t.join() for t in threads]
-print(json.dumps(results))
-"#;
-
-/// Runs every probe from `ns` at once; their outcomes in order.
-fn probe_from(ns: &str, probes: &[(Probe, Ipv4Addr)]) -> Vec<bool> {
-    let targets: Vec<String> = probes
-        .iter()
-        .map(|(probe, address)| match probe {
-            Probe::Tcp(port) => format!("[\"tcp\",\"{address}\",{port}]"),
-            Probe::Udp(port) => format!("[\"udp\",\"{address}\",{port}]"),
-            Probe::Dns => format!("[\"dns\",\"{address}\",53]"),
-            Probe::Icmp => format!("[\"icmp\",\"{address}\",0]"),
-        })
-        .collect();
-    let out = ns_ok(
-        ns,
-        &[
-            "timeout",
-            "20",
-            "python3",
-            "-c",
-            PROBER,
-            &format!("[{}]", targets.join(",")),
-        ],
-    );
-    let results: Vec<bool> = serde_json::from_str(out.trim()).unwrap();
-    assert_eq!(results.len(), probes.len());
-    results
 }
 
 /// Probes every ordered pair with every probe, from all guests at once; the
@@ -429,62 +344,6 @@ fn web_and_db(web: &[usize], db: &[usize]) -> [Rules; 4] {
     })
 }
 
-/// A connection from a guest that echoes lines for as long as it lasts.
-struct Flow {
-    child: Child,
-    input: ChildStdin,
-    lines: Receiver<String>,
-}
-
-impl Flow {
-    /// Connects from guest `from` to `to`:7000; None when refused.
-    fn open(from: usize, to: usize) -> Option<Flow> {
-        let script = format!(
-            "import socket, sys\ns = socket.create_connection(('{}', 7000), timeout=2)\ns.settimeout(5)\nprint('connected', flush=True)\nf = s.makefile('rb')\nfor line in sys.stdin:\n    s.sendall(line.encode()); print(f.readline().decode().strip(), flush=True)\n",
-            GUESTS[to].ip
-        );
-        let mut child = Command::new("ip")
-            .args(["netns", "exec", GUESTS[from].ns, "python3", "-c", &script])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let input = child.stdin.take().unwrap();
-        let output = child.stdout.take().unwrap();
-        let (sender, lines) = channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(output).lines().map_while(Result::ok) {
-                let _ = sender.send(line);
-            }
-        });
-        let mut flow = Flow {
-            child,
-            input,
-            lines,
-        };
-        (flow.next_line().as_deref() == Some("connected")).then_some(flow)
-    }
-
-    fn next_line(&mut self) -> Option<String> {
-        self.lines.recv_timeout(Duration::from_secs(6)).ok()
-    }
-
-    /// Whether a line sent comes back.
-    fn echoes(&mut self, text: &str) -> bool {
-        writeln!(self.input, "{text}").is_ok()
-            && self.input.flush().is_ok()
-            && self.next_line().as_deref() == Some(text)
-    }
-}
-
-impl Drop for Flow {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// Flows while rules change. g1 may send TCP 7000 anywhere in the VPC; g3
 /// takes it from g1 only; g4 may send it to g2 only; g2 takes it from g4.
 fn flow_rules(open: bool) -> [Rules; 4] {
@@ -501,10 +360,15 @@ fn flow_rules(open: bool) -> [Rules; 4] {
 async fn flows_under_rule_changes(fabric: &Fabric) {
     fabric.apply(&plan(&flow_rules(true))).await.unwrap();
     // Same subnet across hosts, and routed between subnets.
-    let mut across_hosts = Flow::open(0, 2).expect("g1 -> g3:7000 is allowed");
-    let mut across_subnets = Flow::open(3, 1).expect("g4 -> g2:7000 is allowed");
+    let mut across_hosts =
+        Flow::open(GUESTS[0].ns, GUESTS[2].ip).expect("g1 -> g3:7000 is allowed");
+    let mut across_subnets =
+        Flow::open(GUESTS[3].ns, GUESTS[1].ip).expect("g4 -> g2:7000 is allowed");
     // g1's egress allows it, g2's ingress does not.
-    assert!(Flow::open(0, 1).is_none(), "g1 -> g2:7000 passed");
+    assert!(
+        Flow::open(GUESTS[0].ns, GUESTS[1].ip).is_none(),
+        "g1 -> g2:7000 passed"
+    );
     assert!(across_hosts.echoes("one") && across_subnets.echoes("one"));
 
     // An unrelated change (g2 takes TCP 80 from anywhere): the flows go on.
@@ -518,11 +382,11 @@ async fn flows_under_rule_changes(fabric: &Fabric) {
     // Revoked: new connections are refused; the tracked ones go on, as on AWS.
     fabric.apply(&plan(&flow_rules(false))).await.unwrap();
     assert!(
-        Flow::open(0, 2).is_none(),
+        Flow::open(GUESTS[0].ns, GUESTS[2].ip).is_none(),
         "g1 -> g3:7000 passed after revoke"
     );
     assert!(
-        Flow::open(3, 1).is_none(),
+        Flow::open(GUESTS[3].ns, GUESTS[1].ip).is_none(),
         "g4 -> g2:7000 passed after revoke"
     );
     assert!(across_hosts.echoes("three") && across_subnets.echoes("three"));
@@ -530,7 +394,7 @@ async fn flows_under_rule_changes(fabric: &Fabric) {
 
     // Authorized again: new connections pass.
     fabric.apply(&plan(&flow_rules(true))).await.unwrap();
-    assert!(Flow::open(0, 2).is_some_and(|mut f| f.echoes("four")));
+    assert!(Flow::open(GUESTS[0].ns, GUESTS[2].ip).is_some_and(|mut f| f.echoes("four")));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -3,6 +3,8 @@
 //! DHCP with busybox udhcpc, and probes for ICMP, TCP and UDP.
 #![allow(dead_code)] // each test binary uses its own share of these
 
+pub mod probes;
+
 use std::net::Ipv4Addr;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
