@@ -38,10 +38,10 @@ pub fn claim_of(config: &Config) -> Option<SiteClaim> {
 
 /// Takes the site's claim on this machine (kept until the process ends).
 pub fn take_claim(config: &Config) -> Result<Option<HeldClaim>, String> {
-    claim_of(config)
-        .map(|claim| claim.take(Path::new(CLAIMS_DIR)))
-        .transpose()
-        .map_err(|e| e.to_string())
+    match claim_of(config) {
+        Some(claim) => claim.take(Path::new(CLAIMS_DIR)).map_err(|e| e.to_string()),
+        None => Ok(None),
+    }
 }
 
 /// `skyport site teardown`: removes the site's instances' domains (with

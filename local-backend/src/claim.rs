@@ -131,9 +131,14 @@ impl SiteClaim {
         None
     }
 
-    /// Takes this site's claim in `dir`, or says which running site's clashes.
-    pub fn take(&self, dir: &Path) -> Result<HeldClaim> {
-        std::fs::create_dir_all(dir).map_err(|e| io("creating", dir, e))?;
+    /// Takes this site's claim in `dir`, or says which running site's
+    /// clashes. Where claims cannot be kept at all (no right to write
+    /// `dir`), the site runs unclaimed and says so: `None`.
+    pub fn take(&self, dir: &Path) -> Result<Option<HeldClaim>> {
+        if let Err(error) = std::fs::create_dir_all(dir) {
+            tracing::warn!(dir = %dir.display(), %error, "cannot keep this site's claim: another site on this machine with the same settings would go unnoticed");
+            return Ok(None);
+        }
         // One site at a time looks and writes.
         let guard_path = dir.join(".lock");
         let guard = File::create(&guard_path).map_err(|e| io("opening", &guard_path, e))?;
@@ -176,7 +181,7 @@ impl SiteClaim {
         file.set_len(0)
             .and_then(|()| file.write_all(self.text().as_bytes()))
             .map_err(|e| io("writing", &own, e))?;
-        Ok(HeldClaim { _file: file })
+        Ok(Some(HeldClaim { _file: file }))
     }
 }
 
@@ -228,6 +233,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let first = site("a", 1000..=1999, "203.0.113.0/24")
             .take(dir.path())
+            .unwrap()
             .unwrap();
         assert_eq!(
             running(dir.path(), Path::new("a")).unwrap(),
@@ -252,12 +258,21 @@ mod tests {
         // Apart in everything: both run.
         let second = site("b", 2000..=2999, "198.51.100.0/24")
             .take(dir.path())
+            .unwrap()
             .unwrap();
         drop((first, second));
         // Gone, the first's claim no longer stands in the way.
         assert_eq!(running(dir.path(), Path::new("a")).unwrap(), None);
-        site("c", 1000..=1999, "203.0.113.0/24")
+        assert!(site("c", 1000..=1999, "203.0.113.0/24")
             .take(dir.path())
-            .unwrap();
+            .unwrap()
+            .is_some());
+        // Nowhere to keep claims: the site runs unclaimed.
+        let file = dir.path().join("a-file");
+        std::fs::write(&file, b"").unwrap();
+        assert!(site("d", 1..=2, "192.0.2.0/24")
+            .take(&file.join("sites"))
+            .unwrap()
+            .is_none());
     }
 }
