@@ -70,6 +70,15 @@ pub struct RouteTable {
     pub tags: Vec<Tag>,
 }
 
+impl RouteTable {
+    /// The main table's implicit association, with an ID derived from the
+    /// table's: it moves (and so changes) when another table becomes main.
+    pub fn main_association_id(&self) -> Option<String> {
+        self.main
+            .then(|| format!("rtbassoc-{}", self.id.trim_start_matches("rtb-")))
+    }
+}
+
 /// An elastic IP address from the site's public pool.
 #[derive(Debug, Clone)]
 pub struct Address {

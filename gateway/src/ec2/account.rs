@@ -1,46 +1,42 @@
 //! DescribeRegions, DescribeAvailabilityZones, DescribeAccountAttributes.
 
-use super::filter::{self, Filterable};
+use super::filter::{self, absent, field, one, FilterField, Filterable};
 use super::xml::XmlWriter;
 use super::Ec2Call;
 use crate::error::Ec2Error;
 
-struct Zone<'a> {
-    name: &'a str,
-    region: &'a str,
+struct Zone {
+    name: String,
+    region: String,
 }
 
-impl Filterable for Zone<'_> {
-    const FILTERS: &'static [&'static str] = &["zone-name", "zone-id", "region-name", "state"];
+impl Filterable for Zone {
+    const FILTERS: &'static [FilterField<Self>] = &[
+        field(&["zone-name", "zone-id"], |z| one(&z.name)),
+        field(&["region-name"], |z| one(&z.region)),
+        field(&["state"], |_| one("available")),
+        field(&["zone-type"], |_| one("availability-zone")),
+        field(&["opt-in-status"], |_| one("opt-in-not-required")),
+        field(&["group-name", "group-long-name"], |z| one(&z.region)),
+        absent(&["message", "parent-zone-id", "parent-zone-name"]),
+    ];
 
     fn tags(&self) -> &[cloud::types::Tag] {
         &[]
     }
-    fn filter_values(&self, name: &str) -> Option<Vec<String>> {
-        match name {
-            "zone-name" | "zone-id" => Some(vec![self.name.to_string()]),
-            "region-name" => Some(vec![self.region.to_string()]),
-            "state" => Some(vec!["available".into()]),
-            _ => None,
-        }
-    }
 }
 
-struct Region<'a>(&'a str, &'a str);
+struct Region(String, String);
 
-impl Filterable for Region<'_> {
-    const FILTERS: &'static [&'static str] = &["region-name", "endpoint", "opt-in-status"];
+impl Filterable for Region {
+    const FILTERS: &'static [FilterField<Self>] = &[
+        field(&["region-name"], |r| one(&r.0)),
+        field(&["endpoint"], |r| one(&r.1)),
+        field(&["opt-in-status"], |_| one("opt-in-not-required")),
+    ];
 
     fn tags(&self) -> &[cloud::types::Tag] {
         &[]
-    }
-    fn filter_values(&self, name: &str) -> Option<Vec<String>> {
-        match name {
-            "region-name" => Some(vec![self.0.to_string()]),
-            "endpoint" => Some(vec![self.1.to_string()]),
-            "opt-in-status" => Some(vec!["opt-in-not-required".into()]),
-            _ => None,
-        }
     }
 }
 
@@ -58,15 +54,15 @@ pub async fn describe_regions(call: Ec2Call<'_>) -> Result<String, Ec2Error> {
         ));
     }
     let regions = filter::apply(
-        vec![Region(region, call.host)],
+        vec![Region(region.to_string(), call.host.to_string())],
         &filter::parse_filters::<Region>(&call.params)?,
-    )?;
+    );
     let mut x = XmlWriter::response("DescribeRegions", call.request_id);
     x.start("regionInfo");
     for r in regions {
         x.start("item")
-            .leaf("regionName", r.0)
-            .leaf("regionEndpoint", r.1)
+            .leaf("regionName", &r.0)
+            .leaf("regionEndpoint", &r.1)
             .leaf("optInStatus", "opt-in-not-required")
             .end();
     }
@@ -91,18 +87,22 @@ pub async fn describe_availability_zones(call: Ec2Call<'_>) -> Result<String, Ec
         .availability_zones
         .iter()
         .filter(|z| wanted.is_empty() || wanted.contains(z))
-        .map(|z| Zone { name: z, region })
+        .map(|z| Zone {
+            name: z.clone(),
+            region: region.to_string(),
+        })
         .collect();
-    let zones = filter::apply(zones, &filter::parse_filters::<Zone>(&call.params)?)?;
+    let zones = filter::apply(zones, &filter::parse_filters::<Zone>(&call.params)?);
     let mut x = XmlWriter::response("DescribeAvailabilityZones", call.request_id);
     x.start("availabilityZoneInfo");
     for z in zones {
         x.start("item")
-            .leaf("zoneName", z.name)
-            .leaf("zoneId", z.name)
+            .leaf("zoneName", &z.name)
+            .leaf("zoneId", &z.name)
             .leaf("zoneState", "available")
-            .leaf("regionName", z.region)
+            .leaf("regionName", &z.region)
             .leaf("zoneType", "availability-zone")
+            .leaf("groupName", &z.region)
             .leaf("optInStatus", "opt-in-not-required")
             .start("messageSet")
             .end()

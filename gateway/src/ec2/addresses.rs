@@ -5,42 +5,42 @@ use cloud::network::Address;
 use cloud::types::Tag;
 use cloud::ResourceKind;
 
-use super::filter::{self, Filterable};
+use super::filter::{self, absent, field, one, opt, FilterField, Filterable};
 use super::tags::{apply_tag_specifications, tag_specifications};
 use super::xml::{returned_true, XmlWriter};
 use super::Ec2Call;
 use crate::error::Ec2Error;
 
-impl Filterable for Address {
-    const FILTERS: &'static [&'static str] = &[
-        "allocation-id",
-        "association-id",
-        "domain",
-        "instance-id",
-        "public-ip",
-        "private-ip-address",
-        "network-interface-owner-id",
+/// An address as DescribeAddresses shows it, in this site's region (its
+/// network border group).
+struct Shown {
+    address: Address,
+    region: String,
+}
+
+impl Filterable for Shown {
+    const FILTERS: &'static [FilterField<Self>] = &[
+        field(&["allocation-id"], |s| one(&s.address.allocation_id)),
+        field(&["association-id"], |s| opt(&s.address.association_id)),
+        field(&["domain"], |_| one("vpc")),
+        field(&["instance-id"], |s| opt(&s.address.instance_id)),
+        field(&["public-ip"], |s| one(&s.address.public_ip)),
+        field(&["private-ip-address"], |s| opt(&s.address.private_ip)),
+        field(&["network-interface-owner-id"], |s| {
+            let owner = &s.address.owner_id;
+            s.address
+                .instance_id
+                .iter()
+                .map(|_| owner.clone())
+                .collect()
+        }),
+        field(&["network-border-group"], |s| one(&s.region)),
+        field(&["public-ipv4-pool"], |_| one("skyport")),
+        absent(&["network-interface-id"]),
     ];
 
     fn tags(&self) -> &[Tag] {
-        &self.tags
-    }
-    fn filter_values(&self, name: &str) -> Option<Vec<String>> {
-        let values = match name {
-            "allocation-id" => vec![self.allocation_id.clone()],
-            "association-id" => self.association_id.iter().cloned().collect(),
-            "domain" => vec!["vpc".into()],
-            "instance-id" => self.instance_id.iter().cloned().collect(),
-            "public-ip" => vec![self.public_ip.clone()],
-            "private-ip-address" => self.private_ip.iter().cloned().collect(),
-            "network-interface-owner-id" => self
-                .instance_id
-                .iter()
-                .map(|_| self.owner_id.clone())
-                .collect(),
-            _ => return None,
-        };
-        Some(values)
+        &self.address.tags
     }
 }
 
@@ -74,7 +74,7 @@ pub async fn describe_addresses(call: Ec2Call<'_>) -> Result<String, Ec2Error> {
     call.params
         .expect_only(&["PublicIp", "AllocationId", "Filter"])?;
     call.dry_run()?;
-    let filters = filter::parse_filters::<Address>(&call.params)?;
+    let filters = filter::parse_filters::<Shown>(&call.params)?;
     let all = call
         .federation
         .list_addresses(&call.principal.tenant)
@@ -93,7 +93,15 @@ pub async fn describe_addresses(call: Ec2Call<'_>) -> Result<String, Ec2Error> {
     )?;
     let mut x = XmlWriter::response("DescribeAddresses", call.request_id);
     x.start("addressesSet");
-    for address in filter::apply(selected, &filters)? {
+    let region = call.federation.region();
+    let shown = selected
+        .into_iter()
+        .map(|address| Shown {
+            address,
+            region: region.to_string(),
+        })
+        .collect();
+    for Shown { address, .. } in filter::apply(shown, &filters) {
         x.start("item")
             .leaf("publicIp", &address.public_ip)
             .leaf("allocationId", &address.allocation_id)

@@ -1,44 +1,101 @@
-//! EC2 `Filter.N.Name` / `Filter.N.Value.M` filters, matched generically: each
-//! resource says which values it has for a filter name, tags are handled once here.
+//! EC2 `Filter.N.Name` / `Filter.N.Value.M` filters. Each Describe action's
+//! filters are one table of data ([`Filterable::FILTERS`]): the names AWS
+//! documents for it (with their aliases) and how to read a resource's values
+//! for them; `tag:KEY`, `tag-key` and `tag-value` are handled once here.
 
 use cloud::types::Tag;
 
 use super::params::Params;
 use crate::error::Ec2Error;
 
-/// One filter: the resource matches if any of its values matches any pattern.
-#[derive(Debug, Clone)]
-pub struct Filter {
-    pub name: String,
-    pub values: Vec<String>,
+/// How a resource's values for one filter are read.
+pub type Values<T> = fn(&T) -> Vec<String>;
+
+/// One filter of an action: AWS's name and its documented aliases, and the
+/// resource's values for it.
+pub struct FilterField<T> {
+    pub names: &'static [&'static str],
+    pub values: Values<T>,
+}
+
+/// A filter whose values are read by `values`.
+pub const fn field<T>(names: &'static [&'static str], values: Values<T>) -> FilterField<T> {
+    FilterField { names, values }
+}
+
+fn no_values<T>(_: &T) -> Vec<String> {
+    Vec::new()
+}
+
+/// Filters AWS documents for features this site does not have: accepted,
+/// and no resource has a value for them (so they match nothing).
+pub const fn absent<T>(names: &'static [&'static str]) -> FilterField<T> {
+    FilterField {
+        names,
+        values: no_values::<T>,
+    }
+}
+
+/// One value.
+pub fn one(value: impl Into<String>) -> Vec<String> {
+    vec![value.into()]
+}
+
+/// The value when there is one.
+pub fn opt(value: &Option<String>) -> Vec<String> {
+    value.iter().cloned().collect()
 }
 
 /// Something Describe* can filter.
-pub trait Filterable {
-    /// The filter names this resource supports besides `tag:KEY`, `tag-key` and `tag-value`.
-    const FILTERS: &'static [&'static str];
+pub trait Filterable: Sized + 'static {
+    /// The action's filters besides `tag:KEY`, `tag-key` and `tag-value`.
+    const FILTERS: &'static [FilterField<Self>];
     /// The resource's tags.
     fn tags(&self) -> &[Tag];
-    /// Values for a non-tag filter name, or `None` if the name is not supported.
-    fn filter_values(&self, name: &str) -> Option<Vec<String>>;
 }
 
-/// Shared records (DescribeInstances hands out the federation's own copies).
-impl<T: Filterable> Filterable for std::sync::Arc<T> {
-    const FILTERS: &'static [&'static str] = T::FILTERS;
+/// What a filter reads: a field of the table, or tags.
+enum Source<T: 'static> {
+    Field(Values<T>),
+    Tag(String),
+    TagKey,
+    TagValue,
+}
 
-    fn tags(&self) -> &[Tag] {
-        T::tags(self)
-    }
+/// One parsed filter: the resource matches if any of its values matches any pattern.
+pub struct Filter<T: 'static> {
+    /// The name the client sent.
+    pub name: String,
+    source: Source<T>,
+    /// The patterns.
+    pub values: Vec<String>,
+}
 
-    fn filter_values(&self, name: &str) -> Option<Vec<String>> {
-        T::filter_values(self, name)
-    }
+/// Takes out the filters on `names`, whose value is `value` for every
+/// resource (such as the caller's account ID); answers whether they all pass.
+pub fn settle_constant<T>(filters: &mut Vec<Filter<T>>, names: &[&str], value: &str) -> bool {
+    let mut pass = true;
+    filters.retain(|filter| {
+        if !names.contains(&filter.name.as_str()) {
+            return true;
+        }
+        pass &= any_matches(&filter.values, &[value.to_string()]);
+        false
+    });
+    pass
+}
+
+/// The table entry for `name`, if `T` documents it.
+fn lookup<T: Filterable>(name: &str) -> Option<Values<T>> {
+    T::FILTERS
+        .iter()
+        .find(|field| field.names.contains(&name))
+        .map(|field| field.values)
 }
 
 /// Reads `Filter.N` from the parameters, refusing names `T` does not support
 /// (AWS does so even when there is nothing to filter).
-pub fn parse_filters<T: Filterable>(params: &Params) -> Result<Vec<Filter>, Ec2Error> {
+pub fn parse_filters<T: Filterable>(params: &Params) -> Result<Vec<Filter<T>>, Ec2Error> {
     params
         .structs("Filter")
         .into_iter()
@@ -47,17 +104,20 @@ pub fn parse_filters<T: Filterable>(params: &Params) -> Result<Vec<Filter>, Ec2E
                 .get("Name")
                 .filter(|n| !n.is_empty())
                 .ok_or_else(|| Ec2Error::missing("Filter.N.Name"))?;
-            let known = name.starts_with("tag:")
-                || name == "tag-key"
-                || name == "tag-value"
-                || T::FILTERS.contains(&name);
-            if !known {
-                return Err(Ec2Error::invalid_value(format!(
-                    "The filter '{name}' is invalid"
-                )));
-            }
+            let source = if let Some(key) = name.strip_prefix("tag:") {
+                Source::Tag(key.to_string())
+            } else if name == "tag-key" {
+                Source::TagKey
+            } else if name == "tag-value" {
+                Source::TagValue
+            } else {
+                Source::Field(lookup::<T>(name).ok_or_else(|| {
+                    Ec2Error::invalid_value(format!("The filter '{name}' is invalid"))
+                })?)
+            };
             Ok(Filter {
                 name: name.to_string(),
+                source,
                 values: f.list("Value"),
             })
         })
@@ -121,44 +181,36 @@ fn any_matches(patterns: &[String], values: &[String]) -> bool {
         .any(|p| values.iter().any(|v| wildcard_match(p, v)))
 }
 
-/// Whether the resource passes every filter. Unknown filter names are an error, as on AWS.
-pub fn matches<T: Filterable>(resource: &T, filters: &[Filter]) -> Result<bool, Ec2Error> {
-    for filter in filters {
-        let values: Vec<String> = if let Some(key) = filter.name.strip_prefix("tag:") {
-            resource
+/// Whether the resource passes every filter.
+pub fn matches<T: Filterable>(resource: &T, filters: &[Filter<T>]) -> bool {
+    filters.iter().all(|filter| {
+        let values: Vec<String> = match &filter.source {
+            Source::Field(values) => values(resource),
+            Source::Tag(key) => resource
                 .tags()
                 .iter()
-                .filter(|t| t.key == key)
+                .filter(|t| &t.key == key)
                 .map(|t| t.value.clone())
-                .collect()
-        } else if filter.name == "tag-key" {
-            resource.tags().iter().map(|t| t.key.clone()).collect()
-        } else if filter.name == "tag-value" {
-            resource.tags().iter().map(|t| t.value.clone()).collect()
-        } else {
-            resource.filter_values(&filter.name).ok_or_else(|| {
-                Ec2Error::invalid_value(format!("The filter '{}' is invalid", filter.name))
-            })?
+                .collect(),
+            Source::TagKey => resource.tags().iter().map(|t| t.key.clone()).collect(),
+            Source::TagValue => resource.tags().iter().map(|t| t.value.clone()).collect(),
         };
-        if !any_matches(&filter.values, &values) {
-            return Ok(false);
-        }
-    }
-    Ok(true)
+        any_matches(&filter.values, &values)
+    })
 }
 
-/// Keeps the resources that pass every filter.
-pub fn apply<T: Filterable>(resources: Vec<T>, filters: &[Filter]) -> Result<Vec<T>, Ec2Error> {
+/// Keeps the resources that pass every filter (records or shared records).
+pub fn apply<T: Filterable, R: std::borrow::Borrow<T>>(
+    resources: Vec<R>,
+    filters: &[Filter<T>],
+) -> Vec<R> {
     if filters.is_empty() {
-        return Ok(resources);
+        return resources;
     }
-    let mut kept = Vec::with_capacity(resources.len());
-    for resource in resources {
-        if matches(&resource, filters)? {
-            kept.push(resource);
-        }
-    }
-    Ok(kept)
+    resources
+        .into_iter()
+        .filter(|resource| matches(resource.borrow(), filters))
+        .collect()
 }
 
 /// Keeps the resources whose ID is in `wanted` (all of them when it is
@@ -191,13 +243,27 @@ mod tests {
     }
 
     impl Filterable for Thing {
-        const FILTERS: &'static [&'static str] = &["name"];
+        const FILTERS: &'static [FilterField<Self>] = &[
+            field(&["name", "thing-name"], |t| one(&t.name)),
+            absent(&["color"]),
+        ];
         fn tags(&self) -> &[Tag] {
             &self.tags
         }
-        fn filter_values(&self, name: &str) -> Option<Vec<String>> {
-            (name == "name").then(|| vec![self.name.clone()])
+    }
+
+    fn params(filters: &[(&str, &[&str])]) -> Params {
+        let mut pairs = Vec::new();
+        for (n, (name, values)) in filters.iter().enumerate() {
+            pairs.push((format!("Filter.{}.Name", n + 1), name.to_string()));
+            for (m, value) in values.iter().enumerate() {
+                pairs.push((
+                    format!("Filter.{}.Value.{}", n + 1, m + 1),
+                    value.to_string(),
+                ));
+            }
         }
+        Params::from_pairs(&pairs)
     }
 
     #[test]
@@ -222,7 +288,7 @@ mod tests {
     }
 
     #[test]
-    fn tag_filters_and_unknown_names() {
+    fn tables_aliases_tags_and_unknown_names() {
         let thing = Thing {
             name: "db-1".into(),
             tags: vec![Tag {
@@ -230,20 +296,24 @@ mod tests {
                 value: "prod".into(),
             }],
         };
-        let f = |name: &str, values: &[&str]| {
-            vec![Filter {
-                name: name.into(),
-                values: values.iter().map(|v| v.to_string()).collect(),
-            }]
+        let check = |name: &str, values: &[&str]| {
+            let filters = parse_filters::<Thing>(&params(&[(name, values)])).unwrap();
+            matches(&thing, &filters)
         };
-        assert!(matches(&thing, &f("tag:env", &["prod", "dev"])).unwrap());
-        assert!(!matches(&thing, &f("tag:env", &["dev"])).unwrap());
-        assert!(matches(&thing, &f("tag-key", &["e*"])).unwrap());
-        assert!(matches(&thing, &f("tag-value", &["pr?d"])).unwrap());
-        assert!(matches(&thing, &f("name", &["db-*"])).unwrap());
-        assert_eq!(
-            matches(&thing, &f("color", &["red"])).unwrap_err().code,
-            "InvalidParameterValue"
+        assert!(check("tag:env", &["prod", "dev"]));
+        assert!(!check("tag:env", &["dev"]));
+        assert!(check("tag-key", &["e*"]));
+        assert!(check("tag-value", &["pr?d"]));
+        assert!(check("name", &["db-*"]));
+        assert!(
+            check("thing-name", &["db-1"]),
+            "an alias reads the same values"
         );
+        assert!(!check("color", &["*"]), "an absent feature matches nothing");
+        let unknown = parse_filters::<Thing>(&params(&[("size", &["1"])]))
+            .err()
+            .unwrap();
+        assert_eq!(unknown.code, "InvalidParameterValue");
+        assert_eq!(unknown.message, "The filter 'size' is invalid");
     }
 }

@@ -7,7 +7,7 @@ use federation::images::{Image, NewImage};
 use federation::{Federation, Tenant};
 use local_backend::ImageStore;
 
-use super::filter::{self, Filterable};
+use super::filter::{self, absent, field, one, opt, FilterField, Filterable};
 use super::page::paginate;
 use super::xml::{timestamp, XmlWriter};
 use super::Ec2Call;
@@ -33,40 +33,70 @@ impl Listed {
 }
 
 impl Filterable for Listed {
-    const FILTERS: &'static [&'static str] = &[
-        "image-id",
-        "name",
-        "state",
-        "architecture",
-        "owner-id",
-        "is-public",
-        "image-type",
-        "root-device-type",
-        "virtualization-type",
-        "description",
+    const FILTERS: &'static [FilterField<Self>] = &[
+        field(&["image-id"], |l| one(&l.0.id)),
+        field(&["name"], |l| one(&l.0.name)),
+        field(&["state"], |l| one(&l.0.state)),
+        field(&["architecture"], |l| one(&l.0.architecture)),
+        field(&["owner-id"], |l| one(&l.0.owner_id)),
+        field(&["is-public"], |l| one(l.0.public.to_string())),
+        field(&["image-type"], |_| one("machine")),
+        field(&["root-device-type"], |l| one(root_device_type(&l.0))),
+        field(&["virtualization-type"], |_| one("hvm")),
+        field(&["hypervisor"], |_| one("xen")),
+        field(&["boot-mode"], |_| one("legacy-bios")),
+        field(&["description"], |l| opt(&l.0.description)),
+        field(&["creation-date"], |l| one(timestamp(l.0.created_at))),
+        field(&["manifest-location"], |l| one(image_location(&l.0))),
+        absent(&[
+            "block-device-mapping.delete-on-termination",
+            "block-device-mapping.device-name",
+            "block-device-mapping.snapshot-id",
+            "block-device-mapping.volume-size",
+            "block-device-mapping.volume-type",
+            "block-device-mapping.encrypted",
+            "ena-support",
+            "free-tier-eligible",
+            "image-allowed",
+            "image-watermark.source-image-creation-time",
+            "image-watermark.source-image-id",
+            "image-watermark.source-image-region",
+            "image-watermark.watermark-creation-time",
+            "image-watermark.watermark-key",
+            "instance-type-specification.supported-instance-type",
+            "instance-type-specification.unsupported-instance-type",
+            "kernel-id",
+            "owner-alias",
+            "platform",
+            "product-code",
+            "product-code.type",
+            "public-ssm-parameter-name",
+            "ramdisk-id",
+            "root-device-name",
+            "scan-result.critical-fix-available-since",
+            "scan-result.finding-scan-date",
+            "scan-result.high-fix-available-since",
+            "scan-result.highest-finding-severity-label",
+            "scan-result.informational-fix-available-since",
+            "scan-result.low-fix-available-since",
+            "scan-result.medium-fix-available-since",
+            "source-image-id",
+            "source-image-region",
+            "source-instance-id",
+            "state-reason-code",
+            "state-reason-message",
+            "sriov-net-support",
+        ]),
     ];
 
     fn tags(&self) -> &[Tag] {
         &self.1
     }
+}
 
-    fn filter_values(&self, name: &str) -> Option<Vec<String>> {
-        let image = &self.0;
-        let value = match name {
-            "image-id" => image.id.clone(),
-            "name" => image.name.clone(),
-            "state" => image.state.clone(),
-            "architecture" => image.architecture.clone(),
-            "owner-id" => image.owner_id.clone(),
-            "is-public" => image.public.to_string(),
-            "image-type" => "machine".into(),
-            "root-device-type" => root_device_type(image).into(),
-            "virtualization-type" => "hvm".into(),
-            "description" => image.description.clone().unwrap_or_default(),
-            _ => return None,
-        };
-        Some(vec![value])
-    }
+/// Where DescribeImages says an image came from.
+fn image_location(image: &Image) -> String {
+    format!("{}/{}", image.owner_id, image.name)
 }
 
 fn root_device_type(image: &Image) -> &'static str {
@@ -101,17 +131,14 @@ pub async fn describe_images(call: Ec2Call<'_>) -> Result<String, Ec2Error> {
         .into_iter()
         .map(|image| Listed::new(image, local_target))
         .collect();
-    let listed = filter::apply(listed, &filters)?;
+    let listed = filter::apply(listed, &filters);
     let page = paginate(listed, &call.params, |l| l.0.id.clone())?;
     let mut x = XmlWriter::response("DescribeImages", call.request_id);
     x.start("imagesSet");
     for Listed(image, tags) in &page.items {
         x.start("item")
             .leaf("imageId", &image.id)
-            .leaf(
-                "imageLocation",
-                format!("{}/{}", image.owner_id, image.name),
-            )
+            .leaf("imageLocation", image_location(image))
             .leaf("imageState", &image.state)
             .leaf("imageOwnerId", &image.owner_id)
             .leaf("creationDate", timestamp(image.created_at))

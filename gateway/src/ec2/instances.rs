@@ -5,10 +5,10 @@ use std::collections::HashMap;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use cloud::types::Tag;
 use federation::instances::{Instance, InstanceStateChange, LaunchRequest};
 
-use super::filter::{self, Filterable};
+use super::filter;
+use super::instance_filters::{Status, OWNER_FILTERS};
 use super::page::paginate;
 use super::tags::tag_specifications;
 use super::xml::{timestamp, XmlWriter};
@@ -29,56 +29,6 @@ pub(super) fn check_user_data(encoded: &str) -> Result<(), Ec2Error> {
         )));
     }
     Ok(())
-}
-
-impl Filterable for Instance {
-    const FILTERS: &'static [&'static str] = &[
-        "instance-id",
-        "instance-state-name",
-        "instance-state-code",
-        "instance-type",
-        "image-id",
-        "availability-zone",
-        "key-name",
-        "private-ip-address",
-        "ip-address",
-        "reservation-id",
-        "client-token",
-        "subnet-id",
-        "vpc-id",
-        "instance.group-id",
-        "instance.group-name",
-        "group-id",
-        "group-name",
-    ];
-
-    fn tags(&self) -> &[Tag] {
-        &self.tags
-    }
-
-    fn filter_values(&self, name: &str) -> Option<Vec<String>> {
-        let one = |value: &Option<String>| value.iter().cloned().collect();
-        Some(match name {
-            "instance-id" => vec![self.id.clone()],
-            "instance-state-name" => vec![self.state.name().to_string()],
-            "instance-state-code" => vec![self.state.code().to_string()],
-            "instance-type" => vec![self.instance_type.clone()],
-            "image-id" => vec![self.image_id.clone()],
-            "availability-zone" => one(&self.availability_zone),
-            "key-name" => one(&self.key_name),
-            "private-ip-address" => one(&self.private_ip),
-            "ip-address" => one(&self.public_ip),
-            "reservation-id" => vec![self.reservation_id.clone()],
-            "client-token" => one(&self.client_token),
-            "subnet-id" => one(&self.subnet_id),
-            "vpc-id" => one(&self.vpc_id),
-            "instance.group-id" | "group-id" => self.groups.iter().map(|g| g.0.clone()).collect(),
-            "instance.group-name" | "group-name" => {
-                self.groups.iter().map(|g| g.1.clone()).collect()
-            }
-            _ => return None,
-        })
-    }
 }
 
 fn count(call: &Ec2Call<'_>, name: &str) -> Result<u32, Ec2Error> {
@@ -277,7 +227,7 @@ pub async fn run_instances(call: Ec2Call<'_>) -> Result<String, Ec2Error> {
 pub async fn describe_instances(call: Ec2Call<'_>) -> Result<String, Ec2Error> {
     call.params
         .expect_only(&["InstanceId", "Filter", "MaxResults", "NextToken"])?;
-    let filters = filter::parse_filters::<Instance>(&call.params)?;
+    let mut filters = filter::parse_filters::<Instance>(&call.params)?;
     if call.params.get("MaxResults").is_some() && call.params.get("InstanceId").is_some() {
         return Err(Ec2Error::bad_request(
             "InvalidParameterCombination",
@@ -293,6 +243,7 @@ pub async fn describe_instances(call: Ec2Call<'_>) -> Result<String, Ec2Error> {
         .filter(|f| f.values.iter().all(|v| !v.contains(['*', '?', '\\'])))
         .map(|f| f.values.clone());
     let tenant = &call.principal.tenant;
+    let owned = filter::settle_constant(&mut filters, OWNER_FILTERS, &tenant.account_id);
     let mut instances = match exact_ids {
         Some(wanted) if ids.is_empty() => {
             call.federation
@@ -301,8 +252,11 @@ pub async fn describe_instances(call: Ec2Call<'_>) -> Result<String, Ec2Error> {
         }
         _ => call.federation.describe_instances(tenant, &ids).await?,
     };
+    if !owned {
+        instances.clear();
+    }
     instances.sort_by(|a, b| a.id.cmp(&b.id));
-    let instances = filter::apply(instances, &filters)?;
+    let instances = filter::apply(instances, &filters);
     let page = paginate(instances, &call.params, |i| i.id.clone())?;
     // Group the page into reservations, in order of first appearance.
     let mut reservations: Vec<(&str, Vec<&Instance>)> = Vec::new();
@@ -345,7 +299,7 @@ pub async fn describe_instance_status(call: Ec2Call<'_>) -> Result<String, Ec2Er
         "IncludeAllInstances",
     ])?;
     let all = call.params.bool("IncludeAllInstances")?;
-    let filters = filter::parse_filters::<Instance>(&call.params)?;
+    let filters = filter::parse_filters::<Status>(&call.params)?;
     call.dry_run()?;
     let ids = call.params.list("InstanceId");
     let mut instances = call
@@ -354,16 +308,13 @@ pub async fn describe_instance_status(call: Ec2Call<'_>) -> Result<String, Ec2Er
         .await?;
     instances.retain(|i| all || i.state == cloud::InstanceState::Running);
     instances.sort_by(|a, b| a.id.cmp(&b.id));
-    let instances = filter::apply(instances, &filters)?;
-    let page = paginate(instances, &call.params, |i| i.id.clone())?;
+    let statuses = instances.into_iter().map(Status).collect();
+    let statuses = filter::apply(statuses, &filters);
+    let page = paginate(statuses, &call.params, |s| s.0.id.clone())?;
     let mut x = XmlWriter::response("DescribeInstanceStatus", call.request_id);
     x.start("instanceStatusSet");
-    for instance in &page.items {
-        let health = if instance.state == cloud::InstanceState::Running {
-            "ok"
-        } else {
-            "not-applicable"
-        };
+    for status in &page.items {
+        let (instance, health) = (&status.0, status.health());
         x.start("item")
             .leaf("instanceId", &instance.id)
             .leaf_opt("availabilityZone", instance.availability_zone.as_ref())

@@ -5,7 +5,7 @@ use cloud::network::InternetGateway;
 use cloud::types::Tag;
 use cloud::ResourceKind;
 
-use super::filter::Filterable;
+use super::filter::{field, one, opt, FilterField, Filterable};
 use super::page::describe;
 use super::tags::{apply_tag_specifications, tag_specifications};
 use super::xml::{returned_true, XmlWriter};
@@ -13,25 +13,17 @@ use super::Ec2Call;
 use crate::error::Ec2Error;
 
 impl Filterable for InternetGateway {
-    const FILTERS: &'static [&'static str] = &[
-        "internet-gateway-id",
-        "attachment.vpc-id",
-        "attachment.state",
-        "owner-id",
+    const FILTERS: &'static [FilterField<Self>] = &[
+        field(&["internet-gateway-id"], |g| one(&g.id)),
+        field(&["attachment.vpc-id"], |g| opt(&g.vpc_id)),
+        field(&["attachment.state"], |g| {
+            g.vpc_id.iter().map(|_| "available".to_string()).collect()
+        }),
+        field(&["owner-id"], |g| one(&g.owner_id)),
     ];
 
     fn tags(&self) -> &[Tag] {
         &self.tags
-    }
-    fn filter_values(&self, name: &str) -> Option<Vec<String>> {
-        let values = match name {
-            "internet-gateway-id" => vec![self.id.clone()],
-            "attachment.vpc-id" => self.vpc_id.iter().cloned().collect(),
-            "attachment.state" => self.vpc_id.iter().map(|_| "available".into()).collect(),
-            "owner-id" => vec![self.owner_id.clone()],
-            _ => return None,
-        };
-        Some(values)
     }
 }
 

@@ -4,28 +4,22 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use cloud::types::{KeyPair, KeyType, Tag};
 
-use super::filter::{self, Filterable};
+use super::filter::{self, field, one, FilterField, Filterable};
 use super::tags::{apply_tag_specifications, tag_specifications};
 use super::xml::{timestamp, XmlWriter};
 use super::Ec2Call;
 use crate::error::Ec2Error;
 
 impl Filterable for KeyPair {
-    const FILTERS: &'static [&'static str] =
-        &["key-pair-id", "key-name", "fingerprint", "key-type"];
+    const FILTERS: &'static [FilterField<Self>] = &[
+        field(&["key-pair-id"], |k| one(&k.id)),
+        field(&["key-name"], |k| one(&k.name)),
+        field(&["fingerprint"], |k| one(&k.fingerprint)),
+        field(&["key-type"], |k| one(k.key_type.as_str())),
+    ];
 
     fn tags(&self) -> &[Tag] {
         &self.tags
-    }
-    fn filter_values(&self, name: &str) -> Option<Vec<String>> {
-        let value = match name {
-            "key-pair-id" => self.id.clone(),
-            "key-name" => self.name.clone(),
-            "fingerprint" => self.fingerprint.clone(),
-            "key-type" => self.key_type.as_str().to_string(),
-            _ => return None,
-        };
-        Some(vec![value])
     }
 }
 
@@ -114,7 +108,7 @@ pub async fn describe_key_pairs(call: Ec2Call<'_>) -> Result<String, Ec2Error> {
             (names.is_empty() && ids.is_empty()) || names.contains(&p.name) || ids.contains(&p.id)
         })
         .collect();
-    let pairs = filter::apply(selected, &filters)?;
+    let pairs = filter::apply(selected, &filters);
     let mut x = XmlWriter::response("DescribeKeyPairs", call.request_id);
     x.start("keySet");
     for pair in &pairs {

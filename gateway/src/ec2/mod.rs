@@ -7,6 +7,7 @@ pub mod addresses;
 pub mod filter;
 pub mod images;
 pub mod instance_attributes;
+pub mod instance_filters;
 pub mod instances;
 pub mod internet_gateways;
 pub mod key_pairs;

@@ -5,7 +5,7 @@ use cloud::network::NetworkInterface;
 use cloud::types::Tag;
 use cloud::ResourceKind;
 
-use super::filter::Filterable;
+use super::filter::{absent, field, one, FilterField, Filterable};
 use super::instances::write_groups;
 use super::page::describe;
 use super::xml::{timestamp, XmlWriter};
@@ -13,49 +13,71 @@ use super::Ec2Call;
 use crate::error::Ec2Error;
 
 impl Filterable for NetworkInterface {
-    const FILTERS: &'static [&'static str] = &[
-        "network-interface-id",
-        "subnet-id",
-        "vpc-id",
-        "availability-zone",
-        "attachment.instance-id",
-        "attachment.status",
-        "private-ip-address",
-        "addresses.private-ip-address",
-        "mac-address",
-        "group-id",
-        "group-name",
-        "status",
-        "owner-id",
-        "association.public-ip",
-        "association.allocation-id",
-        "interface-type",
+    const FILTERS: &'static [FilterField<Self>] = &[
+        field(&["network-interface-id"], |n| one(&n.id)),
+        field(&["subnet-id"], |n| one(&n.subnet_id)),
+        field(&["vpc-id"], |n| one(&n.vpc_id)),
+        field(&["availability-zone"], |n| one(&n.availability_zone)),
+        field(&["attachment.instance-id"], |n| one(&n.instance_id)),
+        field(&["attachment.instance-owner-id"], |n| one(&n.owner_id)),
+        field(&["attachment.attachment-id"], |n| one(attachment_id(n))),
+        field(&["attachment.attach-time"], |n| {
+            one(timestamp(n.launched_at))
+        }),
+        field(&["attachment.delete-on-termination"], |_| one("true")),
+        field(&["attachment.device-index"], |_| one("0")),
+        field(&["attachment.status"], |_| one("attached")),
+        field(
+            &["private-ip-address", "addresses.private-ip-address"],
+            |n| one(&n.private_ip),
+        ),
+        field(&["addresses.primary"], |_| one("true")),
+        field(&["private-dns-name"], |n| one(&n.private_dns)),
+        field(&["mac-address"], |n| one(&n.mac)),
+        field(&["group-id"], |n| {
+            n.groups.iter().map(|g| g.0.clone()).collect()
+        }),
+        field(&["group-name"], |n| {
+            n.groups.iter().map(|g| g.1.clone()).collect()
+        }),
+        field(&["status"], |_| one("in-use")),
+        field(&["owner-id"], |n| one(&n.owner_id)),
+        field(&["description"], |_| one("Primary network interface")),
+        field(&["requester-managed"], |_| one("false")),
+        field(&["source-dest-check"], |_| one("true")),
+        field(&["interface-type"], |_| one("interface")),
+        field(
+            &["association.public-ip", "addresses.association.public-ip"],
+            |n| n.elastic.iter().map(|e| e.0.clone()).collect(),
+        ),
+        field(&["association.allocation-id"], |n| {
+            n.elastic.iter().map(|e| e.1.clone()).collect()
+        }),
+        field(&["association.association-id"], |n| {
+            n.elastic.iter().map(|e| e.2.clone()).collect()
+        }),
+        field(
+            &["association.ip-owner-id", "addresses.association.owner-id"],
+            |n| n.elastic.iter().map(|_| n.owner_id.clone()).collect(),
+        ),
+        absent(&[
+            "association.public-dns-name",
+            "availability-zone-id",
+            "ipv6-addresses.ipv6-address",
+            "operator.managed",
+            "operator.principal",
+            "requester-id",
+        ]),
     ];
 
     fn tags(&self) -> &[Tag] {
         &self.tags
     }
-    fn filter_values(&self, name: &str) -> Option<Vec<String>> {
-        let one = |v: &str| vec![v.to_string()];
-        Some(match name {
-            "network-interface-id" => one(&self.id),
-            "subnet-id" => one(&self.subnet_id),
-            "vpc-id" => one(&self.vpc_id),
-            "availability-zone" => one(&self.availability_zone),
-            "attachment.instance-id" => one(&self.instance_id),
-            "attachment.status" => one("attached"),
-            "private-ip-address" | "addresses.private-ip-address" => one(&self.private_ip),
-            "mac-address" => one(&self.mac),
-            "group-id" => self.groups.iter().map(|g| g.0.clone()).collect(),
-            "group-name" => self.groups.iter().map(|g| g.1.clone()).collect(),
-            "status" => one("in-use"),
-            "owner-id" => one(&self.owner_id),
-            "association.public-ip" => self.elastic.iter().map(|e| e.0.clone()).collect(),
-            "association.allocation-id" => self.elastic.iter().map(|e| e.1.clone()).collect(),
-            "interface-type" => one("interface"),
-            _ => return None,
-        })
-    }
+}
+
+/// The attachment of an interface to its instance, with an ID derived from the interface's.
+fn attachment_id(interface: &NetworkInterface) -> String {
+    format!("eni-attach-{}", interface.id.trim_start_matches("eni-"))
 }
 
 fn write_association(x: &mut XmlWriter, interface: &NetworkInterface) {
@@ -71,7 +93,7 @@ fn write_association(x: &mut XmlWriter, interface: &NetworkInterface) {
 }
 
 fn write_interface(x: &mut XmlWriter, interface: &NetworkInterface) {
-    let attachment = format!("eni-attach-{}", interface.id.trim_start_matches("eni-"));
+    let attachment = attachment_id(interface);
     x.leaf("networkInterfaceId", &interface.id)
         .leaf("subnetId", &interface.subnet_id)
         .leaf("vpcId", &interface.vpc_id)

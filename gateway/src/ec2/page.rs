@@ -20,7 +20,7 @@ pub fn describe<T: Filterable>(
     let filters = filter::parse_filters::<T>(params)?;
     all.sort_by(|a, b| id(a).cmp(id(b)));
     let selected = filter::select_ids(all, &params.list(ids), kind, id)?;
-    paginate(filter::apply(selected, &filters)?, params, |item| {
+    paginate(filter::apply(selected, &filters), params, |item| {
         id(item).to_string()
     })
 }

@@ -1,97 +1,121 @@
 //! DescribeRouteTables, CreateRouteTable, DeleteRouteTable, CreateRoute,
 //! DeleteRoute, AssociateRouteTable, DisassociateRouteTable.
 
-use cloud::network::RouteTable;
+use cloud::network::{Route, RouteTable};
 use cloud::types::Tag;
 use cloud::ResourceKind;
 
-use super::filter::Filterable;
+use super::filter::{absent, field, one, FilterField, Filterable};
 use super::page::describe;
 use super::tags::{apply_tag_specifications, tag_specifications};
 use super::xml::{returned_true, XmlWriter};
 use super::Ec2Call;
 use crate::error::Ec2Error;
 
-/// The main table's implicit association, with an ID derived from the table's.
-fn main_association_id(table: &RouteTable) -> String {
-    format!("rtbassoc-{}", table.id.trim_start_matches("rtb-"))
+/// A table as DescribeRouteTables shows it: `attached` lists the gateways
+/// attached to its VPC; a route through any other is a blackhole, as AWS
+/// reports it after a detach.
+struct Shown {
+    table: RouteTable,
+    attached: Vec<String>,
 }
 
-impl Filterable for RouteTable {
-    const FILTERS: &'static [&'static str] = &[
-        "route-table-id",
-        "vpc-id",
-        "owner-id",
-        "association.main",
-        "association.subnet-id",
-        "association.route-table-association-id",
-        "association.route-table-id",
-        "route.destination-cidr-block",
-        "route.gateway-id",
-    ];
-
-    fn tags(&self) -> &[Tag] {
-        &self.tags
+fn route_state(route: &Route, attached: &[String]) -> &'static str {
+    if route.gateway_id == "local" || attached.contains(&route.gateway_id) {
+        "active"
+    } else {
+        "blackhole"
     }
-    fn filter_values(&self, name: &str) -> Option<Vec<String>> {
-        let mut association_ids: Vec<String> =
-            self.associations.iter().map(|a| a.id.clone()).collect();
-        if self.main {
-            association_ids.push(main_association_id(self));
-        }
-        let values = match name {
-            "route-table-id" | "association.route-table-id" => vec![self.id.clone()],
-            "vpc-id" => vec![self.vpc_id.clone()],
-            "owner-id" => vec![self.owner_id.clone()],
-            "association.main" => vec![self.main.to_string()],
-            "association.subnet-id" => self
+}
+
+fn route_origin(route: &Route) -> &'static str {
+    if route.gateway_id == "local" {
+        "CreateRouteTable"
+    } else {
+        "CreateRoute"
+    }
+}
+
+fn routes<'a>(shown: &'a Shown) -> impl Iterator<Item = &'a Route> {
+    shown.table.routes.iter()
+}
+
+impl Filterable for Shown {
+    const FILTERS: &'static [FilterField<Self>] = &[
+        field(&["route-table-id"], |s| one(&s.table.id)),
+        field(&["vpc-id"], |s| one(&s.table.vpc_id)),
+        field(&["owner-id"], |s| one(&s.table.owner_id)),
+        // Association filters read the table's associations: the main one and
+        // each subnet's (a table with none matches none of them).
+        field(&["association.main"], |s| {
+            let main = s.table.main.then(|| "true".to_string());
+            let subnets = s.table.associations.iter().map(|_| "false".to_string());
+            main.into_iter().chain(subnets).collect()
+        }),
+        field(&["association.subnet-id"], |s| {
+            s.table
                 .associations
                 .iter()
                 .map(|a| a.subnet_id.clone())
-                .collect(),
-            "association.route-table-association-id" => association_ids,
-            "route.destination-cidr-block" => {
-                self.routes.iter().map(|r| r.destination.clone()).collect()
-            }
-            "route.gateway-id" => self.routes.iter().map(|r| r.gateway_id.clone()).collect(),
-            _ => return None,
-        };
-        Some(values)
+                .collect()
+        }),
+        field(&["association.route-table-association-id"], |s| {
+            let main = s.table.main_association_id();
+            let subnets = s.table.associations.iter().map(|a| a.id.clone());
+            main.into_iter().chain(subnets).collect()
+        }),
+        field(&["association.route-table-id"], |s| {
+            let associated = s.table.main || !s.table.associations.is_empty();
+            associated.then(|| s.table.id.clone()).into_iter().collect()
+        }),
+        field(&["route.destination-cidr-block"], |s| {
+            routes(s).map(|r| r.destination.clone()).collect()
+        }),
+        field(&["route.gateway-id"], |s| {
+            routes(s).map(|r| r.gateway_id.clone()).collect()
+        }),
+        field(&["route.origin"], |s| {
+            routes(s).map(|r| route_origin(r).to_string()).collect()
+        }),
+        field(&["route.state"], |s| {
+            routes(s)
+                .map(|r| route_state(r, &s.attached).to_string())
+                .collect()
+        }),
+        absent(&[
+            "association.gateway-id",
+            "route.destination-ipv6-cidr-block",
+            "route.destination-prefix-list-id",
+            "route.egress-only-internet-gateway-id",
+            "route.instance-id",
+            "route.nat-gateway-id",
+            "route.transit-gateway-id",
+            "route.vpc-peering-connection-id",
+        ]),
+    ];
+
+    fn tags(&self) -> &[Tag] {
+        &self.table.tags
     }
 }
 
-/// `attached` lists the gateways attached to the table's VPC: a route through
-/// any other is a blackhole, as AWS reports it after a detach.
 fn write_table(x: &mut XmlWriter, table: &RouteTable, attached: &[String]) {
     x.leaf("routeTableId", &table.id)
         .leaf("vpcId", &table.vpc_id)
         .leaf("ownerId", &table.owner_id)
         .start("routeSet");
     for route in &table.routes {
-        let local = route.gateway_id == "local";
-        let state = if local || attached.contains(&route.gateway_id) {
-            "active"
-        } else {
-            "blackhole"
-        };
         x.start("item")
             .leaf("destinationCidrBlock", &route.destination)
             .leaf("gatewayId", &route.gateway_id)
-            .leaf("state", state)
-            .leaf(
-                "origin",
-                if local {
-                    "CreateRouteTable"
-                } else {
-                    "CreateRoute"
-                },
-            )
+            .leaf("state", route_state(route, attached))
+            .leaf("origin", route_origin(route))
             .end();
     }
     x.end().start("associationSet");
-    if table.main {
+    if let Some(main) = table.main_association_id() {
         x.start("item")
-            .leaf("routeTableAssociationId", main_association_id(table))
+            .leaf("routeTableAssociationId", main)
             .leaf("routeTableId", &table.id)
             .leaf("main", true)
             .start("associationState")
@@ -139,23 +163,29 @@ pub async fn describe_route_tables(call: Ec2Call<'_>) -> Result<String, Ec2Error
     call.params
         .expect_only(&["RouteTableId", "Filter", "MaxResults", "NextToken"])?;
     call.dry_run()?;
+    let attached = attached_gateways(&call).await?;
     let all = call
         .federation
         .list_route_tables(&call.principal.tenant)
-        .await?;
+        .await?
+        .into_iter()
+        .map(|table| Shown {
+            attached: gateways_of(&attached, &table.vpc_id),
+            table,
+        })
+        .collect();
     let page = describe(
         &call.params,
         all,
         "RouteTableId",
         ResourceKind::RouteTable,
-        |t| &t.id,
+        |s| &s.table.id,
     )?;
-    let attached = attached_gateways(&call).await?;
     let mut x = XmlWriter::response("DescribeRouteTables", call.request_id);
     x.start("routeTableSet");
-    for table in &page.items {
+    for shown in &page.items {
         x.start("item");
-        write_table(&mut x, table, &gateways_of(&attached, &table.vpc_id));
+        write_table(&mut x, &shown.table, &shown.attached);
         x.end();
     }
     x.end().leaf_opt("nextToken", page.next_token);

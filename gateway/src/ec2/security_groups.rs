@@ -4,7 +4,7 @@
 use cloud::types::{Direction, Rule, RulePeer, SecurityGroup, Tag};
 use federation::security_groups::{GroupRef, RuleSpec};
 
-use super::filter::{self, Filterable};
+use super::filter::{self, absent, field, one, opt, FilterField, Filterable};
 use super::page::paginate;
 use super::params::Params;
 use super::tags::{apply_tag_specifications, tag_specifications};
@@ -99,86 +99,113 @@ async fn rule_specs(call: &Ec2Call<'_>) -> Result<Vec<RuleSpec>, Ec2Error> {
     Ok(specs)
 }
 
+/// The values of one field of a group's rules in one direction.
+fn rule_values(
+    group: &SecurityGroup,
+    direction: Direction,
+    value: impl Fn(&Rule) -> Option<String>,
+) -> Vec<String> {
+    group
+        .rules
+        .iter()
+        .filter(|r| r.direction == direction)
+        .filter_map(value)
+        .collect()
+}
+
+fn protocol(rule: &Rule) -> Option<String> {
+    Some(rule.protocol.clone())
+}
+fn from_port(rule: &Rule) -> Option<String> {
+    rule.from_port.map(|p| p.to_string())
+}
+fn to_port(rule: &Rule) -> Option<String> {
+    rule.to_port.map(|p| p.to_string())
+}
+fn cidr4(rule: &Rule) -> Option<String> {
+    match &rule.peer {
+        RulePeer::Cidr4 { cidr, .. } => Some(cidr.clone()),
+        _ => None,
+    }
+}
+fn cidr6(rule: &Rule) -> Option<String> {
+    match &rule.peer {
+        RulePeer::Cidr6 { cidr, .. } => Some(cidr.clone()),
+        _ => None,
+    }
+}
+fn peer_group(rule: &Rule) -> Option<String> {
+    match &rule.peer {
+        RulePeer::Group { group_id, .. } => Some(group_id.clone()),
+        _ => None,
+    }
+}
+
 impl Filterable for SecurityGroup {
-    const FILTERS: &'static [&'static str] = &[
-        "group-id",
-        "group-name",
-        "description",
-        "vpc-id",
-        "owner-id",
-        "ip-permission.protocol",
-        "ip-permission.from-port",
-        "ip-permission.to-port",
-        "ip-permission.cidr",
-        "ip-permission.ipv6-cidr",
-        "ip-permission.group-id",
-        "egress.ip-permission.protocol",
-        "egress.ip-permission.from-port",
-        "egress.ip-permission.to-port",
-        "egress.ip-permission.cidr",
-        "egress.ip-permission.ipv6-cidr",
-        "egress.ip-permission.group-id",
+    const FILTERS: &'static [FilterField<Self>] = &[
+        field(&["group-id"], |g| one(&g.id)),
+        field(&["group-name"], |g| one(&g.name)),
+        field(&["description"], |g| one(&g.description)),
+        field(&["vpc-id"], |g| opt(&g.vpc_id)),
+        field(&["owner-id"], |g| one(&g.owner_id)),
+        field(&["ip-permission.protocol"], |g| {
+            rule_values(g, Direction::Ingress, protocol)
+        }),
+        field(&["ip-permission.from-port"], |g| {
+            rule_values(g, Direction::Ingress, from_port)
+        }),
+        field(&["ip-permission.to-port"], |g| {
+            rule_values(g, Direction::Ingress, to_port)
+        }),
+        field(&["ip-permission.cidr"], |g| {
+            rule_values(g, Direction::Ingress, cidr4)
+        }),
+        field(&["ip-permission.ipv6-cidr"], |g| {
+            rule_values(g, Direction::Ingress, cidr6)
+        }),
+        field(&["ip-permission.group-id"], |g| {
+            rule_values(g, Direction::Ingress, peer_group)
+        }),
+        field(&["ip-permission.user-id"], |g| {
+            rule_values(g, Direction::Ingress, |r| {
+                peer_group(r).map(|_| g.owner_id.clone())
+            })
+        }),
+        field(&["egress.ip-permission.protocol"], |g| {
+            rule_values(g, Direction::Egress, protocol)
+        }),
+        field(&["egress.ip-permission.from-port"], |g| {
+            rule_values(g, Direction::Egress, from_port)
+        }),
+        field(&["egress.ip-permission.to-port"], |g| {
+            rule_values(g, Direction::Egress, to_port)
+        }),
+        field(&["egress.ip-permission.cidr"], |g| {
+            rule_values(g, Direction::Egress, cidr4)
+        }),
+        field(&["egress.ip-permission.ipv6-cidr"], |g| {
+            rule_values(g, Direction::Egress, cidr6)
+        }),
+        field(&["egress.ip-permission.group-id"], |g| {
+            rule_values(g, Direction::Egress, peer_group)
+        }),
+        field(&["egress.ip-permission.user-id"], |g| {
+            rule_values(g, Direction::Egress, |r| {
+                peer_group(r).map(|_| g.owner_id.clone())
+            })
+        }),
+        // Group names of peers are not on the rules; AWS fills them only for
+        // groups of default VPCs, and prefix lists do not exist here.
+        absent(&[
+            "ip-permission.group-name",
+            "ip-permission.prefix-list-id",
+            "egress.ip-permission.group-name",
+            "egress.ip-permission.prefix-list-id",
+        ]),
     ];
 
     fn tags(&self) -> &[Tag] {
         &self.tags
-    }
-    fn filter_values(&self, name: &str) -> Option<Vec<String>> {
-        let rules =
-            |direction: Direction| self.rules.iter().filter(move |r| r.direction == direction);
-        let from_rules = |direction: Direction, field: &str| -> Vec<String> {
-            rules(direction)
-                .filter_map(|r| match field {
-                    "protocol" => Some(r.protocol.clone()),
-                    "from-port" => r.from_port.map(|p| p.to_string()),
-                    "to-port" => r.to_port.map(|p| p.to_string()),
-                    "cidr" => match &r.peer {
-                        RulePeer::Cidr4 { cidr, .. } => Some(cidr.clone()),
-                        _ => None,
-                    },
-                    "ipv6-cidr" => match &r.peer {
-                        RulePeer::Cidr6 { cidr, .. } => Some(cidr.clone()),
-                        _ => None,
-                    },
-                    "group-id" => match &r.peer {
-                        RulePeer::Group { group_id, .. } => Some(group_id.clone()),
-                        _ => None,
-                    },
-                    _ => None,
-                })
-                .collect()
-        };
-        let values = match name {
-            "group-id" => vec![self.id.clone()],
-            "group-name" => vec![self.name.clone()],
-            "description" => vec![self.description.clone()],
-            "vpc-id" => self.vpc_id.iter().cloned().collect(),
-            "owner-id" => vec![self.owner_id.clone()],
-            other => {
-                let (direction, field) =
-                    if let Some(field) = other.strip_prefix("egress.ip-permission.") {
-                        (Direction::Egress, field)
-                    } else if let Some(field) = other.strip_prefix("ip-permission.") {
-                        (Direction::Ingress, field)
-                    } else {
-                        return None;
-                    };
-                if ![
-                    "protocol",
-                    "from-port",
-                    "to-port",
-                    "cidr",
-                    "ipv6-cidr",
-                    "group-id",
-                ]
-                .contains(&field)
-                {
-                    return None;
-                }
-                from_rules(direction, field)
-            }
-        };
-        Some(values)
     }
 }
 
@@ -297,7 +324,7 @@ pub async fn describe_security_groups(call: Ec2Call<'_>) -> Result<String, Ec2Er
         })
         .collect();
     selected.sort_by(|a, b| a.id.cmp(&b.id));
-    let groups = filter::apply(selected, &filters)?;
+    let groups = filter::apply(selected, &filters);
     let page = paginate(groups, &call.params, |g| g.id.clone())?;
     let mut x = XmlWriter::response("DescribeSecurityGroups", call.request_id);
     x.start("securityGroupInfo");

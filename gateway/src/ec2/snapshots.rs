@@ -4,7 +4,7 @@ use cloud::types::Tag;
 use cloud::ResourceKind;
 use federation::snapshots::Snapshot;
 
-use super::filter::Filterable;
+use super::filter::{absent, field, one, opt, FilterField, Filterable};
 use super::page::describe;
 use super::tags::tag_specifications;
 use super::xml::{returned_true, timestamp, XmlWriter};
@@ -12,40 +12,28 @@ use super::Ec2Call;
 use crate::error::Ec2Error;
 
 /// A snapshot with the account that owns it (the tenant's).
-struct Owned<'a> {
+struct Owned {
     snapshot: Snapshot,
-    owner: &'a str,
+    owner: String,
 }
 
-impl Filterable for Owned<'_> {
-    const FILTERS: &'static [&'static str] = &[
-        "snapshot-id",
-        "volume-id",
-        "status",
-        "progress",
-        "owner-id",
-        "description",
-        "volume-size",
-        "encrypted",
+impl Filterable for Owned {
+    const FILTERS: &'static [FilterField<Self>] = &[
+        field(&["snapshot-id"], |o| one(&o.snapshot.id)),
+        field(&["volume-id"], |o| one(&o.snapshot.volume_id)),
+        field(&["status"], |o| one(&o.snapshot.state)),
+        field(&["progress"], |o| one(&o.snapshot.progress)),
+        field(&["owner-id"], |o| one(&o.owner)),
+        field(&["description"], |o| opt(&o.snapshot.description)),
+        field(&["volume-size"], |o| one(o.snapshot.size_gib.to_string())),
+        field(&["encrypted"], |o| one(o.snapshot.encrypted.to_string())),
+        field(&["start-time"], |o| one(timestamp(o.snapshot.started_at))),
+        field(&["storage-tier"], |_| one("standard")),
+        absent(&["owner-alias", "transfer-type"]),
     ];
 
     fn tags(&self) -> &[Tag] {
         &self.snapshot.tags
-    }
-    fn filter_values(&self, name: &str) -> Option<Vec<String>> {
-        let snapshot = &self.snapshot;
-        let values = match name {
-            "snapshot-id" => vec![snapshot.id.clone()],
-            "volume-id" => vec![snapshot.volume_id.clone()],
-            "status" => vec![snapshot.state.clone()],
-            "progress" => vec![snapshot.progress.clone()],
-            "owner-id" => vec![self.owner.to_string()],
-            "description" => snapshot.description.iter().cloned().collect(),
-            "volume-size" => vec![snapshot.size_gib.to_string()],
-            "encrypted" => vec![snapshot.encrypted.to_string()],
-            _ => return None,
-        };
-        Some(values)
     }
 }
 
@@ -107,7 +95,7 @@ pub async fn describe_snapshots(call: Ec2Call<'_>) -> Result<String, Ec2Error> {
         .into_iter()
         .map(|snapshot| Owned {
             snapshot,
-            owner: &tenant.account_id,
+            owner: tenant.account_id.clone(),
         })
         .collect();
     let page = describe(
@@ -121,7 +109,7 @@ pub async fn describe_snapshots(call: Ec2Call<'_>) -> Result<String, Ec2Error> {
     x.start("snapshotSet");
     for item in &page.items {
         x.start("item");
-        write_snapshot(&mut x, &item.snapshot, item.owner);
+        write_snapshot(&mut x, &item.snapshot, &item.owner);
         x.end();
     }
     x.end().leaf_opt("nextToken", page.next_token);

@@ -4,59 +4,79 @@ use cloud::network::Subnet;
 use cloud::types::Tag;
 use cloud::ResourceKind;
 
-use super::filter::Filterable;
+use super::filter::{absent, field, one, FilterField, Filterable};
 use super::page::describe;
 use super::tags::{apply_tag_specifications, tag_specifications};
 use super::xml::{returned_true, XmlWriter};
 use super::Ec2Call;
 use crate::error::Ec2Error;
 
-impl Filterable for Subnet {
-    const FILTERS: &'static [&'static str] = &[
-        "subnet-id",
-        "vpc-id",
-        "cidr",
-        "cidr-block",
-        "cidrBlock",
-        "availability-zone",
-        "availabilityZone",
-        "default-for-az",
-        "defaultForAz",
-        "map-public-ip-on-launch",
-        "available-ip-address-count",
-        "state",
-        "owner-id",
+/// A subnet as DescribeSubnets shows it, with this site's region (in its ARN).
+struct Shown {
+    subnet: Subnet,
+    region: String,
+}
+
+fn subnet_arn(subnet: &Subnet, region: &str) -> String {
+    format!(
+        "arn:aws:ec2:{region}:{}:subnet/{}",
+        subnet.owner_id, subnet.id
+    )
+}
+
+impl Filterable for Shown {
+    const FILTERS: &'static [FilterField<Self>] = &[
+        field(&["subnet-id"], |s| one(&s.subnet.id)),
+        field(&["subnet-arn"], |s| one(subnet_arn(&s.subnet, &s.region))),
+        field(&["vpc-id"], |s| one(&s.subnet.vpc_id)),
+        field(&["cidr-block", "cidr", "cidrBlock"], |s| {
+            one(&s.subnet.cidr)
+        }),
+        field(&["availability-zone", "availabilityZone"], |s| {
+            one(&s.subnet.availability_zone)
+        }),
+        field(&["default-for-az", "defaultForAz"], |s| {
+            one(s.subnet.is_default.to_string())
+        }),
+        field(&["map-public-ip-on-launch"], |s| {
+            one(s.subnet.map_public_ip_on_launch.to_string())
+        }),
+        field(&["available-ip-address-count"], |s| {
+            one(s.subnet.available_ips.to_string())
+        }),
+        field(&["state"], |_| one("available")),
+        field(&["owner-id"], |s| one(&s.subnet.owner_id)),
+        field(
+            &[
+                "ipv6-native",
+                "enable-dns64",
+                "map-customer-owned-ip-on-launch",
+            ],
+            |_| one("false"),
+        ),
+        absent(&[
+            "availability-zone-id",
+            "availabilityZoneId",
+            "customer-owned-ipv4-pool",
+            "enable-lni-at-device-index",
+            "ipv6-cidr-block-association.ipv6-cidr-block",
+            "ipv6-cidr-block-association.association-id",
+            "ipv6-cidr-block-association.state",
+            "outpost-arn",
+            "private-dns-name-options-on-launch.hostname-type",
+            "private-dns-name-options-on-launch.enable-resource-name-dns-a-record",
+            "private-dns-name-options-on-launch.enable-resource-name-dns-aaaa-record",
+        ]),
     ];
 
     fn tags(&self) -> &[Tag] {
-        &self.tags
-    }
-    fn filter_values(&self, name: &str) -> Option<Vec<String>> {
-        let value = match name {
-            "subnet-id" => self.id.clone(),
-            "vpc-id" => self.vpc_id.clone(),
-            "cidr" | "cidr-block" | "cidrBlock" => self.cidr.clone(),
-            "availability-zone" | "availabilityZone" => self.availability_zone.clone(),
-            "default-for-az" | "defaultForAz" => self.is_default.to_string(),
-            "map-public-ip-on-launch" => self.map_public_ip_on_launch.to_string(),
-            "available-ip-address-count" => self.available_ips.to_string(),
-            "state" => "available".into(),
-            "owner-id" => self.owner_id.clone(),
-            _ => return None,
-        };
-        Some(vec![value])
+        &self.subnet.tags
     }
 }
 
 fn write_subnet(x: &mut XmlWriter, subnet: &Subnet, region: &str) {
     x.leaf("subnetId", &subnet.id)
-        .leaf(
-            "subnetArn",
-            format!(
-                "arn:aws:ec2:{region}:{}:subnet/{}",
-                subnet.owner_id, subnet.id
-            ),
-        )
+        .leaf("subnetArn", subnet_arn(subnet, region))
         .leaf("state", "available")
         .leaf("vpcId", &subnet.vpc_id)
         .leaf("ownerId", &subnet.owner_id)
@@ -99,15 +119,25 @@ pub async fn describe_subnets(call: Ec2Call<'_>) -> Result<String, Ec2Error> {
     call.params
         .expect_only(&["SubnetId", "Filter", "MaxResults", "NextToken"])?;
     call.dry_run()?;
-    let all = call.federation.list_subnets(&call.principal.tenant).await?;
+    let region = call.federation.region();
+    let all = call
+        .federation
+        .list_subnets(&call.principal.tenant)
+        .await?
+        .into_iter()
+        .map(|subnet| Shown {
+            subnet,
+            region: region.to_string(),
+        })
+        .collect();
     let page = describe(&call.params, all, "SubnetId", ResourceKind::Subnet, |s| {
-        &s.id
+        &s.subnet.id
     })?;
     let mut x = XmlWriter::response("DescribeSubnets", call.request_id);
     x.start("subnetSet");
-    for subnet in &page.items {
+    for shown in &page.items {
         x.start("item");
-        write_subnet(&mut x, subnet, call.federation.region());
+        write_subnet(&mut x, &shown.subnet, region);
         x.end();
     }
     x.end().leaf_opt("nextToken", page.next_token);

@@ -3,7 +3,7 @@
 use cloud::types::{ResourceTag, Tag};
 use federation::tags::TagRemoval;
 
-use super::filter::{self, Filterable};
+use super::filter::{self, field, one, FilterField, Filterable};
 use super::page::paginate;
 use super::params::Params;
 use super::xml::XmlWriter;
@@ -103,23 +103,20 @@ pub async fn delete_tags(call: Ec2Call<'_>) -> Result<String, Ec2Error> {
     Ok(x.finish("DeleteTags"))
 }
 
-struct TagRow(ResourceTag);
+/// One row of DescribeTags, with its key and value as a tag (so `tag:KEY`
+/// filters pick rows of that key and value).
+struct TagRow(ResourceTag, Tag);
 
 impl Filterable for TagRow {
-    const FILTERS: &'static [&'static str] = &["key", "value", "resource-id", "resource-type"];
+    const FILTERS: &'static [FilterField<Self>] = &[
+        field(&["key"], |r| one(&r.0.key)),
+        field(&["value"], |r| one(&r.0.value)),
+        field(&["resource-id"], |r| one(&r.0.resource_id)),
+        field(&["resource-type"], |r| one(r.0.resource_type)),
+    ];
 
     fn tags(&self) -> &[Tag] {
-        &[]
-    }
-    fn filter_values(&self, name: &str) -> Option<Vec<String>> {
-        let value = match name {
-            "key" => self.0.key.clone(),
-            "value" => self.0.value.clone(),
-            "resource-id" => self.0.resource_id.clone(),
-            "resource-type" => self.0.resource_type.to_string(),
-            _ => return None,
-        };
-        Some(vec![value])
+        std::slice::from_ref(&self.1)
     }
 }
 
@@ -133,15 +130,21 @@ pub async fn describe_tags(call: Ec2Call<'_>) -> Result<String, Ec2Error> {
         .list_tags(&call.principal.tenant)
         .await?
         .into_iter()
-        .map(TagRow)
+        .map(|row| {
+            let tag = Tag {
+                key: row.key.clone(),
+                value: row.value.clone(),
+            };
+            TagRow(row, tag)
+        })
         .collect();
-    let rows = filter::apply(rows, &filters)?;
+    let rows = filter::apply(rows, &filters);
     let page = paginate(rows, &call.params, |r| {
         format!("{}\u{1}{}", r.0.resource_id, r.0.key)
     })?;
     let mut x = XmlWriter::response("DescribeTags", call.request_id);
     x.start("tagSet");
-    for TagRow(tag) in &page.items {
+    for TagRow(tag, _) in &page.items {
         x.start("item")
             .leaf("resourceId", &tag.resource_id)
             .leaf("resourceType", tag.resource_type)

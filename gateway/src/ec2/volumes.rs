@@ -4,46 +4,53 @@ use cloud::types::Tag;
 use cloud::ResourceKind;
 use federation::volumes::{Attachment, Volume, VolumeRequest};
 
-use super::filter::Filterable;
+use super::filter::{absent, field, one, opt, FilterField, Filterable};
 use super::page::describe;
 use super::tags::tag_specifications;
 use super::xml::{returned_true, timestamp, XmlWriter};
 use super::Ec2Call;
 use crate::error::{volume_error, Ec2Error};
 
+fn attachment_values(volume: &Volume, value: impl Fn(&Attachment) -> String) -> Vec<String> {
+    volume.attachment.iter().map(value).collect()
+}
+
 impl Filterable for Volume {
-    const FILTERS: &'static [&'static str] = &[
-        "volume-id",
-        "status",
-        "size",
-        "availability-zone",
-        "volume-type",
-        "snapshot-id",
-        "encrypted",
-        "attachment.instance-id",
-        "attachment.device",
-        "attachment.status",
+    const FILTERS: &'static [FilterField<Self>] = &[
+        field(&["volume-id"], |v| one(&v.id)),
+        field(&["status"], |v| one(&v.state)),
+        field(&["size"], |v| one(v.size_gib.to_string())),
+        field(&["availability-zone"], |v| one(&v.availability_zone)),
+        field(&["volume-type"], |v| one(&v.volume_type)),
+        field(&["snapshot-id"], |v| opt(&v.snapshot_id)),
+        field(&["encrypted"], |v| one(v.encrypted.to_string())),
+        field(&["create-time"], |v| one(timestamp(v.created_at))),
+        field(&["multi-attach-enabled"], |_| one("false")),
+        field(&["attachment.instance-id"], |v| {
+            attachment_values(v, |a| a.instance_id.clone())
+        }),
+        field(&["attachment.device"], |v| {
+            attachment_values(v, |a| a.device.clone())
+        }),
+        field(&["attachment.status"], |v| {
+            attachment_values(v, |a| a.state.clone())
+        }),
+        field(&["attachment.attach-time"], |v| {
+            attachment_values(v, |a| timestamp(a.attached_at))
+        }),
+        field(&["attachment.delete-on-termination"], |v| {
+            attachment_values(v, |_| "false".to_string())
+        }),
+        absent(&[
+            "availability-zone-id",
+            "fast-restored",
+            "operator.managed",
+            "operator.principal",
+        ]),
     ];
 
     fn tags(&self) -> &[Tag] {
         &self.tags
-    }
-    fn filter_values(&self, name: &str) -> Option<Vec<String>> {
-        let attachment = self.attachment.iter();
-        let values = match name {
-            "volume-id" => vec![self.id.clone()],
-            "status" => vec![self.state.clone()],
-            "size" => vec![self.size_gib.to_string()],
-            "availability-zone" => vec![self.availability_zone.clone()],
-            "volume-type" => vec![self.volume_type.clone()],
-            "snapshot-id" => self.snapshot_id.iter().cloned().collect(),
-            "encrypted" => vec![self.encrypted.to_string()],
-            "attachment.instance-id" => attachment.map(|a| a.instance_id.clone()).collect(),
-            "attachment.device" => attachment.map(|a| a.device.clone()).collect(),
-            "attachment.status" => attachment.map(|a| a.state.clone()).collect(),
-            _ => return None,
-        };
-        Some(values)
     }
 }
 

@@ -4,7 +4,7 @@ use cloud::network::Vpc;
 use cloud::types::Tag;
 use cloud::ResourceKind;
 
-use super::filter::Filterable;
+use super::filter::{absent, field, one, FilterField, Filterable};
 use super::page::describe;
 use super::tags::{apply_tag_specifications, tag_specifications};
 use super::xml::{returned_true, XmlWriter};
@@ -12,36 +12,39 @@ use super::Ec2Call;
 use crate::error::Ec2Error;
 
 impl Filterable for Vpc {
-    const FILTERS: &'static [&'static str] = &[
-        "vpc-id",
-        "cidr",
-        "cidr-block-association.cidr-block",
-        "state",
-        "is-default",
-        "owner-id",
-        "dhcp-options-id",
+    const FILTERS: &'static [FilterField<Self>] = &[
+        field(&["vpc-id"], |v| one(&v.id)),
+        // `cidr-block`: an older name AWS still takes (Ansible's ec2_vpc_net sends it).
+        field(&["cidr", "cidr-block"], |v| one(&v.cidr)),
+        field(&["cidr-block-association.cidr-block"], |v| one(&v.cidr)),
+        field(&["cidr-block-association.association-id"], |v| {
+            one(cidr_association_id(v))
+        }),
+        field(&["cidr-block-association.state"], |_| one("associated")),
+        field(&["state"], |_| one("available")),
+        field(&["is-default"], |v| one(v.is_default.to_string())),
+        field(&["owner-id"], |v| one(&v.owner_id)),
+        field(&["dhcp-options-id"], |_| one("default")),
+        absent(&[
+            "ipv6-cidr-block-association.ipv6-cidr-block",
+            "ipv6-cidr-block-association.ipv6-pool",
+            "ipv6-cidr-block-association.association-id",
+            "ipv6-cidr-block-association.state",
+        ]),
     ];
 
     fn tags(&self) -> &[Tag] {
         &self.tags
     }
-    fn filter_values(&self, name: &str) -> Option<Vec<String>> {
-        let value = match name {
-            "vpc-id" => self.id.clone(),
-            "cidr" | "cidr-block-association.cidr-block" => self.cidr.clone(),
-            "state" => "available".into(),
-            "is-default" => self.is_default.to_string(),
-            "owner-id" => self.owner_id.clone(),
-            "dhcp-options-id" => "default".into(),
-            _ => return None,
-        };
-        Some(vec![value])
-    }
+}
+
+/// The association ID of the VPC's (only) block, derived from the VPC's so it is stable.
+fn cidr_association_id(vpc: &Vpc) -> String {
+    format!("vpc-cidr-assoc-{}", vpc.id.trim_start_matches("vpc-"))
 }
 
 fn write_vpc(x: &mut XmlWriter, vpc: &Vpc) {
-    // The association ID of the (only) block is derived from the VPC's, so it is stable.
-    let association = format!("vpc-cidr-assoc-{}", vpc.id.trim_start_matches("vpc-"));
+    let association = cidr_association_id(vpc);
     x.leaf("vpcId", &vpc.id)
         .leaf("ownerId", &vpc.owner_id)
         .leaf("state", "available")

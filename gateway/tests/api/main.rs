@@ -8,6 +8,7 @@ mod bucket_settings;
 mod buckets;
 mod common;
 mod durability;
+mod filters;
 mod isolation;
 mod key_pairs;
 mod moto;
