@@ -162,7 +162,7 @@ impl Federation {
             return Ok(Some(hit));
         }
         let row = sqlx::query(
-            "SELECT k.secret_sealed, u.name AS user_name, u.role, t.id, t.name, t.account_id, t.created_at, \
+            "SELECT k.secret_sealed, u.id AS user_id, u.name AS user_name, u.role, t.id, t.name, t.account_id, t.created_at, \
              t.quota_instances, t.quota_vcpus, t.quota_volume_gib, t.quota_buckets, t.quota_stored_bytes \
              FROM access_keys k JOIN users u ON u.id = k.user_id JOIN tenants t ON t.id = u.tenant_id \
              WHERE k.access_key_id = $1 AND k.status = 'active'",
@@ -182,6 +182,7 @@ impl Federation {
         };
         let principal = Principal {
             tenant: tenant_from_row(&row)?,
+            user_id: text(&row, "user_id")?,
             user_name: text(&row, "user_name")?,
             role,
             access_key_id: access_key_id.to_string(),

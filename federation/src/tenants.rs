@@ -68,6 +68,8 @@ pub struct User {
 #[derive(Debug, Clone)]
 pub struct Principal {
     pub tenant: Tenant,
+    /// The user's record ID (`user-…`).
+    pub user_id: String,
     pub user_name: String,
     pub role: Role,
     pub access_key_id: String,

@@ -268,6 +268,72 @@ impl From<AuthError> for Ec2Error {
     }
 }
 
+/// An error as STS reports it (its own codes and `ErrorResponse` document).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StsError {
+    pub status: StatusCode,
+    pub code: String,
+    pub message: String,
+}
+
+impl StsError {
+    /// A 400 the caller caused.
+    pub fn sender(code: &str, message: impl Into<String>) -> StsError {
+        StsError {
+            status: StatusCode::BAD_REQUEST,
+            code: code.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl From<AuthError> for StsError {
+    fn from(error: AuthError) -> StsError {
+        let (status, code, message) = match &error {
+            AuthError::Missing => (
+                StatusCode::FORBIDDEN,
+                "MissingAuthenticationToken",
+                "Request is missing Authentication Token".to_string(),
+            ),
+            AuthError::UnknownKey => (
+                StatusCode::FORBIDDEN,
+                "InvalidClientTokenId",
+                "The security token included in the request is invalid.".to_string(),
+            ),
+            AuthError::SignatureMismatch => (
+                StatusCode::FORBIDDEN,
+                "SignatureDoesNotMatch",
+                "The request signature we calculated does not match the signature you provided. \
+                 Check your AWS Secret Access Key and signing method."
+                    .to_string(),
+            ),
+            AuthError::Skewed | AuthError::Expired => (
+                StatusCode::FORBIDDEN,
+                "SignatureDoesNotMatch",
+                "Signature expired: the request time is too far from the server time".to_string(),
+            ),
+            AuthError::Malformed(detail) => (
+                StatusCode::BAD_REQUEST,
+                "IncompleteSignature",
+                detail.clone(),
+            ),
+            AuthError::Lookup(inner) => {
+                log_internal(&inner.to_string());
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "InternalFailure",
+                    "The request processing has failed because of an unknown error.".to_string(),
+                )
+            }
+        };
+        StsError {
+            status,
+            code: code.into(),
+            message,
+        }
+    }
+}
+
 /// Maps a domain error to an S3 error.
 pub fn s3_error(error: Error) -> S3Error {
     let message = error.to_string();
@@ -396,6 +462,25 @@ pub fn admin_status(error: &Error) -> (StatusCode, &'static str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sts_codes_per_auth_error() {
+        for (error, status, code) in [
+            (AuthError::Missing, 403, "MissingAuthenticationToken"),
+            (AuthError::UnknownKey, 403, "InvalidClientTokenId"),
+            (AuthError::SignatureMismatch, 403, "SignatureDoesNotMatch"),
+            (AuthError::Expired, 403, "SignatureDoesNotMatch"),
+            (AuthError::Malformed("x".into()), 400, "IncompleteSignature"),
+            (
+                AuthError::Lookup(Error::internal("db down")),
+                500,
+                "InternalFailure",
+            ),
+        ] {
+            let wire = StsError::from(error);
+            assert_eq!((wire.status.as_u16(), wire.code.as_str()), (status, code));
+        }
+    }
 
     #[test]
     fn ec2_codes_per_domain_error() {

@@ -17,6 +17,7 @@ pub mod ratelimit;
 pub mod s3;
 pub mod server;
 pub mod site_cli;
+pub mod sts;
 pub mod tenant_networks;
 
 use std::sync::Arc;

@@ -215,6 +215,12 @@ async fn route(
         return ("admin", method, response);
     }
     let has_action = query.iter().any(|(k, _)| k == "Action");
+    let scope = credential_service(&parts, &query);
+    if has_action && scope.as_deref() == Some("sts") && parts.method == Method::GET {
+        let (action, response) =
+            sts(gateway, &parts, query, Bytes::new(), Vec::new(), request_id).await;
+        return ("sts", action, response);
+    }
     if has_action && (parts.method == Method::GET || parts.method == Method::HEAD) {
         let (action, response) =
             ec2(gateway, &parts, query, Bytes::new(), Vec::new(), request_id).await;
@@ -255,11 +261,12 @@ async fn route(
             }
         };
         let form: Vec<(String, String)> = form_urlencoded::parse(&bytes).into_owned().collect();
-        let names_ec2 = parts
-            .headers
-            .get("authorization")
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.contains("/ec2/aws4_request"));
+        if scope.as_deref() == Some("sts") {
+            let (action, response) =
+                sts(gateway, &parts, query, bytes.clone(), form, request_id).await;
+            return ("sts", action, response);
+        }
+        let names_ec2 = scope.as_deref() == Some("ec2");
         if form.iter().any(|(k, _)| k == "Action") || names_ec2 {
             let (action, response) =
                 ec2(gateway, &parts, query, bytes.clone(), form, request_id).await;
@@ -294,6 +301,85 @@ fn text_response(
         HeaderValue::from_static(content_type),
     );
     response
+}
+
+/// The service a SigV4 credential scope names (`AKID/DATE/REGION/SERVICE/aws4_request`),
+/// from the Authorization header or a presigned query.
+fn credential_service(parts: &http::request::Parts, query: &[(String, String)]) -> Option<String> {
+    let credential = match parts
+        .headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+    {
+        Some(header) => header
+            .split("Credential=")
+            .nth(1)?
+            .split([',', ' '])
+            .next()?
+            .to_string(),
+        None => query
+            .iter()
+            .find(|(k, _)| k == "X-Amz-Credential")
+            .map(|(_, v)| v.clone())?,
+    };
+    credential.split('/').nth(3).map(str::to_string)
+}
+
+/// STS on the shared port: authenticated like EC2, answered in STS's XML.
+async fn sts(
+    gateway: &Gateway,
+    parts: &http::request::Parts,
+    query: Vec<(String, String)>,
+    body: Bytes,
+    form: Vec<(String, String)>,
+    request_id: &str,
+) -> (String, Response<ResponseBody>) {
+    let mut all = query.clone();
+    all.extend(form);
+    let action = all
+        .iter()
+        .find(|(k, _)| k == "Action")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
+    let result = async {
+        let signed = SignedRequest {
+            method: parts.method.as_str(),
+            path: parts.uri.path(),
+            query: &query,
+            headers: &parts.headers,
+            body: &body,
+        };
+        let principal = auth::authenticate(&gateway.federation, &signed, &all, "sts").await?;
+        tracing::Span::current().record("tenant", principal.tenant.name.as_str());
+        if !gateway
+            .limits
+            .allow(&principal.access_key_id, &principal.tenant.id)
+        {
+            return Err(crate::error::StsError::sender(
+                "Throttling",
+                "Rate exceeded",
+            ));
+        }
+        crate::sts::dispatch(&principal, &all, request_id)
+    }
+    .await;
+    let label = if action == "GetCallerIdentity" {
+        action
+    } else {
+        "unknown".into()
+    };
+    match result {
+        Ok(xml) => (label, text_response(StatusCode::OK, "text/xml", xml)),
+        Err(error) => {
+            if error.status.is_server_error() {
+                tracing::warn!(code = %error.code, "sts request failed");
+            } else {
+                tracing::info!(code = %error.code, message = %error.message, "sts request refused");
+            }
+            let xml = crate::sts::error_document(&error, request_id);
+            (label, text_response(error.status, "text/xml", xml))
+        }
+    }
 }
 
 fn ec2_error_response(error: &Ec2Error, request_id: &str) -> Response<ResponseBody> {
