@@ -20,14 +20,14 @@ fn setting_column(setting: &str) -> Result<&'static str> {
     }
 }
 
-/// Writes a bucket's tags (replacing the tenant's own; Skyport's `skyport:` tags stay).
+/// Writes a bucket's tags (replacing the tenant's own; system tags stay).
 pub(crate) async fn write_bucket_tags(
     connection: &mut sqlx::AnyConnection,
     tenant: &Tenant,
     bucket: &str,
     tags: &[Tag],
 ) -> Result<()> {
-    sqlx::query("DELETE FROM tags WHERE resource_type = 'bucket' AND resource_id = $1 AND tag_key NOT LIKE 'skyport:%'")
+    sqlx::query("DELETE FROM tags WHERE resource_type = 'bucket' AND resource_id = $1 AND tag_key NOT LIKE 'skyport:%' AND tag_key NOT LIKE 'aws:%'")
         .bind(bucket)
         .execute(&mut *connection)
         .await
@@ -46,10 +46,12 @@ pub(crate) async fn write_bucket_tags(
 }
 
 impl Federation {
-    /// A bucket's tags (S3 GetBucketTagging), Skyport's placement tag included.
+    /// A bucket's tags (S3 GetBucketTagging): the user's alone.
     pub async fn bucket_tags(&self, tenant: &Tenant, bucket: &str) -> Result<Vec<Tag>> {
         self.bucket(tenant, bucket).await?;
-        self.tags_of(tenant, bucket).await
+        let mut tags = self.tags_of(tenant, bucket).await?;
+        tags.retain(|tag| !crate::tags::is_system_key(&tag.key));
+        Ok(tags)
     }
 
     /// Replaces a bucket's tags (S3 PutBucketTagging / DeleteBucketTagging).

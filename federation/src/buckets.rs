@@ -6,7 +6,7 @@ use cloud::{Error, ResourceKind, Result};
 use sqlx::any::AnyRow;
 
 use crate::db::{db_err, int, is_unique_violation, now, opt_text, text};
-use crate::placement::{Chosen, PLACEMENT_TAG};
+use crate::placement::Chosen;
 use crate::tenants::Tenant;
 use crate::Federation;
 
@@ -154,12 +154,9 @@ impl Federation {
             Ok(_) => {
                 Self::record_placement(&mut tx, tenant, name, "bucket", &target, &explanation)
                     .await?;
-                let mut tags = placing.tags.clone();
-                tags.push(Tag {
-                    key: PLACEMENT_TAG.into(),
-                    value: target.clone(),
-                });
-                crate::bucket_settings::write_bucket_tags(&mut tx, tenant, name, &tags).await?;
+                // The user's tags only: where the bucket lives is in `placements`.
+                crate::bucket_settings::write_bucket_tags(&mut tx, tenant, name, &placing.tags)
+                    .await?;
                 tx.commit().await.map_err(db_err)?;
                 self.bucket_cache.invalidate(&name.to_string());
                 tracing::info!(tenant = %tenant.name, bucket = name, %target, "bucket created");

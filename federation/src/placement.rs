@@ -17,9 +17,10 @@ use crate::db::{db_err, now, text};
 use crate::tenants::Tenant;
 use crate::Federation;
 
-/// The tag that records where a resource was placed. Keys starting with
-/// `skyport:` are Skyport's own: tenants cannot set or remove them.
-pub const PLACEMENT_TAG: &str = "skyport:placement";
+/// The tag that shows where an EC2 resource was placed: a system tag, as AWS
+/// shows its own (`aws:` keys, which tenants can neither set nor remove, and
+/// which tools comparing tags skip).
+pub const PLACEMENT_TAG: &str = "aws:skyport:placement";
 
 /// The target a decision chose.
 #[derive(Clone)]

@@ -23,19 +23,26 @@ pub(crate) fn validate_tag(tag: &Tag) -> Result<()> {
             "tag values are at most 256 characters",
         ));
     }
-    if tag.key.to_ascii_lowercase().starts_with("aws:") {
-        return Err(Error::invalid(
-            "Tag.Key",
-            "Tag keys starting with 'aws:' are reserved for internal use",
-        ));
-    }
-    if tag.key.starts_with("skyport:") {
-        return Err(Error::invalid(
-            "Tag.Key",
-            "Tag keys starting with 'skyport:' are reserved for Skyport's own use",
-        ));
+    if is_system_key(&tag.key) {
+        return Err(reserved_key(&tag.key));
     }
     Ok(())
+}
+
+/// Keys users can neither write nor delete: AWS's own `aws:` (Skyport's
+/// placement tag is one) and the older `skyport:`.
+pub(crate) fn is_system_key(key: &str) -> bool {
+    key.to_ascii_lowercase().starts_with("aws:") || key.starts_with("skyport:")
+}
+
+/// AWS's refusal of a reserved key.
+fn reserved_key(key: &str) -> Error {
+    Error::invalid(
+        "Tag.Key",
+        format!(
+            "Value ( {key} ) for parameter key is invalid. Tag keys starting with 'aws:' are reserved for internal use"
+        ),
+    )
 }
 
 /// Stores a new resource's tags, in the transaction that registers it.
@@ -164,19 +171,13 @@ impl Federation {
         for id in resource_ids {
             self.owned_resource(tenant, id).await?;
         }
-        if let Some(reserved) = removals.iter().find(|r| r.key.starts_with("skyport:")) {
-            return Err(Error::invalid(
-                "Tag.Key",
-                format!(
-                    "the tag '{}' is Skyport's own and cannot be removed",
-                    reserved.key
-                ),
-            ));
+        if let Some(reserved) = removals.iter().find(|r| is_system_key(&r.key)) {
+            return Err(reserved_key(&reserved.key));
         }
         let mut tx = self.db.begin_write().await?;
         for id in resource_ids {
             if removals.is_empty() {
-                sqlx::query("DELETE FROM tags WHERE tenant_id = $1 AND resource_id = $2 AND tag_key NOT LIKE 'skyport:%'")
+                sqlx::query("DELETE FROM tags WHERE tenant_id = $1 AND resource_id = $2 AND tag_key NOT LIKE 'skyport:%' AND tag_key NOT LIKE 'aws:%'")
                     .bind(&tenant.id)
                     .bind(id)
                     .execute(&mut *tx)

@@ -39,7 +39,7 @@ def test_elastic_ips_live_on_a_cloud_and_follow_its_instances(clouds):
     assert association.startswith("eipassoc-")
     [shown] = ec2.describe_addresses(AllocationIds=[allocation])["Addresses"]
     assert (shown["InstanceId"], shown["AssociationId"]) == (in_tokyo, association)
-    assert {"Key": "skyport:placement", "Value": "aws-tokyo"} in shown["Tags"]
+    assert {"Key": "aws:skyport:placement", "Value": "aws-tokyo"} in shown["Tags"]
     [remote] = addresses_on(tokyo)
     assert remote["InstanceId"] == tokyo.instance_ids()[0]
     with pytest.raises(ClientError) as e:

@@ -20,14 +20,14 @@ def test_describe_images_merges_the_clouds_catalogues(clouds):
     shared = image_of(tokyo, virginia)
     [image] = ec2.describe_images(ImageIds=[shared])["Images"]
     assert image["ImageId"] == shared and image["State"] == "available"
-    assert {"Key": "skyport:placement", "Value": "aws-tokyo,aws-virginia"} in image["Tags"]
+    assert {"Key": "aws:skyport:placement", "Value": "aws-tokyo,aws-virginia"} in image["Tags"]
 
     listed = ec2.describe_images(Owners=["amazon"])["Images"]
     in_tokyo, in_virginia = amazon_images(tokyo), amazon_images(virginia)
     assert {i["ImageId"] for i in listed} == in_tokyo | in_virginia
     assert len(listed) == len(in_tokyo | in_virginia), "an image two clouds hold is listed once"
     only_tokyo = ec2.describe_images(
-        Owners=["amazon"], Filters=[{"Name": "tag:skyport:placement", "Values": ["aws-tokyo"]}])["Images"]
+        Owners=["amazon"], Filters=[{"Name": "tag:aws:skyport:placement", "Values": ["aws-tokyo"]}])["Images"]
     assert {i["ImageId"] for i in only_tokyo} == in_tokyo - in_virginia
     # Without owners or IDs, a tenant sees its own and public images of this site (none here).
     assert ec2.describe_images()["Images"] == []

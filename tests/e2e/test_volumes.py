@@ -62,7 +62,7 @@ def test_boto3_volumes_follow_policy_attach_and_snapshot(clouds):
     listed = {v["VolumeId"]: v for v in ec2.describe_volumes()["Volumes"]}
     assert set(listed) == {personal, cheap}
     assert listed[personal]["VolumeType"] == "gp3" and listed[personal]["AvailabilityZone"] == zone
-    assert {"Key": "skyport:placement", "Value": "aws-tokyo"} in listed[personal]["Tags"]
+    assert {"Key": "aws:skyport:placement", "Value": "aws-tokyo"} in listed[personal]["Tags"]
     only = ec2.describe_volumes(Filters=[{"Name": "tag:data-class", "Values": ["personal"]}])
     assert [v["VolumeId"] for v in only["Volumes"]] == [personal]
     only = ec2.describe_volumes(Filters=[{"Name": "size", "Values": ["4"]}])

@@ -13,7 +13,7 @@ use super::xml::{timestamp, XmlWriter};
 use super::Ec2Call;
 use crate::error::Ec2Error;
 
-/// DescribeImages' view of an image: its only tag is `skyport:placement`,
+/// DescribeImages' view of an image: its only tag is `aws:skyport:placement`,
 /// the targets that hold it (this site for its own catalogue).
 struct Listed(Image, Vec<Tag>);
 

@@ -368,7 +368,7 @@ pub async fn delete_bucket_lifecycle(
 /// The s3s lifecycle rule type (renamed here to keep ours readable).
 type LifecycleRule_ = s3s::dto::LifecycleRule;
 
-/// GetBucketTagging: the tenant's tags and Skyport's `skyport:placement`.
+/// GetBucketTagging: the tenant's tags (`NoSuchTagSet` when there are none).
 pub async fn get_bucket_tagging(
     s3: &SkyportS3,
     req: S3Request<GetBucketTaggingInput>,
@@ -387,7 +387,7 @@ pub async fn get_bucket_tagging(
     }))
 }
 
-/// PutBucketTagging: replaces the tenant's tags (`skyport:` keys are reserved).
+/// PutBucketTagging: replaces the tenant's tags (`aws:` keys are reserved).
 pub async fn put_bucket_tagging(
     s3: &SkyportS3,
     req: S3Request<PutBucketTaggingInput>,

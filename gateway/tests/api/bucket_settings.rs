@@ -331,3 +331,26 @@ async fn lifecycle_rules_expire_old_objects() {
         .unwrap_err();
     assert_eq!(s3_code(&err), "NoSuchLifecycleConfiguration");
 }
+
+/// GetBucketTagging shows the user's tags alone: a new bucket has none
+/// (NoSuchTagSet), so tools comparing tags converge; where the bucket was
+/// placed stays in `skyport admin placement show`.
+#[tokio::test]
+async fn bucket_tagging_is_the_users_alone() {
+    on_both_databases(|server| async move {
+        let s3 = server.s3(&server.admin_keys());
+        s3.create_bucket().bucket("tagless").send().await.unwrap();
+        let none = s3
+            .get_bucket_tagging()
+            .bucket("tagless")
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(s3_code(&none), "NoSuchTagSet");
+        let placed = server
+            .admin(&["placement", "show", "tagless"])
+            .expect("the placement is recorded");
+        assert!(placed.to_string().contains("local"), "{placed}");
+    })
+    .await;
+}
