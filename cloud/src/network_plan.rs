@@ -43,6 +43,42 @@ pub struct VpcPlan {
     /// and the site has a public pool: outbound traffic leaves as this.
     pub gateway: Option<Ipv4Addr>,
     pub elastic: Vec<ElasticMapping>,
+    /// What its DHCP and DNS give instances (the VPC's DNS attributes).
+    pub dns: DnsPlan,
+}
+
+/// A VPC's DNS, as its `enableDnsSupport` and `enableDnsHostnames` attributes ask.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DnsPlan {
+    /// enableDnsSupport: each subnet's router answers DNS for the instances'
+    /// names (`ip-10-0-1-5.ec2.internal`) and DHCP names it as the resolver.
+    pub resolver: bool,
+    /// enableDnsHostnames: DHCP gives each instance its hostname and the domain.
+    pub hostnames: bool,
+    /// The private domain: `ec2.internal` in us-east-1, else `REGION.compute.internal`.
+    pub domain: String,
+}
+
+impl DnsPlan {
+    /// The private domain of a region, as AWS names it.
+    pub fn domain_of(region: &str) -> String {
+        if region == "us-east-1" {
+            "ec2.internal".into()
+        } else {
+            format!("{region}.compute.internal")
+        }
+    }
+}
+
+impl Default for DnsPlan {
+    /// A new VPC's on AWS: DNS served, no hostnames.
+    fn default() -> DnsPlan {
+        DnsPlan {
+            resolver: true,
+            hostnames: false,
+            domain: DnsPlan::domain_of("us-east-1"),
+        }
+    }
 }
 
 /// What one security group rule lets through, with group peers resolved to

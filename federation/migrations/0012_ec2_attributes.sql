@@ -5,3 +5,10 @@
 UPDATE tags SET tag_key = 'aws:skyport:placement'
     WHERE tag_key = 'skyport:placement' AND resource_type <> 'bucket';
 DELETE FROM tags WHERE tag_key = 'skyport:placement' AND resource_type = 'bucket';
+
+-- A VPC's DNS attributes (DescribeVpcAttribute / ModifyVpcAttribute), with
+-- AWS's defaults: DNS served everywhere, hostnames in default VPCs only.
+ALTER TABLE vpcs ADD COLUMN enable_dns_support INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE vpcs ADD COLUMN enable_dns_hostnames INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE vpcs ADD COLUMN enable_network_address_usage_metrics INTEGER NOT NULL DEFAULT 0;
+UPDATE vpcs SET enable_dns_hostnames = 1 WHERE default_for IS NOT NULL;

@@ -42,6 +42,7 @@ pub mod tenants;
 pub mod versions;
 pub mod volume_sweep;
 pub mod volumes;
+pub mod vpc_attributes;
 pub mod vpcs;
 
 use std::sync::Arc;

@@ -8,7 +8,9 @@
 
 use std::collections::HashMap;
 
-use cloud::network_plan::{ElasticMapping, Lease, Plan, PortPlan, RulePlan, SubnetPlan, VpcPlan};
+use cloud::network_plan::{
+    DnsPlan, ElasticMapping, Lease, Plan, PortPlan, RulePlan, SubnetPlan, VpcPlan,
+};
 use cloud::{Error, Result};
 
 use crate::attachments::mac_of;
@@ -44,10 +46,12 @@ impl Federation {
     /// The whole site's plan.
     pub async fn network_plan(&self) -> Result<Plan> {
         let pool = self.db.pool();
-        let vpcs = sqlx::query("SELECT id FROM vpcs ORDER BY id")
-            .fetch_all(pool)
-            .await
-            .map_err(db_err)?;
+        let vpcs = sqlx::query(
+            "SELECT id, enable_dns_support, enable_dns_hostnames FROM vpcs ORDER BY id",
+        )
+        .fetch_all(pool)
+        .await
+        .map_err(db_err)?;
         let subnets = sqlx::query("SELECT id, vpc_id, cidr, segment FROM subnets ORDER BY segment")
             .fetch_all(pool)
             .await
@@ -157,7 +161,14 @@ impl Federation {
             let Some(subnets) = subnets_of.remove(&id) else {
                 continue;
             };
+            let resolver = int(row, "enable_dns_support")? != 0;
             plan.vpcs.push(VpcPlan {
+                dns: DnsPlan {
+                    resolver,
+                    // Hostnames name what the resolver answers: off without it.
+                    hostnames: resolver && int(row, "enable_dns_hostnames")? != 0,
+                    domain: DnsPlan::domain_of(&self.region),
+                },
                 subnets,
                 gateway: gateway_of
                     .get(&id)

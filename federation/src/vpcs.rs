@@ -30,12 +30,14 @@ async fn insert_vpc(
     default: bool,
 ) -> Result<String> {
     let id = ResourceKind::Vpc.new_id();
-    sqlx::query("INSERT INTO vpcs (id, tenant_id, cidr, default_for, created_at) VALUES ($1, $2, $3, $4, $5)")
+    // As on AWS, only default VPCs give instances DNS hostnames from the start.
+    sqlx::query("INSERT INTO vpcs (id, tenant_id, cidr, default_for, created_at, enable_dns_hostnames) VALUES ($1, $2, $3, $4, $5, $6)")
         .bind(&id)
         .bind(&tenant.id)
         .bind(cidr)
         .bind(default.then_some(tenant.id.as_str()))
         .bind(now())
+        .bind(i64::from(default))
         .execute(&mut *conn)
         .await
         .map_err(db_err)?;

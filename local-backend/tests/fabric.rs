@@ -5,7 +5,8 @@
 //! and guest stand-ins (namespaces on the subnet bridges) that get their
 //! address from the subnet's dnsmasq with busybox's udhcpc. Two tenants use
 //! the very same block. Proves same-tenant reachability across hosts,
-//! isolation between tenants, DHCP addresses equal to the plan's, SNAT and
+//! isolation between tenants, DHCP addresses equal to the plan's, the VPCs'
+//! DNS attributes (resolver, hostnames and domain, or no DNS at all), SNAT and
 //! elastic IPs from and to the internet, idempotent passes and clean removal.
 //! Needs root with ip, bridge, nft, dnsmasq, busybox and a running Open
 //! vSwitch (scripts/setup.sh installs and starts them).
@@ -14,8 +15,10 @@ mod common;
 
 use std::net::Ipv4Addr;
 
-use cloud::network_plan::{ElasticMapping, Lease, Plan, PortPlan, RulePlan, SubnetPlan, VpcPlan};
-use common::{ns_ok, ok, pings, sh, tcp, Guest, Server};
+use cloud::network_plan::{
+    DnsPlan, ElasticMapping, Lease, Plan, PortPlan, RulePlan, SubnetPlan, VpcPlan,
+};
+use common::{in_ns, ns_ok, ok, pings, sh, tcp, Guest, Server};
 use local_backend::networking::{names, Fabric, NetworkConfig, SegmentDriver};
 
 const HOST_A: &str = "sktest-hosta";
@@ -153,6 +156,11 @@ fn plan_with(with_second_vpc: bool, open_ssh: bool) -> Plan {
             public: Ipv4Addr::new(203, 0, 113, 10),
             private: GUESTS[0].ip,
         }],
+        dns: DnsPlan {
+            resolver: true,
+            hostnames: true,
+            domain: "ec2.internal".into(),
+        },
     }];
     if with_second_vpc {
         vpcs.push(VpcPlan {
@@ -166,6 +174,11 @@ fn plan_with(with_second_vpc: bool, open_ssh: bool) -> Plan {
             }],
             gateway: None,
             elastic: Vec::new(),
+            dns: DnsPlan {
+                resolver: false,
+                hostnames: false,
+                domain: "ec2.internal".into(),
+            },
         });
     }
     Plan {
@@ -173,6 +186,21 @@ fn plan_with(with_second_vpc: bool, open_ssh: bool) -> Plan {
         ports: ports(with_second_vpc, open_ssh),
         public_pool: Some("203.0.113.0/24".parse().unwrap()),
     }
+}
+
+/// Asks the subnet's router (DNS) for `name` from inside `ns`.
+fn resolve(ns: &str, name: &str) -> Option<String> {
+    let out = in_ns(
+        ns,
+        &["timeout", "4", "busybox", "nslookup", name, "10.20.1.1"],
+    );
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let answer = text.split(name).nth(1)?.lines().find_map(|l| {
+        l.trim()
+            .strip_prefix("Address:")
+            .map(|a| a.trim().to_string())
+    });
+    out.status.success().then_some(answer).flatten()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -245,10 +273,50 @@ async fn prove(driver: SegmentDriver) {
     }
     // DHCP hands each guest the address of the plan, and its subnet's router.
     for guest in &GUESTS {
-        let (address, router) = common::dhcp(guest.ns, state.path());
-        assert_eq!(address, guest.ip.to_string(), "{}", guest.ns);
-        assert_eq!(router, "10.20.1.1");
+        let offer = common::dhcp(guest.ns, state.path());
+        assert_eq!(offer.address, guest.ip.to_string(), "{}", guest.ns);
+        assert_eq!(offer.router, "10.20.1.1");
+        if guest.segment == 3001 {
+            // VPC 1 has DNS support and hostnames (the default VPC's settings).
+            let name = format!("ip-{}", guest.ip.to_string().replace('.', "-"));
+            assert_eq!(offer.hostname, name, "{}", guest.ns);
+            assert_eq!(offer.domain, "ec2.internal");
+            assert_eq!(offer.dns, "10.20.1.1");
+        } else {
+            // VPC 2 has DNS support off: no resolver, no names.
+            assert_eq!(
+                (
+                    offer.hostname.as_str(),
+                    offer.domain.as_str(),
+                    offer.dns.as_str()
+                ),
+                ("", "", ""),
+                "{}",
+                guest.ns
+            );
+        }
     }
+    // The router resolves VPC 1's names; VPC 2's router answers no DNS.
+    assert_eq!(
+        resolve("sktest-g1", "ip-10-20-1-6.ec2.internal").as_deref(),
+        Some("10.20.1.6")
+    );
+    assert_eq!(resolve("sktest-g3", "ip-10-20-1-8.ec2.internal"), None);
+    // Turning VPC 2's DNS support on restarts its dnsmasq with a resolver
+    // that knows its own names only.
+    let mut with_dns = plan(true);
+    with_dns.vpcs[1].dns.resolver = true;
+    fabric.apply(&with_dns).await.unwrap();
+    assert_eq!(
+        resolve("sktest-g3", "ip-10-20-1-8.ec2.internal").as_deref(),
+        Some("10.20.1.8")
+    );
+    assert_eq!(resolve("sktest-g3", "ip-10-20-1-6.ec2.internal"), None);
+    assert!(
+        common::dhcp(GUESTS[2].ns, state.path()).hostname.is_empty(),
+        "no hostnames in VPC 2"
+    );
+    fabric.apply(&plan(true)).await.unwrap();
 
     // Same tenant, across hosts (VXLAN), both ways; and the router.
     assert!(pings("sktest-g1", "10.20.1.6"));

@@ -15,7 +15,7 @@ mod common;
 
 use std::net::Ipv4Addr;
 
-use cloud::network_plan::{Lease, Plan, PortPlan, RulePlan, SubnetPlan, VpcPlan};
+use cloud::network_plan::{DnsPlan, Lease, Plan, PortPlan, RulePlan, SubnetPlan, VpcPlan};
 use common::probes::{probe_from, Flow, Probe, SERVERS};
 use common::{address_guest, Guest, Server};
 use local_backend::networking::{Fabric, NetworkConfig, SegmentDriver};
@@ -135,6 +135,11 @@ fn plan(rules: &[Rules; 4]) -> Plan {
             ],
             gateway: None,
             elastic: Vec::new(),
+            dns: DnsPlan {
+                resolver: true,
+                hostnames: false,
+                domain: "ec2.internal".into(),
+            },
         }],
         ports: GUESTS
             .iter()
@@ -474,9 +479,9 @@ async fn prove(driver: SegmentDriver) {
     let closed = default_group_without_egress();
     check(&fabric, "default group without egress", &closed).await;
     // With nothing allowed out, the subnet's DHCP and DNS still answer.
-    let (address, router) = common::dhcp(GUESTS[0].ns, state.path());
+    let offer = common::dhcp(GUESTS[0].ns, state.path());
     assert_eq!(
-        (address, router),
+        (offer.address, offer.router),
         (GUESTS[0].ip.to_string(), ROUTER_1.to_string())
     );
     assert_eq!(

@@ -120,6 +120,8 @@ actions! {
     CreateVpc => vpcs::create_vpc,
     DescribeVpcs => vpcs::describe_vpcs,
     DeleteVpc => vpcs::delete_vpc,
+    DescribeVpcAttribute => vpcs::describe_vpc_attribute,
+    ModifyVpcAttribute => vpcs::modify_vpc_attribute,
     CreateSubnet => subnets::create_subnet,
     DescribeSubnets => subnets::describe_subnets,
     DeleteSubnet => subnets::delete_subnet,

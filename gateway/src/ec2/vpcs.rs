@@ -1,8 +1,9 @@
-//! CreateVpc, DescribeVpcs, DeleteVpc.
+//! CreateVpc, DescribeVpcs, DeleteVpc, DescribeVpcAttribute, ModifyVpcAttribute.
 
 use cloud::network::Vpc;
 use cloud::types::Tag;
 use cloud::ResourceKind;
+use federation::vpc_attributes::VpcAttribute;
 
 use super::filter::{absent, field, one, FilterField, Filterable};
 use super::page::describe;
@@ -117,4 +118,82 @@ pub async fn delete_vpc(call: Ec2Call<'_>) -> Result<String, Ec2Error> {
         .delete_vpc(&call.principal.tenant, id)
         .await?;
     Ok(returned_true("DeleteVpc", call.request_id))
+}
+
+/// The attributes DescribeVpcAttribute names, with their ModifyVpcAttribute parameters.
+const ATTRIBUTES: &[(&str, &str, VpcAttribute)] = &[
+    (
+        "enableDnsSupport",
+        "EnableDnsSupport",
+        VpcAttribute::DnsSupport,
+    ),
+    (
+        "enableDnsHostnames",
+        "EnableDnsHostnames",
+        VpcAttribute::DnsHostnames,
+    ),
+    (
+        "enableNetworkAddressUsageMetrics",
+        "EnableNetworkAddressUsageMetrics",
+        VpcAttribute::NetworkAddressUsageMetrics,
+    ),
+];
+
+pub async fn describe_vpc_attribute(call: Ec2Call<'_>) -> Result<String, Ec2Error> {
+    call.params.expect_only(&["VpcId", "Attribute"])?;
+    let id = call.params.required("VpcId")?;
+    let name = call.params.required("Attribute")?;
+    let (element, _, attribute) = ATTRIBUTES
+        .iter()
+        .find(|(element, _, _)| *element == name)
+        .ok_or_else(|| {
+            Ec2Error::invalid_value(format!(
+                "Value ({name}) for parameter attribute is invalid. Unknown attribute."
+            ))
+        })?;
+    call.dry_run()?;
+    let attributes = call
+        .federation
+        .vpc_attributes(&call.principal.tenant, id)
+        .await?;
+    let value = match attribute {
+        VpcAttribute::DnsSupport => attributes.dns_support,
+        VpcAttribute::DnsHostnames => attributes.dns_hostnames,
+        VpcAttribute::NetworkAddressUsageMetrics => attributes.network_address_usage_metrics,
+    };
+    let mut x = XmlWriter::response("DescribeVpcAttribute", call.request_id);
+    x.leaf("vpcId", id)
+        .start(element)
+        .leaf("value", value)
+        .end();
+    Ok(x.finish("DescribeVpcAttribute"))
+}
+
+pub async fn modify_vpc_attribute(call: Ec2Call<'_>) -> Result<String, Ec2Error> {
+    let mut allowed = vec!["VpcId"];
+    allowed.extend(ATTRIBUTES.iter().map(|(_, parameter, _)| *parameter));
+    call.params.expect_only(&allowed)?;
+    let id = call.params.required("VpcId")?;
+    let mut asked = Vec::new();
+    for (_, parameter, attribute) in ATTRIBUTES {
+        let value = format!("{parameter}.Value");
+        if call.params.get(&value).is_some() {
+            asked.push((*attribute, call.params.bool(&value)?));
+        }
+    }
+    let (attribute, value) = match asked.as_slice() {
+        [one] => *one,
+        [] => return Err(Ec2Error::missing("EnableDnsSupport")),
+        _ => {
+            return Err(Ec2Error::bad_request(
+                "InvalidParameterCombination",
+                "Only one attribute can be modified at a time",
+            ))
+        }
+    };
+    call.dry_run()?;
+    call.federation
+        .modify_vpc_attribute(&call.principal.tenant, id, attribute, value)
+        .await?;
+    Ok(returned_true("ModifyVpcAttribute", call.request_id))
 }

@@ -253,7 +253,7 @@ async fn every_documented_filter_is_taken_and_others_refused() {
             assert_eq!(status, 400, "{action}: {body}");
             assert_eq!(code_of(&body), "InvalidParameterValue", "{action}");
             assert!(
-                body.contains("The filter 'no-such-filter' is invalid"),
+                body.contains("The filter &apos;no-such-filter&apos; is invalid"),
                 "{body}"
             );
         }

@@ -21,4 +21,5 @@ mod security_groups;
 mod tags;
 mod versioning;
 mod volumes;
+mod vpc_attributes;
 mod vpcs;

@@ -2,7 +2,7 @@
 
 use aws_sdk_ec2::types::{Filter, Tag};
 
-use crate::common::{ec2_code, on_both_databases, Database, Server};
+use crate::common::{ec2_code, on_both_databases};
 
 fn tag(key: &str, value: &str) -> Tag {
     Tag::builder().key(key).value(value).build()
@@ -172,80 +172,80 @@ async fn tags_filters_and_pages() {
 /// deleting all of a resource's tags leaves it.
 #[tokio::test]
 async fn the_placement_tag_is_a_system_tag() {
-    for database in [Database::Sqlite, Database::Postgres] {
-        let server = Server::start(
-            database,
-            Some("[network]\npublic_pool = \"198.51.100.0/28\"\n"),
-        )
-        .await;
-        let ec2 = server.ec2(&server.admin_keys());
-        let allocation = ec2
-            .allocate_address()
-            .domain(aws_sdk_ec2::types::DomainType::Vpc)
-            .send()
-            .await
-            .unwrap()
-            .allocation_id
-            .unwrap();
-        let system = ("aws:skyport:placement", "local");
-        let tags_of = || async {
-            let listed = ec2
-                .describe_addresses()
-                .allocation_ids(&allocation)
-                .send()
-                .await
-                .unwrap();
-            listed.addresses()[0]
-                .tags()
-                .iter()
-                .map(|t| (t.key().unwrap().to_string(), t.value().unwrap().to_string()))
-                .collect::<Vec<_>>()
-        };
-        let system_owned = (system.0.to_string(), system.1.to_string());
-        assert_eq!(tags_of().await, [system_owned.clone()]);
-        let filtered = ec2
+    let site = crate::placement::site().await;
+    let ec2 = site.server.ec2(&site.server.admin_keys());
+    let allocation = ec2
+        .allocate_address()
+        .domain(aws_sdk_ec2::types::DomainType::Vpc)
+        .send()
+        .await
+        .unwrap()
+        .allocation_id
+        .unwrap();
+    let tags_of = || async {
+        let listed = ec2
             .describe_addresses()
-            .filters(
-                Filter::builder()
-                    .name("tag:aws:skyport:placement")
-                    .values("local")
-                    .build(),
-            )
+            .allocation_ids(&allocation)
             .send()
             .await
             .unwrap();
-        assert_eq!(filtered.addresses().len(), 1);
+        listed.addresses()[0]
+            .tags()
+            .iter()
+            .map(|t| (t.key().unwrap().to_string(), t.value().unwrap().to_string()))
+            .collect::<Vec<_>>()
+    };
+    // The policies pick the cloud; the tag says which.
+    let shown = tags_of().await;
+    assert_eq!(shown.len(), 1, "{shown:?}");
+    let system = shown[0].clone();
+    assert_eq!(system.0, "aws:skyport:placement");
+    assert!(
+        ["aws-tokyo", "aws-virginia"].contains(&system.1.as_str()),
+        "{system:?}"
+    );
+    let filtered = ec2
+        .describe_addresses()
+        .filters(
+            Filter::builder()
+                .name("tag:aws:skyport:placement")
+                .values(&system.1)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(filtered.addresses().len(), 1);
 
-        for key in ["aws:skyport:placement", "AWS:mine", "skyport:placement"] {
-            let refused = ec2
-                .create_tags()
-                .resources(&allocation)
-                .tags(tag(key, "elsewhere"))
-                .send()
-                .await
-                .unwrap_err();
-            assert_eq!(ec2_code(&refused), "InvalidParameterValue", "{key}");
-            let refused = ec2
-                .delete_tags()
-                .resources(&allocation)
-                .tags(Tag::builder().key(key).build())
-                .send()
-                .await
-                .unwrap_err();
-            assert_eq!(ec2_code(&refused), "InvalidParameterValue", "{key}");
-        }
-        ec2.create_tags()
+    for key in ["aws:skyport:placement", "AWS:mine", "skyport:placement"] {
+        let refused = ec2
+            .create_tags()
             .resources(&allocation)
-            .tags(tag("team", "blue"))
+            .tags(tag(key, "elsewhere"))
             .send()
             .await
-            .unwrap();
-        // Removing every tag (no Tag list) removes the user's only.
-        ec2.delete_tags()
+            .unwrap_err();
+        assert_eq!(ec2_code(&refused), "InvalidParameterValue", "{key}");
+        let refused = ec2
+            .delete_tags()
             .resources(&allocation)
+            .tags(Tag::builder().key(key).build())
             .send()
             .await
-            .unwrap();
-        assert_eq!(tags_of().await, [system_owned]);
+            .unwrap_err();
+        assert_eq!(ec2_code(&refused), "InvalidParameterValue", "{key}");
     }
+    ec2.create_tags()
+        .resources(&allocation)
+        .tags(tag("team", "blue"))
+        .send()
+        .await
+        .unwrap();
+    // Removing every tag (no Tag list) removes the user's only.
+    ec2.delete_tags()
+        .resources(&allocation)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tags_of().await, [system]);
 }

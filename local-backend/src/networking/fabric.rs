@@ -350,9 +350,15 @@ impl Fabric {
                 out.push_str(&format!("  {line}\n"));
             }
         }
+        out.push_str(&format!(
+            "  dns: resolver {} (enableDnsSupport), hostnames {} (enableDnsHostnames), domain {}\n",
+            if vpc.dns.resolver { "on" } else { "off" },
+            if vpc.dns.hostnames { "on" } else { "off" },
+            vpc.dns.domain
+        ));
         for subnet in &vpc.subnets {
             out.push_str(&format!("  leases of {}:\n", subnet.id));
-            for line in dhcp::hosts_file(subnet).lines() {
+            for line in dhcp::hosts_file(subnet, &vpc.dns).lines() {
                 out.push_str(&format!("    {line}\n"));
             }
         }

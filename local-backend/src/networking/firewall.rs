@@ -274,6 +274,7 @@ mod tests {
                 }],
                 gateway: None,
                 elastic: Vec::new(),
+                dns: cloud::network_plan::DnsPlan::default(),
             }],
             ports: vec![
                 PortPlan {

@@ -142,6 +142,7 @@ mod tests {
                     private: Ipv4Addr::new(10, 0, 2, 4),
                 },
             ],
+            dns: cloud::network_plan::DnsPlan::default(),
         };
         let text = ruleset(&vpc);
         assert!(text.contains("ip daddr 203.0.113.3 dnat to 10.0.1.4"));
@@ -163,6 +164,7 @@ mod tests {
             subnets: vec![subnet(1003, "10.1.0.0/24", true)],
             gateway: None,
             elastic: Vec::new(),
+            dns: cloud::network_plan::DnsPlan::default(),
         };
         let text = ruleset(&vpc);
         assert!(!text.contains("snat"));

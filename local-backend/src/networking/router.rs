@@ -151,7 +151,7 @@ pub async fn ensure(
             .await?;
         }
         sync_addresses(Some(&ns), &port, &[dhcp::router_cidr(&subnet.cidr)]).await?;
-        dhcp::ensure(dir, &ns, subnet, vxlan).await?;
+        dhcp::ensure(dir, &ns, subnet, &vpc.dns, vxlan).await?;
     }
     for name in ns_links.keys() {
         if let Some(segment) = name.strip_prefix("sn").and_then(|d| d.parse::<u32>().ok()) {

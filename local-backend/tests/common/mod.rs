@@ -126,15 +126,27 @@ pub fn address_guest(ns: &str, ip: Ipv4Addr, prefix: u8, router: Ipv4Addr) {
     );
 }
 
-/// Runs udhcpc in guest `ns` and configures what the server offered (unless
-/// the address is there already); returns the leased address and router.
-pub fn dhcp(ns: &str, script_dir: &std::path::Path) -> (String, String) {
+/// What a guest's DHCP client was offered.
+pub struct Offer {
+    pub address: String,
+    pub router: String,
+    /// Option 12 (empty when not offered).
+    pub hostname: String,
+    /// Option 15.
+    pub domain: String,
+    /// Option 6.
+    pub dns: String,
+}
+
+/// Runs udhcpc in guest `ns` and configures what the server offered
+/// (replacing any address it had).
+pub fn dhcp(ns: &str, script_dir: &std::path::Path) -> Offer {
     let script = script_dir.join("udhcpc.sh");
     let record = script_dir.join(format!("{ns}.lease"));
     let _ = std::fs::remove_file(&record);
     std::fs::write(
         &script,
-        "#!/bin/sh\nif [ \"$1\" = bound ]; then\n  ip addr add \"$ip/$subnet\" dev \"$interface\"\n  ip route add default via \"$router\"\n  echo \"$ip $router\" > \"$LEASE_RECORD\"\nfi\n",
+        "#!/bin/sh\nif [ \"$1\" = bound ]; then\n  ip addr flush dev \"$interface\"\n  ip addr add \"$ip/$subnet\" dev \"$interface\"\n  ip route replace default via \"$router\"\n  printf '%s\\n' \"$ip\" \"$router\" \"$hostname\" \"$domain\" \"$dns\" > \"$LEASE_RECORD\"\nfi\n",
     )
     .unwrap();
     ok(&["chmod", "+x", script.to_str().unwrap()]);
@@ -143,18 +155,22 @@ pub fn dhcp(ns: &str, script_dir: &std::path::Path) -> (String, String) {
         let out = Command::new("ip")
             .args([
                 "netns", "exec", ns, "busybox", "udhcpc", "-i", "eth0", "-n", "-q", "-f", "-t",
-                "4", "-T", "1", "-s",
+                "4", "-T", "1", "-O", "hostname", "-O", "domain", "-s",
             ])
             .arg(&script)
             .env("LEASE_RECORD", &record)
             .output()
             .unwrap();
         if let Ok(text) = std::fs::read_to_string(&record) {
-            let mut parts = text.split_whitespace();
-            return (
-                parts.next().unwrap_or_default().to_string(),
-                parts.next().unwrap_or_default().to_string(),
-            );
+            let mut lines = text.lines().map(|l| l.trim().to_string());
+            let mut next = || lines.next().unwrap_or_default();
+            return Offer {
+                address: next(),
+                router: next(),
+                hostname: next(),
+                domain: next(),
+                dns: next(),
+            };
         }
         assert!(
             Instant::now() < deadline,
