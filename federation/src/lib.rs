@@ -34,6 +34,7 @@ mod remote_groups;
 mod remote_images;
 pub mod route_tables;
 pub mod sealing;
+pub mod security_group_rules;
 pub mod security_groups;
 pub mod snapshots;
 pub mod subnets;

@@ -61,7 +61,7 @@ fn validate_cidr(cidr: &str, v6: bool) -> Result<()> {
 
 impl RuleSpec {
     /// Validates and canonicalises into a rule (without an ID yet).
-    fn normalize(self, direction: Direction) -> Result<Rule> {
+    pub(crate) fn normalize(self, direction: Direction) -> Result<Rule> {
         let protocol = normalize_protocol(&self.protocol)?;
         let (from_port, to_port) = match protocol.as_str() {
             "tcp" | "udp" => {
@@ -108,7 +108,7 @@ impl RuleSpec {
     }
 }
 
-fn peer_parts(peer: &RulePeer) -> (&'static str, &str, Option<&str>) {
+pub(crate) fn peer_parts(peer: &RulePeer) -> (&'static str, &str, Option<&str>) {
     match peer {
         RulePeer::Cidr4 { cidr, description } => ("cidr4", cidr, description.as_deref()),
         RulePeer::Cidr6 { cidr, description } => ("cidr6", cidr, description.as_deref()),
@@ -120,7 +120,7 @@ fn peer_parts(peer: &RulePeer) -> (&'static str, &str, Option<&str>) {
 }
 
 /// The identity of a rule: what makes two Authorize calls duplicates (descriptions do not count).
-fn rule_key(rule: &Rule) -> String {
+pub(crate) fn rule_key(rule: &Rule) -> String {
     let (kind, peer, _) = peer_parts(&rule.peer);
     let port = |p: Option<i32>| p.map(|p| p.to_string()).unwrap_or_default();
     format!(
@@ -489,6 +489,12 @@ impl Federation {
                 .execute(&mut *tx)
                 .await
                 .map_err(db_err)?;
+            sqlx::query("DELETE FROM tags WHERE tenant_id = $1 AND resource_id = $2")
+                .bind(&tenant.id)
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
         }
         tx.commit().await.map_err(db_err)?;
         self.push_security_group(tenant, &group.id).await?;
@@ -533,7 +539,7 @@ impl Federation {
         }
         self.delete_remote_copies(&group.id).await?;
         let mut tx = self.db.begin_write().await?;
-        sqlx::query("DELETE FROM tags WHERE tenant_id = $1 AND resource_id = $2")
+        sqlx::query("DELETE FROM tags WHERE tenant_id = $1 AND (resource_id = $2 OR resource_id IN (SELECT id FROM security_group_rules WHERE group_id = $2))")
             .bind(&tenant.id)
             .bind(&group.id)
             .execute(&mut *tx)
@@ -551,7 +557,7 @@ impl Federation {
 }
 
 /// Human text for a rule, for error messages.
-fn describe_rule(rule: &Rule) -> String {
+pub(crate) fn describe_rule(rule: &Rule) -> String {
     let (_, peer, _) = peer_parts(&rule.peer);
     match (rule.from_port, rule.to_port) {
         (Some(from), Some(to)) => format!("{} {}-{} {}", rule.protocol, from, to, peer),

@@ -90,6 +90,9 @@ impl Federation {
                 .security_group(tenant, &GroupRef::Id(resource_id.to_string()))
                 .await
                 .is_ok(),
+            ResourceKind::SecurityGroupRule => {
+                self.owns_security_group_rule(tenant, resource_id).await?
+            }
             ResourceKind::Instance => self.owns_instance(tenant, resource_id).await?,
             ResourceKind::Vpc => self.vpc(tenant, resource_id).await.is_ok(),
             ResourceKind::Subnet => self.subnet(tenant, resource_id).await.is_ok(),

@@ -92,6 +92,14 @@ impl From<Error> for Ec2Error {
     fn from(error: Error) -> Ec2Error {
         let message = error.to_string();
         match error {
+            // A rule named by its ID (not by its content) is missing.
+            Error::NotFound {
+                kind: ResourceKind::SecurityGroupRule,
+                id,
+            } if id.starts_with("sgr-") => Ec2Error::bad_request(
+                "InvalidSecurityGroupRuleId.NotFound",
+                format!("The security group rule ID '{id}' does not exist"),
+            ),
             Error::NotFound { kind, id } => {
                 let message = match kind {
                     ResourceKind::KeyPair => format!("The key pair '{id}' does not exist"),
@@ -498,6 +506,11 @@ mod tests {
             (
                 Error::not_found(ResourceKind::SecurityGroupRule, "r"),
                 "InvalidPermission.NotFound",
+                400,
+            ),
+            (
+                Error::not_found(ResourceKind::SecurityGroupRule, "sgr-0123456789abcdef0"),
+                "InvalidSecurityGroupRuleId.NotFound",
                 400,
             ),
             (

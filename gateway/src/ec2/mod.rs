@@ -15,6 +15,7 @@ pub mod network_interfaces;
 pub mod page;
 pub mod params;
 pub mod route_tables;
+pub mod security_group_rules;
 pub mod security_groups;
 pub mod snapshots;
 pub mod subnets;
@@ -101,6 +102,8 @@ actions! {
     RevokeSecurityGroupIngress => |call| security_groups::revoke(call, Direction::Ingress, Action::RevokeSecurityGroupIngress),
     RevokeSecurityGroupEgress => |call| security_groups::revoke(call, Direction::Egress, Action::RevokeSecurityGroupEgress),
     DeleteSecurityGroup => security_groups::delete_security_group,
+    DescribeSecurityGroupRules => security_group_rules::describe_security_group_rules,
+    ModifySecurityGroupRules => security_group_rules::modify_security_group_rules,
     CreateTags => tags::create_tags,
     DeleteTags => tags::delete_tags,
     DescribeTags => tags::describe_tags,

@@ -107,6 +107,18 @@ impl Params {
         items.into_iter().map(|(_, v)| v).collect()
     }
 
+    /// The fields of a struct member `Name.Field…`, as their own `Params`.
+    pub fn nested(&self, name: &str) -> Params {
+        let prefix = format!("{name}.");
+        let map = self
+            .map
+            .range(prefix.clone()..)
+            .take_while(|(k, _)| k.starts_with(&prefix))
+            .map(|(k, v)| (k[prefix.len()..].to_string(), v.clone()))
+            .collect();
+        Params { map }
+    }
+
     /// The members of a flattened list of structs `Name.N.Field…`, each as its own `Params`.
     pub fn structs(&self, name: &str) -> Vec<Params> {
         let prefix = format!("{name}.");

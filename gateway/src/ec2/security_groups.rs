@@ -7,6 +7,7 @@ use federation::security_groups::{GroupRef, RuleSpec};
 use super::filter::{self, absent, field, one, opt, FilterField, Filterable};
 use super::page::paginate;
 use super::params::Params;
+use super::security_group_rules::write_rule;
 use super::tags::{apply_tag_specifications, tag_specifications};
 use super::xml::XmlWriter;
 use super::{Action, Ec2Call};
@@ -377,6 +378,7 @@ pub async fn authorize(
     if specs.is_empty() {
         return Err(Ec2Error::missing("IpPermissions"));
     }
+    let tags = tag_specifications(&call.params, "security-group-rule")?;
     call.dry_run()?;
     let tenant = &call.principal.tenant;
     let rules = call
@@ -384,35 +386,14 @@ pub async fn authorize(
         .authorize_rules(tenant, &group, direction, specs)
         .await?;
     let group = call.federation.security_group(tenant, &group).await?;
+    for rule in &rules {
+        apply_tag_specifications(&call, &rule.id, &tags).await?;
+    }
+    let region = call.federation.region();
     let mut x = XmlWriter::response(action.name(), call.request_id);
     x.leaf("return", "true").start("securityGroupRuleSet");
     for rule in &rules {
-        x.start("item")
-            .leaf("securityGroupRuleId", &rule.id)
-            .leaf("groupId", &group.id)
-            .leaf("groupOwnerId", &group.owner_id)
-            .leaf("isEgress", direction == Direction::Egress)
-            .leaf("ipProtocol", &rule.protocol)
-            .leaf("fromPort", rule.from_port.unwrap_or(-1))
-            .leaf("toPort", rule.to_port.unwrap_or(-1));
-        match &rule.peer {
-            RulePeer::Cidr4 { cidr, description } => x
-                .leaf("cidrIpv4", cidr)
-                .leaf_opt("description", description.as_ref()),
-            RulePeer::Cidr6 { cidr, description } => x
-                .leaf("cidrIpv6", cidr)
-                .leaf_opt("description", description.as_ref()),
-            RulePeer::Group {
-                group_id,
-                description,
-            } => x
-                .start("referencedGroupInfo")
-                .leaf("groupId", group_id)
-                .leaf("userId", &group.owner_id)
-                .end()
-                .leaf_opt("description", description.as_ref()),
-        };
-        x.end();
+        write_rule(&mut x, rule, &group.id, &group.owner_id, &tags, region);
     }
     Ok(x.finish(action.name()))
 }
