@@ -54,6 +54,10 @@ pub enum Error {
     /// The caller is not allowed to do this.
     #[error("{0}")]
     AccessDenied(String),
+    /// The resource's own settings forbid the operation (a terminate of an
+    /// instance with termination protection).
+    #[error("{0}")]
+    OperationNotPermitted(String),
     /// The body did not match the digest the client sent (Content-MD5 or a checksum).
     #[error("{0}")]
     BadDigest(String),

@@ -12,3 +12,7 @@ ALTER TABLE vpcs ADD COLUMN enable_dns_support INTEGER NOT NULL DEFAULT 1;
 ALTER TABLE vpcs ADD COLUMN enable_dns_hostnames INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE vpcs ADD COLUMN enable_network_address_usage_metrics INTEGER NOT NULL DEFAULT 0;
 UPDATE vpcs SET enable_dns_hostnames = 1 WHERE default_for IS NOT NULL;
+
+-- Termination protection (RunInstances / ModifyInstanceAttribute
+-- DisableApiTermination): TerminateInstances refuses a protected instance.
+ALTER TABLE instances ADD COLUMN disable_api_termination INTEGER NOT NULL DEFAULT 0;

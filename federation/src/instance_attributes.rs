@@ -1,11 +1,13 @@
 //! DescribeInstanceAttribute / ModifyInstanceAttribute: the instance type and
-//! user data, changeable while the instance is stopped (as on EC2).
+//! user data, changeable while the instance is stopped (as on EC2), and
+//! termination protection, kept here and enforced here (TerminateInstances
+//! never reaches the target of a protected instance).
 
 use std::sync::Arc;
 
 use cloud::{Error, InstanceState, ResourceKind, Result};
 
-use crate::db::{db_err, opt_text};
+use crate::db::{db_err, int, opt_text};
 use crate::instances::Instance;
 use crate::tenants::Tenant;
 use crate::Federation;
@@ -21,6 +23,67 @@ impl Federation {
             .await
             .map_err(db_err)?;
         opt_text(&row, "user_data")
+    }
+
+    /// Whether the instance has termination protection.
+    pub async fn termination_protected(&self, tenant: &Tenant, id: &str) -> Result<bool> {
+        self.stopped_or_any(tenant, id, false).await?;
+        let row = sqlx::query(
+            "SELECT disable_api_termination FROM instances WHERE id = $1 AND tenant_id = $2",
+        )
+        .bind(id)
+        .bind(&tenant.id)
+        .fetch_one(self.db.pool())
+        .await
+        .map_err(db_err)?;
+        Ok(int(&row, "disable_api_termination")? != 0)
+    }
+
+    /// Turns termination protection on or off (in any state but terminated).
+    pub async fn set_termination_protection(
+        &self,
+        tenant: &Tenant,
+        id: &str,
+        protected: bool,
+    ) -> Result<()> {
+        let (instance, _) = self.stopped_or_any(tenant, id, false).await?;
+        if instance.state == InstanceState::Terminated {
+            return Err(Error::IncorrectState(format!(
+                "The instance '{id}' is terminated."
+            )));
+        }
+        sqlx::query(
+            "UPDATE instances SET disable_api_termination = $1 WHERE id = $2 AND tenant_id = $3",
+        )
+        .bind(i64::from(protected))
+        .bind(id)
+        .bind(&tenant.id)
+        .execute(self.db.pool())
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    /// `OperationNotPermitted` when any of `ids` has termination protection.
+    pub(crate) async fn refuse_protected(&self, tenant: &Tenant, ids: &[String]) -> Result<()> {
+        for id in ids {
+            let row = sqlx::query(
+                "SELECT disable_api_termination FROM instances WHERE id = $1 AND tenant_id = $2",
+            )
+            .bind(id)
+            .bind(&tenant.id)
+            .fetch_optional(self.db.pool())
+            .await
+            .map_err(db_err)?;
+            if let Some(row) = row {
+                if int(&row, "disable_api_termination")? != 0 {
+                    return Err(Error::OperationNotPermitted(format!(
+                        "The instance '{id}' may not be terminated. Modify its 'disableApiTermination' instance attribute and try again."
+                    )));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Changes a stopped instance's type, on its target and in the records.

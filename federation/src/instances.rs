@@ -37,6 +37,8 @@ pub struct LaunchRequest {
     pub tags: Vec<Tag>,
     /// A subnet of one of the tenant's VPCs (this site's tenant networks).
     pub subnet_id: Option<String>,
+    /// Termination protection from the start.
+    pub disable_api_termination: bool,
 }
 
 /// An instance as its tenant sees it.
@@ -406,8 +408,8 @@ impl Federation {
             sqlx::query(
                 "INSERT INTO instances (id, tenant_id, reservation_id, target, remote_id, launch_index, image_id, instance_type, \
                  key_name, availability_zone, client_token, state, private_ip, public_ip, private_dns, architecture, launched_at, user_data, \
-                 vpc_id, subnet_id) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)",
+                 vpc_id, subnet_id, disable_api_termination) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)",
             )
             .bind(&instance.id)
             .bind(&tenant.id)
@@ -429,6 +431,7 @@ impl Federation {
             .bind(&launch.user_data)
             .bind(&instance.vpc_id)
             .bind(&instance.subnet_id)
+            .bind(i64::from(launch.disable_api_termination))
             .execute(&mut *tx)
             .await
             .map_err(db_err)?;
@@ -590,12 +593,13 @@ impl Federation {
         .await
     }
 
-    /// Terminates instances.
+    /// Terminates instances; none if any of them has termination protection.
     pub async fn terminate_instances(
         &self,
         tenant: &Tenant,
         ids: &[String],
     ) -> Result<Vec<InstanceStateChange>> {
+        self.refuse_protected(tenant, ids).await?;
         self.change_state(
             tenant,
             ids,

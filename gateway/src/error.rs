@@ -183,6 +183,9 @@ impl From<Error> for Ec2Error {
             }
             Error::ZoneMismatch(_) => Ec2Error::bad_request("InvalidVolume.ZoneMismatch", message),
             Error::CannotDelete(_) => Ec2Error::bad_request("CannotDelete", message),
+            Error::OperationNotPermitted(_) => {
+                Ec2Error::bad_request("OperationNotPermitted", message)
+            }
             Error::QuotaExceeded {
                 resource: "instances",
                 ..
@@ -385,7 +388,9 @@ pub fn s3_error(error: Error) -> S3Error {
             ..
         } => S3ErrorCode::TooManyBuckets,
         Error::QuotaExceeded { .. } => S3ErrorCode::Custom("QuotaExceeded".into()),
-        Error::AccessDenied(_) | Error::CannotDelete(_) => S3ErrorCode::AccessDenied,
+        Error::AccessDenied(_) | Error::CannotDelete(_) | Error::OperationNotPermitted(_) => {
+            S3ErrorCode::AccessDenied
+        }
         Error::DependencyViolation(_)
         | Error::BadBlock { .. }
         | Error::BlockConflict(_)
@@ -429,6 +434,7 @@ pub fn admin_status(error: &Error) -> (StatusCode, &'static str) {
         Error::DependencyViolation(_)
         | Error::BucketNotEmpty(_)
         | Error::CannotDelete(_)
+        | Error::OperationNotPermitted(_)
         | Error::IncorrectState(_)
         | Error::IncorrectVolumeState(_)
         | Error::VolumeInUse(_)
@@ -545,6 +551,11 @@ mod tests {
                 400,
             ),
             (Error::CannotDelete("x".into()), "CannotDelete", 400),
+            (
+                Error::OperationNotPermitted("x".into()),
+                "OperationNotPermitted",
+                400,
+            ),
             (
                 Error::not_found(ResourceKind::Vpc, "vpc-1"),
                 "InvalidVpcID.NotFound",

@@ -1,5 +1,6 @@
-//! DescribeInstanceAttribute and ModifyInstanceAttribute (instance type and
-//! user data; both change only while the instance is stopped).
+//! DescribeInstanceAttribute and ModifyInstanceAttribute: instance type and
+//! user data (changed only while the instance is stopped) and termination
+//! protection (`disableApiTermination`, in any state).
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -37,14 +38,20 @@ pub async fn describe_instance_attribute(call: Ec2Call<'_>) -> Result<String, Ec
             }
             x.end();
         }
-        // Fixed on this site: termination and stop are always allowed, and a
-        // shutdown from inside the guest stops it.
-        fixed @ ("disableApiTermination" | "disableApiStop" | "instanceInitiatedShutdownBehavior") => {
+        "disableApiTermination" => {
+            let protected = call.federation.termination_protected(tenant, &id).await?;
+            x.start("disableApiTermination")
+                .leaf("value", protected)
+                .end();
+        }
+        // Fixed on this site: stop is always allowed, and a shutdown from
+        // inside the guest stops it.
+        fixed @ ("disableApiStop" | "instanceInitiatedShutdownBehavior") => {
             call.federation.instance_user_data(tenant, &id).await?;
-            let (element, value) = match fixed {
-                "disableApiTermination" => ("disableApiTermination", "false"),
-                "disableApiStop" => ("disableApiStop", "false"),
-                _ => ("instanceInitiatedShutdownBehavior", "stop"),
+            let (element, value) = if fixed == "disableApiStop" {
+                ("disableApiStop", "false")
+            } else {
+                ("instanceInitiatedShutdownBehavior", "stop")
             };
             x.start(element).leaf("value", value).end();
         }
@@ -63,18 +70,34 @@ pub async fn modify_instance_attribute(call: Ec2Call<'_>) -> Result<String, Ec2E
         "InstanceId",
         "InstanceType",
         "UserData",
+        "DisableApiTermination",
         "Attribute",
         "Value",
     ])?;
     let id = call.params.required("InstanceId")?.to_string();
+    let attribute_value = |name: &str| match call.params.get("Attribute") {
+        Some(attribute) if attribute == name => call.params.get("Value"),
+        _ => None,
+    };
     let instance_type = call
         .params
         .get("InstanceType.Value")
-        .or_else(|| match call.params.get("Attribute") {
-            Some("instanceType") => call.params.get("Value"),
-            _ => None,
-        })
+        .or_else(|| attribute_value("instanceType"))
         .map(str::to_string);
+    let protection = match call
+        .params
+        .get("DisableApiTermination.Value")
+        .or_else(|| attribute_value("disableApiTermination"))
+    {
+        Some(value) if value.eq_ignore_ascii_case("true") => Some(true),
+        Some(value) if value.eq_ignore_ascii_case("false") => Some(false),
+        Some(value) => {
+            return Err(Ec2Error::invalid_value(format!(
+                "Invalid value '{value}' for disableApiTermination: expected true or false"
+            )))
+        }
+        None => None,
+    };
     // The blob on the wire is base64 of the user data's base64 text, as EC2
     // expects for this action (SDKs encode blobs once; clients encode first).
     let user_data = match call.params.get("UserData.Value") {
@@ -89,16 +112,16 @@ pub async fn modify_instance_attribute(call: Ec2Call<'_>) -> Result<String, Ec2E
         None => None,
     };
     if let Some(attribute) = call.params.get("Attribute") {
-        if attribute != "instanceType" {
+        if attribute != "instanceType" && attribute != "disableApiTermination" {
             return Err(Ec2Error::invalid_value(format!(
-                "Value ({attribute}) for parameter attribute is not supported here: use InstanceType or UserData"
+                "Value ({attribute}) for parameter attribute is not supported here: use InstanceType, UserData or DisableApiTermination"
             )));
         }
     }
     if let Some(encoded) = &user_data {
         check_user_data(encoded)?;
     }
-    if instance_type.is_none() && user_data.is_none() {
+    if instance_type.is_none() && user_data.is_none() && protection.is_none() {
         return Err(Ec2Error::missing("InstanceType"));
     }
     call.dry_run()?;
@@ -111,6 +134,11 @@ pub async fn modify_instance_attribute(call: Ec2Call<'_>) -> Result<String, Ec2E
     if let Some(user_data) = &user_data {
         let value = (!user_data.is_empty()).then_some(user_data.as_str());
         call.federation.modify_user_data(tenant, &id, value).await?;
+    }
+    if let Some(protected) = protection {
+        call.federation
+            .set_termination_protection(tenant, &id, protected)
+            .await?;
     }
     let mut x = XmlWriter::response("ModifyInstanceAttribute", call.request_id);
     x.leaf("return", "true");

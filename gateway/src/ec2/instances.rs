@@ -199,6 +199,7 @@ pub async fn run_instances(call: Ec2Call<'_>) -> Result<String, Ec2Error> {
             .get("SubnetId")
             .filter(|s| !s.is_empty())
             .map(str::to_string),
+        disable_api_termination: call.params.bool("DisableApiTermination")?,
     };
     call.dry_run()?;
     let instances = call

@@ -20,6 +20,7 @@ mod raw;
 mod security_group_rules;
 mod security_groups;
 mod tags;
+mod termination_protection;
 mod versioning;
 mod volumes;
 mod vpc_attributes;
