@@ -140,15 +140,7 @@ impl Federation {
             0,
             32,
         )?;
-        let gateway = self.internet_gateway(tenant, gateway_id).await?;
-        if gateway.vpc_id.as_deref() != Some(table.vpc_id.as_str()) {
-            return Err(Error::invalid(
-                "GatewayId",
-                format!(
-                    "route table {table_id} and network gateway {gateway_id} belong to different networks"
-                ),
-            ));
-        }
+        self.attached_gateway_of(tenant, &table, gateway_id).await?;
         let inserted = sqlx::query(
             "INSERT INTO routes (route_table_id, destination, gateway_id) VALUES ($1, $2, $3)",
         )
@@ -167,6 +159,66 @@ impl Federation {
             }
             Err(error) => Err(db_err(error)),
         }
+    }
+
+    /// Points the existing route for `destination` at `gateway_id`, an
+    /// internet gateway attached to the table's VPC (the local route stays).
+    pub async fn replace_route(
+        &self,
+        tenant: &Tenant,
+        table_id: &str,
+        destination: &str,
+        gateway_id: &str,
+    ) -> Result<()> {
+        let table = self.route_table(tenant, table_id).await?;
+        let route = table
+            .routes
+            .iter()
+            .find(|route| route.destination == destination)
+            .ok_or_else(|| {
+                Error::invalid(
+                    "DestinationCidrBlock",
+                    format!("There is no route defined for '{destination}' in the route table. Use CreateRoute instead."),
+                )
+            })?;
+        if route.gateway_id == "local" {
+            return Err(Error::invalid(
+                "DestinationCidrBlock",
+                format!("cannot replace local route {destination} in route table {table_id}"),
+            ));
+        }
+        self.attached_gateway_of(tenant, &table, gateway_id).await?;
+        sqlx::query(
+            "UPDATE routes SET gateway_id = $1 WHERE route_table_id = $2 AND destination = $3",
+        )
+        .bind(gateway_id)
+        .bind(table_id)
+        .bind(destination)
+        .execute(self.db.pool())
+        .await
+        .map_err(db_err)?;
+        self.network_changed().await;
+        Ok(())
+    }
+
+    /// Confirms `gateway_id` is an internet gateway attached to the table's VPC.
+    async fn attached_gateway_of(
+        &self,
+        tenant: &Tenant,
+        table: &RouteTable,
+        gateway_id: &str,
+    ) -> Result<()> {
+        let gateway = self.internet_gateway(tenant, gateway_id).await?;
+        if gateway.vpc_id.as_deref() != Some(table.vpc_id.as_str()) {
+            return Err(Error::invalid(
+                "GatewayId",
+                format!(
+                    "route table {} and network gateway {gateway_id} belong to different networks",
+                    table.id
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// Removes the route for `destination` (the VPC's local route stays).
@@ -235,6 +287,70 @@ impl Federation {
             ))),
             Err(error) => Err(db_err(error)),
         }
+    }
+
+    /// Moves an association to `table_id` (a table of the same VPC) and
+    /// returns its new ID: a subnet's, or the VPC's main association, which
+    /// makes `table_id` the main table.
+    pub async fn replace_route_table_association(
+        &self,
+        tenant: &Tenant,
+        association_id: &str,
+        table_id: &str,
+    ) -> Result<String> {
+        let tables = self.list_route_tables(tenant).await?;
+        let target = tables
+            .iter()
+            .find(|t| t.id == table_id)
+            .ok_or_else(|| Error::not_found(ResourceKind::RouteTable, table_id))?;
+        let current = tables
+            .iter()
+            .find(|t| {
+                t.main_association_id().as_deref() == Some(association_id)
+                    || t.associations.iter().any(|a| a.id == association_id)
+            })
+            .ok_or_else(|| Error::not_found(ResourceKind::RouteTableAssociation, association_id))?;
+        if current.vpc_id != target.vpc_id {
+            return Err(Error::invalid(
+                "RouteTableId",
+                format!(
+                    "the route table {table_id} and association {association_id} belong to different networks"
+                ),
+            ));
+        }
+        let mut tx = self.db.begin_write().await?;
+        let new_id = if current.main_association_id().as_deref() == Some(association_id) {
+            for (id, main) in [(&current.id, false), (&target.id, true)] {
+                sqlx::query("UPDATE route_tables SET main = $1 WHERE id = $2 AND tenant_id = $3")
+                    .bind(i64::from(main))
+                    .bind(id)
+                    .bind(&tenant.id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+            }
+            let mut made_main = target.clone();
+            made_main.main = true;
+            made_main
+                .main_association_id()
+                .ok_or_else(|| Error::internal("a main table without its association"))?
+        } else {
+            let new_id = ResourceKind::RouteTableAssociation.new_id();
+            sqlx::query(
+                "UPDATE route_table_associations SET id = $1, route_table_id = $2 WHERE id = $3",
+            )
+            .bind(&new_id)
+            .bind(table_id)
+            .bind(association_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+            new_id
+        };
+        tx.commit().await.map_err(db_err)?;
+        tracing::info!(tenant = %tenant.name, association = association_id, table = table_id, "route table association replaced");
+        self.network_changed().await;
+        Ok(new_id)
     }
 
     /// Returns a subnet to the main table.

@@ -1,5 +1,6 @@
 //! DescribeRouteTables, CreateRouteTable, DeleteRouteTable, CreateRoute,
-//! DeleteRoute, AssociateRouteTable, DisassociateRouteTable.
+//! ReplaceRoute, DeleteRoute, AssociateRouteTable, ReplaceRouteTableAssociation,
+//! DisassociateRouteTable.
 
 use cloud::network::{Route, RouteTable};
 use cloud::types::Tag;
@@ -271,4 +272,34 @@ pub async fn disassociate_route_table(call: Ec2Call<'_>) -> Result<String, Ec2Er
         .disassociate_route_table(&call.principal.tenant, association)
         .await?;
     Ok(returned_true("DisassociateRouteTable", call.request_id))
+}
+
+pub async fn replace_route(call: Ec2Call<'_>) -> Result<String, Ec2Error> {
+    call.params
+        .expect_only(&["RouteTableId", "DestinationCidrBlock", "GatewayId"])?;
+    let table = call.params.required("RouteTableId")?;
+    let destination = call.params.required("DestinationCidrBlock")?;
+    let gateway = call.params.required("GatewayId")?;
+    call.dry_run()?;
+    call.federation
+        .replace_route(&call.principal.tenant, table, destination, gateway)
+        .await?;
+    Ok(returned_true("ReplaceRoute", call.request_id))
+}
+
+pub async fn replace_route_table_association(call: Ec2Call<'_>) -> Result<String, Ec2Error> {
+    call.params
+        .expect_only(&["AssociationId", "RouteTableId"])?;
+    let association = call.params.required("AssociationId")?;
+    let table = call.params.required("RouteTableId")?;
+    call.dry_run()?;
+    let new_id = call
+        .federation
+        .replace_route_table_association(&call.principal.tenant, association, table)
+        .await?;
+    let mut x = XmlWriter::response("ReplaceRouteTableAssociation", call.request_id);
+    x.leaf("newAssociationId", new_id)
+        .start("associationState")
+        .leaf("state", "associated");
+    Ok(x.finish("ReplaceRouteTableAssociation"))
 }

@@ -17,6 +17,7 @@ mod ops;
 mod placement;
 mod plain_read;
 mod raw;
+mod route_replacements;
 mod security_group_rules;
 mod security_groups;
 mod tags;
