@@ -16,3 +16,12 @@ UPDATE vpcs SET enable_dns_hostnames = 1 WHERE default_for IS NOT NULL;
 -- Termination protection (RunInstances / ModifyInstanceAttribute
 -- DisableApiTermination): TerminateInstances refuses a protected instance.
 ALTER TABLE instances ADD COLUMN disable_api_termination INTEGER NOT NULL DEFAULT 0;
+
+-- Who may launch an image besides its owner (ModifyImageAttribute
+-- launchPermission by account ID; the group `all` is images.public).
+CREATE TABLE image_launch_permissions (
+    image_id   TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+    account_id TEXT NOT NULL,
+    PRIMARY KEY (image_id, account_id)
+);
+CREATE INDEX image_launch_permissions_account ON image_launch_permissions (account_id);

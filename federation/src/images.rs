@@ -57,6 +57,11 @@ fn image_of(row: &AnyRow) -> Result<Image> {
 const SELECT: &str =
     "SELECT images.*, tenants.account_id FROM images JOIN tenants ON tenants.id = images.tenant_id";
 
+/// The images a tenant (`$1`, with account ID `$2`) may see and launch: its
+/// own, public ones, and those shared with its account.
+const VISIBLE: &str = "images.tenant_id = $1 OR images.public = 1 OR images.id IN \
+     (SELECT image_id FROM image_launch_permissions WHERE account_id = $2)";
+
 impl Federation {
     /// Records an image whose files the compute backend already holds.
     pub async fn register_image(&self, owner: &Tenant, image: &NewImage) -> Result<Image> {
@@ -93,10 +98,10 @@ impl Federation {
         ids: &[String],
         owners: &[String],
     ) -> Result<Vec<Image>> {
-        let sql =
-            format!("{SELECT} WHERE images.tenant_id = $1 OR images.public = 1 ORDER BY images.id");
+        let sql = format!("{SELECT} WHERE {VISIBLE} ORDER BY images.id");
         let rows = sqlx::query(&sql)
             .bind(&tenant.id)
+            .bind(&tenant.account_id)
             .fetch_all(self.db.pool())
             .await
             .map_err(db_err)?;
@@ -153,13 +158,12 @@ impl Federation {
     }
 
     /// An image of this site's catalogue the tenant may see.
-    async fn visible_image(&self, tenant: &Tenant, id: &str) -> Result<Image> {
-        let sql = format!(
-            "{SELECT} WHERE images.id = $1 AND (images.tenant_id = $2 OR images.public = 1)"
-        );
+    pub(crate) async fn visible_image(&self, tenant: &Tenant, id: &str) -> Result<Image> {
+        let sql = format!("{SELECT} WHERE ({VISIBLE}) AND images.id = $3");
         let row = sqlx::query(&sql)
-            .bind(id)
             .bind(&tenant.id)
+            .bind(&tenant.account_id)
+            .bind(id)
             .fetch_optional(self.db.pool())
             .await
             .map_err(db_err)?
@@ -182,6 +186,11 @@ impl Federation {
         }
         sqlx::query("DELETE FROM tags WHERE tenant_id = $1 AND resource_id = $2")
             .bind(&tenant.id)
+            .bind(id)
+            .execute(self.db.pool())
+            .await
+            .map_err(db_err)?;
+        sqlx::query("DELETE FROM image_launch_permissions WHERE image_id = $1")
             .bind(id)
             .execute(self.db.pool())
             .await

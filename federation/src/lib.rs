@@ -12,6 +12,7 @@ pub mod bucket_settings;
 pub mod buckets;
 pub mod cache;
 pub mod db;
+pub mod image_attributes;
 pub mod images;
 pub mod instance_attributes;
 mod instance_sync;

@@ -101,6 +101,7 @@ impl Federation {
             }
             ResourceKind::RouteTable => self.route_table(tenant, resource_id).await.is_ok(),
             ResourceKind::ElasticIp => self.address(tenant, resource_id).await.is_ok(),
+            ResourceKind::Image => self.owns_image(tenant, resource_id).await?,
             ResourceKind::Volume => self.volume_row(tenant, resource_id).await.is_ok(),
             ResourceKind::Snapshot => self.snapshot_row(tenant, resource_id).await.is_ok(),
             _ => false,

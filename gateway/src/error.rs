@@ -147,6 +147,7 @@ impl From<Error> for Ec2Error {
             }
             Error::InvalidParameter { parameter, message } => {
                 let code = match parameter.as_str() {
+                    "UserId" => "InvalidAMIAttributeItemValue",
                     "PublicKeyMaterial" => "InvalidKey.Format",
                     "Placement.AvailabilityZone" => "InvalidParameterValue",
                     "InstanceType" => "InvalidParameterValue",

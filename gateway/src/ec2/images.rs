@@ -9,25 +9,27 @@ use local_backend::ImageStore;
 
 use super::filter::{self, absent, field, one, opt, FilterField, Filterable};
 use super::page::paginate;
+use super::tags::{apply_tag_specifications, tag_specifications};
 use super::xml::{timestamp, XmlWriter};
 use super::Ec2Call;
 use crate::error::Ec2Error;
 
-/// DescribeImages' view of an image: its only tag is `aws:skyport:placement`,
-/// the targets that hold it (this site for its own catalogue).
+/// DescribeImages' view of an image: the owner's tags (for the owner only)
+/// and the system tag `aws:skyport:placement`, the targets that hold it
+/// (this site for its own catalogue).
 struct Listed(Image, Vec<Tag>);
 
 impl Listed {
-    fn new(image: Image, local_target: &str) -> Listed {
+    fn new(image: Image, mut tags: Vec<Tag>, local_target: &str) -> Listed {
         let targets = if image.targets.is_empty() {
             local_target.to_string()
         } else {
             image.targets.join(",")
         };
-        let tags = vec![Tag {
+        tags.push(Tag {
             key: federation::placement::PLACEMENT_TAG.into(),
             value: targets,
-        }];
+        });
         Listed(image, tags)
     }
 }
@@ -127,9 +129,13 @@ pub async fn describe_images(call: Ec2Call<'_>) -> Result<String, Ec2Error> {
         .describe_images(&call.principal.tenant, &ids, &owners)
         .await?;
     let local_target = call.federation.placement().local_target();
+    let mut tags = call.federation.image_tags(&call.principal.tenant).await?;
     let listed = images
         .into_iter()
-        .map(|image| Listed::new(image, local_target))
+        .map(|image| {
+            let own = tags.remove(&image.id).unwrap_or_default();
+            Listed::new(image, own, local_target)
+        })
         .collect();
     let listed = filter::apply(listed, &filters);
     let page = paginate(listed, &call.params, |l| l.0.id.clone())?;
@@ -192,8 +198,10 @@ pub async fn register_image(call: Ec2Call<'_>) -> Result<String, Ec2Error> {
         "RootDeviceName",
         "VirtualizationType",
         "BootMode",
+        "TagSpecification",
     ])?;
     let name = call.params.required("Name")?.to_string();
+    let tags = tag_specifications(&call.params, "image")?;
     let location = call.params.get("ImageLocation").ok_or_else(|| {
         Ec2Error::bad_request(
             "Unsupported",
@@ -268,6 +276,7 @@ pub async fn register_image(call: Ec2Call<'_>) -> Result<String, Ec2Error> {
             }
             other => other.into(),
         })?;
+    apply_tag_specifications(&call, &image_id, &tags).await?;
     let mut x = XmlWriter::response("RegisterImage", call.request_id);
     x.leaf("imageId", &image_id);
     Ok(x.finish("RegisterImage"))

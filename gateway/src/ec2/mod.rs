@@ -5,6 +5,7 @@
 pub mod account;
 pub mod addresses;
 pub mod filter;
+pub mod image_attributes;
 pub mod images;
 pub mod instance_attributes;
 pub mod instance_filters;
@@ -118,6 +119,8 @@ actions! {
     DescribeImages => images::describe_images,
     DeregisterImage => images::deregister_image,
     RegisterImage => images::register_image,
+    DescribeImageAttribute => image_attributes::describe_image_attribute,
+    ModifyImageAttribute => image_attributes::modify_image_attribute,
     DescribeInstanceAttribute => instance_attributes::describe_instance_attribute,
     ModifyInstanceAttribute => instance_attributes::modify_instance_attribute,
     CreateVpc => vpcs::create_vpc,
