@@ -218,7 +218,7 @@ async fn route(
     let scope = credential_service(&parts, &query);
     if has_action && scope.as_deref() == Some("sts") && parts.method == Method::GET {
         let (action, response) =
-            sts(gateway, &parts, query, Bytes::new(), Vec::new(), request_id).await;
+            crate::sts::serve(gateway, &parts, query, Bytes::new(), Vec::new(), request_id).await;
         return ("sts", action, response);
     }
     if has_action && (parts.method == Method::GET || parts.method == Method::HEAD) {
@@ -263,7 +263,7 @@ async fn route(
         let form: Vec<(String, String)> = form_urlencoded::parse(&bytes).into_owned().collect();
         if scope.as_deref() == Some("sts") {
             let (action, response) =
-                sts(gateway, &parts, query, bytes.clone(), form, request_id).await;
+                crate::sts::serve(gateway, &parts, query, bytes.clone(), form, request_id).await;
             return ("sts", action, response);
         }
         let names_ec2 = scope.as_deref() == Some("ec2");
@@ -289,7 +289,7 @@ pub(crate) fn json_response(
     text_response(status, "application/json", value.to_string())
 }
 
-fn text_response(
+pub(crate) fn text_response(
     status: StatusCode,
     content_type: &'static str,
     body: String,
@@ -323,63 +323,6 @@ fn credential_service(parts: &http::request::Parts, query: &[(String, String)]) 
             .map(|(_, v)| v.clone())?,
     };
     credential.split('/').nth(3).map(str::to_string)
-}
-
-/// STS on the shared port: authenticated like EC2, answered in STS's XML.
-async fn sts(
-    gateway: &Gateway,
-    parts: &http::request::Parts,
-    query: Vec<(String, String)>,
-    body: Bytes,
-    form: Vec<(String, String)>,
-    request_id: &str,
-) -> (String, Response<ResponseBody>) {
-    let mut all = query.clone();
-    all.extend(form);
-    let action = all
-        .iter()
-        .find(|(k, _)| k == "Action")
-        .map(|(_, v)| v.clone())
-        .unwrap_or_default();
-    let result = async {
-        let signed = SignedRequest {
-            method: parts.method.as_str(),
-            path: parts.uri.path(),
-            query: &query,
-            headers: &parts.headers,
-            body: &body,
-        };
-        let principal = auth::authenticate(&gateway.federation, &signed, &all, "sts").await?;
-        tracing::Span::current().record("tenant", principal.tenant.name.as_str());
-        if !gateway
-            .limits
-            .allow(&principal.access_key_id, &principal.tenant.id)
-        {
-            return Err(crate::error::StsError::sender(
-                "Throttling",
-                "Rate exceeded",
-            ));
-        }
-        crate::sts::dispatch(&principal, &all, request_id)
-    }
-    .await;
-    let label = if action == "GetCallerIdentity" {
-        action
-    } else {
-        "unknown".into()
-    };
-    match result {
-        Ok(xml) => (label, text_response(StatusCode::OK, "text/xml", xml)),
-        Err(error) => {
-            if error.status.is_server_error() {
-                tracing::warn!(code = %error.code, "sts request failed");
-            } else {
-                tracing::info!(code = %error.code, message = %error.message, "sts request refused");
-            }
-            let xml = crate::sts::error_document(&error, request_id);
-            (label, text_response(error.status, "text/xml", xml))
-        }
-    }
 }
 
 fn ec2_error_response(error: &Ec2Error, request_id: &str) -> Response<ResponseBody> {

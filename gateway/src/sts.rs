@@ -2,16 +2,74 @@
 //! Terraform's AWS provider and many scripts call first to learn who they
 //! are. Requests are recognised by their SigV4 credential scope (`…/sts/…`).
 
+use bytes::Bytes;
 use federation::Principal;
+use http::{Response, StatusCode};
 
+use crate::auth::{self, SignedRequest};
 use crate::ec2::xml::escape;
 use crate::error::StsError;
+use crate::server::{text_response, Gateway, ResponseBody};
 
 /// STS's XML namespace.
 const NAMESPACE: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
 
 /// The only API version STS has.
 const VERSION: &str = "2011-06-15";
+
+/// STS on the shared port: authenticated like EC2, answered in STS's XML.
+pub(crate) async fn serve(
+    gateway: &Gateway,
+    parts: &http::request::Parts,
+    query: Vec<(String, String)>,
+    body: Bytes,
+    form: Vec<(String, String)>,
+    request_id: &str,
+) -> (String, Response<ResponseBody>) {
+    let mut all = query.clone();
+    all.extend(form);
+    let action = all
+        .iter()
+        .find(|(k, _)| k == "Action")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
+    let result = async {
+        let signed = SignedRequest {
+            method: parts.method.as_str(),
+            path: parts.uri.path(),
+            query: &query,
+            headers: &parts.headers,
+            body: &body,
+        };
+        let principal = auth::authenticate(&gateway.federation, &signed, &all, "sts").await?;
+        tracing::Span::current().record("tenant", principal.tenant.name.as_str());
+        if !gateway
+            .limits
+            .allow(&principal.access_key_id, &principal.tenant.id)
+        {
+            return Err(StsError::sender("Throttling", "Rate exceeded"));
+        }
+        dispatch(&principal, &all, request_id)
+    }
+    .await;
+    let label = if action == "GetCallerIdentity" {
+        action
+    } else {
+        "unknown".into()
+    };
+    match result {
+        Ok(xml) => (label, text_response(StatusCode::OK, "text/xml", xml)),
+        Err(error) => {
+            if error.status.is_server_error() {
+                tracing::warn!(code = %error.code, "sts request failed");
+            } else {
+                tracing::info!(code = %error.code, message = %error.message, "sts request refused");
+            }
+            let xml = error_document(&error, request_id);
+            (label, text_response(error.status, "text/xml", xml))
+        }
+    }
+}
 
 /// Answers one STS action for an authenticated caller.
 pub fn dispatch(
