@@ -37,7 +37,7 @@ fn route_origin(route: &Route) -> &'static str {
     }
 }
 
-fn routes<'a>(shown: &'a Shown) -> impl Iterator<Item = &'a Route> {
+fn routes(shown: &Shown) -> impl Iterator<Item = &Route> {
     shown.table.routes.iter()
 }
 
