@@ -227,7 +227,7 @@ async fn prove(driver: SegmentDriver) {
         HOST_A,
         "addr",
         "add",
-        "192.0.2.1/30",
+        "198.18.0.1/30",
         "dev",
         "up0",
     ]);
@@ -237,7 +237,7 @@ async fn prove(driver: SegmentDriver) {
         INTERNET,
         "addr",
         "add",
-        "192.0.2.2/30",
+        "198.18.0.2/30",
         "dev",
         "up0",
     ]);
@@ -251,7 +251,7 @@ async fn prove(driver: SegmentDriver) {
         "add",
         "203.0.113.0/24",
         "via",
-        "192.0.2.1",
+        "198.18.0.1",
     ]);
 
     let state = tempfile::tempdir().unwrap();
@@ -338,21 +338,21 @@ async fn prove(driver: SegmentDriver) {
     // Out to the internet: g1 leaves as its elastic IP, g2 as the router.
     let internet = Server::start(INTERNET, 8080);
     assert_eq!(
-        tcp("sktest-g1", "192.0.2.2", 8080).as_deref(),
+        tcp("sktest-g1", "198.18.0.2", 8080).as_deref(),
         Some("203.0.113.10")
     );
     assert_eq!(
-        tcp("sktest-g2", "192.0.2.2", 8080).as_deref(),
+        tcp("sktest-g2", "198.18.0.2", 8080).as_deref(),
         Some("203.0.113.2")
     );
     // Tenant 2 has no internet gateway: it does not get out.
-    assert_eq!(tcp("sktest-g3", "192.0.2.2", 8080), None);
+    assert_eq!(tcp("sktest-g3", "198.18.0.2", 8080), None);
     drop(internet);
     // In from the internet, to the elastic IP only.
     let inside = Server::start("sktest-g1", 2222);
     assert_eq!(
         tcp(INTERNET, "203.0.113.10", 2222).as_deref(),
-        Some("192.0.2.2")
+        Some("198.18.0.2")
     );
     drop(inside);
 
