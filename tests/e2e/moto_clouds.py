@@ -84,7 +84,7 @@ class Moto:
     def target_toml(self, name: str) -> str:
         return (f'[targets.{name}]\nendpoint = "{self.url}"\nregion = "{self.region}"\n'
                 'access_key_id = "testing"\nsecret_access_key = "testing"\n'
-                "attempt_timeout_secs = 5\nmax_attempts = 2\nbreaker_cooldown_secs = 2\n")
+                "attempt_timeout_secs = 20\nmax_attempts = 2\nbreaker_cooldown_secs = 2\n")
 
     def stop(self):
         if self.proc.poll() is None:

@@ -67,7 +67,7 @@ impl Moto {
     pub fn target_toml(&self, name: &str) -> String {
         format!(
             "[targets.{name}]\nendpoint = \"{}\"\nregion = \"{}\"\naccess_key_id = \"testing\"\nsecret_access_key = \"testing\"\n\
-             attempt_timeout_secs = 5\nmax_attempts = 2\nbreaker_cooldown_secs = 2\n",
+             attempt_timeout_secs = 20\nmax_attempts = 2\nbreaker_cooldown_secs = 2\n",
             self.endpoint, self.region
         )
     }
