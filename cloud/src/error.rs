@@ -61,6 +61,9 @@ pub enum Error {
     /// The body did not match the digest the client sent (Content-MD5 or a checksum).
     #[error("{0}")]
     BadDigest(String),
+    /// The body's SHA-256 is not the `x-amz-content-sha256` the request was signed with.
+    #[error("The provided 'x-amz-content-sha256' header does not match what was computed.")]
+    ContentSha256Mismatch,
     /// The client stopped sending before the body was complete.
     #[error("the request body ended early: {0}")]
     IncompleteBody(String),

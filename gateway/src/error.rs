@@ -224,6 +224,7 @@ impl From<Error> for Ec2Error {
             Error::BucketNotEmpty(_)
             | Error::BucketTakenByOther(_)
             | Error::BadDigest(_)
+            | Error::ContentSha256Mismatch
             | Error::IncompleteBody(_)
             | Error::PreconditionFailed
             | Error::NotModified
@@ -413,6 +414,13 @@ pub fn s3_error(error: Error) -> S3Error {
         Error::Throttled(_) => S3ErrorCode::SlowDown,
         Error::Remote { code, .. } => S3ErrorCode::from_bytes(code.as_bytes())
             .unwrap_or_else(|| S3ErrorCode::Custom(code.clone().into())),
+        Error::ContentSha256Mismatch => {
+            // s3s has no such code; its custom codes need their status.
+            let code = S3ErrorCode::Custom("XAmzContentSHA256Mismatch".into());
+            let mut wire = S3Error::with_message(code, message);
+            wire.set_status_code(StatusCode::BAD_REQUEST);
+            return wire;
+        }
         Error::Internal { detail } => {
             log_internal(detail);
             return S3Error::with_message(
@@ -454,6 +462,7 @@ pub fn admin_status(error: &Error) -> (StatusCode, &'static str) {
             (StatusCode::CONFLICT, "QuotaExceeded")
         }
         Error::BadDigest(_)
+        | Error::ContentSha256Mismatch
         | Error::IncompleteBody(_)
         | Error::PreconditionFailed
         | Error::NotModified

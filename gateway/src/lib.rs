@@ -5,6 +5,7 @@
 pub mod admin;
 pub mod auth;
 pub mod bootstrap;
+pub mod catch_panic;
 pub mod cli;
 pub mod config;
 pub mod connection_threads;
@@ -13,6 +14,8 @@ pub mod error;
 pub mod metadata;
 pub mod metrics;
 pub mod policy_cli;
+#[cfg(test)]
+mod properties;
 pub mod ratelimit;
 pub mod s3;
 pub mod server;

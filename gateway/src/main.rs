@@ -58,6 +58,9 @@ fn main() {
         }
     };
     let cli = Cli::parse();
+    if !matches!(cli.command, Some(Command::Serve(_)) | None) {
+        quiet_on_closed_pipe();
+    }
     let code = runtime.block_on(async {
         match cli.command {
             Some(Command::Admin(args)) => gateway::admin::client::run(args).await,
@@ -75,6 +78,18 @@ fn main() {
     });
     let _ = std::io::stdout().flush();
     std::process::exit(code);
+}
+
+/// A command-line tool whose reader goes away (`skyport admin … | head`)
+/// should end as `cat` does, quietly: Rust ignores SIGPIPE, so every later
+/// `println!` would panic on EPIPE. The server keeps ignoring it (its
+/// sockets report EPIPE as an error to handle).
+fn quiet_on_closed_pipe() {
+    // SAFETY: signal() only changes how the process takes SIGPIPE; no
+    // handler of ours runs.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
 }
 
 /// glibc's malloc keeps freed memory for reuse, per thread arena, and after

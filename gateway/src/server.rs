@@ -150,8 +150,11 @@ async fn handle(gateway: Arc<Gateway>, request: Request<Incoming>) -> Response<R
     // misreads the connection after the final answer: don't reuse it.
     let empty_expecting_continue =
         !has_body && request.headers().contains_key(http::header::EXPECT);
+    let shape = crate::catch_panic::Shape::of(&request);
     async move {
-        let (protocol, action, mut response) = route(&gateway, request, &request_id).await;
+        let (protocol, action, mut response) =
+            crate::catch_panic::guard(shape, &request_id, route(&gateway, request, &request_id))
+                .await;
         let failed_early = has_body && (response.status().is_client_error() || response.status().is_server_error());
         if failed_early || empty_expecting_continue {
             response.headers_mut().insert(http::header::CONNECTION, HeaderValue::from_static("close"));
@@ -215,6 +218,11 @@ async fn route(
         return ("admin", method, response);
     }
     let has_action = query.iter().any(|(k, _)| k == "Action");
+    let (mut parts, mut query) = (parts, query);
+    if !has_action && crate::s3::services_path::strip(&path).is_some() {
+        crate::s3::services_path::unprefix(&gateway.federation, &mut parts, &query).await;
+        query = query_pairs(&parts);
+    }
     let scope = credential_service(&parts, &query);
     if has_action && scope.as_deref() == Some("sts") && parts.method == Method::GET {
         let (action, response) =
@@ -226,7 +234,10 @@ async fn route(
             ec2(gateway, &parts, query, Bytes::new(), Vec::new(), request_id).await;
         return ("ec2", action, response);
     }
-    if !has_action && (parts.method == Method::GET || parts.method == Method::HEAD) {
+    if !has_action
+        && (parts.method == Method::GET || parts.method == Method::HEAD)
+        && crate::s3::guard::check_header_section(&parts.headers).is_ok()
+    {
         let plain = PlainRead {
             federation: &gateway.federation,
             limits: &gateway.limits,
@@ -274,7 +285,6 @@ async fn route(
         }
         return s3(gateway, parts, &query, s3s::Body::from(bytes), request_id).await;
     }
-    let mut parts = parts;
     let body =
         crate::s3::create_bucket_tags::extract(&mut parts, &query, &gateway.s3_base_domain, body)
             .await;
@@ -433,12 +443,7 @@ async fn s3(
         crate::s3::precheck::prepare(&mut parts, query, time::OffsetDateTime::now_utc())
     {
         tracing::info!(code = refusal.code, "s3 request refused");
-        let xml = format!(
-            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{}</Code><Message>{}</Message><RequestId>{}</RequestId></Error>",
-            refusal.code,
-            ec2::xml::escape(&refusal.message),
-            request_id
-        );
+        let xml = crate::catch_panic::s3_error_document(refusal.code, &refusal.message, request_id);
         return (
             "s3",
             "unknown".into(),

@@ -37,3 +37,8 @@ install_base_packages() {
     # libvirt-dev: the virt crate links against libvirt.
     apt_install ca-certificates pkg-config gcc libc6-dev libvirt-dev python3 python3-venv python3-pip
 }
+
+# Third-party S3 clients the e2e suite drives (tests/e2e/test_clients.py); fuse3 for s3fs mounts.
+install_client_packages() {
+    apt_install rclone restic s3cmd s3fs fuse3
+}

@@ -3,7 +3,8 @@
 #
 #   tests/e2e/run.sh [pytest args...]
 #
-# Makes sure the tool venv exists (scripts/lib/venv.sh), then runs
+# Makes sure the tool venv (scripts/lib/venv.sh) and the third-party S3 clients
+# (rclone, restic, s3cmd, s3fs) exist, then runs
 # `pytest -q tests/e2e "$@"` from the repository root.
 #
 # Env: SKYPORT_BIN (binary, default <repo>/target/debug/skyport),
@@ -16,6 +17,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "$here/../../scripts/lib/common.sh"
 source "$here/../../scripts/lib/venv.sh"
 ensure_venv
+install_client_packages
 
 cd "$repo"
 export PATH="$venv/bin:$PATH"

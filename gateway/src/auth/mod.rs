@@ -2,6 +2,7 @@
 //! read path): find the access key, verify the signature (SigV4 or SigV2), and
 //! resolve the caller.
 
+pub mod dates;
 pub mod sigv2;
 pub mod sigv4;
 

@@ -314,6 +314,19 @@ pub fn sign_unsigned_payload(
     )
 }
 
+/// Signs a request whose body hash is `payload` as sent (`UNSIGNED-PAYLOAD`,
+/// `STREAMING-…`), at `now`; for tests that build such requests by hand.
+pub fn sign_with_payload_at(
+    method: &str,
+    path: &str,
+    host: &str,
+    payload: &str,
+    key: &ClientKey<'_>,
+    now: OffsetDateTime,
+) -> Vec<(&'static str, String)> {
+    sign_with_payload(method, path, host, b"", payload.into(), key, now)
+}
+
 /// [`sign_request`] with the signer's clock given, to test clock skew.
 pub fn sign_request_at(
     method: &str,

@@ -1,7 +1,7 @@
 //! Small conversions between s3s DTOs and domain values, shared by the S3 handlers.
 
 use cloud::types::{CannedAcl, Checksum, ObjectHeaders, ObjectMeta};
-use cloud::ByteStream;
+use cloud::{ByteStream, Error};
 use futures::StreamExt;
 use s3s::dto::{ETag, ETagCondition, StreamingBlob, Timestamp, TimestampFormat};
 use s3s::{S3Error, S3ErrorCode};
@@ -95,10 +95,25 @@ pub fn canned_acl(value: Option<&str>) -> Result<CannedAcl, S3Error> {
     match value {
         None => Ok(CannedAcl::Private),
         Some(text) => CannedAcl::parse(text).ok_or_else(|| {
-            S3Error::with_message(
-                S3ErrorCode::NotImplemented,
-                format!("the canned ACL '{text}' is not supported; use private or public-read"),
-            )
+            // A canned ACL S3 knows but Skyport cannot express is a missing
+            // feature (501); anything else is the client's mistake (400), as on AWS.
+            const KNOWN: [&str; 4] = [
+                "public-read-write",
+                "authenticated-read",
+                "aws-exec-read",
+                "log-delivery-write",
+            ];
+            if KNOWN.contains(&text) {
+                S3Error::with_message(
+                    S3ErrorCode::NotImplemented,
+                    format!("the canned ACL '{text}' is not supported; use private or public-read"),
+                )
+            } else {
+                S3Error::with_message(
+                    S3ErrorCode::InvalidArgument,
+                    format!("x-amz-acl: '{text}' is not a canned ACL"),
+                )
+            }
         }),
     }
 }
@@ -111,10 +126,20 @@ pub fn expires(meta: &ObjectMeta) -> Option<Timestamp> {
         .and_then(|s| Timestamp::parse(TimestampFormat::HttpDate, s).ok())
 }
 
+/// A body error as the domain sees it. s3s checks a signed body against
+/// `x-amz-content-sha256` as it streams and fails the stream with its own
+/// (private) error type, known here by its text.
+fn body_error(error: s3s::StdError) -> std::io::Error {
+    if error.to_string().contains("Sha256Mismatch") {
+        return std::io::Error::other(Error::ContentSha256Mismatch);
+    }
+    std::io::Error::other(error)
+}
+
 /// A request body as the domain's byte stream (a missing body is empty).
 pub fn body_stream(body: Option<StreamingBlob>) -> ByteStream {
     match body {
-        Some(blob) => Box::pin(blob.map(|chunk| chunk.map_err(std::io::Error::other))),
+        Some(blob) => Box::pin(blob.map(|chunk| chunk.map_err(body_error))),
         None => Box::pin(futures::stream::empty()),
     }
 }

@@ -67,7 +67,7 @@ pub async fn extract(
 
 /// `<Tags><Tag><Key>k</Key><Value>v</Value></Tag>…</Tags>` anywhere in the
 /// configuration; malformed XML yields no tags (s3s reports the XML error).
-fn tags_of(xml: &[u8]) -> Vec<Tag> {
+pub(crate) fn tags_of(xml: &[u8]) -> Vec<Tag> {
     let mut reader = quick_xml::Reader::from_reader(xml);
     let mut tags = Vec::new();
     let mut path: Vec<Vec<u8>> = Vec::new();

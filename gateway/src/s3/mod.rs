@@ -8,6 +8,7 @@ pub mod cors;
 pub mod create_bucket_tags;
 mod cross_copy;
 pub mod digest;
+pub mod guard;
 pub mod host;
 pub mod listing;
 pub mod multipart;
@@ -16,6 +17,7 @@ pub mod objects;
 pub mod plain_read;
 pub mod precheck;
 pub mod routed;
+pub mod services_path;
 pub mod settings;
 pub mod versioning;
 

@@ -4,11 +4,16 @@
 //! - SigV2 signers sign a bucket as `/bucket/` (botocore adds the slash AWS
 //!   expects) while s3s canonicalises the raw path, so `/bucket` becomes `/bucket/`;
 //! - presigned SigV4 URLs may not live longer than 7 days;
-//! - a SigV4 scope must name the `s3` service.
+//! - a SigV4 scope must name the `s3` service;
+//! - and first, `guard.rs`: input s3s would panic on or answer wrongly.
+//!
+//! SigV2 dates may be RFC 1123 (with `GMT`, `UTC` or a numeric zone, as s3cmd
+//! sends), RFC 850 or asctime, as on AWS (`auth::dates`).
 
 use http::uri::PathAndQuery;
 use http::StatusCode;
 
+use crate::auth::dates::parse_http_date;
 use crate::auth::MAX_CLOCK_SKEW_SECS;
 
 /// A refusal, in S3's error vocabulary.
@@ -19,28 +24,16 @@ pub struct Refusal {
     pub message: String,
 }
 
-fn refuse(status: StatusCode, code: &'static str, message: impl Into<String>) -> Refusal {
+pub(crate) fn refuse(
+    status: StatusCode,
+    code: &'static str,
+    message: impl Into<String>,
+) -> Refusal {
     Refusal {
         status,
         code,
         message: message.into(),
     }
-}
-
-fn parse_http_date(text: &str) -> Option<time::OffsetDateTime> {
-    let rfc1123 = time::macros::format_description!(
-        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
-    );
-    time::PrimitiveDateTime::parse(text.trim(), rfc1123)
-        .map(|t| t.assume_utc())
-        .ok()
-        .or_else(|| {
-            let compact =
-                time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
-            time::PrimitiveDateTime::parse(text.trim(), compact)
-                .map(|t| t.assume_utc())
-                .ok()
-        })
 }
 
 /// Applies the checks; may rewrite the request path.
@@ -49,6 +42,7 @@ pub fn prepare(
     query: &[(String, String)],
     now: time::OffsetDateTime,
 ) -> Result<(), Refusal> {
+    super::guard::check(parts, query)?;
     let header = parts
         .headers
         .get("authorization")
