@@ -175,7 +175,7 @@ mod tests {
             ],
         );
         assert_eq!(code(&dashed, &[]), Some("AccessDenied"));
-        let short = parts("GET", &[("x-amz-date", "2026-1207T1422Z")]);
+        let short = parts("GET", &[("x-amz-date", "2026-207T142256Z")]);
         assert_eq!(code(&short, &[]), Some("AccessDenied"));
         let scope = V4.replace("20261207", "2026-1-7");
         let scope = parts(

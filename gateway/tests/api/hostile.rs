@@ -63,7 +63,7 @@ async fn malformed_sigv4_dates_are_refused_not_crashed_on() {
     let server = Server::start(Database::Sqlite, None).await;
     // The dashed ISO 8601 form, and the same squeezed to SigV4's 16 bytes,
     // which s3s 0.14 parses digit by digit (and overflows on '-').
-    for date in ["2026-12-07T14:22:56Z", "2026-1207T1422Z"] {
+    for date in ["2026-12-07T14:22:56Z", "2026-207T142256Z"] {
         for path in ["/", "/some-bucket/key"] {
             let (status, body) = s3_signed(&server, "GET", path, b"", Vec::new(), |h| {
                 set(h, "x-amz-date", date)
@@ -84,7 +84,7 @@ async fn malformed_sigv4_dates_are_refused_not_crashed_on() {
     assert_eq!((status, code_of(&body)), (400, "AuthorizationHeaderMalformed"), "{body}");
     // Presigned: the date, the scope's date and the algorithm.
     for (name, value) in [
-        ("X-Amz-Date", "2026-1207T1422Z"),
+        ("X-Amz-Date", "2026-207T142256Z"),
         ("X-Amz-Credential", "AK/2026-1-7/us-east-1/s3/aws4_request"),
         ("X-Amz-Algorithm", "AWS4-HMAC-SHA1"),
     ] {

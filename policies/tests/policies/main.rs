@@ -5,4 +5,5 @@ mod decisions;
 mod errors;
 mod examples;
 mod loading;
+mod malformed;
 mod properties;
