@@ -9,6 +9,7 @@ mod buckets;
 mod common;
 mod durability;
 mod filters;
+mod hostile;
 mod isolation;
 mod key_pairs;
 mod moto;
