@@ -227,7 +227,7 @@ def test_s3fs_mount_round_trip(server, admin_creds, s3, client_bucket, tmp_path)
         [s3fs, client_bucket, str(mount), "-f",
          "-o", f"url={server.url}", "-o", "use_path_request_style",
          "-o", f"passwd_file={passwd}", "-o", f"endpoint={REGION}",
-         "-o", "stat_cache_expire=1", "-o", "enable_noobj_cache=false"],
+         "-o", "stat_cache_expire=1"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         if not wait_for(lambda: os.path.ismount(mount) or proc.poll() is not None):
