@@ -35,12 +35,18 @@ async fn s3_signed(
     let mut headers = sign_request_at(method, path, &host, body, &s3_key(&keys), now);
     tamper(&mut headers);
     let mut request = reqwest::Client::new()
-        .request(method.parse().unwrap(), format!("{}{path}", server.endpoint))
+        .request(
+            method.parse().unwrap(),
+            format!("{}{path}", server.endpoint),
+        )
         .body(send_body);
     for (name, value) in headers {
         request = request.header(name, value);
     }
-    let response = request.send().await.expect("an answer, not a closed connection");
+    let response = request
+        .send()
+        .await
+        .expect("an answer, not a closed connection");
     let status = response.status().as_u16();
     (status, response.text().await.unwrap())
 }
@@ -69,7 +75,11 @@ async fn malformed_sigv4_dates_are_refused_not_crashed_on() {
                 set(h, "x-amz-date", date)
             })
             .await;
-            assert_eq!((status, code_of(&body)), (403, "AccessDenied"), "{date} {path}: {body}");
+            assert_eq!(
+                (status, code_of(&body)),
+                (403, "AccessDenied"),
+                "{date} {path}: {body}"
+            );
         }
     }
     let (status, body) = s3_signed(&server, "GET", "/", b"", Vec::new(), |h| {
@@ -81,7 +91,11 @@ async fn malformed_sigv4_dates_are_refused_not_crashed_on() {
         }
     })
     .await;
-    assert_eq!((status, code_of(&body)), (400, "AuthorizationHeaderMalformed"), "{body}");
+    assert_eq!(
+        (status, code_of(&body)),
+        (400, "AuthorizationHeaderMalformed"),
+        "{body}"
+    );
     // Presigned: the date, the scope's date and the algorithm.
     for (name, value) in [
         ("X-Amz-Date", "2026-207T142256Z"),
@@ -101,11 +115,16 @@ async fn malformed_sigv4_dates_are_refused_not_crashed_on() {
                 pair.1 = value;
             }
         }
-        let url = reqwest::Url::parse_with_params(&format!("{}/b/k", server.endpoint), &query).unwrap();
+        let url =
+            reqwest::Url::parse_with_params(&format!("{}/b/k", server.endpoint), &query).unwrap();
         let response = reqwest::get(url).await.expect("an answer");
         let status = response.status().as_u16();
         let body = response.text().await.unwrap();
-        assert_eq!((status, code_of(&body)), (400, "AuthorizationQueryParametersError"), "{name}: {body}");
+        assert_eq!(
+            (status, code_of(&body)),
+            (400, "AuthorizationQueryParametersError"),
+            "{name}: {body}"
+        );
     }
     alive(&server).await;
 }
@@ -114,7 +133,11 @@ async fn malformed_sigv4_dates_are_refused_not_crashed_on() {
 async fn s3_errors_clients_act_on() {
     let server = Server::start(Database::Sqlite, None).await;
     let s3 = server.s3(&server.admin_keys());
-    s3.create_bucket().bucket("acl-bucket").send().await.unwrap();
+    s3.create_bucket()
+        .bucket("acl-bucket")
+        .send()
+        .await
+        .unwrap();
 
     let garbage = s3
         .put_object()
@@ -126,20 +149,58 @@ async fn s3_errors_clients_act_on() {
         .await
         .unwrap_err();
     assert_eq!(crate::common::s3_code(&garbage), "InvalidArgument");
-    let bucket = s3.create_bucket().bucket("acl-bucket-2").acl("foo".into()).send().await;
-    assert_eq!(crate::common::s3_code(&bucket.unwrap_err()), "InvalidArgument");
-    let unsupported = s3.create_bucket().bucket("acl-bucket-3").acl("public-read-write".into()).send().await;
-    assert_eq!(crate::common::s3_code(&unsupported.unwrap_err()), "NotImplemented");
+    let bucket = s3
+        .create_bucket()
+        .bucket("acl-bucket-2")
+        .acl("foo".into())
+        .send()
+        .await;
+    assert_eq!(
+        crate::common::s3_code(&bucket.unwrap_err()),
+        "InvalidArgument"
+    );
+    let unsupported = s3
+        .create_bucket()
+        .bucket("acl-bucket-3")
+        .acl("public-read-write".into())
+        .send()
+        .await;
+    assert_eq!(
+        crate::common::s3_code(&unsupported.unwrap_err()),
+        "NotImplemented"
+    );
 
     for method in ["PATCH", "FOO"] {
-        let (status, body) = s3_signed(&server, method, "/acl-bucket/k", b"", Vec::new(), |_| {}).await;
-        assert_eq!((status, code_of(&body)), (405, "MethodNotAllowed"), "{method}: {body}");
+        let (status, body) =
+            s3_signed(&server, method, "/acl-bucket/k", b"", Vec::new(), |_| {}).await;
+        assert_eq!(
+            (status, code_of(&body)),
+            (405, "MethodNotAllowed"),
+            "{method}: {body}"
+        );
     }
 
     // The body is not the one whose hash was signed.
-    let (status, body) = s3_signed(&server, "PUT", "/acl-bucket/lie", b"signed body", b"other body!".to_vec(), |_| {}).await;
-    assert_eq!((status, code_of(&body)), (400, "XAmzContentSHA256Mismatch"), "{body}");
-    let missing = s3.head_object().bucket("acl-bucket").key("lie").send().await;
+    let (status, body) = s3_signed(
+        &server,
+        "PUT",
+        "/acl-bucket/lie",
+        b"signed body",
+        b"other body!".to_vec(),
+        |_| {},
+    )
+    .await;
+    assert_eq!(
+        (status, code_of(&body)),
+        (400, "XAmzContentSHA256Mismatch"),
+        "{body}"
+    );
+    let missing = s3
+        .head_object()
+        .bucket("acl-bucket")
+        .key("lie")
+        .send()
+        .await;
     assert!(missing.is_err(), "nothing was stored");
 
     // Larger than AWS's 8 KiB header section, within what the HTTP layer reads.
@@ -147,7 +208,11 @@ async fn s3_errors_clients_act_on() {
         h.push(("x-padding", "a".repeat(20 * 1024)));
     })
     .await;
-    assert_eq!((status, code_of(&body)), (400, "RequestHeaderSectionTooLarge"), "{body}");
+    assert_eq!(
+        (status, code_of(&body)),
+        (400, "RequestHeaderSectionTooLarge"),
+        "{body}"
+    );
     alive(&server).await;
 }
 
@@ -161,7 +226,10 @@ fn sigv2_get(server: &Server, path: &str, sign_path: &str, date: &str) -> reqwes
     reqwest::Client::new()
         .get(format!("{}{path}", server.endpoint))
         .header("x-amz-date", date)
-        .header("authorization", format!("AWS {}:{signature}", keys.access_key))
+        .header(
+            "authorization",
+            format!("AWS {}:{signature}", keys.access_key),
+        )
 }
 
 fn http_date(offset_hours: i8) -> String {
@@ -177,7 +245,11 @@ fn http_date(offset_hours: i8) -> String {
 async fn sigv2_dates_with_numeric_zones_and_the_objectstorage_path() {
     let server = Server::start(Database::Sqlite, None).await;
     let s3 = server.s3(&server.admin_keys());
-    s3.create_bucket().bucket("euca-bucket").send().await.unwrap();
+    s3.create_bucket()
+        .bucket("euca-bucket")
+        .send()
+        .await
+        .unwrap();
     s3.put_object()
         .bucket("euca-bucket")
         .key("obj")
@@ -186,8 +258,21 @@ async fn sigv2_dates_with_numeric_zones_and_the_objectstorage_path() {
         .await
         .unwrap();
     for offset in [0, 2, -5] {
-        let response = sigv2_get(&server, "/euca-bucket/obj", "/euca-bucket/obj", &http_date(offset)).send().await.unwrap();
-        assert_eq!(response.status().as_u16(), 200, "{offset}: {}", response.text().await.unwrap());
+        let response = sigv2_get(
+            &server,
+            "/euca-bucket/obj",
+            "/euca-bucket/obj",
+            &http_date(offset),
+        )
+        .send()
+        .await
+        .unwrap();
+        assert_eq!(
+            response.status().as_u16(),
+            200,
+            "{offset}: {}",
+            response.text().await.unwrap()
+        );
         assert_eq!(response.text().await.unwrap(), "through the prefix");
     }
     let stale = sigv2_get(&server, "/", "/", "Mon, 07 Dec 2026 14:22:56 +0900");
@@ -196,17 +281,29 @@ async fn sigv2_dates_with_numeric_zones_and_the_objectstorage_path() {
 
     // euca2ools signs the prefixed path.
     let prefixed = "/services/objectstorage/euca-bucket/obj";
-    let response = sigv2_get(&server, prefixed, prefixed, &http_date(0)).send().await.unwrap();
+    let response = sigv2_get(&server, prefixed, prefixed, &http_date(0))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status().as_u16(), 200);
     assert_eq!(response.text().await.unwrap(), "through the prefix");
     let listing = "/services/objectstorage/euca-bucket/";
-    let response = sigv2_get(&server, listing, listing, &http_date(0)).send().await.unwrap();
+    let response = sigv2_get(&server, listing, listing, &http_date(0))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status().as_u16(), 200);
     assert!(response.text().await.unwrap().contains("<Key>obj</Key>"));
     // A signature over another path still fails.
-    let response = sigv2_get(&server, prefixed, "/euca-bucket/other", &http_date(0)).send().await.unwrap();
+    let response = sigv2_get(&server, prefixed, "/euca-bucket/other", &http_date(0))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status().as_u16(), 403);
-    assert_eq!(code_of(&response.text().await.unwrap()), "SignatureDoesNotMatch");
+    assert_eq!(
+        code_of(&response.text().await.unwrap()),
+        "SignatureDoesNotMatch"
+    );
 }
 
 #[tokio::test]
@@ -214,7 +311,9 @@ async fn admin_output_into_a_closed_pipe_ends_quietly() {
     use std::os::unix::process::ExitStatusExt;
     let server = Server::start(Database::Sqlite, None).await;
     for i in 0..3 {
-        server.admin(&["tenant", "create", &format!("pipe-{i}")]).unwrap();
+        server
+            .admin(&["tenant", "create", &format!("pipe-{i}")])
+            .unwrap();
     }
     let mut fds = [0; 2];
     // SAFETY: pipe() fills two descriptors we own from here on.
