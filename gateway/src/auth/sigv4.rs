@@ -349,6 +349,34 @@ fn sign_with_payload(
     key: &ClientKey<'_>,
     now: OffsetDateTime,
 ) -> Vec<(&'static str, String)> {
+    sign_with_query(method, path, &[], host, body, payload, key, now)
+}
+
+/// Signs a request with a query string (decoded pairs) and a body, as S3 clients do.
+pub fn sign_s3_request_at(
+    method: &str,
+    path: &str,
+    query: &[(String, String)],
+    host: &str,
+    body: &[u8],
+    key: &ClientKey<'_>,
+    now: OffsetDateTime,
+) -> Vec<(&'static str, String)> {
+    let payload = hex::encode(Sha256::digest(body));
+    sign_with_query(method, path, query, host, body, payload, key, now)
+}
+
+#[allow(clippy::too_many_arguments)] // one private signer behind the public shapes
+fn sign_with_query(
+    method: &str,
+    path: &str,
+    query: &[(String, String)],
+    host: &str,
+    body: &[u8],
+    payload: String,
+    key: &ClientKey<'_>,
+    now: OffsetDateTime,
+) -> Vec<(&'static str, String)> {
     let (access_key, secret, region, service) =
         (key.access_key, key.secret, key.region, key.service);
     let format = time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
@@ -380,7 +408,7 @@ fn sign_with_payload(
     let request = SignedRequest {
         method,
         path,
-        query: &[],
+        query,
         headers: &headers,
         body,
     };

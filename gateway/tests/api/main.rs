@@ -9,6 +9,7 @@ mod buckets;
 mod common;
 mod durability;
 mod filters;
+mod fuzz;
 mod hostile;
 mod isolation;
 mod key_pairs;
