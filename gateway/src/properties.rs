@@ -397,6 +397,19 @@ proptest! {
     }
 
     #[test]
+    fn sigv2_string_to_sign_never_panics(
+        method in "\\PC{0,6}",
+        path in "\\PC{0,16}",
+        query in query(),
+        headers in headers(),
+        presigned in any::<bool>(),
+    ) {
+        let headers = header_map(&headers);
+        let _ = crate::s3::services_path::string_to_sign(&method, &path, &query, &headers, presigned);
+        let _ = crate::s3::services_path::strip(&path);
+    }
+
+    #[test]
     fn s3_header_readers_never_panic(headers in headers(), host in "\\PC{0,24}") {
         let headers = header_map(&headers);
         let _ = crate::s3::digest::Expectations::from_request(&headers, None, None);

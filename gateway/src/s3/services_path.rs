@@ -75,7 +75,7 @@ fn unique<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>, name: &str) -> Op
 }
 
 /// SigV2's string to sign for S3 (the REST authentication document), as s3s builds it.
-fn string_to_sign(
+pub(crate) fn string_to_sign(
     method: &str,
     path: &str,
     query: &[(String, String)],
