@@ -219,9 +219,8 @@ async fn route(
     }
     let has_action = query.iter().any(|(k, _)| k == "Action");
     let (mut parts, mut query) = (parts, query);
-    if !has_action && crate::s3::services_path::strip(&path).is_some() {
-        crate::s3::services_path::unprefix(&gateway.federation, &mut parts, &query).await;
-        query = query_pairs(&parts);
+    if !has_action {
+        crate::s3::services_path::unprefix(&gateway.federation, &mut parts, &mut query).await;
     }
     let scope = credential_service(&parts, &query);
     if has_action && scope.as_deref() == Some("sts") && parts.method == Method::GET {
@@ -234,10 +233,7 @@ async fn route(
             ec2(gateway, &parts, query, Bytes::new(), Vec::new(), request_id).await;
         return ("ec2", action, response);
     }
-    if !has_action
-        && (parts.method == Method::GET || parts.method == Method::HEAD)
-        && crate::s3::guard::check_header_section(&parts.headers).is_ok()
-    {
+    if !has_action && (parts.method == Method::GET || parts.method == Method::HEAD) {
         let plain = PlainRead {
             federation: &gateway.federation,
             limits: &gateway.limits,

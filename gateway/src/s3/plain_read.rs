@@ -78,7 +78,9 @@ pub async fn serve(
         _ => return None,
     };
     let header_signed = parts.headers.contains_key(header::AUTHORIZATION);
-    if !is_plain_query(query, header_signed) || !is_plain(&parts.headers) {
+    // A header section over AWS's limit is refused by `guard`, through s3s's path.
+    let refused = super::guard::check_header_section(&parts.headers).is_err();
+    if refused || !is_plain_query(query, header_signed) || !is_plain(&parts.headers) {
         return None;
     }
     let anonymous = !header_signed && !query.iter().any(|(k, _)| k.starts_with("X-Amz-"));

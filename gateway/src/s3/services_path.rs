@@ -160,10 +160,11 @@ fn sigv2_of(
 
 /// Takes the prefix off the request's path (a bucket alone gets SigV2's
 /// trailing slash) and re-signs a SigV2 signature that holds for the path as sent.
+/// `query` (decoded) follows the rewritten URI.
 pub async fn unprefix(
     federation: &Federation,
     parts: &mut http::request::Parts,
-    query: &[(String, String)],
+    query: &mut Vec<(String, String)>,
 ) {
     let Some(rest) = strip(parts.uri.path()) else {
         return;
@@ -172,20 +173,19 @@ pub async fn unprefix(
     if path.len() > 1 && !path[1..].contains('/') {
         path.push('/');
     }
-    let mut query = query.to_vec();
     let mut resigned_header = None;
-    if let Some((key, signature, presigned)) = sigv2_of(parts, &query) {
+    if let Some((key, signature, presigned)) = sigv2_of(parts, query) {
         let sent = string_to_sign(
             parts.method.as_str(),
             parts.uri.path(),
-            &query,
+            query,
             &parts.headers,
             presigned,
         );
         let routed = string_to_sign(
             parts.method.as_str(),
             &path,
-            &query,
+            query,
             &parts.headers,
             presigned,
         );
@@ -197,7 +197,7 @@ pub async fn unprefix(
             if constant_time_eq(sign(&secret, &sent).as_bytes(), signature.as_bytes()) {
                 let fresh = sign(&secret, &routed);
                 if presigned {
-                    for (name, value) in &mut query {
+                    for (name, value) in query.iter_mut() {
                         if name == "Signature" {
                             value.clone_from(&fresh);
                         }
@@ -215,7 +215,7 @@ pub async fn unprefix(
         None => path,
         Some(_) => {
             let encoded = form_urlencoded::Serializer::new(String::new())
-                .extend_pairs(&query)
+                .extend_pairs(query.iter())
                 .finish();
             format!("{path}?{encoded}")
         }
