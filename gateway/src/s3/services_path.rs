@@ -164,7 +164,7 @@ fn sigv2_of(
 pub async fn unprefix(
     federation: &Federation,
     parts: &mut http::request::Parts,
-    query: &mut Vec<(String, String)>,
+    query: &mut [(String, String)],
 ) {
     let Some(rest) = strip(parts.uri.path()) else {
         return;
