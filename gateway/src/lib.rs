@@ -8,6 +8,7 @@ pub mod bootstrap;
 pub mod catch_panic;
 pub mod cli;
 pub mod config;
+pub mod config_load;
 pub mod connection_threads;
 pub mod ec2;
 pub mod error;

@@ -1,49 +1,9 @@
 //! `skyport`: read the command line and configuration, then serve or administer.
 
 use std::io::Write;
-use std::path::Path;
 
 use clap::Parser;
 use gateway::cli::{Cli, Command, ServeArgs, SiteCommand};
-use gateway::config::Config;
-
-fn load_config(args: &ServeArgs) -> Result<Config, String> {
-    let mut config = match &args.config {
-        Some(path) => Config::from_file(path).map_err(|e| e.to_string())?,
-        None if Path::new("skyport.toml").exists() => {
-            Config::from_file(Path::new("skyport.toml")).map_err(|e| e.to_string())?
-        }
-        None => Config::default(),
-    };
-    if let Some(bind) = args.bind {
-        config.bind = bind;
-    }
-    if let Some(dir) = &args.data_dir {
-        config.data_dir = dir.clone();
-    }
-    if let Some(database) = &args.database {
-        config.database = database.clone();
-    }
-    if let Some(path) = &args.master_key_file {
-        config.master_key_file = path.clone();
-    }
-    if let Some(region) = &args.region {
-        config.region = region.clone();
-    }
-    if let Some(domain) = &args.s3_base_domain {
-        config.s3_base_domain = domain.clone();
-    }
-    if let Some(enabled) = args.compute {
-        config.compute.enabled = enabled;
-    }
-    if let Some(dir) = &args.policy_dir {
-        config.policy_dir = dir.clone();
-    }
-    if let Some(log) = &args.log {
-        config.log = log.clone();
-    }
-    Ok(config)
-}
 
 fn main() {
     tune_allocator();
@@ -65,13 +25,15 @@ fn main() {
         match cli.command {
             Some(Command::Admin(args)) => gateway::admin::client::run(args).await,
             Some(Command::Policy(command)) => gateway::policy_cli::run(command),
-            Some(Command::Site(SiteCommand::Teardown(args))) => match load_config(&args.site) {
-                Ok(config) => gateway::site_cli::teardown(&config, args.force).await,
-                Err(message) => {
-                    eprintln!("skyport: {message}");
-                    2
+            Some(Command::Site(SiteCommand::Teardown(args))) => {
+                match gateway::config_load::load(&args.site) {
+                    Ok(config) => gateway::site_cli::teardown(&config, args.force).await,
+                    Err(message) => {
+                        eprintln!("skyport: {message}");
+                        2
+                    }
                 }
-            },
+            }
             Some(Command::Serve(args)) => serve(&args).await,
             None => serve(&cli.serve).await,
         }
@@ -109,7 +71,7 @@ fn tune_allocator() {
 }
 
 async fn serve(args: &ServeArgs) -> i32 {
-    let config = match load_config(args) {
+    let config = match gateway::config_load::load(args) {
         Ok(config) => config,
         Err(message) => {
             eprintln!("skyport: {message}");
