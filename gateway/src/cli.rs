@@ -132,16 +132,18 @@ pub struct ServeArgs {
 
 #[derive(Debug, Args)]
 pub struct AdminArgs {
-    /// Gateway endpoint.
-    #[arg(
-        long,
-        env = "SKYPORT_ENDPOINT",
-        default_value = "http://127.0.0.1:8773"
-    )]
-    pub endpoint: String,
-    /// Data directory whose aws/credentials holds the admin key (used when no key is given).
-    #[arg(long, env = "SKYPORT_DATA_DIR", default_value = "./skyport-data")]
-    pub data_dir: PathBuf,
+    /// Gateway endpoint (default: the one the gateway wrote into
+    /// <data-dir>/aws/config, else `bind` of the configuration).
+    #[arg(long, env = "SKYPORT_ENDPOINT")]
+    pub endpoint: Option<String>,
+    /// The gateway's configuration, as `skyport serve` takes it (default:
+    /// ./skyport.toml when it exists); its data_dir holds the admin key.
+    #[arg(long, env = "SKYPORT_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Data directory whose aws/credentials holds the admin key (used when no
+    /// key is given); overrides the configuration's data_dir.
+    #[arg(long, env = "SKYPORT_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
     /// Admin access key ID (default: the `skyport` profile in <data-dir>/aws/credentials).
     #[arg(long, env = "SKYPORT_ADMIN_ACCESS_KEY_ID")]
     pub access_key_id: Option<String>,

@@ -31,6 +31,79 @@ pub fn read_profile(path: &Path) -> Option<(String, String)> {
     Some((key?, secret?))
 }
 
+/// The gateway and admin key a command uses. Flags win; what they leave
+/// open comes from the site's configuration, read as `skyport serve` reads
+/// it (`--config`, else ./skyport.toml; `--data-dir` overrides its data_dir):
+/// the key from `<data_dir>/aws/credentials`, the endpoint from the
+/// `<data_dir>/aws/config` the running gateway wrote, else from `bind`.
+fn session(args: &AdminArgs) -> Result<Session, String> {
+    let given = (args.access_key_id.clone(), args.secret_access_key.clone());
+    if let (Some(endpoint), (Some(key), Some(secret))) = (&args.endpoint, &given) {
+        return Ok(Session {
+            endpoint: endpoint.clone(),
+            key: key.clone(),
+            secret: secret.clone(),
+        });
+    }
+    let config = crate::config_load::load(&crate::cli::ServeArgs {
+        config: args.config.clone(),
+        data_dir: args.data_dir.clone(),
+        ..Default::default()
+    })?;
+    let endpoint = match &args.endpoint {
+        Some(endpoint) => endpoint.clone(),
+        None => profile_endpoint(&config.data_dir.join("aws/config"))
+            .unwrap_or_else(|| bind_endpoint(config.bind)),
+    };
+    let (key, secret) = match given {
+        (Some(key), Some(secret)) => (key, secret),
+        _ => {
+            let path = config.data_dir.join("aws/credentials");
+            read_profile(&path).ok_or_else(|| {
+                format!(
+                    "no admin key given and no [skyport] profile in {} (is this the data_dir \
+                     of the gateway's configuration? see --config and --data-dir)",
+                    path.display()
+                )
+            })?
+        }
+    };
+    Ok(Session {
+        endpoint,
+        key,
+        secret,
+    })
+}
+
+/// `endpoint_url` of the `skyport` profile in an AWS config file.
+fn profile_endpoint(path: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let mut in_profile = false;
+    for line in text.lines().map(str::trim) {
+        if line.starts_with('[') {
+            in_profile = line == "[profile skyport]";
+        } else if in_profile {
+            if let Some(("endpoint_url", value)) =
+                line.split_once('=').map(|(k, v)| (k.trim(), v.trim()))
+            {
+                return Some(value.to_string());
+            }
+        }
+    }
+    None
+}
+
+/// The endpoint a client on this machine reaches a gateway bound to `bind` at.
+fn bind_endpoint(bind: std::net::SocketAddr) -> String {
+    let host = match bind.ip() {
+        ip if ip.is_unspecified() && ip.is_ipv4() => "127.0.0.1".to_string(),
+        ip if ip.is_unspecified() => "[::1]".to_string(),
+        std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+        ip => ip.to_string(),
+    };
+    format!("http://{host}:{}", bind.port())
+}
+
 /// Runs one admin command and prints its JSON result. Returns the process exit code.
 pub async fn run(args: AdminArgs) -> i32 {
     let as_text = matches!(args.command, AdminCommand::Placement(_));
@@ -63,23 +136,7 @@ pub async fn run(args: AdminArgs) -> i32 {
 }
 
 async fn execute(args: AdminArgs) -> Result<Value, String> {
-    let (key, secret) = match (args.access_key_id.clone(), args.secret_access_key.clone()) {
-        (Some(k), Some(s)) => (k, s),
-        _ => {
-            let path = args.data_dir.join("aws/credentials");
-            read_profile(&path).ok_or_else(|| {
-                format!(
-                    "no admin key given and no [skyport] profile in {}",
-                    path.display()
-                )
-            })?
-        }
-    };
-    let session = Session {
-        endpoint: args.endpoint.clone(),
-        key,
-        secret,
-    };
+    let session = session(&args)?;
     let (method, path, body): (&str, String, Option<Value>) = match args.command {
         AdminCommand::Tenant(TenantCommand::Create { name }) => {
             ("POST", "/tenants".into(), Some(json!({ "name": name })))

@@ -88,3 +88,47 @@ async fn admin_cli_manages_tenants_users_and_keys() {
     })
     .await;
 }
+
+/// `skyport admin` reads the site's configuration as `skyport serve` does:
+/// its (relative) data_dir holds the key, and the gateway's own
+/// `aws/config` names the endpoint, so no flag is needed.
+#[tokio::test]
+async fn admin_cli_follows_the_configuration_file() {
+    let server = crate::common::Server::start(crate::common::Database::Sqlite, None).await;
+    let site = server.data_dir.parent().unwrap();
+    std::fs::write(site.join("site.toml"), "data_dir = \"data\"\n").unwrap();
+    let admin = |dir: &std::path::Path, args: &[&str]| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_skyport"));
+        for (name, _) in std::env::vars() {
+            if name.starts_with("SKYPORT_") {
+                command.env_remove(name);
+            }
+        }
+        command
+            .current_dir(dir)
+            .arg("admin")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let listed = admin(site, &["--config", "site.toml", "tenant", "list"]);
+    assert!(
+        listed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&listed.stderr)
+    );
+    let tenants: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    assert_eq!(tenants[0]["name"], "admin");
+    // ./skyport.toml is read when no --config is given, as serve reads it.
+    std::fs::rename(site.join("site.toml"), site.join("skyport.toml")).unwrap();
+    assert!(admin(site, &["tenant", "list"]).status.success());
+    // Elsewhere, the default ./skyport-data holds no key: the error says where it looked.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let refused = admin(elsewhere.path(), &["tenant", "list"]);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success());
+    let looked = std::fs::canonicalize(elsewhere.path())
+        .unwrap()
+        .join("skyport-data/aws/credentials");
+    assert!(stderr.contains(&looked.display().to_string()), "{stderr}");
+}
