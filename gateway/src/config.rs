@@ -52,7 +52,9 @@ pub struct Config {
     pub region: String,
     /// Availability zones of this site; empty means one zone, `<region>a`.
     pub availability_zones: Vec<String>,
-    /// Base domain for virtual-host-style S3 (`bucket.<domain>`); empty disables it.
+    /// Base domain for virtual-host-style S3 (`bucket.<domain>`); empty disables
+    /// it. `localhost` by default: `<bucket>.localhost` resolves to loopback
+    /// (RFC 6761), as MinIO serves it.
     pub s3_base_domain: String,
     /// Log filter (tracing `EnvFilter` syntax), e.g. `info` or `gateway=debug`.
     pub log: String,
@@ -100,7 +102,7 @@ impl Default for Config {
             master_key_file: PathBuf::new(),
             region: "us-east-1".into(),
             availability_zones: Vec::new(),
-            s3_base_domain: String::new(),
+            s3_base_domain: "localhost".into(),
             log: "info,s3s=off".into(),
             multipart_expiry_hours: 7 * 24,
             lifecycle_interval_secs: 3600,

@@ -324,5 +324,15 @@ def test_elastic_ips_come_from_the_pool_and_run_out(pool_server):
     assert ec2.allocate_address(Domain="vpc")["PublicIp"] == ips[0]
 
 
-def test_no_pool_no_addresses(ec2):
-    assert _code(ec2.allocate_address, Domain="vpc") == "InsufficientAddressCapacity"
+def test_default_pool_and_no_pool(ec2, server_factory, tmp_path):
+    # Out of the box: elastic IPs from 203.0.113.0/24 (docs/networking.md).
+    address = ec2.allocate_address(Domain="vpc")
+    assert ipaddress.ip_address(address["PublicIp"]) in ipaddress.ip_network("203.0.113.0/24")
+    ec2.release_address(AllocationId=address["AllocationId"])
+    # An empty pool means none.
+    config = tmp_path / "no-pool.toml"
+    config.write_text('[network]\npublic_pool = ""\n')
+    srv = server_factory(config=config)
+    from conftest import Creds
+    bare = make_client(srv, "ec2", Creds(srv.admin_access_key, srv.admin_secret_key))
+    assert _code(bare.allocate_address, Domain="vpc") == "InsufficientAddressCapacity"

@@ -66,7 +66,8 @@ pub struct ComputeConfig {
     pub hosts: Vec<HostConfig>,
     /// How the scheduler orders hosts with room: `spread` or `pack`.
     pub scheduler: Weigher,
-    /// vCPUs offered per physical CPU of a host.
+    /// vCPUs offered per physical CPU of a host: 16, OpenStack's long-standing
+    /// default, as idle guests leave their vCPUs mostly unused.
     pub cpu_allocation_ratio: f64,
     /// Memory offered per byte of a host's RAM.
     pub ram_allocation_ratio: f64,
@@ -106,7 +107,7 @@ impl Default for ComputeConfig {
             uri: "qemu:///system".into(),
             hosts: Vec::new(),
             scheduler: Weigher::Spread,
-            cpu_allocation_ratio: 4.0,
+            cpu_allocation_ratio: 16.0,
             ram_allocation_ratio: 1.5,
             domain_type: "qemu".into(),
             network: "skyport-local".into(),

@@ -159,4 +159,24 @@ mod tests {
             [0]
         );
     }
+
+    #[test]
+    fn a_laptop_runs_more_than_four_t3_micro_by_default() {
+        // With the default ratios (OpenStack's cpu_allocation_ratio of 16) a
+        // 2-CPU, 8 GiB machine takes eight t3.micro (2 vCPUs, 1 GiB each);
+        // memory, not vCPUs, is then the limit. At 4 vCPUs per CPU it took four.
+        let defaults = crate::compute::ComputeConfig::default();
+        let ratios = Ratios {
+            cpu: defaults.cpu_allocation_ratio,
+            ram: defaults.ram_allocation_ratio,
+        };
+        let micro = crate::compute::default_instance_types()["t3.micro"];
+        let laptop = [host("a", 2, 8192)];
+        assert_eq!(
+            place(&laptop, micro, 8, None, Weigher::Pack, ratios).unwrap(),
+            [0; 8]
+        );
+        let old = Ratios { cpu: 4.0, ram: 1.5 };
+        assert!(place(&laptop, micro, 5, None, Weigher::Pack, old).is_err());
+    }
 }

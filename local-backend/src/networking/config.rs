@@ -48,6 +48,12 @@ impl SegmentDriver {
     }
 }
 
+/// Elastic IPs out of the box: TEST-NET-3 (RFC 5737), a documentation
+/// block no network routes, so its addresses exist only on this machine —
+/// the site's public bridge and its routers' namespaces — until an operator
+/// configures a real pool (docs/networking.md, "The public pool beyond this machine").
+pub const DEFAULT_PUBLIC_POOL: &str = "203.0.113.0/24";
+
 /// Tenant network settings.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -56,7 +62,8 @@ pub struct NetworkConfig {
     pub driver: SegmentDriver,
     /// First and last segment id subnets may take (VNIs for vxlan, VLAN ids for vlan).
     pub segment_range: [i64; 2],
-    /// The public address pool of elastic IPs (`203.0.113.0/24`); empty = none.
+    /// The public address pool of elastic IPs; empty = none. The default is
+    /// [`DEFAULT_PUBLIC_POOL`].
     pub public_pool: String,
     /// Build tenant networks' data plane (bridges, segments, routers, DHCP,
     /// NAT). Off, the API still keeps VPC records.
@@ -73,7 +80,7 @@ impl Default for NetworkConfig {
         NetworkConfig {
             driver: SegmentDriver::Vxlan,
             segment_range: [1000, 4000],
-            public_pool: String::new(),
+            public_pool: DEFAULT_PUBLIC_POOL.into(),
             enabled: true,
             hosts: Vec::new(),
             state_dir: std::path::PathBuf::new(),
@@ -146,8 +153,14 @@ mod tests {
     #[test]
     fn pools_parse() {
         let mut config = NetworkConfig::default();
+        // Elastic IPs out of the box, from a block that routes nowhere.
+        assert_eq!(
+            config.pool().unwrap(),
+            Some("203.0.113.0/24".parse().unwrap())
+        );
+        config.public_pool = String::new();
         assert_eq!(config.pool().unwrap(), None);
-        config.public_pool = "203.0.113.0/24".into();
+        config.public_pool = "198.51.100.0/24".into();
         assert_eq!(config.pool().unwrap().unwrap().prefix_len(), 24);
         config.public_pool = "nope".into();
         assert!(config.pool().is_err());
