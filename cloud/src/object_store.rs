@@ -51,6 +51,11 @@ pub trait ObjectStore: Send + Sync + 'static {
         len: u64,
     ) -> Result<ByteStream>;
 
+    /// Makes sure each `(blob, size)` can be read in full: present, readable
+    /// and at least `size` bytes long. A reader calls this before it answers,
+    /// so that a missing blob is an error response, not a 200 cut short.
+    async fn check_blobs(&self, bucket: &str, blobs: &[(String, u64)]) -> Result<()>;
+
     /// Deletes a blob; a missing blob is fine.
     async fn delete_blob(&self, bucket: &str, blob: &str) -> Result<()>;
 

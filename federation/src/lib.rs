@@ -38,6 +38,7 @@ pub mod sealing;
 pub mod security_group_rules;
 pub mod security_groups;
 pub mod snapshots;
+pub mod store_identity;
 pub mod subnets;
 pub mod tags;
 pub mod tenants;

@@ -326,8 +326,16 @@ impl Federation {
             .invalidate(&(bucket.to_string(), key.to_string()));
     }
 
-    /// Streams `range` of an object's bytes across its blobs.
-    pub fn object_body(&self, bucket: &str, info: &ObjectInfo, range: Range<u64>) -> ByteStream {
+    /// Streams `range` of an object's bytes across its blobs. The first blob
+    /// is opened and the others checked before this returns, so a blob that
+    /// is missing or unreadable (another gateway's store, a damaged disk) is
+    /// an error the caller answers with, never a 200 whose body breaks off.
+    pub async fn object_body(
+        &self,
+        bucket: &str,
+        info: &ObjectInfo,
+        range: Range<u64>,
+    ) -> Result<ByteStream> {
         let store = self.objects.clone();
         let bucket = bucket.to_string();
         let mut segments = Vec::new();
@@ -340,7 +348,20 @@ impl Federation {
                 segments.push((blob.id.clone(), from - start, to - from));
             }
         }
-        let stream = futures::stream::iter(segments)
+        let mut segments = segments.into_iter();
+        let Some((blob, offset, len)) = segments.next() else {
+            return Ok(Box::pin(futures::stream::empty()));
+        };
+        let first = store.read_blob(&bucket, &blob, offset, len).await?;
+        let rest: Vec<_> = segments.collect();
+        let wanted: Vec<(String, u64)> = rest
+            .iter()
+            .map(|(blob, offset, len)| (blob.clone(), offset + len))
+            .collect();
+        if !wanted.is_empty() {
+            store.check_blobs(&bucket, &wanted).await?;
+        }
+        let rest = futures::stream::iter(rest)
             .then(move |(blob, offset, len)| {
                 let store = store.clone();
                 let bucket = bucket.clone();
@@ -356,7 +377,7 @@ impl Federation {
                 Err(e) => Box::pin(futures::stream::once(async move { Err(e) })) as ByteStream,
             })
             .flatten();
-        Box::pin(stream)
+        Ok(Box::pin(first.chain(rest)))
     }
 
     /// Deletes an object; a missing key is not an error (S3 semantics). In a

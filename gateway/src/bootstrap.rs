@@ -112,6 +112,11 @@ pub async fn open(config: &Config) -> Result<Site, BootstrapError> {
         .map_err(|e| fail("opening the database", e))?;
     let store = FsObjectStore::open(config.data_dir.join("objects"))
         .map_err(|e| fail("opening the object store", e))?;
+    // A database whose objects live in another store would answer reads it
+    // cannot serve: refuse to start instead, saying why.
+    federation::store_identity::ensure(&db, store.root())
+        .await
+        .map_err(|e| BootstrapError(e.to_string()))?;
     // Before anything is made on this machine: no other site may clash.
     let claim = crate::site_cli::take_claim(config).map_err(BootstrapError)?;
     let compute = open_compute(config).await;

@@ -245,7 +245,10 @@ pub async fn register_image(call: Ec2Call<'_>) -> Result<String, Ec2Error> {
     let image_id = cloud::ResourceKind::Image.new_id();
     let upload = format!("register-{}", &image_id[4..]);
     let target = images.upload_path(&upload, "disk")?;
-    let mut body = call.federation.object_body(bucket, &info, 0..info.size);
+    let mut body = call
+        .federation
+        .object_body(bucket, &info, 0..info.size)
+        .await?;
     let copied: std::io::Result<()> = async {
         use futures::StreamExt;
         use tokio::io::AsyncWriteExt;

@@ -123,8 +123,13 @@ pub async fn upload_part_copy(
     let number = part_number(input.part_number)?;
     let (source_bucket, source) = copy_source(s3, &principal.tenant, &input).await?;
     let range = copy_range(input.copy_source_range.as_deref(), source.size)?;
+    let source_body = s3
+        .federation
+        .object_body(&source_bucket, &source, range)
+        .await
+        .map_err(s3_error)?;
     let (body, slot) = digest::hashing(
-        s3.federation.object_body(&source_bucket, &source, range),
+        source_body,
         Expectations {
             md5: None,
             checksum: None,

@@ -313,9 +313,12 @@ pub async fn get_object(
     let principal = s3.reader(&req).await?;
     let input = req.input;
     let selected = select_for!(s3, principal, input).await?;
+    // Opened before the answer starts: a body that cannot be read is an error document.
     let body = s3
         .federation
-        .object_body(&input.bucket, &selected.info, selected.range.clone());
+        .object_body(&input.bucket, &selected.info, selected.range.clone())
+        .await
+        .map_err(s3_error)?;
     Ok(S3Response::new(
         object_output!(GetObjectOutput, selected, input, {
             body: Some(convert::response_body(body)),
@@ -557,11 +560,12 @@ pub async fn copy_object(
             .and_then(digest::Algorithm::parse)
             .map(|a| (a, digest::Expected::Compute)),
     };
-    let (body, slot) = digest::hashing(
-        s3.federation
-            .object_body(&source_bucket, &source, 0..source.size),
-        expectations,
-    );
+    let source_body = s3
+        .federation
+        .object_body(&source_bucket, &source, 0..source.size)
+        .await
+        .map_err(s3_error)?;
+    let (body, slot) = digest::hashing(source_body, expectations);
     let info = s3
         .federation
         .put_object(

@@ -111,6 +111,25 @@ pub async fn serve(
     };
     let checksums = parts.headers.contains_key(CHECKSUM_MODE);
     let headers = object_headers(&info, !head, checksums)?;
+    let body = if head {
+        Empty::new().map_err(|never| match never {}).boxed_unsync()
+    } else {
+        // Opened before any header is written. A body that cannot be read
+        // goes to s3s, which answers (and logs) 500 InternalError.
+        let stream = match ctx
+            .federation
+            .object_body(bucket, &info, 0..info.size)
+            .await
+        {
+            Ok(stream) => stream,
+            Err(error) => {
+                tracing::debug!(%error, "plain read declined: the body cannot be opened");
+                return None;
+            }
+        };
+        StreamBody::new(stream.map(|chunk| chunk.map(Frame::data).map_err(BoxError::from)))
+            .boxed_unsync()
+    };
     if let Some(principal) = caller {
         // Last, so that a declined request spends its token in s3s only.
         if !ctx
@@ -122,13 +141,6 @@ pub async fn serve(
         tracing::Span::current().record("tenant", principal.tenant.name.as_str());
     }
     metrics::counter!("skyport_s3_plain_reads_total").increment(1);
-    let body = if head {
-        Empty::new().map_err(|never| match never {}).boxed_unsync()
-    } else {
-        let stream = ctx.federation.object_body(bucket, &info, 0..info.size);
-        StreamBody::new(stream.map(|chunk| chunk.map(Frame::data).map_err(BoxError::from)))
-            .boxed_unsync()
-    };
     let mut response = Response::new(body);
     *response.headers_mut() = headers;
     Some((if head { "HeadObject" } else { "GetObject" }, response))

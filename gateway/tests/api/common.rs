@@ -187,6 +187,11 @@ impl Server {
         self.endpoint = endpoint;
     }
 
+    /// The PostgreSQL URL it runs on (`None` on SQLite).
+    pub fn database_url(&self) -> Option<&str> {
+        self.database_url.as_deref()
+    }
+
     /// The server's process ID.
     pub fn pid(&self) -> u32 {
         self.child.id()
