@@ -296,6 +296,32 @@ impl ObjectStore for FsObjectStore {
         Ok(Box::pin(tokio_stream_from(receiver)))
     }
 
+    async fn check_blobs(&self, bucket: &str, blobs: &[(String, u64)]) -> Result<()> {
+        let paths = blobs
+            .iter()
+            .map(|(blob, size)| Ok((self.blob_path(bucket, blob)?, *size)))
+            .collect::<Result<Vec<_>>>()?;
+        tokio::task::spawn_blocking(move || {
+            for (path, size) in paths {
+                // Opening (not only stat) proves the file is readable.
+                let file = std::fs::File::open(&path).map_err(|e| io_error("opening", &path, e))?;
+                let len = file
+                    .metadata()
+                    .map_err(|e| io_error("reading", &path, e))?
+                    .len();
+                if len < size {
+                    return Err(Error::internal(format!(
+                        "{} holds {len} bytes, the record says {size}",
+                        path.display()
+                    )));
+                }
+            }
+            Ok(())
+        })
+        .await
+        .map_err(Error::internal)?
+    }
+
     async fn delete_blob(&self, bucket: &str, blob: &str) -> Result<()> {
         let path = self.blob_path(bucket, blob)?;
         self.cache.forget(blob);
