@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The README's second command: every test — Rust unit and integration tests
 # (real server, aws-sdk-rust clients, SQLite and PostgreSQL) and the Python
-# end-to-end suite (boto3, awscli, boto 2). Installs and starts what it needs.
+# end-to-end suite (boto3, awscli, boto 2), then the README's Quick start as
+# written (tests/readme). Installs and starts what it needs.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/lib/postgres.sh"
@@ -28,3 +29,6 @@ cargo test --locked --workspace
 
 say "Python end-to-end tests (boto3, awscli, boto 2)"
 SKYPORT_BIN="$target/debug/skyport" tests/e2e/run.sh
+
+say "The README's Quick start, as written, in a fresh copy of this checkout"
+CARGO_TARGET_DIR="$target" tests/readme/run.sh
