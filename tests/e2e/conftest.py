@@ -236,11 +236,16 @@ def _kill_leftover_servers():
 
 def start_server(data_dir: Path, database_url: Optional[str], db_kind: str,
                  log_prefix: str = "server", config: Optional[Path] = None,
-                 compute: bool = False) -> Server:
+                 compute: bool = False, cwd: Optional[Path] = None) -> Server:
+    """``cwd``: start the gateway there, with ``data_dir`` and ``config`` as given
+    (relative paths stay relative on its command line)."""
+    given_data_dir = data_dir
+    if cwd is not None:
+        data_dir = cwd / data_dir
     data_dir.mkdir(parents=True, exist_ok=True)
     stdout_path = data_dir.parent / f"{data_dir.name}-{log_prefix}-{uuid.uuid4().hex[:6]}.stdout"
     stderr_path = stdout_path.with_suffix(".stderr")
-    cmd = [str(skyport_bin()), "serve", "--bind", "127.0.0.1:0", "--data-dir", str(data_dir)]
+    cmd = [str(skyport_bin()), "serve", "--bind", "127.0.0.1:0", "--data-dir", str(given_data_dir)]
     if database_url:
         cmd += ["--database", database_url]
     if config:
@@ -252,7 +257,8 @@ def start_server(data_dir: Path, database_url: Optional[str], db_kind: str,
     if not compute:
         env["SKYPORT_COMPUTE"] = "false"
     with open(stdout_path, "wb") as out, open(stderr_path, "wb") as err:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env)
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env,
+                                cwd=cwd)
     _STARTED.append(proc)
     deadline = time.monotonic() + STARTUP_TIMEOUT
     url = port = None
