@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Creds, make_client, skyport_bin, start_server
+from conftest import AdminCli, Creds, make_client, skyport_bin, start_server
+from test_compute import import_test_image
 
 CONFIG = (
     'data_dir = "./from-config"\n'  # overridden by --data-dir below; resolved all the same
@@ -45,6 +46,11 @@ def test_relative_data_dir_reaches_dnsmasq_absolute(tmp_path, db_factory):
         ec2 = make_client(srv, "ec2", Creds(srv.admin_access_key, srv.admin_secret_key))
         vpc = ec2.create_vpc(CidrBlock="10.41.0.0/16")["Vpc"]["VpcId"]
         subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.41.1.0/24")["Subnet"]["SubnetId"]
+        # A launch builds the subnet's plumbing, its DHCP server first (it answered
+        # InternalError when dnsmasq got relative paths).
+        image = import_test_image(AdminCli(srv), "--public")
+        instance = ec2.run_instances(ImageId=image, InstanceType="t3.nano", MinCount=1, MaxCount=1,
+                                     SubnetId=subnet)["Instances"][0]["InstanceId"]
         state = site / "data" / "network"
         deadline = time.monotonic() + 30
         while not list(state.glob("*.pid")):
@@ -67,6 +73,9 @@ def test_relative_data_dir_reaches_dnsmasq_absolute(tmp_path, db_factory):
         # The data directory is the relative one, inside the start directory.
         assert (site / "data" / "skyport.db").exists() or srv.database_url
         assert not (site / "from-config").exists()
+        ec2.terminate_instances(InstanceIds=[instance])
+        ec2.get_waiter("instance_terminated").wait(InstanceIds=[instance],
+                                                   WaiterConfig={"Delay": 1, "MaxAttempts": 120})
         ec2.delete_subnet(SubnetId=subnet)
         ec2.delete_vpc(VpcId=vpc)
     finally:
