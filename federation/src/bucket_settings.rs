@@ -169,19 +169,22 @@ impl Federation {
         }
     }
 
-    /// An object anyone may read: in a public-read bucket, or itself public-read.
+    /// An object anyone may read: its own ACL must be public-read. As on S3, a
+    /// bucket's READ grant allows listing its keys, not reading its objects;
+    /// it only turns a missing key into NoSuchKey (the caller could list it).
     pub async fn public_object(&self, bucket: &str, key: &str) -> Result<ObjectInfo> {
-        let bucket_public = CannedAcl::parse(
-            &self
-                .bucket_setting(bucket, "acl")
-                .await?
-                .unwrap_or_default(),
-        ) == Some(CannedAcl::PublicRead);
         match self.find_object(bucket, key).await? {
-            Some(info) if bucket_public || info.meta.acl == CannedAcl::PublicRead => Ok(info),
-            None if bucket_public => Err(Error::not_found(ResourceKind::Object, key)),
+            Some(info) if info.meta.acl == CannedAcl::PublicRead => Ok(info),
+            None if self.bucket_is_public(bucket).await? => {
+                Err(Error::not_found(ResourceKind::Object, key))
+            }
             _ => Err(Error::AccessDenied("Access Denied".into())),
         }
+    }
+
+    async fn bucket_is_public(&self, bucket: &str) -> Result<bool> {
+        let acl = self.bucket_setting(bucket, "acl").await?;
+        Ok(CannedAcl::parse(&acl.unwrap_or_default()) == Some(CannedAcl::PublicRead))
     }
 
     /// Replaces (or with `None` removes) a bucket's CORS rules.

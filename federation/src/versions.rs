@@ -272,6 +272,29 @@ impl Federation {
         version_id: &str,
     ) -> Result<(ObjectInfo, bool)> {
         self.bucket(tenant, bucket).await?;
+        self.version_of(bucket, key, version_id).await
+    }
+
+    /// A version anyone may read: its own ACL must be public-read (a marker never is).
+    pub async fn public_object_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: &str,
+    ) -> Result<ObjectInfo> {
+        match self.version_of(bucket, key, version_id).await {
+            Ok((info, false)) if info.meta.acl == cloud::types::CannedAcl::PublicRead => Ok(info),
+            Err(error @ Error::Internal { .. }) => Err(error),
+            _ => Err(Error::AccessDenied("Access Denied".into())),
+        }
+    }
+
+    async fn version_of(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: &str,
+    ) -> Result<(ObjectInfo, bool)> {
         let wanted = (version_id != NULL_VERSION).then(|| version_id.to_string());
         if let Some(current) = self.find_object(bucket, key).await? {
             if current.version_id == wanted {

@@ -20,6 +20,7 @@ mod objects;
 mod ops;
 mod placement;
 mod plain_read;
+mod public_read;
 mod raw;
 mod route_replacements;
 mod security_group_rules;

@@ -375,7 +375,8 @@ async fn anonymous_reads_of_public_objects_take_the_short_path() {
             .unwrap();
         s3.create_bucket().bucket("closed").send().await.unwrap();
         for (bucket, key, acl) in [
-            ("open", "site/index.html", None),
+            ("open", "site/index.html", Some(ObjectCannedAcl::PublicRead)),
+            ("open", "site/private.html", None),
             ("closed", "shared.txt", Some(ObjectCannedAcl::PublicRead)),
             ("closed", "private.txt", None),
         ] {
@@ -415,6 +416,7 @@ async fn anonymous_reads_of_public_objects_take_the_short_path() {
         let before = plain_reads(&server).await;
         for (path, status, code) in [
             ("closed/private.txt", 403, "AccessDenied"),
+            ("open/site/private.html", 403, "AccessDenied"),
             ("open/site/missing.html", 404, "NoSuchKey"),
         ] {
             let (got, _, body) = fetch("GET", &format!("{}/{path}", server.endpoint), &[]).await;
