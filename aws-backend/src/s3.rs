@@ -1,7 +1,7 @@
 //! Bucket calls on the target's S3 API. Objects stream through
 //! [`AwsTarget::s3_client`] directly (the gateway proxies them).
 
-use aws_sdk_s3::error::ProvideErrorMetadata;
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
 
 use crate::target::AwsTarget;
@@ -9,13 +9,24 @@ use crate::target::AwsTarget;
 impl AwsTarget {
     /// Creates `remote_name` on the target. `location_constraint` `None` means
     /// the target's own region (sent as a constraint unless it is `us-east-1`,
-    /// where S3 takes none). A bucket we already own counts as created.
+    /// where S3 takes none).
+    ///
+    /// Skyport never adopts a bucket it did not create: one that already exists
+    /// (in the target's account — the operator's own, another site's, another
+    /// target's with a different `bucket_prefix` — or anyone's) is refused with
+    /// `BucketTakenByOther`. HeadBucket asks first, because us-east-1 answers a
+    /// create of a bucket the account owns with 200; `BucketAlreadyOwnedByYou`
+    /// (other regions) cannot tell ours from the account's either, so it is not
+    /// ours.
     #[tracing::instrument(skip(self), fields(backend = %self.name()))]
     pub async fn create_bucket(
         &self,
         remote_name: &str,
         location_constraint: Option<&str>,
     ) -> cloud::Result<()> {
+        if self.bucket_exists(remote_name).await? {
+            return Err(cloud::Error::BucketTakenByOther(remote_name.to_owned()));
+        }
         let constraint = location_constraint
             .or(Some(self.region()))
             .filter(|region| *region != "us-east-1");
@@ -32,7 +43,34 @@ impl AwsTarget {
             .send();
         match call.await {
             Ok(_) => Ok(()),
-            Err(error) if error.code() == Some("BucketAlreadyOwnedByYou") => Ok(()),
+            Err(error)
+                if matches!(
+                    error.code(),
+                    Some("BucketAlreadyOwnedByYou" | "BucketAlreadyExists")
+                ) =>
+            {
+                Err(cloud::Error::BucketTakenByOther(remote_name.to_owned()))
+            }
+            Err(error) => Err(self.fail(error)),
+        }
+    }
+
+    /// Whether a bucket of this name exists on the target, whoever owns it:
+    /// 404 is the only answer that says it does not (403: someone else's;
+    /// 301: in another region).
+    async fn bucket_exists(&self, remote_name: &str) -> cloud::Result<bool> {
+        let call = (self.clients.s3.head_bucket())
+            .bucket(remote_name)
+            .customize()
+            .config_override(self.s3_call_config())
+            .send();
+        match call.await {
+            Ok(_) => Ok(true),
+            Err(SdkError::ServiceError(service)) => match service.raw().status().as_u16() {
+                404 => Ok(false),
+                301 | 403 => Ok(true),
+                _ => Err(self.fail(SdkError::ServiceError(service))),
+            },
             Err(error) => Err(self.fail(error)),
         }
     }

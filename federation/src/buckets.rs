@@ -111,7 +111,8 @@ impl Federation {
             request = request.with_tag(&tag.key, &tag.value);
         }
         // Storage first, record second: a crash in between leaves an empty
-        // directory (or remote bucket) that the next create of this name reuses.
+        // directory that the next create of this name reuses, or a remote bucket
+        // that stays the target's (never adopted: that create is refused).
         let (remote, target, explanation) = self
             .place(&request, |chosen| async move {
                 match chosen {
@@ -125,7 +126,17 @@ impl Federation {
                         let remote_name = target.remote_bucket_name(name);
                         // The client's LocationConstraint chose the target through the
                         // policies; on the target the bucket goes in the target's region.
-                        target.create_bucket(&remote_name, None).await?;
+                        // A bucket already there is never adopted (the target says
+                        // BucketTakenByOther); the client hears its own name only.
+                        target
+                            .create_bucket(&remote_name, None)
+                            .await
+                            .map_err(|error| match error {
+                                Error::BucketTakenByOther(_) => {
+                                    Error::BucketTakenByOther(name.to_string())
+                                }
+                                other => other,
+                            })?;
                         Ok(Some(RemoteBucket {
                             target: target.name().to_string(),
                             name: remote_name,

@@ -161,7 +161,11 @@ async fn buckets_and_objects(target: &AwsTarget) {
     let bucket = target.remote_bucket_name("photos");
     assert_eq!(bucket, "site1-photos");
     target.create_bucket(&bucket, None).await.unwrap();
-    target.create_bucket(&bucket, None).await.unwrap();
+    let again = target.create_bucket(&bucket, None).await;
+    assert!(
+        matches!(&again, Err(cloud::Error::BucketTakenByOther(_))),
+        "{again:?}"
+    );
 
     // A few MiB streamed in chunks, as the gateway proxies a client's body.
     let chunk: Vec<u8> = (0..64 * 1024).map(|i| (i % 251) as u8).collect();

@@ -4,6 +4,7 @@
 mod account;
 mod admin;
 mod auth;
+mod bucket_adoption;
 mod bucket_settings;
 mod buckets;
 mod common;
