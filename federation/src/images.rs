@@ -136,7 +136,7 @@ impl Federation {
             } else {
                 Vec::new()
             };
-            images.extend(self.remote_images(&elsewhere, &owners).await);
+            images.extend(self.remote_images(tenant, &elsewhere, &owners).await?);
         }
         if let Some(missing) = ids.iter().find(|id| !images.iter().any(|i| &i.id == *id)) {
             return Err(Error::not_found(ResourceKind::Image, missing.clone()));

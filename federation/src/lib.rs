@@ -32,7 +32,7 @@ pub mod object_tags;
 pub mod objects;
 pub mod placement;
 mod remote_groups;
-mod remote_images;
+pub mod remote_images;
 pub mod route_tables;
 pub mod sealing;
 pub mod security_group_rules;

@@ -1,8 +1,11 @@
 //! Images of remote targets: which targets hold an image (a launch is placed
 //! only on those), and the images DescribeImages shows from their catalogues.
 //!
-//! Remote images keep their target's IDs (Skyport does not copy images
-//! between clouds). Whether a target holds an image is remembered for a
+//! A tenant sees (and launches) a target's image only when the target
+//! publishes it publicly or an admin has shared it with the tenant
+//! (`remote_image_shares`): the target account's private images are the
+//! operator's, not every tenant's. Remote images keep their target's IDs
+//! (Skyport does not copy images between clouds). Whether a target holds an image is remembered for a
 //! minute, so a burst of launches asks each target once.
 
 use std::collections::{BTreeSet, HashMap};
@@ -11,9 +14,28 @@ use std::time::{Duration, Instant};
 
 use cloud::{Error, ImageView, RemoteTarget, ResourceKind, Result};
 
+use crate::db::{db_err, now, text};
 use crate::images::Image;
 use crate::tenants::Tenant;
 use crate::Federation;
+
+/// The (target, image) pairs shared with a tenant.
+type Shares = BTreeSet<(String, String)>;
+
+/// Whether the tenant holding `shares` may see `view` on `target`.
+fn visible(view: &ImageView, target: &str, shares: &Shares) -> bool {
+    view.public || shares.contains(&(target.to_string(), view.image_id.clone()))
+}
+
+/// A share as `skyport admin image shares` lists it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RemoteImageShare {
+    pub target: String,
+    pub image_id: String,
+    pub tenant: String,
+    /// Unix seconds.
+    pub created_at: i64,
+}
 
 /// How long an answer to "does target T hold image I" is trusted.
 const PRESENCE_TTL: Duration = Duration::from_secs(60);
@@ -93,10 +115,11 @@ impl Federation {
             Err(Error::NotFound { .. }) => {}
             Err(other) => return Err(other),
         }
+        let shares = self.image_shares_of(tenant).await?;
         let answers = futures::future::join_all(
             remotes
                 .iter()
-                .map(|remote| self.remote_holds(remote, image_id)),
+                .map(|remote| self.remote_holds(remote, image_id, &shares)),
         )
         .await;
         for (remote, held) in remotes.iter().zip(answers) {
@@ -110,9 +133,16 @@ impl Federation {
         Ok(Some(targets))
     }
 
-    /// Whether `remote` holds `image_id`; `None` when it cannot say now.
-    async fn remote_holds(&self, remote: &Arc<dyn RemoteTarget>, image_id: &str) -> Option<bool> {
-        Some(self.remote_image(remote, image_id).await?.is_some())
+    /// Whether `remote` holds `image_id` where the tenant holding `shares` may
+    /// see it; `None` when it cannot say now (its health then decides).
+    async fn remote_holds(
+        &self,
+        remote: &Arc<dyn RemoteTarget>,
+        image_id: &str,
+        shares: &Shares,
+    ) -> Option<bool> {
+        let view = self.remote_image(remote, image_id).await?;
+        Some(view.is_some_and(|view| visible(&view, remote.name(), shares)))
     }
 
     /// `remote`'s image `image_id` (`Some(None)`: not there; `None`: the
@@ -147,7 +177,13 @@ impl Federation {
     /// are) and those of `owners` on every target. An image several targets
     /// hold is listed once, naming them all. Targets that cannot answer are
     /// left out.
-    pub(crate) async fn remote_images(&self, ids: &[String], owners: &[String]) -> Vec<Image> {
+    pub(crate) async fn remote_images(
+        &self,
+        tenant: &Tenant,
+        ids: &[String],
+        owners: &[String],
+    ) -> Result<Vec<Image>> {
+        let shares = self.image_shares_of(tenant).await?;
         let remotes: Vec<Arc<dyn RemoteTarget>> = self.placement.remotes().cloned().collect();
         let by_id = remotes.iter().flat_map(|remote| {
             ids.iter().map(move |id| async move {
@@ -174,7 +210,7 @@ impl Federation {
         let mut images: Vec<Image> = Vec::new();
         let mut index: HashMap<String, usize> = HashMap::new();
         for (target, views) in found {
-            for view in views {
+            for view in views.into_iter().filter(|v| visible(v, &target, &shares)) {
                 match index.get(&view.image_id) {
                     Some(&at) if !images[at].targets.contains(&target) => {
                         images[at].targets.push(target.clone());
@@ -188,6 +224,100 @@ impl Federation {
                 }
             }
         }
-        images
+        Ok(images)
+    }
+
+    /// The (target, image) pairs shared with `tenant`.
+    async fn image_shares_of(&self, tenant: &Tenant) -> Result<Shares> {
+        let rows =
+            sqlx::query("SELECT target, image_id FROM remote_image_shares WHERE tenant_id = $1")
+                .bind(&tenant.id)
+                .fetch_all(self.db.pool())
+                .await
+                .map_err(db_err)?;
+        rows.iter()
+            .map(|row| Ok((text(row, "target")?, text(row, "image_id")?)))
+            .collect()
+    }
+
+    /// Lets `tenant` see and launch `image_id` of `target` (admin). The target
+    /// must be configured and hold the image now.
+    pub async fn share_remote_image(
+        &self,
+        target: &str,
+        image_id: &str,
+        tenant: &Tenant,
+    ) -> Result<()> {
+        let remote = self
+            .placement
+            .remotes()
+            .find(|remote| remote.name() == target)
+            .cloned()
+            .ok_or_else(|| Error::invalid("target", format!("no remote target named {target}")))?;
+        match self.remote_image(&remote, image_id).await {
+            Some(Some(_)) => {}
+            Some(None) => return Err(Error::not_found(ResourceKind::Image, image_id)),
+            None => {
+                return Err(Error::Unavailable(format!(
+                    "target {target} cannot say now whether it holds {image_id}"
+                )))
+            }
+        }
+        sqlx::query(
+            "INSERT INTO remote_image_shares (target, image_id, tenant_id, created_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (target, image_id, tenant_id) DO NOTHING",
+        )
+        .bind(target)
+        .bind(image_id)
+        .bind(&tenant.id)
+        .bind(now())
+        .execute(self.db.pool())
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    /// Takes a share back (admin); NotFound when there was none.
+    pub async fn unshare_remote_image(
+        &self,
+        target: &str,
+        image_id: &str,
+        tenant: &Tenant,
+    ) -> Result<()> {
+        let deleted = sqlx::query(
+            "DELETE FROM remote_image_shares WHERE target = $1 AND image_id = $2 AND tenant_id = $3",
+        )
+        .bind(target)
+        .bind(image_id)
+        .bind(&tenant.id)
+        .execute(self.db.pool())
+        .await
+        .map_err(db_err)?
+        .rows_affected();
+        if deleted == 0 {
+            return Err(Error::not_found(ResourceKind::Image, image_id));
+        }
+        Ok(())
+    }
+
+    /// Every share, by target, image and tenant (admin).
+    pub async fn remote_image_shares(&self) -> Result<Vec<RemoteImageShare>> {
+        let rows = sqlx::query(
+            "SELECT s.target, s.image_id, t.name, s.created_at FROM remote_image_shares s \
+             JOIN tenants t ON t.id = s.tenant_id ORDER BY s.target, s.image_id, t.name",
+        )
+        .fetch_all(self.db.pool())
+        .await
+        .map_err(db_err)?;
+        rows.iter()
+            .map(|row| {
+                Ok(RemoteImageShare {
+                    target: text(row, "target")?,
+                    image_id: text(row, "image_id")?,
+                    tenant: text(row, "name")?,
+                    created_at: crate::db::int(row, "created_at")?,
+                })
+            })
+            .collect()
     }
 }

@@ -177,7 +177,7 @@ pub enum AdminCommand {
     /// Placement targets and their health.
     #[command(subcommand)]
     Target(TargetCommand),
-    /// Images of this site's compute.
+    /// Images of this site's compute, and remote targets' images shared with tenants.
     #[command(subcommand)]
     Image(ImageCommand),
     /// Tenant networks' plumbing on the hosts.
@@ -193,6 +193,27 @@ pub enum NetworkCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum ImageCommand {
+    /// Let a tenant see and launch an image of a remote target's account that
+    /// the target does not publish publicly (tenants see only public ones).
+    Share {
+        /// The image's ID on the target (`ami-…`).
+        image: String,
+        /// The remote target holding it.
+        #[arg(long)]
+        target: String,
+        #[arg(long)]
+        tenant: String,
+    },
+    /// Take a share back.
+    Unshare {
+        image: String,
+        #[arg(long)]
+        target: String,
+        #[arg(long)]
+        tenant: String,
+    },
+    /// List the remote images shared with tenants.
+    Shares,
     /// Import a bootable image: a kernel (+ initrd, command line) for direct
     /// boot, and/or a qcow2/raw root disk. The files are uploaded to the
     /// gateway (streamed, with progress on stderr).

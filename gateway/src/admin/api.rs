@@ -103,6 +103,31 @@ async fn import_image(
     Ok(Json(registered))
 }
 
+/// Remote targets' images shared with tenants (beyond the targets' public ones).
+async fn list_image_shares(
+    State(f): State<Federation>,
+) -> AdminResult<Vec<federation::remote_images::RemoteImageShare>> {
+    Ok(Json(f.remote_image_shares().await?))
+}
+
+async fn share_image(
+    State(f): State<Federation>,
+    Path((target, image, tenant)): Path<(String, String, String)>,
+) -> AdminResult<serde_json::Value> {
+    let tenant = f.tenant_by_name(&tenant).await?;
+    f.share_remote_image(&target, &image, &tenant).await?;
+    Ok(Json(json!({ "target": target, "image_id": image, "tenant": tenant.name })))
+}
+
+async fn unshare_image(
+    State(f): State<Federation>,
+    Path((target, image, tenant)): Path<(String, String, String)>,
+) -> AdminResult<serde_json::Value> {
+    let tenant = f.tenant_by_name(&tenant).await?;
+    f.unshare_remote_image(&target, &image, &tenant).await?;
+    Ok(Json(json!({ "unshared": image })))
+}
+
 fn default_user() -> String {
     "default".into()
 }
@@ -140,6 +165,11 @@ pub fn router(
         .route("/_skyport/admin/policies", get(policy_status))
         .route("/_skyport/admin/targets", get(list_targets))
         .route("/_skyport/admin/images", axum::routing::post(import_image))
+        .route("/_skyport/admin/image-shares", get(list_image_shares))
+        .route(
+            "/_skyport/admin/image-shares/{target}/{image}/{tenant}",
+            put(share_image).delete(unshare_image),
+        )
         .route("/_skyport/admin/networks/{vpc}", get(show_network))
         .layer(axum::Extension(images))
         .layer(axum::Extension(networks))

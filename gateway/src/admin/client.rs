@@ -196,6 +196,25 @@ async fn execute(args: AdminArgs) -> Result<Value, String> {
         AdminCommand::Network(NetworkCommand::Show { vpc }) => {
             ("GET", format!("/networks/{vpc}"), None)
         }
+        AdminCommand::Image(ImageCommand::Share {
+            image,
+            target,
+            tenant,
+        }) => (
+            "PUT",
+            format!("/image-shares/{target}/{image}/{tenant}"),
+            None,
+        ),
+        AdminCommand::Image(ImageCommand::Unshare {
+            image,
+            target,
+            tenant,
+        }) => (
+            "DELETE",
+            format!("/image-shares/{target}/{image}/{tenant}"),
+            None,
+        ),
+        AdminCommand::Image(ImageCommand::Shares) => ("GET", "/image-shares".into(), None),
         AdminCommand::Image(ImageCommand::Import {
             name,
             kernel,

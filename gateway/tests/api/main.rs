@@ -23,6 +23,7 @@ mod placement;
 mod plain_read;
 mod public_read;
 mod raw;
+mod remote_image_shares;
 mod route_replacements;
 mod security_group_rules;
 mod security_groups;
