@@ -13,6 +13,10 @@ pub enum Error {
     /// The resource does not exist, or belongs to another tenant (never say which).
     #[error("the {kind} '{id}' does not exist")]
     NotFound { kind: ResourceKind, id: String },
+    /// An ID that does not have its kind's form (`i-` and 8 or 17 hex digits…):
+    /// EC2 tells this apart from a well-formed ID that names nothing.
+    #[error("the {kind} ID '{id}' is malformed")]
+    MalformedId { kind: ResourceKind, id: String },
     /// A resource with this name or identity already exists for the tenant.
     #[error("the {kind} '{id}' already exists")]
     Duplicate { kind: ResourceKind, id: String },

@@ -120,6 +120,38 @@ impl ResourceKind {
         .find(|kind| kind.prefix() == prefix)
     }
 
+    /// Whether `id` has this kind's form: the prefix, a dash and hex digits —
+    /// 8 or 17 of them, AWS's two lengths (every ID Skyport issues has 17).
+    /// Images keep their target's IDs, so any length up to 32 counts for them
+    /// (compatible clouds and emulators issue others). Anything else is
+    /// malformed, which clients are told apart from a well-formed ID that names
+    /// nothing.
+    pub fn is_well_formed(self, id: &str) -> bool {
+        let Some(digits) = id
+            .strip_prefix(self.prefix())
+            .and_then(|rest| rest.strip_prefix('-'))
+        else {
+            return false;
+        };
+        let lengths_ok = match self {
+            ResourceKind::Image => (1..=32).contains(&digits.len()),
+            _ => digits.len() == 8 || digits.len() == 17,
+        };
+        lengths_ok && digits.bytes().all(|b| b.is_ascii_hexdigit())
+    }
+
+    /// `id` when it has this kind's form, else [`Error::MalformedId`](crate::Error::MalformedId).
+    pub fn parse_id(self, id: &str) -> crate::Result<&str> {
+        if self.is_well_formed(id) {
+            Ok(id)
+        } else {
+            Err(crate::Error::MalformedId {
+                kind: self,
+                id: id.to_string(),
+            })
+        }
+    }
+
     /// A fresh ID: the prefix, a dash and 17 lowercase hex digits, as AWS issues them.
     pub fn new_id(self) -> String {
         let mut rng = rand::thread_rng();
@@ -183,5 +215,25 @@ mod tests {
             ResourceKind::of_id("i-0123456789abcdef0"),
             Some(ResourceKind::Instance)
         );
+    }
+
+    #[test]
+    fn well_formed_ids_have_the_prefix_and_8_or_17_hex_digits() {
+        for kind in [ResourceKind::Instance, ResourceKind::Vpc, ResourceKind::Volume] {
+            assert!(kind.is_well_formed(&kind.new_id()));
+            assert!(kind.is_well_formed(&format!("{}-0123abcd", kind.prefix())));
+            for bad in ["", "nope", "i-", "vpc-xyz", "vol-012", "sg-0123456789abcdef0"] {
+                assert!(!kind.is_well_formed(bad), "{kind}: {bad}");
+            }
+            assert!(matches!(
+                kind.parse_id("x"),
+                Err(crate::Error::MalformedId { kind: k, .. }) if k == kind
+            ));
+        }
+        assert!(ResourceKind::Image.is_well_formed("ami-1"));
+        assert!(ResourceKind::Image.is_well_formed("ami-1a2b3c"));
+        assert!(!ResourceKind::Image.is_well_formed("ami-"));
+        assert!(!ResourceKind::Image.is_well_formed("emi-12345678"));
+        assert!(!ResourceKind::SecurityGroup.is_well_formed("sgr-0123456789abcdef0"));
     }
 }

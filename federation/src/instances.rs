@@ -571,10 +571,29 @@ impl Federation {
         tenant: &Tenant,
         ids: &[String],
     ) -> Result<Vec<InstanceStateChange>> {
+        self.refuse_gone(tenant, ids, "started").await?;
         self.change_state(tenant, ids, None, |remote, remote_ids| async move {
             remote.start_instances(&remote_ids).await
         })
         .await
+    }
+
+    /// IncorrectState when any of `ids` is terminated (or on its way): it can
+    /// no longer be started, stopped or rebooted, whatever its target would say.
+    async fn refuse_gone(&self, tenant: &Tenant, ids: &[String], verb: &str) -> Result<()> {
+        let rows = self.owned_instances(tenant, ids).await?;
+        match rows.iter().find(|row| {
+            matches!(
+                row.instance.state,
+                InstanceState::Terminated | InstanceState::ShuttingDown
+            )
+        }) {
+            Some(row) => Err(Error::IncorrectState(format!(
+                "The instance '{}' is not in a state from which it can be {verb}.",
+                row.instance.id
+            ))),
+            None => Ok(()),
+        }
     }
 
     /// Stops instances (`force`: without a clean shutdown).
@@ -584,6 +603,7 @@ impl Federation {
         ids: &[String],
         force: bool,
     ) -> Result<Vec<InstanceStateChange>> {
+        self.refuse_gone(tenant, ids, "stopped").await?;
         self.change_state(
             tenant,
             ids,
@@ -611,6 +631,7 @@ impl Federation {
 
     /// Reboots instances.
     pub async fn reboot_instances(&self, tenant: &Tenant, ids: &[String]) -> Result<()> {
+        self.refuse_gone(tenant, ids, "rebooted").await?;
         let rows = self.owned_instances(tenant, ids).await?;
         for (target, rows) in group_by_target(rows) {
             let remote_ids: Vec<String> = rows.iter().map(|r| r.remote_id.clone()).collect();

@@ -273,9 +273,32 @@ impl Placement {
             if !ineligible.is_empty() {
                 refusal.push_str(&format!(" ({})", ineligible.join("; ")));
             }
+            // Targets the rules allow but that cannot take work now (down, circuit
+            // open, full): only the availability step drops targets that passed
+            // every rule. If there are any, the refusal is an outage, which the
+            // client should retry (503), not a policy answer (400).
+            let unavailable: Vec<String> = decision
+                .dropped
+                .iter()
+                .filter(|dropped| {
+                    matches!(
+                        dropped.reason,
+                        policies::DropReason::Unhealthy
+                            | policies::DropReason::NoFacts
+                            | policies::DropReason::Capacity { .. }
+                    )
+                })
+                .map(|dropped| format!("{}: {}", dropped.target, dropped.reason))
+                .collect();
             return Err(match decision.refusal {
                 Some(policies::Refusal::Unhealthy { .. }) => {
                     Error::Unavailable(format!("placement refused: {refusal}"))
+                }
+                Some(policies::Refusal::NoCandidate { .. }) if !unavailable.is_empty() => {
+                    Error::Unavailable(format!(
+                        "placement refused: {refusal}; the targets it allows are unavailable ({})",
+                        unavailable.join("; ")
+                    ))
                 }
                 Some(policies::Refusal::NoCandidate { ref rules }) if rules.is_empty() => {
                     Error::Unavailable(format!("placement refused: {refusal}"))

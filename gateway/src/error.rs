@@ -40,15 +40,41 @@ impl Ec2Error {
     }
 }
 
-/// CreateVolume's errors: a placement that found no target able to take the
-/// volume is EC2's `InsufficientVolumeCapacity` rather than the instance code.
-pub fn volume_error(error: Error) -> Ec2Error {
-    let unavailable = matches!(error, Error::Unavailable(_));
-    let mut wire = Ec2Error::from(error);
-    if unavailable {
-        wire.code = "InsufficientVolumeCapacity".into();
+/// An action's error as that action names it: an outage (no target able to
+/// take the work now, 503 `ServiceUnavailable`) is `InsufficientInstanceCapacity`
+/// for what launches instances and `InsufficientVolumeCapacity` for CreateVolume.
+pub fn for_action(action: &str, mut error: Ec2Error) -> Ec2Error {
+    if error.status == StatusCode::SERVICE_UNAVAILABLE && error.code == "ServiceUnavailable" {
+        match action {
+            "RunInstances" | "StartInstances" => error.code = "InsufficientInstanceCapacity".into(),
+            "CreateVolume" => error.code = "InsufficientVolumeCapacity".into(),
+            _ => {}
+        }
     }
-    wire
+    error
+}
+
+/// EC2's code for an ID that is not of its kind's form (AWS's spelling varies by kind).
+fn malformed_code(kind: ResourceKind) -> &'static str {
+    match kind {
+        ResourceKind::Instance => "InvalidInstanceID.Malformed",
+        ResourceKind::Vpc => "InvalidVpcID.Malformed",
+        ResourceKind::Subnet => "InvalidSubnetID.Malformed",
+        ResourceKind::SecurityGroup => "InvalidGroupId.Malformed",
+        ResourceKind::SecurityGroupRule => "InvalidSecurityGroupRuleId.Malformed",
+        ResourceKind::Volume => "InvalidVolumeID.Malformed",
+        ResourceKind::Snapshot => "InvalidSnapshotID.Malformed",
+        ResourceKind::Image => "InvalidAMIID.Malformed",
+        ResourceKind::ElasticIp => "InvalidAllocationID.Malformed",
+        ResourceKind::AddressAssociation | ResourceKind::RouteTableAssociation => {
+            "InvalidAssociationID.Malformed"
+        }
+        ResourceKind::InternetGateway => "InvalidInternetGatewayId.Malformed",
+        ResourceKind::RouteTable => "InvalidRouteTableId.Malformed",
+        ResourceKind::NetworkInterface => "InvalidNetworkInterfaceId.Malformed",
+        ResourceKind::KeyPair => "InvalidKeyPair.Malformed",
+        _ => "InvalidID",
+    }
 }
 
 fn not_found_code(kind: ResourceKind) -> &'static str {
@@ -99,6 +125,14 @@ impl From<Error> for Ec2Error {
             } if id.starts_with("sgr-") => Ec2Error::bad_request(
                 "InvalidSecurityGroupRuleId.NotFound",
                 format!("The security group rule ID '{id}' does not exist"),
+            ),
+            // An elastic IP named by its address rather than its allocation ID.
+            Error::NotFound {
+                kind: ResourceKind::ElasticIp | ResourceKind::AddressAssociation,
+                id,
+            } if id.parse::<std::net::IpAddr>().is_ok() => Ec2Error::bad_request(
+                "InvalidAddress.NotFound",
+                format!("Address '{id}' not found."),
             ),
             Error::NotFound { kind, id } => {
                 let message = match kind {
@@ -203,11 +237,16 @@ impl From<Error> for Ec2Error {
             },
             // Placement: see docs/policies.md, "What clients see".
             Error::PlacementRefused(_) => Ec2Error::bad_request("Unsupported", message),
+            // Launches and CreateVolume name it their way: `for_action`.
             Error::Unavailable(_) => Ec2Error {
                 status: StatusCode::SERVICE_UNAVAILABLE,
-                code: "InsufficientInstanceCapacity".into(),
+                code: "ServiceUnavailable".into(),
                 message,
             },
+            Error::MalformedId { kind, id } => Ec2Error::bad_request(
+                malformed_code(kind),
+                format!("Invalid id: \"{id}\" (expecting \"{}-...\")", kind.prefix()),
+            ),
             Error::Throttled(_) => Ec2Error {
                 status: StatusCode::SERVICE_UNAVAILABLE,
                 code: "RequestLimitExceeded".into(),
@@ -249,9 +288,11 @@ impl From<AuthError> for Ec2Error {
         let (status, code) = match &error {
             AuthError::Missing => (StatusCode::UNAUTHORIZED, "MissingAuthenticationToken"),
             AuthError::UnknownKey => (StatusCode::UNAUTHORIZED, "AuthFailure"),
-            AuthError::SignatureMismatch => (StatusCode::FORBIDDEN, "SignatureDoesNotMatch"),
-            AuthError::Skewed => (StatusCode::BAD_REQUEST, "RequestTimeTooSkewed"),
-            AuthError::Expired => (StatusCode::BAD_REQUEST, "RequestExpired"),
+            // EC2's own words (S3's SignatureDoesNotMatch / RequestTimeTooSkewed
+            // are S3's): a wrong secret is AuthFailure; a date too far from now,
+            // either way, or past a presigned expiry is RequestExpired.
+            AuthError::SignatureMismatch => (StatusCode::UNAUTHORIZED, "AuthFailure"),
+            AuthError::Skewed | AuthError::Expired => (StatusCode::BAD_REQUEST, "RequestExpired"),
             AuthError::Malformed(_) => (StatusCode::BAD_REQUEST, "IncompleteSignature"),
             AuthError::Lookup(inner) => {
                 log_internal(&inner.to_string());
@@ -267,8 +308,11 @@ impl From<AuthError> for Ec2Error {
                 "AWS was not able to validate the provided access credentials".to_string()
             }
             AuthError::SignatureMismatch => {
-                "The request signature we calculated does not match the signature you provided. \
-                Check your AWS Secret Access Key and signing method."
+                "AWS was not able to validate the provided access credentials".to_string()
+            }
+            AuthError::Skewed | AuthError::Expired => {
+                "Request has expired: its date is more than 15 minutes from the server's time, \
+                 or past its expiry."
                     .to_string()
             }
             other => other.to_string(),
@@ -384,7 +428,9 @@ pub fn s3_error(error: Error) -> S3Error {
         Error::InvalidParameter { parameter, .. } if parameter == "Key" => {
             S3ErrorCode::KeyTooLongError
         }
-        Error::InvalidParameter { .. } | Error::Duplicate { .. } => S3ErrorCode::InvalidArgument,
+        Error::InvalidParameter { .. } | Error::Duplicate { .. } | Error::MalformedId { .. } => {
+            S3ErrorCode::InvalidArgument
+        }
         Error::QuotaExceeded {
             resource: "buckets",
             ..
@@ -439,7 +485,9 @@ pub fn admin_status(error: &Error) -> (StatusCode, &'static str) {
         Error::Duplicate { .. } | Error::BucketTakenByOther(_) => {
             (StatusCode::CONFLICT, "AlreadyExists")
         }
-        Error::InvalidParameter { .. } => (StatusCode::BAD_REQUEST, "InvalidParameter"),
+        Error::InvalidParameter { .. } | Error::MalformedId { .. } => {
+            (StatusCode::BAD_REQUEST, "InvalidParameter")
+        }
         Error::DependencyViolation(_)
         | Error::BucketNotEmpty(_)
         | Error::CannotDelete(_)
@@ -693,10 +741,24 @@ mod tests {
                 400,
             ),
             (Error::PlacementRefused("x".into()), "Unsupported", 400),
+            (Error::Unavailable("x".into()), "ServiceUnavailable", 503),
             (
-                Error::Unavailable("x".into()),
-                "InsufficientInstanceCapacity",
-                503,
+                Error::MalformedId {
+                    kind: ResourceKind::Vpc,
+                    id: "vpc-x".into(),
+                },
+                "InvalidVpcID.Malformed",
+                400,
+            ),
+            (
+                Error::not_found(ResourceKind::ElasticIp, "198.51.100.7"),
+                "InvalidAddress.NotFound",
+                400,
+            ),
+            (
+                Error::not_found(ResourceKind::ElasticIp, "eipalloc-0123456789abcdef0"),
+                "InvalidAllocationID.NotFound",
+                400,
             ),
             (Error::Throttled("x".into()), "RequestLimitExceeded", 503),
             (
@@ -728,8 +790,8 @@ mod tests {
         let rows = [
             (AuthError::Missing, "MissingAuthenticationToken", 401),
             (AuthError::UnknownKey, "AuthFailure", 401),
-            (AuthError::SignatureMismatch, "SignatureDoesNotMatch", 403),
-            (AuthError::Skewed, "RequestTimeTooSkewed", 400),
+            (AuthError::SignatureMismatch, "AuthFailure", 401),
+            (AuthError::Skewed, "RequestExpired", 400),
             (AuthError::Expired, "RequestExpired", 400),
             (AuthError::Malformed("x".into()), "IncompleteSignature", 400),
         ];

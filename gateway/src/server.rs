@@ -411,7 +411,10 @@ async fn ec2(
                 .and_then(|h| h.to_str().ok())
                 .unwrap_or(""),
         };
-        ec2::dispatch(action, call).await
+        ec2::ids::check(action.name(), &call.params)?;
+        ec2::dispatch(action, call)
+            .await
+            .map_err(|error| crate::error::for_action(action.name(), error))
     }
     .await;
     let label = if Action::parse(&action_name).is_some() {

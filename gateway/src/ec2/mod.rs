@@ -5,6 +5,7 @@
 pub mod account;
 pub mod addresses;
 pub mod filter;
+pub mod ids;
 pub mod image_attributes;
 pub mod images;
 pub mod instance_attributes;

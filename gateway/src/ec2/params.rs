@@ -57,6 +57,11 @@ impl Params {
         Ok(())
     }
 
+    /// Every parameter, by name.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.map.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
     /// The value of a scalar parameter.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.map.get(name).map(String::as_str)

@@ -9,7 +9,7 @@ use super::page::describe;
 use super::tags::tag_specifications;
 use super::xml::{returned_true, timestamp, XmlWriter};
 use super::Ec2Call;
-use crate::error::{volume_error, Ec2Error};
+use crate::error::Ec2Error;
 
 fn attachment_values(volume: &Volume, value: impl Fn(&Attachment) -> String) -> Vec<String> {
     volume.attachment.iter().map(value).collect()
@@ -118,8 +118,7 @@ pub async fn create_volume(call: Ec2Call<'_>) -> Result<String, Ec2Error> {
     let volume = call
         .federation
         .create_volume(&call.principal.tenant, &request)
-        .await
-        .map_err(volume_error)?;
+        .await?;
     let mut x = XmlWriter::response("CreateVolume", call.request_id);
     write_volume(&mut x, &volume);
     Ok(x.finish("CreateVolume"))
