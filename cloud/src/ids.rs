@@ -219,10 +219,21 @@ mod tests {
 
     #[test]
     fn well_formed_ids_have_the_prefix_and_8_or_17_hex_digits() {
-        for kind in [ResourceKind::Instance, ResourceKind::Vpc, ResourceKind::Volume] {
+        for kind in [
+            ResourceKind::Instance,
+            ResourceKind::Vpc,
+            ResourceKind::Volume,
+        ] {
             assert!(kind.is_well_formed(&kind.new_id()));
             assert!(kind.is_well_formed(&format!("{}-0123abcd", kind.prefix())));
-            for bad in ["", "nope", "i-", "vpc-xyz", "vol-012", "sg-0123456789abcdef0"] {
+            for bad in [
+                "",
+                "nope",
+                "i-",
+                "vpc-xyz",
+                "vol-012",
+                "sg-0123456789abcdef0",
+            ] {
                 assert!(!kind.is_well_formed(bad), "{kind}: {bad}");
             }
             assert!(matches!(

@@ -128,15 +128,14 @@ impl Federation {
                         // policies; on the target the bucket goes in the target's region.
                         // A bucket already there is never adopted (the target says
                         // BucketTakenByOther); the client hears its own name only.
-                        target
-                            .create_bucket(&remote_name, None)
-                            .await
-                            .map_err(|error| match error {
+                        target.create_bucket(&remote_name, None).await.map_err(
+                            |error| match error {
                                 Error::BucketTakenByOther(_) => {
                                     Error::BucketTakenByOther(name.to_string())
                                 }
                                 other => other,
-                            })?;
+                            },
+                        )?;
                         Ok(Some(RemoteBucket {
                             target: target.name().to_string(),
                             name: remote_name,

@@ -116,7 +116,9 @@ async fn share_image(
 ) -> AdminResult<serde_json::Value> {
     let tenant = f.tenant_by_name(&tenant).await?;
     f.share_remote_image(&target, &image, &tenant).await?;
-    Ok(Json(json!({ "target": target, "image_id": image, "tenant": tenant.name })))
+    Ok(Json(
+        json!({ "target": target, "image_id": image, "tenant": tenant.name }),
+    ))
 }
 
 async fn unshare_image(

@@ -72,9 +72,17 @@ mod tests {
     fn every_id_parameter_refuses_a_malformed_id_in_every_action() {
         for &action in super::super::Action::ALL {
             for (param, kind) in ID_PARAMS {
-                for name in [param.to_string(), format!("{param}.1"), format!("{param}.12")] {
+                for name in [
+                    param.to_string(),
+                    format!("{param}.1"),
+                    format!("{param}.12"),
+                ] {
                     let error = check(action.name(), &params(&[(&name, "bogus")])).unwrap_err();
-                    assert!(error.code.ends_with(".Malformed"), "{action:?} {name}: {}", error.code);
+                    assert!(
+                        error.code.ends_with(".Malformed"),
+                        "{action:?} {name}: {}",
+                        error.code
+                    );
                     assert_eq!(error.status, 400);
                     let good = if *kind == ResourceKind::RouteTableAssociation
                         && action.name() == "DisassociateAddress"

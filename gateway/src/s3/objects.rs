@@ -195,10 +195,11 @@ async fn select(
             Ok(info)
         }
         (Some(tenant), None) => s3.federation.head_object(tenant, bucket, key).await,
-        (None, Some(version)) => s3
-            .federation
-            .public_object_version(bucket, key, version)
-            .await,
+        (None, Some(version)) => {
+            s3.federation
+                .public_object_version(bucket, key, version)
+                .await
+        }
         (None, None) => s3.federation.public_object(bucket, key).await,
     };
     let info = match info {

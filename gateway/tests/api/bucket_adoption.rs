@@ -72,9 +72,10 @@ async fn buckets_already_in_a_targets_account_are_never_adopted() {
     let policy_dir = tempfile::tempdir().unwrap();
     std::fs::write(policy_dir.path().join("policies.toml"), POLICIES).unwrap();
     // Two targets on one account: "left" prefixes bucket names, "right" does not.
-    let left = cloud
-        .target_toml("left")
-        .replace("[targets.left]\n", "[targets.left]\nbucket_prefix = \"site-a-\"\n");
+    let left = cloud.target_toml("left").replace(
+        "[targets.left]\n",
+        "[targets.left]\nbucket_prefix = \"site-a-\"\n",
+    );
     let config = format!(
         "policy_dir = \"{}\"\n{left}{}",
         policy_dir.path().display(),
@@ -85,7 +86,12 @@ async fn buckets_already_in_a_targets_account_are_never_adopted() {
 
     // The operator's own bucket (us-east-1 answers a create of it with 200).
     let operator = cloud.s3();
-    operator.create_bucket().bucket("ops-data").send().await.unwrap();
+    operator
+        .create_bucket()
+        .bucket("ops-data")
+        .send()
+        .await
+        .unwrap();
     operator
         .put_object()
         .bucket("ops-data")
@@ -129,7 +135,17 @@ async fn buckets_already_in_a_targets_account_are_never_adopted() {
     unreachable(&mallory, "site-a-files").await;
     assert_eq!(remote_body(&cloud, "site-a-files").await, b"alice");
     // Alice still has her bucket, and a name free everywhere is still created.
-    let listed = alice.list_objects_v2().bucket("files").send().await.unwrap();
+    let listed = alice
+        .list_objects_v2()
+        .bucket("files")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(listed.contents().len(), 1);
-    mallory.create_bucket().bucket("mallory-own").send().await.unwrap();
+    mallory
+        .create_bucket()
+        .bucket("mallory-own")
+        .send()
+        .await
+        .unwrap();
 }

@@ -98,11 +98,7 @@ async fn public_read_allows_anonymous_reads_only() {
             .await
             .unwrap();
         assert_eq!(
-            get("public-b?list-type=2")
-                .await
-                .unwrap()
-                .status()
-                .as_u16(),
+            get("public-b?list-type=2").await.unwrap().status().as_u16(),
             403
         );
         s3.put_object_acl()

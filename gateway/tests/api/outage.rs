@@ -83,7 +83,10 @@ async fn an_outage_is_a_503_naming_the_rule_and_the_target_also_with_the_breaker
         if open {
             break;
         }
-        assert!(Instant::now() < deadline, "Tokyo's breaker never opened: {targets}");
+        assert!(
+            Instant::now() < deadline,
+            "Tokyo's breaker never opened: {targets}"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 
@@ -102,8 +105,15 @@ async fn an_outage_is_a_503_naming_the_rule_and_the_target_also_with_the_breaker
             .await
             .unwrap_err();
         let (status, code, message) = failure(launch);
-        assert_eq!((status, code.as_str()), (503, "InsufficientInstanceCapacity"), "{message}");
-        assert!(message.contains(rule) && message.contains("aws-tokyo"), "{message}");
+        assert_eq!(
+            (status, code.as_str()),
+            (503, "InsufficientInstanceCapacity"),
+            "{message}"
+        );
+        assert!(
+            message.contains(rule) && message.contains("aws-tokyo"),
+            "{message}"
+        );
 
         let volume = ec2
             .create_volume()
@@ -114,7 +124,11 @@ async fn an_outage_is_a_503_naming_the_rule_and_the_target_also_with_the_breaker
             .await
             .unwrap_err();
         let (status, code, message) = failure(volume);
-        assert_eq!((status, code.as_str()), (503, "InsufficientVolumeCapacity"), "{message}");
+        assert_eq!(
+            (status, code.as_str()),
+            (503, "InsufficientVolumeCapacity"),
+            "{message}"
+        );
 
         let address = ec2
             .allocate_address()
@@ -123,8 +137,15 @@ async fn an_outage_is_a_503_naming_the_rule_and_the_target_also_with_the_breaker
             .await
             .unwrap_err();
         let (status, code, message) = failure(address);
-        assert_eq!((status, code.as_str()), (503, "ServiceUnavailable"), "{message}");
-        assert!(message.contains(rule) && message.contains("aws-tokyo"), "{message}");
+        assert_eq!(
+            (status, code.as_str()),
+            (503, "ServiceUnavailable"),
+            "{message}"
+        );
+        assert!(
+            message.contains(rule) && message.contains("aws-tokyo"),
+            "{message}"
+        );
 
         let bucket = s3
             .create_bucket()
@@ -144,14 +165,24 @@ async fn an_outage_is_a_503_naming_the_rule_and_the_target_also_with_the_breaker
             .await
             .unwrap_err();
         let status = bucket.raw_response().map_or(0, |r| r.status().as_u16());
-        assert_eq!((status, s3_code(&bucket).as_str()), (503, "ServiceUnavailable"), "{bucket:?}");
+        assert_eq!(
+            (status, s3_code(&bucket).as_str()),
+            (503, "ServiceUnavailable"),
+            "{bucket:?}"
+        );
     }
-    assert!(virginia.instance_ids().await.is_empty(), "nothing went elsewhere");
+    assert!(
+        virginia.instance_ids().await.is_empty(),
+        "nothing went elsewhere"
+    );
 
     // A request the rules refuse outright stays a 400 policy answer.
     std::fs::write(
         policy_dir.path().join("policies.toml"),
-        POLICIES.replace("country = [\"JP\"] }\n\n[[rule]]\nname = \"personal", "country = [\"FR\"] }\n\n[[rule]]\nname = \"personal"),
+        POLICIES.replace(
+            "country = [\"JP\"] }\n\n[[rule]]\nname = \"personal",
+            "country = [\"FR\"] }\n\n[[rule]]\nname = \"personal",
+        ),
     )
     .unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -213,14 +244,41 @@ rank = ["cheapest"]
         .instance_id()
         .unwrap()
         .to_string();
-    ec2.terminate_instances().instance_ids(&id).send().await.unwrap();
-    let start = ec2.start_instances().instance_ids(&id).send().await.unwrap_err();
-    let stop = ec2.stop_instances().instance_ids(&id).send().await.unwrap_err();
-    let reboot = ec2.reboot_instances().instance_ids(&id).send().await.unwrap_err();
+    ec2.terminate_instances()
+        .instance_ids(&id)
+        .send()
+        .await
+        .unwrap();
+    let start = ec2
+        .start_instances()
+        .instance_ids(&id)
+        .send()
+        .await
+        .unwrap_err();
+    let stop = ec2
+        .stop_instances()
+        .instance_ids(&id)
+        .send()
+        .await
+        .unwrap_err();
+    let reboot = ec2
+        .reboot_instances()
+        .instance_ids(&id)
+        .send()
+        .await
+        .unwrap_err();
     for (status, code, message) in [failure(start), failure(stop), failure(reboot)] {
-        assert_eq!((status, code.as_str()), (400, "IncorrectInstanceState"), "{message}");
+        assert_eq!(
+            (status, code.as_str()),
+            (400, "IncorrectInstanceState"),
+            "{message}"
+        );
         assert!(message.contains(&id), "{message}");
     }
     // Terminating again is fine, as on AWS.
-    ec2.terminate_instances().instance_ids(&id).send().await.unwrap();
+    ec2.terminate_instances()
+        .instance_ids(&id)
+        .send()
+        .await
+        .unwrap();
 }

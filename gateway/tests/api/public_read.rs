@@ -5,7 +5,9 @@
 //! ranged GET, a version, a virtual-host URL) agree.
 
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{BucketCannedAcl, BucketVersioningStatus, ObjectCannedAcl, VersioningConfiguration};
+use aws_sdk_s3::types::{
+    BucketCannedAcl, BucketVersioningStatus, ObjectCannedAcl, VersioningConfiguration,
+};
 
 use crate::common::{Database, Server};
 
@@ -71,7 +73,8 @@ async fn check(database: Database) {
 
     for base in [&path_style, &vhost] {
         // The bucket's grant: anyone may list.
-        let (status, listing) = anonymous(&client, "GET", &format!("{base}/?list-type=2"), None).await;
+        let (status, listing) =
+            anonymous(&client, "GET", &format!("{base}/?list-type=2"), None).await;
         assert_eq!(status, 200, "{base}: {listing}");
         assert!(listing.contains("<Key>private.txt</Key>"), "{listing}");
         // Not read: every form of a read of the private object is refused.
@@ -102,7 +105,10 @@ async fn check(database: Database) {
 
     // Making the object public later opens it; making it private closes it again.
     let url = format!("{path_style}/private.txt");
-    for (acl, status) in [(ObjectCannedAcl::PublicRead, 200), (ObjectCannedAcl::Private, 403)] {
+    for (acl, status) in [
+        (ObjectCannedAcl::PublicRead, 200),
+        (ObjectCannedAcl::Private, 403),
+    ] {
         s3.put_object_acl()
             .bucket("open")
             .key("private.txt")
