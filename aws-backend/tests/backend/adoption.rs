@@ -3,7 +3,7 @@
 //! BucketAlreadyOwnedByYou) or anyone else's (403 on HeadBucket).
 
 use aws_backend::AwsTarget;
-use wiremock::matchers::{method, path};
+use wiremock::matchers::{method, path_regex};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::support::{config, Moto};
@@ -45,12 +45,12 @@ async fn existing_buckets_are_refused_on_moto_in_both_kinds_of_region() {
 async fn scripted(head: u16, create: ResponseTemplate, creates: u64) -> (MockServer, AwsTarget) {
     let server = MockServer::start().await;
     Mock::given(method("HEAD"))
-        .and(path("/b"))
+        .and(path_regex("^/b/?$"))
         .respond_with(ResponseTemplate::new(head))
         .mount(&server)
         .await;
     Mock::given(method("PUT"))
-        .and(path("/b"))
+        .and(path_regex("^/b/?$"))
         .respond_with(create)
         .expect(creates)
         .mount(&server)
