@@ -51,6 +51,18 @@ fn failure<E: ProvideErrorMetadata + std::fmt::Debug>(
     (status, ec2_code(&error), message)
 }
 
+/// Asserts that a failed EC2 call answered `want` (status, code) with a
+/// message naming each of `named` (the rule, the target).
+fn refused<E: ProvideErrorMetadata + std::fmt::Debug>(
+    error: aws_sdk_ec2::error::SdkError<E, aws_sdk_ec2::config::http::HttpResponse>,
+    want: (u16, &str),
+    named: &[&str],
+) {
+    let (status, code, message) = failure(error);
+    assert_eq!((status, code.as_str()), want, "{message}");
+    assert!(named.iter().all(|n| message.contains(n)), "{message}");
+}
+
 #[tokio::test]
 async fn an_outage_is_a_503_naming_the_rule_and_the_target_also_with_the_breaker_open() {
     let mut tokyo = Moto::start("ap-northeast-1");
@@ -104,15 +116,10 @@ async fn an_outage_is_a_503_naming_the_rule_and_the_target_also_with_the_breaker
             .send()
             .await
             .unwrap_err();
-        let (status, code, message) = failure(launch);
-        assert_eq!(
-            (status, code.as_str()),
+        refused(
+            launch,
             (503, "InsufficientInstanceCapacity"),
-            "{message}"
-        );
-        assert!(
-            message.contains(rule) && message.contains("aws-tokyo"),
-            "{message}"
+            &[rule, "aws-tokyo"],
         );
 
         let volume = ec2
@@ -123,12 +130,7 @@ async fn an_outage_is_a_503_naming_the_rule_and_the_target_also_with_the_breaker
             .send()
             .await
             .unwrap_err();
-        let (status, code, message) = failure(volume);
-        assert_eq!(
-            (status, code.as_str()),
-            (503, "InsufficientVolumeCapacity"),
-            "{message}"
-        );
+        refused(volume, (503, "InsufficientVolumeCapacity"), &[]);
 
         let address = ec2
             .allocate_address()
@@ -136,16 +138,7 @@ async fn an_outage_is_a_503_naming_the_rule_and_the_target_also_with_the_breaker
             .send()
             .await
             .unwrap_err();
-        let (status, code, message) = failure(address);
-        assert_eq!(
-            (status, code.as_str()),
-            (503, "ServiceUnavailable"),
-            "{message}"
-        );
-        assert!(
-            message.contains(rule) && message.contains("aws-tokyo"),
-            "{message}"
-        );
+        refused(address, (503, "ServiceUnavailable"), &[rule, "aws-tokyo"]);
 
         let bucket = s3
             .create_bucket()
