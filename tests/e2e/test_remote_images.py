@@ -36,10 +36,19 @@ def test_describe_images_merges_the_clouds_catalogues(clouds):
     assert error_code(e.value) == "InvalidAMIID.NotFound"
 
 
+def published(moto, name: str) -> str:
+    """An image the cloud's account registers and publishes (tenants see a
+    target's public images, and private ones only when an admin shares them)."""
+    client = moto.client("ec2")
+    image = client.register_image(Name=name, RootDeviceName="/dev/sda1")["ImageId"]
+    client.modify_image_attribute(ImageId=image, LaunchPermission={"Add": [{"Group": "all"}]})
+    return image
+
+
 def test_launches_go_only_where_their_image_is(clouds):
     ec2, tokyo, virginia, srv = clouds["ec2"], clouds["tokyo"], clouds["virginia"], clouds["server"]
     # Cost-first alone would choose Virginia; Tokyo is the only cloud with this image.
-    golden = tokyo.client("ec2").register_image(Name="golden-jp", RootDeviceName="/dev/sda1")["ImageId"]
+    golden = published(tokyo, "golden-jp")
     instance = run(ec2, golden, {})
     shown = placement(srv, instance)
     assert "target: aws-tokyo" in shown
@@ -48,7 +57,7 @@ def test_launches_go_only_where_their_image_is(clouds):
 
     # Personal data must stay in Japan, but the image is only in Virginia: refused,
     # naming the rule and why Tokyo could not take it; nothing launched.
-    us_only = virginia.client("ec2").register_image(Name="golden-us", RootDeviceName="/dev/sda1")["ImageId"]
+    us_only = published(virginia, "golden-us")
     with pytest.raises(ClientError) as e:
         run(ec2, us_only, {"data-class": "personal"})
     assert error_code(e.value) == "Unsupported"
