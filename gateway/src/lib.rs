@@ -17,6 +17,7 @@ pub mod metrics;
 pub mod policy_cli;
 #[cfg(test)]
 mod properties;
+mod query_call;
 pub mod ratelimit;
 pub mod s3;
 pub mod server;

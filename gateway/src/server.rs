@@ -28,6 +28,7 @@ use crate::auth::{self, SignedRequest};
 use crate::connection_threads::{ConnectionThreads, Serve};
 use crate::ec2::{self, params::Params, Action, Ec2Call};
 use crate::error::Ec2Error;
+use crate::query_call::QueryCall;
 use crate::ratelimit::RateLimits;
 use crate::s3::plain_read::{self, PlainRead};
 use crate::s3::S3_OPERATION;
@@ -352,40 +353,23 @@ async fn ec2(
     form: Vec<(String, String)>,
     request_id: &str,
 ) -> (String, Response<ResponseBody>) {
-    let mut all = query.clone();
-    all.extend(form);
-    let action_name = all
-        .iter()
-        .find(|(k, _)| k == "Action")
-        .map(|(_, v)| v.clone())
-        .unwrap_or_default();
+    let request = QueryCall::new(&query, form);
+    let (all, action_name) = (&request.all, &request.action);
     let result = async {
-        let signed = SignedRequest {
-            method: parts.method.as_str(),
-            path: parts.uri.path(),
-            query: &query,
-            headers: &parts.headers,
-            body: &body,
-        };
-        let principal = auth::authenticate(&gateway.federation, &signed, &all, "ec2").await?;
-        tracing::Span::current().record("tenant", principal.tenant.name.as_str());
-        if !gateway
-            .limits
-            .allow(&principal.access_key_id, &principal.tenant.id)
-        {
+        let Some(principal) = request.admit(gateway, parts, &query, &body, "ec2").await? else {
             return Err(Ec2Error {
                 status: StatusCode::SERVICE_UNAVAILABLE,
                 code: "RequestLimitExceeded".into(),
                 message: "Request limit exceeded.".into(),
             });
-        }
+        };
         if action_name.is_empty() {
             return Err(Ec2Error::bad_request(
                 "MissingAction",
                 "The request must contain the parameter Action",
             ));
         }
-        let action = Action::parse(&action_name).ok_or_else(|| {
+        let action = Action::parse(action_name).ok_or_else(|| {
             if ec2::NOT_YET.contains(&action_name.as_str()) {
                 Ec2Error::bad_request(
                     "UnsupportedOperation",
@@ -401,7 +385,7 @@ async fn ec2(
         let call = Ec2Call {
             federation: &gateway.federation,
             principal: &principal,
-            params: Params::from_pairs(&all),
+            params: Params::from_pairs(all),
             request_id,
             availability_zones: &gateway.zones,
             images: gateway.images.as_ref(),
@@ -417,7 +401,7 @@ async fn ec2(
             .map_err(|error| crate::error::for_action(action.name(), error))
     }
     .await;
-    let label = if Action::parse(&action_name).is_some() {
+    let label = if Action::parse(action_name).is_some() {
         action_name.clone()
     } else {
         "unknown".into()

@@ -6,9 +6,9 @@ use bytes::Bytes;
 use federation::Principal;
 use http::{Response, StatusCode};
 
-use crate::auth::{self, SignedRequest};
 use crate::ec2::xml::escape;
 use crate::error::StsError;
+use crate::query_call::QueryCall;
 use crate::server::{text_response, Gateway, ResponseBody};
 
 /// STS's XML namespace.
@@ -26,30 +26,13 @@ pub(crate) async fn serve(
     form: Vec<(String, String)>,
     request_id: &str,
 ) -> (String, Response<ResponseBody>) {
-    let mut all = query.clone();
-    all.extend(form);
-    let action = all
-        .iter()
-        .find(|(k, _)| k == "Action")
-        .map(|(_, v)| v.clone())
-        .unwrap_or_default();
+    let call = QueryCall::new(&query, form);
+    let action = call.action.clone();
     let result = async {
-        let signed = SignedRequest {
-            method: parts.method.as_str(),
-            path: parts.uri.path(),
-            query: &query,
-            headers: &parts.headers,
-            body: &body,
-        };
-        let principal = auth::authenticate(&gateway.federation, &signed, &all, "sts").await?;
-        tracing::Span::current().record("tenant", principal.tenant.name.as_str());
-        if !gateway
-            .limits
-            .allow(&principal.access_key_id, &principal.tenant.id)
-        {
+        let Some(principal) = call.admit(gateway, parts, &query, &body, "sts").await? else {
             return Err(StsError::sender("Throttling", "Rate exceeded"));
-        }
-        dispatch(&principal, &all, request_id)
+        };
+        dispatch(&principal, &call.all, request_id)
     }
     .await;
     let label = if action == "GetCallerIdentity" {

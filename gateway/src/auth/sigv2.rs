@@ -72,7 +72,9 @@ fn sign_sha256(secret: &str, text: &str) -> String {
     STANDARD.encode(mac.finalize().into_bytes())
 }
 
-fn sign_sha1(secret: &str, text: &str) -> String {
+/// Base64 of HMAC-SHA1 over `text`: SigV2's signature (also S3's, which
+/// `s3::services_path` re-signs for the path it strips).
+pub(crate) fn sign_sha1(secret: &str, text: &str) -> String {
     let mut mac = Hmac::<sha1::Sha1>::new_from_slice(secret.as_bytes())
         .expect("HMAC takes keys of any length");
     mac.update(text.as_bytes());

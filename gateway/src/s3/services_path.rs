@@ -9,12 +9,10 @@
 //! signature into streamed chunks, which cannot be re-signed: SigV4 clients
 //! address S3 at the root path.
 
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
 use federation::Federation;
-use hmac::{Hmac, Mac};
 use http::uri::PathAndQuery;
 
+use crate::auth::sigv2::sign_sha1;
 use crate::auth::sigv4::constant_time_eq;
 
 /// euca2ools' object storage path.
@@ -129,13 +127,6 @@ pub(crate) fn string_to_sign(
     Some(text)
 }
 
-fn sign(secret: &str, text: &str) -> String {
-    let mut mac = Hmac::<sha1::Sha1>::new_from_slice(secret.as_bytes())
-        .expect("HMAC takes keys of any length");
-    mac.update(text.as_bytes());
-    STANDARD.encode(mac.finalize().into_bytes())
-}
-
 /// The SigV2 signature a request carries: (access key, signature, presigned).
 fn sigv2_of(
     parts: &http::request::Parts,
@@ -194,8 +185,8 @@ pub async fn unprefix(
             _ => None,
         };
         if let (Some(sent), Some(routed), Some(secret)) = (sent, routed, secret) {
-            if constant_time_eq(sign(&secret, &sent).as_bytes(), signature.as_bytes()) {
-                let fresh = sign(&secret, &routed);
+            if constant_time_eq(sign_sha1(&secret, &sent).as_bytes(), signature.as_bytes()) {
+                let fresh = sign_sha1(&secret, &routed);
                 if presigned {
                     for (name, value) in query.iter_mut() {
                         if name == "Signature" {
@@ -257,7 +248,7 @@ mod tests {
             "GET\n\n\nTue, 27 Mar 2007 19:36:42 +0000\n/awsexamplebucket1/photos/puppy.jpg"
         );
         assert_eq!(
-            sign("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", &text),
+            sign_sha1("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", &text),
             "qgk2+6Sv9/oM7G3qLEjTH1a1l1g="
         );
         let query = vec![
