@@ -23,6 +23,7 @@ pub mod key_material;
 pub mod key_pairs;
 mod launching;
 pub mod listing;
+mod mapped;
 pub mod metadata;
 pub mod multipart;
 pub mod network_interfaces;

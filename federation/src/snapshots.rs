@@ -6,10 +6,10 @@ use cloud::{Error, ResourceKind, Result};
 use sqlx::any::AnyRow;
 
 use crate::db::{db_err, int, now, opt_text, text};
+use crate::mapped::{observe, remote_tags, select, Mapped, Observed, Placed, GRACE_SECS};
 use crate::placement::PLACEMENT_TAG;
 use crate::tags::insert_tags;
 use crate::tenants::Tenant;
-use crate::volumes::{observe, remote_tags, select, Mapped, Observed, Placed, GRACE_SECS};
 use crate::Federation;
 
 /// A snapshot as its tenant sees it.

@@ -8,7 +8,7 @@ use cloud::Result;
 
 use crate::db::{db_err, text};
 use crate::instance_sync::made_for_us_before;
-use crate::volumes::RESOURCE_TAG;
+use crate::mapped::RESOURCE_TAG;
 use crate::Federation;
 
 impl Federation {

@@ -10,16 +10,12 @@
 //! refused as unavailable, so policies that allow a remote target fail over
 //! to it.
 
-use std::collections::HashMap;
-use std::future::Future;
-use std::sync::Arc;
-
 use cloud::types::Tag;
-use cloud::{Error, RemoteTarget, ResourceKind, Result, VolumeSpec, VolumeView};
+use cloud::{Error, ResourceKind, Result, VolumeSpec, VolumeView};
 use sqlx::any::AnyRow;
 
 use crate::db::{db_err, int, now, opt_int, opt_text, text};
-use crate::instances::TENANT_TAG;
+use crate::mapped::{observe, remote_tags, select, Mapped, Observed, Placed, GRACE_SECS};
 use crate::placement::{Chosen, PLACEMENT_TAG};
 use crate::tags::insert_tags;
 use crate::tenants::Tenant;
@@ -28,13 +24,6 @@ use crate::Federation;
 /// Why a volume cannot be placed on this site.
 pub(crate) const NO_LOCAL_VOLUMES: &str =
     "this site's hosts do not keep block volumes yet; volumes go to remote targets";
-
-/// On a target, the Skyport ID of a volume or snapshot.
-pub(crate) const RESOURCE_TAG: &str = "skyport:id";
-
-/// How long a new volume may be missing from its target's describes (clouds
-/// are eventually consistent) before Skyport takes it for deleted.
-pub(crate) const GRACE_SECS: i64 = 60;
 
 /// The volume types EC2 offers.
 const VOLUME_TYPES: &[&str] = &["standard", "gp2", "gp3", "io1", "io2", "sc1", "st1"];
@@ -84,12 +73,6 @@ pub struct Attachment {
     pub attached_at: i64,
 }
 
-/// A record and the target's ID for it.
-pub(crate) struct Mapped<T> {
-    pub record: T,
-    pub remote_id: String,
-}
-
 const COLUMNS: &str = "id, target, remote_id, size_gib, availability_zone, volume_type, iops, \
      encrypted, snapshot_id, state, created_at, instance_id, device, attachment_state, attached_at";
 
@@ -124,27 +107,6 @@ fn volume_of(row: &AnyRow) -> Result<Mapped<Volume>> {
     })
 }
 
-/// The tags a target's copy of a resource carries: the tenant's own and
-/// Skyport's IDs, so an orphan can be traced.
-pub(crate) fn remote_tags(tenant: &Tenant, id: &str, tags: &[Tag]) -> Vec<Tag> {
-    let mut remote = tags.to_vec();
-    remote.push(Tag {
-        key: TENANT_TAG.into(),
-        value: tenant.account_id.clone(),
-    });
-    remote.push(Tag {
-        key: RESOURCE_TAG.into(),
-        value: id.into(),
-    });
-    remote
-}
-
-/// A record that lives on a remote target.
-pub(crate) trait Placed {
-    fn id(&self) -> &str;
-    fn target(&self) -> &str;
-}
-
 impl Placed for Volume {
     fn id(&self) -> &str {
         &self.id
@@ -152,82 +114,6 @@ impl Placed for Volume {
     fn target(&self) -> &str {
         &self.target
     }
-}
-
-/// What a record's target said of it.
-pub(crate) enum Observed<V> {
-    /// The target could not answer: show the record as last stored.
-    Unanswered,
-    /// The target answered without it.
-    Absent,
-    Seen(V),
-}
-
-/// Keeps the rows named in `ids` (all when `ids` is empty); an ID the rows
-/// lack is NotFound.
-pub(crate) fn select<T: Placed>(
-    mut rows: Vec<Mapped<T>>,
-    ids: &[String],
-    kind: ResourceKind,
-) -> Result<Vec<Mapped<T>>> {
-    if ids.is_empty() {
-        return Ok(rows);
-    }
-    if let Some(missing) = ids
-        .iter()
-        .find(|id| !rows.iter().any(|row| row.record.id() == id.as_str()))
-    {
-        return Err(Error::not_found(kind, missing.clone()));
-    }
-    rows.retain(|row| ids.iter().any(|id| id == row.record.id()));
-    Ok(rows)
-}
-
-/// Asks each target holding some of `rows` about them (`fetch` with the
-/// target's IDs), all targets at once.
-pub(crate) async fn observe<T, V, F, Fut>(
-    federation: &Federation,
-    rows: &[Mapped<T>],
-    fetch: F,
-) -> Vec<Observed<V>>
-where
-    T: Placed,
-    F: Fn(Arc<dyn RemoteTarget>, Vec<String>) -> Fut,
-    Fut: Future<Output = Result<Vec<(String, V)>>>,
-{
-    let mut by_target: HashMap<&str, Vec<String>> = HashMap::new();
-    for row in rows {
-        by_target
-            .entry(row.record.target())
-            .or_default()
-            .push(row.remote_id.clone());
-    }
-    let calls = by_target.into_iter().map(|(target, ids)| {
-        let call = federation.placement.remote(target).map(|remote| fetch(remote, ids));
-        async move {
-            let views = match call {
-                Ok(call) => call.await,
-                Err(error) => Err(error),
-            };
-            match views {
-                Ok(views) => (target, Some(views.into_iter().collect::<HashMap<_, _>>())),
-                Err(error) => {
-                    tracing::warn!(%target, %error, "target cannot describe; showing last known state");
-                    (target, None)
-                }
-            }
-        }
-    });
-    let mut live: HashMap<&str, Option<HashMap<String, V>>> =
-        futures::future::join_all(calls).await.into_iter().collect();
-    rows.iter()
-        .map(|row| match live.get_mut(row.record.target()) {
-            Some(Some(views)) => views
-                .remove(&row.remote_id)
-                .map_or(Observed::Absent, Observed::Seen),
-            _ => Observed::Unanswered,
-        })
-        .collect()
 }
 
 impl Federation {

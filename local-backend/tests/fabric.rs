@@ -1,7 +1,7 @@
 //! Both segment drivers for real, on namespaces this test creates: two
 //! "hosts" joined by a veth fabric (VXLAN between their addresses, or a VLAN
-//! trunk between their Open vSwitch bridges), an "internet" namespace beside
-//! the network node,
+//! trunk between their Open vSwitch bridges), an "internet" namespace on an
+//! uplink of the site's edge (where the public pool lives, never on a host),
 //! and guest stand-ins (namespaces on the subnet bridges) that get their
 //! address from the subnet's dnsmasq with busybox's udhcpc. Two tenants use
 //! the very same block. Proves same-tenant reachability across hosts,
@@ -48,7 +48,56 @@ fn cleanup() {
         name.starts_with("sktest-")
             || name == format!("skyport-{VPC_1}")
             || name == format!("skyport-{VPC_2}")
+            || name == names::edge_ns(SITE)
     });
+}
+
+/// The public bridge's name, in the site's edge now and in the network
+/// node before.
+const OLD_PUBLIC_BRIDGE: &str = "skpub3000";
+
+/// The internet beside the site's edge, where the operator plugs an uplink.
+fn connect_internet() {
+    let edge = names::edge_ns(SITE);
+    let edge = edge.as_str();
+    ok(&["ip", "netns", "add", INTERNET]);
+    ns_ok(INTERNET, &["ip", "link", "set", "lo", "up"]);
+    ok(&[
+        "ip", "-n", edge, "link", "add", "up0", "type", "veth", "peer", "name", "up0", "netns",
+        INTERNET,
+    ]);
+    ok(&[
+        "ip",
+        "-n",
+        edge,
+        "addr",
+        "add",
+        "198.18.0.1/30",
+        "dev",
+        "up0",
+    ]);
+    ok(&[
+        "ip",
+        "-n",
+        INTERNET,
+        "addr",
+        "add",
+        "198.18.0.2/30",
+        "dev",
+        "up0",
+    ]);
+    ok(&["ip", "-n", edge, "link", "set", "up0", "up"]);
+    ok(&["ip", "-n", INTERNET, "link", "set", "up0", "up"]);
+    ok(&[
+        "ip",
+        "-n",
+        INTERNET,
+        "route",
+        "add",
+        "203.0.113.0/24",
+        "via",
+        "198.18.0.1",
+    ]);
 }
 
 const GUESTS: [Guest; 4] = [
@@ -215,44 +264,23 @@ async fn prove(driver: SegmentDriver) {
     let _cleanup = Cleanup;
     // Two hosts on a fabric, and the internet beside host A (the network node).
     let hosts = common::two_hosts(driver, (HOST_A, HOST_B), "10.250.0", (TRUNK_A, TRUNK_B));
-    ok(&["ip", "netns", "add", INTERNET]);
-    ns_ok(INTERNET, &["ip", "link", "set", "lo", "up"]);
-    ok(&[
-        "ip", "-n", HOST_A, "link", "add", "up0", "type", "veth", "peer", "name", "up0", "netns",
-        INTERNET,
-    ]);
-    ok(&[
-        "ip",
-        "-n",
+    // What an earlier version left: the public bridge in the network
+    // node's own namespace, holding the pool's first address.
+    ns_ok(
         HOST_A,
-        "addr",
-        "add",
-        "198.18.0.1/30",
-        "dev",
-        "up0",
-    ]);
-    ok(&[
-        "ip",
-        "-n",
-        INTERNET,
-        "addr",
-        "add",
-        "198.18.0.2/30",
-        "dev",
-        "up0",
-    ]);
-    ok(&["ip", "-n", HOST_A, "link", "set", "up0", "up"]);
-    ok(&["ip", "-n", INTERNET, "link", "set", "up0", "up"]);
-    ok(&[
-        "ip",
-        "-n",
-        INTERNET,
-        "route",
-        "add",
-        "203.0.113.0/24",
-        "via",
-        "198.18.0.1",
-    ]);
+        &["ip", "link", "add", OLD_PUBLIC_BRIDGE, "type", "bridge"],
+    );
+    ns_ok(
+        HOST_A,
+        &[
+            "ip",
+            "addr",
+            "add",
+            "203.0.113.1/24",
+            "dev",
+            OLD_PUBLIC_BRIDGE,
+        ],
+    );
 
     let state = tempfile::tempdir().unwrap();
     let vlan = driver == SegmentDriver::Vlan;
@@ -267,6 +295,14 @@ async fn prove(driver: SegmentDriver) {
         .await
         .unwrap();
     fabric.apply(&plan(true)).await.unwrap();
+    // The pool lives in the site's edge and the routers only: the network
+    // node itself holds no address and no route of it.
+    for host in [HOST_A, HOST_B] {
+        let routes = ns_ok(host, &["ip", "-4", "route"]) + &ns_ok(host, &["ip", "-4", "addr"]);
+        assert!(!routes.contains("203.0.113."), "{host}: {routes}");
+        assert!(!ns_ok(host, &["ip", "-br", "link"]).contains(OLD_PUBLIC_BRIDGE));
+    }
+    connect_internet();
 
     for guest in &GUESTS {
         guest.plug(&format!("gp{}", &guest.ns[guest.ns.len() - 1..]));
@@ -430,9 +466,12 @@ async fn prove(driver: SegmentDriver) {
         .await
         .unwrap();
     assert!(
-        removed.iter().any(|line| line.contains("skpub3000")),
+        removed
+            .iter()
+            .any(|line| line.contains(&names::edge_ns(SITE))),
         "{removed:?}"
     );
+    assert!(!common::namespaces().contains(&names::edge_ns(SITE)));
     for host in [HOST_A, HOST_B] {
         let links = ns_ok(host, &["ip", "-br", "link"]);
         // The guests' own ports (gp*) are the test's.

@@ -15,12 +15,15 @@ from pathlib import Path
 
 import pytest
 
+import sites
 from conftest import AdminCli, make_client
 from test_compute import GUEST_TIMEOUT, import_test_image, wait_console
 
 INTERNET_NS = "skye2e-inet"
 INTERNET_IP = "203.0.113.254"
-# The site's public bridge: named after the first id of its segment range.
+# The site's edge namespace and the public bridge in it: named after the
+# first id of the segment range.
+EDGE_NS = "skyport-edge2100"
 PUBLIC_BRIDGE = "skpub2100"
 # Beyond the machine, through the uplink docs/networking.md sets up.
 BEYOND_IP = "198.51.100.10"
@@ -48,25 +51,25 @@ def sh(*args: str, check: bool = True) -> subprocess.CompletedProcess:
 def network_server(server_factory, tmp_path):
     config = tmp_path / "network.toml"
     config.write_text(NETWORK_CONFIG)
-    srv = server_factory(config=config, compute=True)
-    assert "tenant networks: vxlan segments on host(s) local" in srv.stdout_text, srv.logs()
-    yield srv
-    sh("ip", "link", "del", PUBLIC_BRIDGE, check=False)
+    for srv in sites.start_site(server_factory, config, tmp_path / "network-data"):
+        assert "tenant networks: vxlan segments on host(s) local" in srv.stdout_text, srv.logs()
+        yield srv
 
 
 @pytest.fixture
 def internet(network_server):
-    """A namespace on the site's public bridge, answering TCP on 8080 with
-    the address each connection came from."""
+    """A namespace on the public bridge of the site's edge, answering TCP on
+    8080 with the address each connection came from."""
     sh("ip", "netns", "del", INTERNET_NS, check=False)
     sh("ip", "netns", "add", INTERNET_NS)
     deadline = time.monotonic() + 30
-    while sh("ip", "link", "show", PUBLIC_BRIDGE, check=False).returncode != 0:
-        assert time.monotonic() < deadline, "the public bridge never appeared"
+    while sh("ip", "-n", EDGE_NS, "link", "show", PUBLIC_BRIDGE, check=False).returncode != 0:
+        assert time.monotonic() < deadline, "the site's edge never appeared"
         time.sleep(0.2)
-    sh("ip", "link", "add", "skye2einet", "type", "veth", "peer", "name", "eth0", "netns", INTERNET_NS)
-    sh("ip", "link", "set", "skye2einet", "master", PUBLIC_BRIDGE)
-    sh("ip", "link", "set", "skye2einet", "up")
+    sh("ip", "-n", EDGE_NS, "link", "add", "skye2einet", "type", "veth", "peer", "name", "eth0",
+       "netns", INTERNET_NS)
+    sh("ip", "-n", EDGE_NS, "link", "set", "skye2einet", "master", PUBLIC_BRIDGE)
+    sh("ip", "-n", EDGE_NS, "link", "set", "skye2einet", "up")
     sh("ip", "netns", "exec", INTERNET_NS, "ip", "addr", "add", f"{INTERNET_IP}/24", "dev", "eth0")
     sh("ip", "netns", "exec", INTERNET_NS, "ip", "link", "set", "eth0", "up")
     sh("ip", "netns", "exec", INTERNET_NS, "ip", "link", "set", "lo", "up")
@@ -79,11 +82,15 @@ def internet(network_server):
 
 @pytest.fixture
 def uplink():
-    """The worked example of docs/networking.md, run as written: a namespace
-    `uplink` standing for the upstream router, with 198.51.100.0/24 behind it,
-    answering TCP on 8080 there with the address each connection came from."""
+    """The worked example of docs/networking.md, run as written for this
+    site (whose edge carries its own first segment id, where the example's
+    default site has 1000): a namespace `uplink` standing for the upstream
+    router, with 198.51.100.0/24 behind it, answering TCP on 8080 there with
+    the address each connection came from."""
     text = DOCS.read_text()
     block = text.split("<!-- uplink-example -->", 1)[1].split("```sh\n", 1)[1].split("```", 1)[0]
+    assert block.count("skyport-edge1000") >= 4, block
+    block = block.replace("skyport-edge1000", EDGE_NS)
     sh("ip", "netns", "del", "uplink", check=False)
     # The example's addresses must be free on this machine (they are test networks).
     used = sh("ip", "-4", "-o", "addr").stdout + sh("ip", "-4", "route").stdout
@@ -227,6 +234,11 @@ def test_vpc_guests_get_dhcp_metadata_isolation_and_an_elastic_ip(network_server
         # addresses, the fixed leases and the NAT rules.
         shown = admin.run("network", "show", vpc_a).stdout
         assert "present" in shown and f"skyport-{vpc_a}" in shown, shown
+        assert f"edge namespace {EDGE_NS}" in shown and "203.0.113.1/24" in shown, shown
+        # The pool lives in the site's namespaces only: this machine holds
+        # no address and no route of it.
+        host_side = sh("ip", "-4", "route").stdout + sh("ip", "-4", "addr").stdout
+        assert "203.0.113." not in host_side, host_side
         assert "10.30.1.1/24" in shown and "10.30.1.4" in shown and "10.30.1.5" in shown, shown
         assert f"snat to {eip['PublicIp']}" in shown, shown
 

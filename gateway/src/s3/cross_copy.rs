@@ -7,7 +7,7 @@
 use s3s::dto::*;
 use s3s::{s3_error, S3ErrorCode, S3Request, S3Response, S3Result, S3};
 
-use super::objects::CopyRequest;
+use super::copy::CopyRequest;
 use super::routed::RoutedS3;
 use crate::auth::percent_encode_strict;
 

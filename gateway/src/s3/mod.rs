@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod convert;
+mod copy;
 pub mod cors;
 pub mod create_bucket_tags;
 mod cross_copy;
@@ -290,7 +291,7 @@ impl S3 for SkyportS3 {
         &self,
         req: S3Request<CopyObjectInput>,
     ) -> S3Result<S3Response<CopyObjectOutput>> {
-        objects::copy_object(self, req).await
+        copy::copy_object(self, req).await
     }
 
     async fn list_objects(

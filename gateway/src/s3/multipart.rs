@@ -5,8 +5,9 @@ use s3s::dto::*;
 use s3s::{s3_error, S3Request, S3Response, S3Result};
 
 use super::convert::{self, checksum_fields, etag, timestamp_ms};
+use super::copy::copy_source;
 use super::digest::{self, Expectations};
-use super::objects::{copy_source, written};
+use super::objects::written;
 use super::{owner, SkyportS3};
 use crate::error::s3_error;
 

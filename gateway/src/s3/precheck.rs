@@ -5,6 +5,9 @@
 //!   expects) while s3s canonicalises the raw path, so `/bucket` becomes `/bucket/`;
 //! - presigned SigV4 URLs may not live longer than 7 days;
 //! - a SigV4 scope must name the `s3` service;
+//! - s3s puts a repeated query parameter into the canonical request in the
+//!   order the request has it, where SigV4 sorts by value too, so such a query
+//!   is put into canonical order first (otherwise a correct signature fails);
 //! - and first, `guard.rs`: input s3s would panic on or answer wrongly.
 //!
 //! SigV2 dates may be RFC 1123 (with `GMT`, `UTC` or a numeric zone, as s3cmd
@@ -87,13 +90,10 @@ pub fn prepare(
                 Some(q) => format!("{path}/?{q}"),
                 None => format!("{path}/"),
             };
-            let mut uri = parts.uri.clone().into_parts();
-            uri.path_and_query = PathAndQuery::try_from(rewritten).ok();
-            if let Ok(uri) = http::Uri::from_parts(uri) {
-                parts.uri = uri;
-            }
+            set_path_and_query(&mut parts.uri, rewritten);
         }
     }
+    order_repeated_parameters(&mut parts.uri);
     let scope = header
         .split("Credential=")
         .nth(1)
@@ -125,6 +125,44 @@ pub fn prepare(
         }
     }
     Ok(())
+}
+
+fn set_path_and_query(uri: &mut http::Uri, path_and_query: String) {
+    let mut new = uri.clone().into_parts();
+    new.path_and_query = PathAndQuery::try_from(path_and_query).ok();
+    if let Ok(new) = http::Uri::from_parts(new) {
+        *uri = new;
+    }
+}
+
+/// Sorts a query that repeats a parameter name into SigV4's canonical order
+/// (by encoded name, then encoded value); other queries stay as they are.
+fn order_repeated_parameters(uri: &mut http::Uri) {
+    let Some(raw) = uri.query().map(str::to_owned) else {
+        return;
+    };
+    let canonical = |text: &str| {
+        crate::auth::percent_encode_strict(
+            &percent_encoding::percent_decode_str(text).decode_utf8_lossy(),
+        )
+    };
+    let mut pairs: Vec<(String, String, &str)> = raw
+        .split('&')
+        .filter(|segment| !segment.is_empty())
+        .map(|segment| {
+            let (name, value) = segment.split_once('=').unwrap_or((segment, ""));
+            (canonical(name), canonical(value), segment)
+        })
+        .collect();
+    let mut names: Vec<&str> = pairs.iter().map(|(name, _, _)| name.as_str()).collect();
+    names.sort_unstable();
+    if !names.windows(2).any(|two| two[0] == two[1]) {
+        return;
+    }
+    pairs.sort();
+    let query: Vec<&str> = pairs.iter().map(|(_, _, segment)| *segment).collect();
+    let rewritten = format!("{}?{}", uri.path(), query.join("&"));
+    set_path_and_query(uri, rewritten);
 }
 
 #[cfg(test)]
@@ -172,6 +210,23 @@ mod tests {
         );
         prepare(&mut object, &[], now).unwrap();
         assert_eq!(object.uri.path(), "/bucket/key");
+    }
+
+    #[test]
+    fn a_repeated_parameter_is_put_in_canonical_order() {
+        let now = time::OffsetDateTime::now_utc();
+        let mut repeated = parts(
+            "/b/k?prefix=x&key-marker=public-read&a%20b=1&key-marker=foo",
+            &[],
+        );
+        prepare(&mut repeated, &[], now).unwrap();
+        assert_eq!(
+            repeated.uri.query(),
+            Some("a%20b=1&key-marker=foo&key-marker=public-read&prefix=x")
+        );
+        let mut single = parts("/b/k?prefix=x&key-marker=public-read", &[]);
+        prepare(&mut single, &[], now).unwrap();
+        assert_eq!(single.uri.query(), Some("prefix=x&key-marker=public-read"));
     }
 
     #[test]

@@ -187,6 +187,30 @@ impl Server {
         self.endpoint = endpoint;
     }
 
+    /// A second gateway on the same database and data directory (the
+    /// README's several gateways on PostgreSQL), with the same keys.
+    pub fn peer(&self) -> Server {
+        let (child, endpoint, _) = spawn(
+            &self.data_dir,
+            self.database_url.as_deref(),
+            self.config_path.as_deref(),
+        );
+        Server {
+            child,
+            port: endpoint.rsplit(':').next().unwrap().parse().unwrap(),
+            endpoint,
+            access_key: self.access_key.clone(),
+            secret_key: self.secret_key.clone(),
+            data_dir: self.data_dir.clone(),
+            database: self.database,
+            database_url: self.database_url.clone(),
+            config_path: self.config_path.clone(),
+            _tmp: tempfile::tempdir().unwrap(),
+            // The first gateway owns the database.
+            pg_database: None,
+        }
+    }
+
     /// The PostgreSQL URL it runs on (`None` on SQLite).
     pub fn database_url(&self) -> Option<&str> {
         self.database_url.as_deref()
@@ -321,4 +345,14 @@ where
         .and_then(|e| e.code())
         .map(str::to_string)
         .unwrap_or_else(|| format!("not a service error: {error:?}"))
+}
+
+/// TCP 22 from `cidr`, the rule most tests grant.
+pub fn ssh_from(cidr: &str) -> aws_sdk_ec2::types::IpPermission {
+    aws_sdk_ec2::types::IpPermission::builder()
+        .ip_protocol("tcp")
+        .from_port(22)
+        .to_port(22)
+        .ip_ranges(aws_sdk_ec2::types::IpRange::builder().cidr_ip(cidr).build())
+        .build()
 }

@@ -211,16 +211,20 @@ const AUTHENTICATION_CODES: &[&str] = &[
     "RequestTimeTooSkewed",
 ];
 
-/// Answers seen, by status and error code (empty for successes).
-type Seen = std::collections::BTreeMap<(u16, String), u32>;
+/// Answers seen, by status and error code (empty for successes): how many,
+/// and the first request that got it.
+type Seen = std::collections::BTreeMap<(u16, String), (u32, String)>;
 
-fn record(seen: &std::cell::RefCell<Seen>, status: u16, body: &str) {
+fn record(seen: &std::cell::RefCell<Seen>, status: u16, body: &str, request: &str) {
     let code = if (200..300).contains(&status) {
         String::new()
     } else {
         code_of(body).to_string()
     };
-    *seen.borrow_mut().entry((status, code)).or_insert(0) += 1;
+    seen.borrow_mut()
+        .entry((status, code))
+        .or_insert_with(|| (0, request.to_string()))
+        .0 += 1;
 }
 
 /// The signatures hold, so every request gets past authentication to a
@@ -250,7 +254,7 @@ fn arbitrary_ec2_requests_never_fail_inside() {
         .run(&ec2_body(), |body| {
             let now = time::OffsetDateTime::now_utc();
             let (status, xml) = runtime.block_on(ec2_post(&server, Some(&keys), &body, now));
-            record(&seen, status, &xml);
+            record(&seen, status, &xml, &body);
             check(status, &xml, &body)
         })
         .unwrap();
@@ -430,12 +434,9 @@ fn arbitrary_s3_requests_never_fail_inside() {
     runner(400)
         .run(&s3_request(), |case| {
             let (status, body) = runtime.block_on(send_s3(&server, &keys, &case));
-            record(&seen, status, &body);
-            check(
-                status,
-                &body,
-                &format!("{} {} {:?} {:?}", case.0, case.1, case.2, case.3),
-            )
+            let request = format!("{} {} {:?} {:?}", case.0, case.1, case.2, case.3);
+            record(&seen, status, &body, &request);
+            check(status, &body, &request)
         })
         .unwrap();
     reached_handlers(&seen.borrow());

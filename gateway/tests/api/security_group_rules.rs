@@ -3,21 +3,11 @@
 //! pushed to remote copies), and another tenant neither sees nor touches them.
 
 use aws_sdk_ec2::types::{
-    Filter, IpPermission, IpRange, ResourceType, SecurityGroupRule, SecurityGroupRuleRequest,
-    SecurityGroupRuleUpdate, Tag,
+    Filter, ResourceType, SecurityGroupRule, SecurityGroupRuleRequest, SecurityGroupRuleUpdate, Tag,
 };
 
-use crate::common::{ec2_code, on_both_databases};
+use crate::common::{ec2_code, on_both_databases, ssh_from};
 use crate::placement::{site, tag_spec};
-
-fn ssh_from(cidr: &str) -> IpPermission {
-    IpPermission::builder()
-        .ip_protocol("tcp")
-        .from_port(22)
-        .to_port(22)
-        .ip_ranges(IpRange::builder().cidr_ip(cidr).build())
-        .build()
-}
 
 fn update(rule_id: &str, port: i32, cidr: &str) -> SecurityGroupRuleUpdate {
     SecurityGroupRuleUpdate::builder()

@@ -2,16 +2,7 @@
 
 use aws_sdk_ec2::types::{Filter, IpPermission, IpRange, UserIdGroupPair};
 
-use crate::common::{ec2_code, on_both_databases};
-
-fn ssh_from(cidr: &str) -> IpPermission {
-    IpPermission::builder()
-        .ip_protocol("tcp")
-        .from_port(22)
-        .to_port(22)
-        .ip_ranges(IpRange::builder().cidr_ip(cidr).build())
-        .build()
-}
+use crate::common::{ec2_code, on_both_databases, ssh_from};
 
 #[tokio::test]
 async fn security_group_rules_round_trip() {

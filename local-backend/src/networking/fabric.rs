@@ -15,7 +15,7 @@ use tokio::sync::Mutex;
 use super::command::{installed, run, run_quietly, run_with_input, Netns};
 use super::config::{NetworkConfig, SegmentDriver};
 use super::links::links;
-use super::{dhcp, firewall, names, ovs, router, segments};
+use super::{dhcp, edge, firewall, names, ovs, router, segments};
 
 /// One host: a network namespace (or this machine) and its fabric address.
 #[derive(Debug, Clone)]
@@ -225,11 +225,16 @@ impl Fabric {
             run(host.netns(), "sysctl", &["-qw", &on]).await?;
         }
         let node = &self.hosts[0];
-        if let Some(pool) = plan.public_pool {
-            self.ensure_public_bridge(node, &pool).await?;
+        edge::remove_old_public_bridge(node.netns(), self.site()).await?;
+        let existing = router::namespaces().await?;
+        match plan.public_pool {
+            Some(pool) => edge::ensure(self.site(), &pool, &existing).await?,
+            None => {
+                edge::remove(self.site(), &existing).await;
+            }
         }
         let node_links = links(node.netns()).await?;
-        let existing = router::namespaces().await?;
+        let edge_ns = names::edge_ns(self.site());
         let public_bridge = names::public_bridge(self.site());
         for vpc in &plan.vpcs {
             router::ensure(
@@ -237,7 +242,11 @@ impl Fabric {
                 &node_links,
                 &existing,
                 vpc,
-                plan.public_pool.map(|pool| (pool, public_bridge.as_str())),
+                plan.public_pool.map(|pool| router::PublicSide {
+                    pool,
+                    edge: &edge_ns,
+                    bridge: &public_bridge,
+                }),
                 &self.dir,
                 vxlan,
             )
@@ -264,31 +273,6 @@ impl Fabric {
             let host_links = links(host.netns()).await?;
             segments::remove_stale(host.netns(), &host_links, &planned, &self.segments).await;
         }
-        Ok(())
-    }
-
-    /// The network node's public bridge, holding the site router's address,
-    /// and forwarding on.
-    async fn ensure_public_bridge(&self, node: &NetHost, pool: &ipnet::Ipv4Net) -> Result<()> {
-        let node_links = links(node.netns()).await?;
-        let bridge = names::public_bridge(self.site());
-        if !node_links.contains_key(&bridge) {
-            run(
-                node.netns(),
-                "ip",
-                &["link", "add", &bridge, "type", "bridge"],
-            )
-            .await?;
-            let address = format!("{}/{}", router::site_router(pool), pool.prefix_len());
-            run(
-                node.netns(),
-                "ip",
-                &["addr", "add", &address, "dev", &bridge],
-            )
-            .await?;
-            run(node.netns(), "ip", &["link", "set", &bridge, "up"]).await?;
-        }
-        run(node.netns(), "sysctl", &["-qw", "net.ipv4.ip_forward=1"]).await?;
         Ok(())
     }
 
@@ -341,6 +325,13 @@ impl Fabric {
                         out.push_str(&format!("    vxlan {line}\n"));
                     }
                 }
+            }
+        }
+        let edge = names::edge_ns(self.site());
+        if let Ok(addresses) = run(Some(&edge), "ip", &["-br", "-4", "addr", "show"]).await {
+            out.push_str(&format!("edge namespace {edge}\n"));
+            for line in addresses.lines() {
+                out.push_str(&format!("  {line}\n"));
             }
         }
         let ns = names::router_ns(vpc_id);

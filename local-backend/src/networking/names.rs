@@ -5,7 +5,8 @@
 //! groups' table) carries the site's identity on the machine: the first id
 //! of its segment range, which no other site on the machine may share.
 
-/// Prefix of every network namespace Skyport owns (one router per VPC).
+/// Prefix of every network namespace Skyport owns (one router per VPC, and
+/// one edge per site).
 pub const ROUTER_NS_PREFIX: &str = "skyport-";
 
 /// The subnet's bridge on every host.
@@ -52,7 +53,12 @@ pub fn external_host(vpc_id: &str) -> String {
 /// The router's end of its external link.
 pub const EXTERNAL_PORT: &str = "qg0";
 
-/// The bridge on the network node where the site's routers meet the outside.
+/// The site's edge namespace, in front of the public pool (`edge.rs`).
+pub fn edge_ns(site: i64) -> String {
+    format!("{ROUTER_NS_PREFIX}edge{site}")
+}
+
+/// The bridge in the site's edge where its routers meet the outside.
 pub fn public_bridge(site: i64) -> String {
     format!("skpub{site}")
 }

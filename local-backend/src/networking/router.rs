@@ -1,8 +1,8 @@
 //! A VPC's router: a network namespace on the network node with one port on
 //! each subnet's bridge (holding the subnet's router address, with that
 //! subnet's DHCP server behind it) and, when the VPC has an internet gateway,
-//! an external port on the public bridge holding the router's public address
-//! and the VPC's elastic IPs. Its nftables table does the NAT (`nat.rs`).
+//! an external port on the public bridge of the site's edge (`edge.rs`)
+//! holding the router's public address and the VPC's elastic IPs. Its nftables table does the NAT (`nat.rs`).
 
 use std::collections::{HashMap, HashSet};
 use std::net::Ipv4Addr;
@@ -107,13 +107,22 @@ async fn plug(
     Ok(())
 }
 
+/// Where a router's external port plugs in: the site's edge (`edge.rs`).
+pub struct PublicSide<'a> {
+    pub pool: Ipv4Net,
+    /// The edge's namespace.
+    pub edge: &'a str,
+    /// The public bridge in it.
+    pub bridge: &'a str,
+}
+
 /// Makes the VPC's router match the plan.
 pub async fn ensure(
     node: Netns<'_>,
     node_links: &HashMap<String, Link>,
     existing: &HashSet<String>,
     vpc: &VpcPlan,
-    public: Option<(Ipv4Net, &str)>,
+    public: Option<PublicSide<'_>>,
     dir: &Path,
     vxlan: bool,
 ) -> Result<()> {
@@ -162,15 +171,15 @@ pub async fn ensure(
         }
     }
     match (vpc.gateway, public) {
-        (Some(gateway), Some((pool, public_bridge))) => {
+        (Some(gateway), Some(PublicSide { pool, edge, bridge })) => {
             if !ns_links.contains_key(names::EXTERNAL_PORT) {
                 plug(
-                    node,
-                    node_links,
+                    Some(edge),
+                    &links(Some(edge)).await?,
                     &names::external_host(&vpc.id),
                     &ns,
                     names::EXTERNAL_PORT,
-                    public_bridge,
+                    bridge,
                     None,
                 )
                 .await?;
@@ -249,7 +258,7 @@ pub fn ours(dir: &Path) -> HashSet<String> {
 }
 
 /// The site's own router on the public side: the pool's first host, held by
-/// the public bridge of the network node.
+/// the public bridge in the site's edge.
 pub fn site_router(pool: &Ipv4Net) -> Ipv4Addr {
     Ipv4Addr::from(u32::from(pool.network()) + 1)
 }

@@ -1,8 +1,9 @@
 //! Taking a site's tenant networks off this machine, for `skyport site
 //! teardown` (the gateway stopped): its routers and their DHCP servers, every
 //! device of its segment range on every host, its security groups' table,
-//! its public bridge and its Open vSwitch bridges and patches. What belongs
-//! to another site (other segment ids, other names) is never touched.
+//! its edge namespace (with the public bridge) and its Open vSwitch bridges
+//! and patches. What belongs to another site (other segment ids, other
+//! names) is never touched.
 
 use std::path::Path;
 
@@ -12,7 +13,7 @@ use super::command::{installed, run};
 use super::config::NetworkConfig;
 use super::fabric::hosts_of;
 use super::links::links;
-use super::{dhcp, firewall, names, ovs, router};
+use super::{dhcp, edge, firewall, names, ovs, router};
 
 /// Removes what the site configured by `config` (state in `dir`) made on
 /// this machine's hosts; returns what it removed, one line each. Hosts whose
@@ -29,6 +30,13 @@ pub async fn teardown(config: &NetworkConfig, dir: &Path) -> Result<Vec<String>>
             removed.push(format!("router namespace {ns} and its DHCP servers"));
         }
         router::remove(&ns, dir).await;
+    }
+    let edge_ns = names::edge_ns(site);
+    if edge::remove(site, &existing).await {
+        removed.push(format!(
+            "edge namespace {edge_ns} and its public bridge {}",
+            names::public_bridge(site)
+        ));
     }
     for segment in dhcp::segments_with_files(dir) {
         dhcp::stop(dir, segment);
@@ -48,6 +56,7 @@ pub async fn teardown(config: &NetworkConfig, dir: &Path) -> Result<Vec<String>>
             .filter(|name| ours(name))
             .collect();
         if index == 0 {
+            // Where earlier versions kept it.
             doomed.push(names::public_bridge(site));
         }
         doomed.push(names::probe(site));
