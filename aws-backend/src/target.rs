@@ -117,6 +117,13 @@ impl AwsTarget {
         self.clients.s3.clone()
     }
 
+    /// This target's S3 as an s3s service: `s3s-aws`'s proxy over
+    /// [`Self::s3_client`], forwarding requests for buckets that live here
+    /// with their bodies streaming through.
+    pub fn s3_service(&self) -> std::sync::Arc<dyn s3s::S3> {
+        std::sync::Arc::new(s3s_aws::Proxy::from(self.s3_client()))
+    }
+
     /// The bucket's name on the target: `bucket_prefix` + `bucket`.
     pub fn remote_bucket_name(&self, bucket: &str) -> String {
         format!("{}{bucket}", self.bucket_prefix)

@@ -10,7 +10,7 @@ use federation::{Db, Federation, Role, SecretBox};
 use local_backend::{Fabric, FsObjectStore, LibvirtCompute};
 
 use crate::config::Config;
-use crate::tenant_networks::TenantNetworks;
+use local_backend::networking::TenantNetworks;
 
 /// A failure to open the site, with what to fix in the message.
 #[derive(Debug, thiserror::Error)]
@@ -146,7 +146,14 @@ pub async fn open(config: &Config) -> Result<Site, BootstrapError> {
                 .map(|n| Arc::clone(n) as Arc<dyn cloud::network_plan::DataPlane>),
         );
     if let Ok(networks) = &networks {
-        networks.attach(federation.clone());
+        let answering = federation.clone();
+        networks.attach(Arc::new(move |listener, vpc| {
+            Box::pin(crate::metadata::serve(
+                listener,
+                answering.clone(),
+                Some(vpc),
+            ))
+        }));
     }
     Ok(Site {
         federation,

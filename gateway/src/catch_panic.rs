@@ -15,7 +15,7 @@ use futures::FutureExt;
 use http::{HeaderValue, Response, StatusCode};
 
 use crate::error::Ec2Error;
-use crate::server::{json_response, text_response, ResponseBody};
+use crate::http::{json_response, text_response, ResponseBody};
 
 /// Which error shape a request's client reads, decided before routing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,17 +60,6 @@ fn panic_message(payload: &(dyn Any + Send)) -> &str {
         .unwrap_or("(not a string)")
 }
 
-/// The S3 error document.
-pub fn s3_error_document(code: &str, message: &str, request_id: &str) -> String {
-    use crate::ec2::xml::escape;
-    format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{}</Code><Message>{}</Message><RequestId>{}</RequestId></Error>",
-        escape(code),
-        escape(message),
-        escape(request_id)
-    )
-}
-
 /// The answer to a request whose handler panicked.
 pub fn internal_error(shape: Shape, request_id: &str) -> Response<ResponseBody> {
     let status = StatusCode::INTERNAL_SERVER_ERROR;
@@ -78,7 +67,7 @@ pub fn internal_error(shape: Shape, request_id: &str) -> Response<ResponseBody> 
         Shape::S3 => text_response(
             status,
             "application/xml",
-            s3_error_document(
+            crate::error::s3_error_document(
                 "InternalError",
                 "We encountered an internal error. Please try again.",
                 request_id,

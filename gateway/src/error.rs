@@ -531,5 +531,17 @@ pub fn admin_status(error: &Error) -> (StatusCode, &'static str) {
     }
 }
 
+/// The S3 error document: every S3 error the gateway writes itself (refusals
+/// before s3s, CORS preflights, panics) has this shape.
+pub fn s3_error_document(code: &str, message: &str, request_id: &str) -> String {
+    use crate::ec2::xml::escape;
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{}</Code><Message>{}</Message><RequestId>{}</RequestId></Error>",
+        escape(code),
+        escape(message),
+        escape(request_id)
+    )
+}
+
 #[cfg(test)]
 mod tests;

@@ -12,6 +12,7 @@ pub mod config_load;
 pub mod connection_threads;
 pub mod ec2;
 pub mod error;
+pub mod http;
 pub mod metadata;
 pub mod metrics;
 pub mod policy_cli;
@@ -23,7 +24,7 @@ pub mod s3;
 pub mod server;
 pub mod site_cli;
 pub mod sts;
-pub mod tenant_networks;
+mod tasks;
 
 use std::sync::Arc;
 
@@ -37,8 +38,11 @@ use crate::server::Gateway;
 pub fn build_gateway(site: &bootstrap::Site, config: &Config) -> Gateway {
     let federation = site.federation.clone();
     let limits = Arc::new(RateLimits::new(&config.rate_limit));
-    let mut builder =
-        S3ServiceBuilder::new(s3::routed::RoutedS3::new(federation.clone(), &site.targets));
+    let remotes = site
+        .targets
+        .iter()
+        .map(|(name, target)| (name.clone(), target.s3_service()));
+    let mut builder = S3ServiceBuilder::new(s3::routed::RoutedS3::new(federation.clone(), remotes));
     builder.set_auth(s3::auth::KeyLookup {
         federation: federation.clone(),
         limits: limits.clone(),
@@ -66,128 +70,6 @@ pub fn build_gateway(site: &bootstrap::Site, config: &Config) -> Gateway {
     }
 }
 
-/// Hourly: aborts multipart uploads left unfinished for longer than `hours`
-/// and forgets instances terminated over an hour ago.
-async fn hourly_sweeps(federation: federation::Federation, hours: u64) {
-    let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
-    loop {
-        tick.tick().await;
-        let cutoff = federation::db::now_ms() - (hours as i64) * 3_600_000;
-        match federation.expire_multipart_uploads(cutoff).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(aborted = n, "aborted abandoned multipart uploads"),
-            Err(e) => tracing::warn!(error = %e, "expiring multipart uploads failed"),
-        }
-        if let Err(e) = federation.purge_terminated_instances().await {
-            tracing::warn!(error = %e, "purging terminated instances failed");
-        }
-    }
-}
-
-/// Applies buckets' lifecycle rules every `interval_secs`.
-async fn apply_lifecycle_rules(federation: federation::Federation, interval_secs: u64) {
-    let mut tick = tokio::time::interval(std::time::Duration::from_secs(interval_secs.max(1)));
-    loop {
-        tick.tick().await;
-        if let Err(e) = federation
-            .apply_lifecycle(federation::bucket_settings::lifecycle_now(), 1000)
-            .await
-        {
-            tracing::warn!(error = %e, "applying lifecycle rules failed");
-        }
-    }
-}
-
-/// Reloads the placement policies when their files change; a broken edit is
-/// logged and refused, and the policies in force stay.
-async fn watch_policies(federation: federation::Federation, interval_secs: f64) {
-    let mut tick =
-        tokio::time::interval(std::time::Duration::from_secs_f64(interval_secs.max(0.1)));
-    loop {
-        tick.tick().await;
-        // Errors are logged and kept in the policy status by the placement itself.
-        let _ = federation.placement().reload_if_changed();
-    }
-}
-
-/// Probes the remote targets, so a target that came back is used again.
-async fn probe_targets(federation: federation::Federation, interval_secs: f64) {
-    let mut tick =
-        tokio::time::interval(std::time::Duration::from_secs_f64(interval_secs.max(0.1)));
-    loop {
-        tick.tick().await;
-        federation.placement().probe_all().await;
-    }
-}
-
-/// Refreshes every live instance record from its target (see
-/// `Federation::sync_instances`).
-async fn sync_instances(federation: federation::Federation, interval_secs: f64) {
-    let mut tick =
-        tokio::time::interval(std::time::Duration::from_secs_f64(interval_secs.max(0.1)));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
-        if let Err(e) = federation.sync_instances().await {
-            tracing::warn!(error = %e, "syncing instance states failed");
-        }
-    }
-}
-
-/// Refreshes an instance's record whenever libvirt reports its domain's
-/// lifecycle changed (a guest that powered itself off is stopped at once).
-async fn follow_lifecycle_events(
-    federation: federation::Federation,
-    mut events: tokio::sync::mpsc::UnboundedReceiver<String>,
-) {
-    while let Some(domain) = events.recv().await {
-        if let Err(e) = federation.local_instance_changed(&domain).await {
-            tracing::warn!(error = %e, %domain, "following a lifecycle event failed");
-        }
-    }
-}
-
-/// Seconds between two full passes of the tenant networks' data plane: API
-/// changes apply at once; this repairs what changed behind Skyport's back
-/// (a host rebooted, a device removed) and retries failed passes.
-const NETWORK_REPAIR_SECS: f64 = 30.0;
-
-/// Makes the hosts match the records: at start, then every `interval_secs`.
-async fn repair_networks(federation: federation::Federation, interval_secs: f64) {
-    let mut ticker =
-        tokio::time::interval(std::time::Duration::from_secs_f64(interval_secs.max(1.0)));
-    loop {
-        ticker.tick().await;
-        if let Err(e) = federation.sync_network().await {
-            tracing::warn!(error = %e, "tenant networks: pass failed");
-        }
-    }
-}
-
-/// Repairs drift between the instance and volume records and the clouds (see
-/// `Federation::reconcile_instances`, `Federation::reconcile_volumes`): at
-/// start, then every `interval_secs`.
-async fn reconcile(federation: federation::Federation, interval_secs: f64, grace_secs: u64) {
-    let mut tick =
-        tokio::time::interval(std::time::Duration::from_secs_f64(interval_secs.max(0.1)));
-    loop {
-        tick.tick().await;
-        match federation.reconcile_instances(grace_secs as i64).await {
-            Ok(0) => {}
-            Ok(n) => tracing::warn!(
-                repaired = n,
-                "reconcile: repaired instance records and orphans"
-            ),
-            Err(e) => tracing::warn!(error = %e, "reconcile: sweep failed"),
-        }
-        match federation.reconcile_volumes(grace_secs as i64).await {
-            Ok(0) => {}
-            Ok(n) => tracing::warn!(deleted = n, "reconcile: deleted orphaned volumes"),
-            Err(e) => tracing::warn!(error = %e, "reconcile: volume sweep failed"),
-        }
-    }
-}
-
 /// Opens the site, binds, prints the endpoint (and first-start credentials), and serves until Ctrl-C.
 pub async fn serve(config: Config) -> Result<(), String> {
     let site = bootstrap::open(&config).await.map_err(|e| e.to_string())?;
@@ -200,41 +82,18 @@ pub async fn serve(config: Config) -> Result<(), String> {
         .recover_object_store()
         .await
         .map_err(|e| format!("recovering the object store: {e}"))?;
-    tokio::spawn(hourly_sweeps(
-        federation.clone(),
-        config.multipart_expiry_hours,
-    ));
-    tokio::spawn(apply_lifecycle_rules(
-        federation.clone(),
-        config.lifecycle_interval_secs,
-    ));
-    tokio::spawn(watch_policies(
-        federation.clone(),
-        config.policy_reload_secs,
-    ));
-    if !site.targets.is_empty() {
-        tokio::spawn(probe_targets(federation.clone(), config.target_probe_secs));
-    }
-    if !site.targets.is_empty() || site.compute.is_ok() {
-        tokio::spawn(sync_instances(
-            federation.clone(),
-            config.instance_sync_secs,
-        ));
-        tokio::spawn(reconcile(
-            federation.clone(),
-            config.reconcile_interval_secs,
-            config.orphan_grace_secs,
-        ));
-    }
+    let mut background = tasks::Tasks::default();
+    tasks::start(&site, &config, &mut background);
+    tracing::info!(tasks = ?background.names(), "background tasks started");
     match &site.compute {
         Ok(compute) => {
-            if let Some(events) = compute.take_lifecycle_events() {
-                tokio::spawn(follow_lifecycle_events(federation.clone(), events));
-            }
             let address = compute.metadata_addr();
             match tokio::net::TcpListener::bind(address).await {
                 Ok(listener) => {
-                    tokio::spawn(metadata::serve(listener, federation.clone(), None));
+                    background.spawn(
+                        "metadata service",
+                        metadata::serve(listener, federation.clone(), None),
+                    );
                 }
                 Err(e) => {
                     tracing::error!(%address, error = %e, "cannot serve instance metadata: guests will not get their keys and user-data")
@@ -262,7 +121,6 @@ pub async fn serve(config: Config) -> Result<(), String> {
                 config.network.driver.name(),
                 hosts.join(", ")
             );
-            tokio::spawn(repair_networks(federation.clone(), NETWORK_REPAIR_SECS));
         }
         Err(reason) => println!("{reason}"),
     }
@@ -301,9 +159,9 @@ pub async fn serve(config: Config) -> Result<(), String> {
         }
         tracing::info!("shutting down");
     };
-    server::run(listener, gateway, config.connection_threads, shutdown)
-        .await
-        .map_err(|e| e.to_string())?;
+    let served = server::run(listener, gateway, config.connection_threads, shutdown).await;
+    background.shutdown().await;
+    served.map_err(|e| e.to_string())?;
     federation.db().close().await;
     Ok(())
 }

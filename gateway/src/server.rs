@@ -6,7 +6,6 @@
 //! under `/` is S3; `/_skyport/admin/` is the admin API (bucket names cannot
 //! start with `_`). Unsigned `GET /health` and `GET /metrics` are for operators.
 
-use std::cell::RefCell;
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Instant;
@@ -14,8 +13,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use federation::Federation;
 use http::{HeaderValue, Method, Request, Response, StatusCode};
-use http_body_util::combinators::UnsyncBoxBody;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use metrics_exporter_prometheus::PrometheusHandle;
@@ -28,15 +26,11 @@ use crate::auth::{self, SignedRequest};
 use crate::connection_threads::{ConnectionThreads, Serve};
 use crate::ec2::{self, params::Params, Action, Ec2Call};
 use crate::error::Ec2Error;
+use crate::http::{json_response, text_response};
+pub use crate::http::{BoxError, ResponseBody};
 use crate::query_call::QueryCall;
 use crate::ratelimit::RateLimits;
 use crate::s3::plain_read::{self, PlainRead};
-use crate::s3::S3_OPERATION;
-
-/// Boxed error of response bodies.
-pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
-/// The body type of every response.
-pub type ResponseBody = UnsyncBoxBody<Bytes, BoxError>;
 
 /// The SigV4 service name admin requests are signed for.
 pub const ADMIN_SERVICE: &str = "skyport-admin";
@@ -56,12 +50,6 @@ pub struct Gateway {
     pub s3_base_domain: String,
     /// The local image store, when this site has compute.
     pub images: Option<local_backend::ImageStore>,
-}
-
-fn full(bytes: impl Into<Bytes>) -> ResponseBody {
-    Full::new(bytes.into())
-        .map_err(|never| match never {})
-        .boxed_unsync()
 }
 
 fn new_request_id() -> String {
@@ -280,34 +268,13 @@ async fn route(
                 ec2(gateway, &parts, query, bytes.clone(), form, request_id).await;
             return ("ec2", action, response);
         }
-        return s3(gateway, parts, &query, s3s::Body::from(bytes), request_id).await;
+        return crate::s3::front::serve(gateway, parts, &query, s3s::Body::from(bytes), request_id)
+            .await;
     }
     let body =
         crate::s3::create_bucket_tags::extract(&mut parts, &query, &gateway.s3_base_domain, body)
             .await;
-    s3(gateway, parts, &query, body, request_id).await
-}
-
-/// A JSON response (the admin API's errors and upload receipts).
-pub(crate) fn json_response(
-    status: StatusCode,
-    value: serde_json::Value,
-) -> Response<ResponseBody> {
-    text_response(status, "application/json", value.to_string())
-}
-
-pub(crate) fn text_response(
-    status: StatusCode,
-    content_type: &'static str,
-    body: String,
-) -> Response<ResponseBody> {
-    let mut response = Response::new(full(body));
-    *response.status_mut() = status;
-    response.headers_mut().insert(
-        http::header::CONTENT_TYPE,
-        HeaderValue::from_static(content_type),
-    );
-    response
+    crate::s3::front::serve(gateway, parts, &query, body, request_id).await
 }
 
 /// The service a SigV4 credential scope names (`AKID/DATE/REGION/SERVICE/aws4_request`),
@@ -412,93 +379,6 @@ async fn ec2(
             text_response(StatusCode::OK, "text/xml;charset=UTF-8", xml),
         ),
         Err(error) => (label, ec2_error_response(&error, request_id)),
-    }
-}
-
-async fn s3(
-    gateway: &Gateway,
-    mut parts: http::request::Parts,
-    query: &[(String, String)],
-    body: s3s::Body,
-    request_id: &str,
-) -> (&'static str, String, Response<ResponseBody>) {
-    if let Err(refusal) =
-        crate::s3::precheck::prepare(&mut parts, query, time::OffsetDateTime::now_utc())
-    {
-        tracing::info!(code = refusal.code, "s3 request refused");
-        let xml = crate::catch_panic::s3_error_document(refusal.code, &refusal.message, request_id);
-        return (
-            "s3",
-            "unknown".into(),
-            text_response(refusal.status, "application/xml", xml),
-        );
-    }
-    if parts.method == Method::OPTIONS {
-        let bucket = crate::s3::cors::bucket_of(&parts, &gateway.s3_base_domain);
-        let answer = crate::s3::cors::preflight(&gateway.federation, bucket, &parts.headers).await;
-        let mut response = text_response(answer.status, "application/xml", answer.body);
-        response.headers_mut().extend(answer.headers);
-        return ("s3", "PreflightCors".into(), response);
-    }
-    let origin = parts
-        .headers
-        .get("origin")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    let bucket = crate::s3::cors::bucket_of(&parts, &gateway.s3_base_domain);
-    let method = parts.method.to_string();
-    let (action, mut response) = s3_call(gateway, Request::from_parts(parts, body)).await;
-    // s3s answers 206 for a ranged GET but 200 for a ranged HEAD; S3 says 206.
-    if action == "HeadObject"
-        && response.status() == StatusCode::OK
-        && response.headers().contains_key(http::header::CONTENT_RANGE)
-    {
-        *response.status_mut() = StatusCode::PARTIAL_CONTENT;
-    }
-    if let (Some(origin), Some(bucket)) = (origin, bucket) {
-        crate::s3::cors::decorate(
-            &gateway.federation,
-            &bucket,
-            &origin,
-            &method,
-            response.headers_mut(),
-        )
-        .await;
-    }
-    ("s3", action, response)
-}
-
-async fn s3_call(
-    gateway: &Gateway,
-    request: Request<s3s::Body>,
-) -> (String, Response<ResponseBody>) {
-    let (result, operation) = S3_OPERATION
-        .scope(RefCell::new(String::new()), async {
-            let result = gateway.s3.call(request).await;
-            (result, S3_OPERATION.with(|op| op.borrow().clone()))
-        })
-        .await;
-    let operation = if operation.is_empty() {
-        "unknown".to_string()
-    } else {
-        operation
-    };
-    match result {
-        Ok(response) => (
-            operation,
-            response.map(|body| body.map_err(|e| e as BoxError).boxed_unsync()),
-        ),
-        Err(error) => {
-            tracing::warn!(error = ?error, "s3 request failed");
-            (
-                operation,
-                text_response(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "text/plain",
-                    "internal error\n".into(),
-                ),
-            )
-        }
     }
 }
 

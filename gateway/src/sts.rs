@@ -8,8 +8,9 @@ use http::{Response, StatusCode};
 
 use crate::ec2::xml::escape;
 use crate::error::StsError;
+use crate::http::{text_response, ResponseBody};
 use crate::query_call::QueryCall;
-use crate::server::{text_response, Gateway, ResponseBody};
+use crate::server::Gateway;
 
 /// STS's XML namespace.
 const NAMESPACE: &str = "https://sts.amazonaws.com/doc/2011-06-15/";

@@ -114,7 +114,9 @@ def test_members_of_one_subnet_need_the_senders_egress_and_the_receivers_ingress
     # The second reported case: the default group (members let each other
     # in) with every egress rule revoked, before the guests boot.
     aws(network_server, tenant, "revoke-security-group-egress", *permissions(everything_out))
-    launched = ec2.run_instances(ImageId=image_id, InstanceType="t3.nano", MinCount=3, MaxCount=3,
+    # One vCPU each: three TCG guests on a two-core host, with no vCPU left
+    # waiting on another (multi-vCPU guests stall there when starved).
+    launched = ec2.run_instances(ImageId=image_id, InstanceType="t2.nano", MinCount=3, MaxCount=3,
                                  SubnetId=subnet, UserData=PROBES)["Instances"]
     try:
         guests = {i["PrivateIpAddress"]: i["InstanceId"] for i in launched}

@@ -167,7 +167,8 @@ def probe_script(reach: list[str], unreachable: list[str], ssh: bool = False) ->
 
 
 def run(ec2, image_id: str, subnet: str, user_data: str) -> dict:
-    return ec2.run_instances(ImageId=image_id, InstanceType="t3.nano", MinCount=1, MaxCount=1,
+    # One vCPU each (t2.nano): four TCG guests at once on a small host.
+    return ec2.run_instances(ImageId=image_id, InstanceType="t2.nano", MinCount=1, MaxCount=1,
                              SubnetId=subnet, UserData=user_data)["Instances"][0]
 
 
@@ -200,7 +201,7 @@ def test_vpc_guests_get_dhcp_metadata_isolation_and_an_elastic_ip(network_server
         assert b1["PrivateIpAddress"] == x["PrivateIpAddress"] and b1["VpcId"] == vpc_b
 
         # Z: no SubnetId, so the default subnet of the tenant's default VPC.
-        z = ec2_a.run_instances(ImageId=image_id, InstanceType="t3.nano", MinCount=1, MaxCount=1,
+        z = ec2_a.run_instances(ImageId=image_id, InstanceType="t2.nano", MinCount=1, MaxCount=1,
                                 UserData=probe_script(["172.31.0.1"], []))["Instances"][0]
         launched.append((ec2_a, z["InstanceId"]))
         default_vpc = ec2_a.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"][0]

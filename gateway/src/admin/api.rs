@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::error::admin_status;
-use crate::tenant_networks::TenantNetworks;
+use local_backend::networking::TenantNetworks;
 
 /// An admin API failure, rendered as `{"error": code, "message": text}`.
 pub struct AdminError(cloud::Error);

@@ -10,7 +10,7 @@ use hyper::body::Incoming;
 use local_backend::ImageStore;
 use tokio::io::AsyncWriteExt;
 
-use crate::server::{json_response, ResponseBody};
+use crate::http::{json_response, ResponseBody};
 
 /// Path prefix of uploads.
 pub const UPLOAD_PREFIX: &str = "/_skyport/admin/image-uploads/";

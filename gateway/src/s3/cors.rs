@@ -84,19 +84,19 @@ fn allow_headers(rule: &CorsRule, origin: &str, headers: &mut HeaderMap) {
     );
 }
 
-/// A preflight answer: status, headers, and an S3 error body when refused.
+/// A preflight answer: status, headers, and the S3 error (code, message)
+/// when refused.
 pub struct Preflight {
     pub status: StatusCode,
     pub headers: HeaderMap,
-    pub body: String,
+    pub refusal: Option<(&'static str, &'static str)>,
 }
 
-fn refused(status: StatusCode, code: &str, message: &str) -> Preflight {
-    let body = format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>{message}</Message></Error>");
+fn refused(status: StatusCode, code: &'static str, message: &'static str) -> Preflight {
     Preflight {
         status,
         headers: HeaderMap::new(),
-        body,
+        refusal: Some((code, message)),
     }
 }
 
@@ -156,7 +156,7 @@ pub async fn preflight(
             if let Some(age) = rule.max_age_seconds {
                 out.insert("access-control-max-age", HeaderValue::from(age));
             }
-            Preflight { status: StatusCode::OK, headers: out, body: String::new() }
+            Preflight { status: StatusCode::OK, headers: out, refusal: None }
         }
         None => refused(
             StatusCode::FORBIDDEN,

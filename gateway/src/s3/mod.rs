@@ -9,6 +9,7 @@ pub mod cors;
 pub mod create_bucket_tags;
 mod cross_copy;
 pub mod digest;
+pub mod front;
 pub mod guard;
 pub mod host;
 pub mod listing;

@@ -23,8 +23,8 @@ use http_body_util::{BodyExt, Empty, StreamBody};
 use hyper::body::Frame;
 
 use crate::auth::{self, SignedRequest};
+use crate::http::{BoxError, ResponseBody};
 use crate::ratelimit::RateLimits;
-use crate::server::{BoxError, ResponseBody};
 
 use super::convert;
 

@@ -1,24 +1,26 @@
 //! S3 requests routed by where their bucket lives: this site's object store
-//! ([`SkyportS3`]) or a remote target, reached through `s3s-aws`'s proxy over the
-//! target's resilient `aws-sdk-s3` client, which streams bodies through.
+//! ([`SkyportS3`]) or a remote target, reached through the S3 service the
+//! target offers (`AwsTarget::s3_service`: a proxy that streams bodies
+//! through).
 //!
 //! Bucket-level calls that change the registry (create, delete, head, list,
 //! location) always go to [`SkyportS3`]: federation places and records buckets.
 //! Everything addressed to a remote bucket is checked here (signed caller, owner)
 //! and forwarded under the bucket's name on the target.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 
-use aws_backend::AwsTarget;
 use cloud::types::RemoteBucket;
 use federation::Federation;
 use s3s::dto::*;
 use s3s::{s3_error, S3Error, S3ErrorCode, S3Request, S3Response, S3Result, S3};
-use s3s_aws::Proxy;
 
 use super::SkyportS3;
 use crate::error::s3_error;
+
+/// A remote target's S3 service.
+type Proxy = Arc<dyn S3>;
 
 /// The S3 service: local buckets to [`SkyportS3`], remote ones to their target.
 pub struct RoutedS3 {
@@ -28,12 +30,13 @@ pub struct RoutedS3 {
 }
 
 impl RoutedS3 {
-    /// Routes over the site's account layer and its remote targets.
-    pub fn new(federation: Federation, targets: &BTreeMap<String, Arc<AwsTarget>>) -> RoutedS3 {
-        let proxies = targets
-            .iter()
-            .map(|(name, target)| (name.clone(), Proxy::from(target.s3_client())))
-            .collect();
+    /// Routes over the site's account layer and its remote targets' S3
+    /// services, by target name.
+    pub fn new(
+        federation: Federation,
+        targets: impl IntoIterator<Item = (String, Proxy)>,
+    ) -> RoutedS3 {
+        let proxies = targets.into_iter().collect();
         RoutedS3 {
             local: SkyportS3::new(federation.clone()),
             federation,

@@ -153,6 +153,7 @@ impl ComputeConfig {
 /// The built-in instance types: AWS's names and sizes, plus the classic m1 family.
 pub fn default_instance_types() -> BTreeMap<String, InstanceType> {
     [
+        ("t2.nano", 1, 512),
         ("t3.nano", 2, 512),
         ("t3.micro", 2, 1024),
         ("t3.small", 2, 2048),

@@ -18,8 +18,10 @@ mod ovs;
 mod router;
 mod segments;
 mod teardown;
+mod tenant_networks;
 
 pub use config::{NetHostConfig, NetworkConfig, SegmentDriver};
 pub use fabric::{Fabric, NetHost};
 pub use segments::VXLAN_MTU;
 pub use teardown::teardown;
+pub use tenant_networks::{ServeMetadata, TenantNetworks};

@@ -1,24 +1,28 @@
 //! This site's tenant networks as the account layer drives them: the
 //! fabric builds the hosts' side, and one instance metadata service listens
 //! on 169.254.169.254:80 inside each VPC's router namespace, so it knows
-//! which VPC a guest's (possibly repeated) address belongs to.
+//! which VPC a guest's (possibly repeated) address belongs to. What answers
+//! there (the gateway's metadata service) is handed in as a function, so
+//! this crate needs nothing of the account layer.
 
 use std::collections::HashMap;
 use std::fs::File;
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use async_trait::async_trait;
 use cloud::network_plan::{DataPlane, Plan};
 use cloud::{Error, Result};
-use federation::Federation;
-use local_backend::networking::names;
-use local_backend::Fabric;
+use futures::future::BoxFuture;
 use tokio::sync::Mutex;
 use tokio::task::JoinHandle;
 
-use crate::metadata;
+use super::{names, Fabric};
+
+/// Serves instance metadata on a listener inside the router of a VPC (its ID).
+pub type ServeMetadata =
+    Arc<dyn Fn(tokio::net::TcpListener, String) -> BoxFuture<'static, ()> + Send + Sync>;
 
 /// Where guests look for instance metadata.
 const METADATA_ADDR: &str = "169.254.169.254:80";
@@ -26,7 +30,7 @@ const METADATA_ADDR: &str = "169.254.169.254:80";
 pub struct TenantNetworks {
     fabric: Fabric,
     /// Set once the account layer that owns this data plane exists.
-    federation: OnceLock<Federation>,
+    metadata: OnceLock<ServeMetadata>,
     /// Metadata services by VPC.
     listeners: Mutex<HashMap<String, JoinHandle<()>>>,
 }
@@ -35,14 +39,14 @@ impl TenantNetworks {
     pub fn new(fabric: Fabric) -> TenantNetworks {
         TenantNetworks {
             fabric,
-            federation: OnceLock::new(),
+            metadata: OnceLock::new(),
             listeners: Mutex::new(HashMap::new()),
         }
     }
 
-    /// Gives the data plane the account layer its metadata services answer from.
-    pub fn attach(&self, federation: Federation) {
-        let _ = self.federation.set(federation);
+    /// Gives the data plane what its metadata listeners serve.
+    pub fn attach(&self, metadata: ServeMetadata) {
+        let _ = self.metadata.set(metadata);
     }
 
     pub fn fabric(&self) -> &Fabric {
@@ -52,7 +56,7 @@ impl TenantNetworks {
     /// Starts a metadata service in the router of every planned VPC that has
     /// none, and stops those of VPCs gone.
     async fn ensure_metadata(&self, plan: &Plan) {
-        let Some(federation) = self.federation.get() else {
+        let Some(serve) = self.metadata.get() else {
             return;
         };
         let mut listeners = self.listeners.lock().await;
@@ -70,11 +74,7 @@ impl TenantNetworks {
             let namespace = names::router_ns(&vpc.id);
             match listen_in(&namespace).await {
                 Ok(listener) => {
-                    let task = tokio::spawn(metadata::serve(
-                        listener,
-                        federation.clone(),
-                        Some(vpc.id.clone()),
-                    ));
+                    let task = tokio::spawn(serve(listener, vpc.id.clone()));
                     listeners.insert(vpc.id.clone(), task);
                 }
                 Err(error) => {
