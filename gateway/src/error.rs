@@ -391,6 +391,23 @@ impl From<AuthError> for StsError {
     }
 }
 
+/// What a remote target's S3 answered, as Skyport's answer: the target's
+/// failure is ours to report as unavailability (a 503 SDKs retry), not as our
+/// own internal error; everything else the target said passes through.
+pub fn remote_s3_error(error: S3Error) -> S3Error {
+    if *error.code() == S3ErrorCode::InternalError {
+        let message = error
+            .message()
+            .unwrap_or("the target cloud failed")
+            .to_string();
+        return S3Error::with_message(
+            S3ErrorCode::ServiceUnavailable,
+            format!("remote target: {message}"),
+        );
+    }
+    error
+}
+
 /// Maps a domain error to an S3 error.
 pub fn s3_error(error: Error) -> S3Error {
     let message = error.to_string();

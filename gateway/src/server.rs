@@ -322,6 +322,7 @@ async fn ec2(
 ) -> (String, Response<ResponseBody>) {
     let request = QueryCall::new(&query, form);
     let (all, action_name) = (&request.all, &request.action);
+    let parsed = Action::parse(action_name);
     let result = async {
         let Some(principal) = request.admit(gateway, parts, &query, &body, "ec2").await? else {
             return Err(Ec2Error {
@@ -336,7 +337,7 @@ async fn ec2(
                 "The request must contain the parameter Action",
             ));
         }
-        let action = Action::parse(action_name).ok_or_else(|| {
+        let action = parsed.ok_or_else(|| {
             if ec2::NOT_YET.contains(&action_name.as_str()) {
                 Ec2Error::bad_request(
                     "UnsupportedOperation",
@@ -368,11 +369,7 @@ async fn ec2(
             .map_err(|error| crate::error::for_action(action.name(), error))
     }
     .await;
-    let label = if Action::parse(action_name).is_some() {
-        action_name.clone()
-    } else {
-        "unknown".into()
-    };
+    let label = parsed.map_or("unknown", Action::name).to_string();
     match result {
         Ok(xml) => (
             label,

@@ -332,3 +332,13 @@ fn s3_codes_per_domain_error() {
         assert_eq!(s3_error(error).code(), &code);
     }
 }
+
+#[test]
+fn a_remote_targets_failure_is_unavailability_and_the_rest_passes_through() {
+    let failed = remote_s3_error(S3Error::with_message(S3ErrorCode::InternalError, "boom"));
+    assert_eq!(*failed.code(), S3ErrorCode::ServiceUnavailable);
+    assert_eq!(failed.message(), Some("remote target: boom"));
+    let missing = remote_s3_error(S3Error::with_message(S3ErrorCode::NoSuchKey, "gone"));
+    assert_eq!(*missing.code(), S3ErrorCode::NoSuchKey);
+    assert_eq!(missing.message(), Some("gone"));
+}

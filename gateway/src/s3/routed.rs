@@ -14,7 +14,7 @@ use std::sync::Arc;
 use cloud::types::RemoteBucket;
 use federation::Federation;
 use s3s::dto::*;
-use s3s::{s3_error, S3Error, S3ErrorCode, S3Request, S3Response, S3Result, S3};
+use s3s::{s3_error, S3Request, S3Response, S3Result, S3};
 
 use super::SkyportS3;
 use crate::error::s3_error;
@@ -143,22 +143,6 @@ enum CopyRoute {
     Across,
 }
 
-/// A target's failure is ours to report as unavailability, not as our own
-/// internal error; everything else the target said passes through.
-fn from_target(error: S3Error) -> S3Error {
-    if *error.code() == S3ErrorCode::InternalError {
-        let message = error
-            .message()
-            .unwrap_or("the target cloud failed")
-            .to_string();
-        return S3Error::with_message(
-            S3ErrorCode::ServiceUnavailable,
-            format!("remote target: {message}"),
-        );
-    }
-    error
-}
-
 /// The S3 impl, written once per kind of operation (one macro emits the whole
 /// impl so that `async_trait` sees every method):
 /// - `local`: always served by [`SkyportS3`] (the bucket registry, bucket
@@ -197,7 +181,7 @@ macro_rules! routed_s3 {
                         let mut req = req;
                         req.input.bucket = remote_name;
                         req.input.copy_source = source;
-                        proxy.$cop(req).await.map_err(from_target)
+                        proxy.$cop(req).await.map_err(crate::error::remote_s3_error)
                     }
                 }
             }
@@ -210,7 +194,7 @@ macro_rules! routed_s3 {
                 let mut req = req;
                 let _bucket = std::mem::replace(&mut req.input.bucket, remote_name);
                 #[allow(unused_mut)]
-                let mut response = proxy.$op(req).await.map_err(from_target)?;
+                let mut response = proxy.$op(req).await.map_err(crate::error::remote_s3_error)?;
                 $( ($fix)(&mut response.output, _bucket); )?
                 Ok(response)
             }
