@@ -100,6 +100,21 @@ fn connect_internet() {
     ]);
 }
 
+/// docs/networking.md's masquerade block, run for this test's edge and uplink.
+fn masquerade_as_documented() {
+    let docs = include_str!("../../docs/networking.md");
+    let block = docs
+        .split("<!-- masquerade-example -->")
+        .nth(1)
+        .and_then(|rest| rest.split("```sh\n").nth(1))
+        .and_then(|rest| rest.split("```").next())
+        .expect("the masquerade example in docs/networking.md");
+    let block = block
+        .replace("skyport-edge1000", &names::edge_ns(SITE))
+        .replace("\"upl0\"", "\"up0\"");
+    ok(&["bash", "-euxc", &block]);
+}
+
 const GUESTS: [Guest; 4] = [
     // Tenant 1, one guest on each host.
     Guest {
@@ -428,6 +443,32 @@ async fn prove(driver: SegmentDriver) {
     } else {
         assert_eq!(after.2.matches("dst 10.250.0.2").count(), 1, "{}", after.2);
     }
+
+    // Without a route upstream, the documented masquerade in the edge: the
+    // internet sees the edge's uplink address, elastic IPs included, and
+    // cannot reach an elastic IP.
+    ns_ok(INTERNET, &["ip", "route", "del", "203.0.113.0/24"]);
+    masquerade_as_documented();
+    let internet = Server::start(INTERNET, 8080);
+    for guest in ["sktest-g1", "sktest-g2"] {
+        assert_eq!(
+            tcp(guest, "198.18.0.2", 8080).as_deref(),
+            Some("198.18.0.1"),
+            "{guest}"
+        );
+    }
+    drop(internet);
+    let inside = Server::start("sktest-g1", 2222);
+    assert_eq!(tcp(INTERNET, "203.0.113.10", 2222), None);
+    drop(inside);
+    ns_ok(
+        &names::edge_ns(SITE),
+        &["nft", "delete", "table", "ip", "pool_out"],
+    );
+    ns_ok(
+        INTERNET,
+        &["ip", "route", "add", "203.0.113.0/24", "via", "198.18.0.1"],
+    );
 
     // The admin's view names the plumbing.
     let shown = fabric.show(&plan(true), VPC_1).await.unwrap();
