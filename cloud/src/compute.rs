@@ -148,8 +148,8 @@ pub struct ImageView {
     pub creation_date: Option<String>,
 }
 
-/// A compute target: AWS, an EC2-compatible cloud, a peer Skyport, or (later) the
-/// local libvirt hosts. Every method is one round of calls to the target; retries,
+/// A compute target: AWS, an EC2-compatible cloud, a peer Skyport, or this
+/// site's libvirt hosts. Every method is one round of calls to the target; retries,
 /// timeouts and rate limits are the implementation's business.
 #[async_trait]
 pub trait Compute: Send + Sync {

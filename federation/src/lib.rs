@@ -1,6 +1,10 @@
-//! Skyport's account layer: tenants, users, access keys and quotas, and the
-//! records tenants own that are not tied to one cloud (key pairs, security
-//! groups, tags, the bucket registry). State lives in SQLite or PostgreSQL.
+//! Skyport's account layer: tenants, users, access keys and quotas; the
+//! records tenants own (key pairs, security groups, tags, buckets and this
+//! site's object index, images, VPCs and the network plan); and the
+//! placement that routes instances, volumes, snapshots, buckets and
+//! addresses to this site or a remote target under Skyport's own IDs. State
+//! lives in SQLite or PostgreSQL. (The crate's name predates the federation
+//! feature; the restructure renames and splits it.)
 //!
 //! Errors are the domain's [`cloud::Error`]: this crate adds no error enum of its
 //! own, it only folds database failures into `Error::Internal` (see [`db`]).

@@ -133,6 +133,31 @@ pub(crate) fn object_from_row(row: &AnyRow) -> Result<ObjectInfo> {
     })
 }
 
+/// The columns of an object's content, as `objects` and `object_versions`
+/// both keep them; [`bind_content`] binds them in this order.
+pub(crate) const CONTENT_COLUMNS: &str =
+    "blobs, size, etag, content_type, headers, user_metadata, \
+     checksum, parts_count, last_modified, acl, tags";
+
+/// A query taking [`CONTENT_COLUMNS`] as its next parameters.
+pub(crate) type ContentQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
+
+/// Binds `info`'s content, in the order of [`CONTENT_COLUMNS`].
+pub(crate) fn bind_content<'q>(query: ContentQuery<'q>, info: &ObjectInfo) -> ContentQuery<'q> {
+    query
+        .bind(encode_blobs(&info.blobs))
+        .bind(info.size as i64)
+        .bind(info.etag.clone())
+        .bind(info.meta.headers.content_type.clone())
+        .bind(encode_headers(&info.meta.headers))
+        .bind(serde_json::to_string(&info.meta.user_metadata).unwrap_or_else(|_| "{}".into()))
+        .bind(encode_checksum(&info.checksum))
+        .bind(info.parts_count.map(i64::from))
+        .bind(info.last_modified)
+        .bind(info.meta.acl.as_str())
+        .bind(encode_tags(&info.meta.tags))
+}
+
 /// Writes `info` as the current version of its key (insert or replace).
 pub(crate) async fn store_current(
     conn: &mut sqlx::AnyConnection,
@@ -140,32 +165,23 @@ pub(crate) async fn store_current(
     info: &ObjectInfo,
     seq: i64,
 ) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO objects (bucket, object_key, blobs, size, etag, content_type, headers, user_metadata, checksum, parts_count, last_modified, acl, version_id, seq, tags) \
+    let sql = format!(
+        "INSERT INTO objects (bucket, object_key, version_id, seq, {CONTENT_COLUMNS}) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
          ON CONFLICT (bucket, object_key) DO UPDATE SET blobs = excluded.blobs, size = excluded.size, etag = excluded.etag, \
          content_type = excluded.content_type, headers = excluded.headers, user_metadata = excluded.user_metadata, \
          checksum = excluded.checksum, parts_count = excluded.parts_count, last_modified = excluded.last_modified, acl = excluded.acl, \
-         version_id = excluded.version_id, seq = excluded.seq, tags = excluded.tags",
-    )
-    .bind(bucket)
-    .bind(&info.key)
-    .bind(encode_blobs(&info.blobs))
-    .bind(info.size as i64)
-    .bind(&info.etag)
-    .bind(info.meta.headers.content_type.clone())
-    .bind(encode_headers(&info.meta.headers))
-    .bind(serde_json::to_string(&info.meta.user_metadata).unwrap_or_else(|_| "{}".into()))
-    .bind(encode_checksum(&info.checksum))
-    .bind(info.parts_count.map(i64::from))
-    .bind(info.last_modified)
-    .bind(info.meta.acl.as_str())
-    .bind(info.version_id.clone())
-    .bind(seq)
-    .bind(encode_tags(&info.meta.tags))
-    .execute(&mut *conn)
-    .await
-    .map_err(db_err)?;
+         version_id = excluded.version_id, seq = excluded.seq, tags = excluded.tags"
+    );
+    let query = sqlx::query(&sql)
+        .bind(bucket)
+        .bind(&info.key)
+        .bind(info.version_id.clone())
+        .bind(seq);
+    bind_content(query, info)
+        .execute(&mut *conn)
+        .await
+        .map_err(db_err)?;
     Ok(())
 }
 

@@ -16,8 +16,7 @@ use sqlx::{AnyConnection, Row};
 
 use crate::db::{db_err, int, now_ms, text};
 use crate::objects::{
-    decode_blobs, encode_blobs, encode_checksum, encode_headers, encode_tags, object_from_row,
-    store_current, OBJECT_COLUMNS,
+    bind_content, decode_blobs, object_from_row, store_current, CONTENT_COLUMNS, OBJECT_COLUMNS,
 };
 use crate::tenants::Tenant;
 use crate::Federation;
@@ -88,31 +87,26 @@ async fn archive(
     is_marker: bool,
     seq: i64,
 ) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO object_versions (bucket, object_key, version_key, version_id, seq, is_delete_marker, blobs, size, etag, \
-         content_type, headers, user_metadata, checksum, parts_count, last_modified, acl, tags) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
-    )
-    .bind(bucket)
-    .bind(&info.key)
-    .bind(info.version_id.clone().unwrap_or_else(|| NULL_VERSION.into()))
-    .bind(info.version_id.clone())
-    .bind(seq)
-    .bind(i64::from(is_marker))
-    .bind(encode_blobs(&info.blobs))
-    .bind(info.size as i64)
-    .bind(&info.etag)
-    .bind(info.meta.headers.content_type.clone())
-    .bind(encode_headers(&info.meta.headers))
-    .bind(serde_json::to_string(&info.meta.user_metadata).unwrap_or_else(|_| "{}".into()))
-    .bind(encode_checksum(&info.checksum))
-    .bind(info.parts_count.map(i64::from))
-    .bind(info.last_modified)
-    .bind(info.meta.acl.as_str())
-    .bind(encode_tags(&info.meta.tags))
-    .execute(&mut *conn)
-    .await
-    .map_err(db_err)?;
+    let sql = format!(
+        "INSERT INTO object_versions (bucket, object_key, version_key, version_id, seq, is_delete_marker, \
+         {CONTENT_COLUMNS}) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
+    );
+    let query = sqlx::query(&sql)
+        .bind(bucket)
+        .bind(&info.key)
+        .bind(
+            info.version_id
+                .clone()
+                .unwrap_or_else(|| NULL_VERSION.into()),
+        )
+        .bind(info.version_id.clone())
+        .bind(seq)
+        .bind(i64::from(is_marker));
+    bind_content(query, info)
+        .execute(&mut *conn)
+        .await
+        .map_err(db_err)?;
     Ok(())
 }
 

@@ -15,6 +15,7 @@ pub mod error;
 pub mod http;
 pub mod metadata;
 pub mod metrics;
+mod page_token;
 pub mod policy_cli;
 #[cfg(test)]
 mod properties;

@@ -54,6 +54,23 @@ pub fn percent_encode_strict(text: &str) -> String {
     utf8_percent_encode(text, STRICT).to_string()
 }
 
+/// A query as both signature versions canonicalise it: every pair but the
+/// signature (`signature_name`), names and values percent-encoded, sorted by
+/// name and then value, joined with `&`.
+pub fn canonical_query(pairs: &[(String, String)], signature_name: &str) -> String {
+    let mut sorted: Vec<(String, String)> = pairs
+        .iter()
+        .filter(|(name, _)| name != signature_name)
+        .map(|(name, value)| (percent_encode_strict(name), percent_encode_strict(value)))
+        .collect();
+    sorted.sort();
+    sorted
+        .iter()
+        .map(|(name, value)| format!("{name}={value}"))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
 /// The access key a request names, without verifying anything; used for rate limiting and logs.
 pub fn claimed_access_key(
     headers: &http::HeaderMap,

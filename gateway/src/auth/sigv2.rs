@@ -7,7 +7,7 @@ use hmac::{Hmac, Mac};
 use time::OffsetDateTime;
 
 use super::sigv4::constant_time_eq;
-use super::{percent_encode_strict, AuthError, SignedRequest, MAX_CLOCK_SKEW_SECS};
+use super::{AuthError, SignedRequest, MAX_CLOCK_SKEW_SECS};
 
 /// Verifies a SigV2 query signature. `params` are all form/query parameters.
 pub fn verify(
@@ -26,17 +26,7 @@ pub fn verify(
         get("Signature").ok_or_else(|| AuthError::Malformed("missing Signature".into()))?;
     let method = get("SignatureMethod").unwrap_or("HmacSHA256");
     check_time(get("Timestamp"), get("Expires"), now)?;
-    let mut sorted: Vec<(String, String)> = params
-        .iter()
-        .filter(|(k, _)| k != "Signature")
-        .map(|(k, v)| (percent_encode_strict(k), percent_encode_strict(v)))
-        .collect();
-    sorted.sort();
-    let query = sorted
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join("&");
+    let query = super::canonical_query(params, "Signature");
     let host = request
         .headers
         .get("host")
@@ -133,7 +123,13 @@ mod tests {
         ];
         let query = params
             .iter()
-            .map(|(k, v)| format!("{}={}", percent_encode_strict(k), percent_encode_strict(v)))
+            .map(|(k, v)| {
+                format!(
+                    "{}={}",
+                    crate::auth::percent_encode_strict(k),
+                    crate::auth::percent_encode_strict(v)
+                )
+            })
             .collect::<Vec<_>>()
             .join("&");
         let signature = sign_sha256(secret, &format!("GET\n{host}\n/\n{query}"));

@@ -192,18 +192,7 @@ impl SigV4 {
         request: &SignedRequest<'_>,
         payload: Option<&str>,
     ) -> Result<String, AuthError> {
-        let mut query: Vec<(String, String)> = request
-            .query
-            .iter()
-            .filter(|(k, _)| k != "X-Amz-Signature")
-            .map(|(k, v)| (percent_encode_strict(k), percent_encode_strict(v)))
-            .collect();
-        query.sort();
-        let canonical_query = query
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join("&");
+        let canonical_query = super::canonical_query(request.query, "X-Amz-Signature");
         let mut headers = String::new();
         for name in &self.signed_headers {
             let values: Vec<String> = request

@@ -1,8 +1,5 @@
 //! MaxResults / NextToken pagination over an ordered listing.
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
-
 use super::filter::{self, Filterable};
 use super::params::Params;
 use crate::error::Ec2Error;
@@ -45,15 +42,9 @@ pub fn paginate<T>(
     };
     let after = match params.get("NextToken") {
         None | Some("") => None,
-        Some(token) => Some(
-            URL_SAFE_NO_PAD
-                .decode(token)
-                .ok()
-                .and_then(|bytes| String::from_utf8(bytes).ok())
-                .ok_or_else(|| {
-                    Ec2Error::bad_request("InvalidNextToken", "The specified token is invalid")
-                })?,
-        ),
+        Some(token) => Some(crate::page_token::last_key(token).ok_or_else(|| {
+            Ec2Error::bad_request("InvalidNextToken", "The specified token is invalid")
+        })?),
     };
     let mut remaining: Vec<T> = match &after {
         Some(last) => items
@@ -77,7 +68,7 @@ pub fn paginate<T>(
     remaining.truncate(max);
     let next_token = remaining
         .last()
-        .map(|item| URL_SAFE_NO_PAD.encode(key(item)));
+        .map(|item| crate::page_token::token(&key(item)));
     Ok(Page {
         items: remaining,
         next_token,

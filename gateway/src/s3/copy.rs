@@ -47,6 +47,33 @@ macro_rules! copy_request {
 
 copy_request!(CopyObjectInput, UploadPartCopyInput);
 
+/// A copy source's bucket, key and version ID; an access point is refused.
+pub(super) fn bucket_source(source: &CopySource) -> S3Result<(&str, &str, Option<&str>)> {
+    match source {
+        CopySource::Bucket {
+            bucket,
+            key,
+            version_id,
+        } => Ok((bucket, key, version_id.as_deref())),
+        _ => Err(s3_error!(
+            NotImplemented,
+            "access point copy sources are not supported"
+        )),
+    }
+}
+
+/// For copies, every failed source condition is 412: S3 never answers 304 here.
+pub(super) fn as_copy_precondition(error: s3s::S3Error) -> s3s::S3Error {
+    if *error.code() == s3s::S3ErrorCode::NotModified {
+        s3_error!(
+            PreconditionFailed,
+            "At least one of the pre-conditions you specified did not hold"
+        )
+    } else {
+        error
+    }
+}
+
 /// The source object of a copy, after its `x-amz-copy-source-if-*` checks.
 pub async fn copy_source(
     s3: &SkyportS3,
@@ -55,17 +82,7 @@ pub async fn copy_source(
 ) -> S3Result<(String, ObjectInfo)> {
     let source = request.source();
     let (if_match, if_none_match, if_modified_since, if_unmodified_since) = request.conditions();
-    let CopySource::Bucket {
-        bucket,
-        key,
-        version_id,
-    } = source
-    else {
-        return Err(s3_error!(
-            NotImplemented,
-            "access point copy sources are not supported"
-        ));
-    };
+    let (bucket, key, version_id) = bucket_source(source)?;
     let info = match version_id {
         Some(version) => match s3.federation.object_version(tenant, bucket, key, version).await.map_err(s3_error)? {
             (_, true) => return Err(s3_error!(InvalidRequest, "The source of a copy request may not specifically refer to a delete marker by version id.")),
@@ -73,7 +90,6 @@ pub async fn copy_source(
         },
         None => s3.federation.head_object(tenant, bucket, key).await.map_err(s3_error)?,
     };
-    // For copies, every failed condition is 412 (S3 never answers 304 here).
     check_read_conditions(
         &info,
         if_match,
@@ -81,16 +97,7 @@ pub async fn copy_source(
         if_modified_since,
         if_unmodified_since,
     )
-    .map_err(|e| {
-        if *e.code() == s3s::S3ErrorCode::NotModified {
-            s3_error!(
-                PreconditionFailed,
-                "At least one of the pre-conditions you specified did not hold"
-            )
-        } else {
-            e
-        }
-    })?;
+    .map_err(as_copy_precondition)?;
     Ok((bucket.to_string(), info))
 }
 

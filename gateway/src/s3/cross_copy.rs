@@ -5,7 +5,7 @@
 //! streaming the body from one to the other.
 
 use s3s::dto::*;
-use s3s::{s3_error, S3ErrorCode, S3Request, S3Response, S3Result, S3};
+use s3s::{s3_error, S3Request, S3Response, S3Result, S3};
 
 use super::copy::CopyRequest;
 use super::routed::RoutedS3;
@@ -60,21 +60,11 @@ async fn read<T>(
     req: &S3Request<T>,
     source: Source<'_>,
 ) -> S3Result<GetObjectOutput> {
-    let CopySource::Bucket {
-        bucket,
-        key,
-        version_id,
-    } = source.copy_source
-    else {
-        return Err(s3_error!(
-            NotImplemented,
-            "access point copy sources are not supported"
-        ));
-    };
+    let (bucket, key, version_id) = super::copy::bucket_source(source.copy_source)?;
     let input = GetObjectInput {
         bucket: bucket.to_string(),
         key: key.to_string(),
-        version_id: version_id.as_deref().map(str::to_owned),
+        version_id: version_id.map(str::to_owned),
         if_match: source.if_match,
         if_none_match: source.if_none_match,
         if_modified_since: source.if_modified_since,
@@ -82,17 +72,10 @@ async fn read<T>(
         range: source.range,
         ..Default::default()
     };
-    match s3
-        .get_object(on_behalf(req, http::Method::GET, input))
+    s3.get_object(on_behalf(req, http::Method::GET, input))
         .await
-    {
-        Ok(response) => Ok(response.output),
-        Err(error) if *error.code() == S3ErrorCode::NotModified => Err(s3_error!(
-            PreconditionFailed,
-            "At least one of the pre-conditions you specified did not hold"
-        )),
-        Err(error) => Err(error),
-    }
+        .map(|response| response.output)
+        .map_err(super::copy::as_copy_precondition)
 }
 
 /// The source's tags as an `x-amz-tagging` value (`k=v&…`, URL-encoded).

@@ -1,7 +1,5 @@
 //! ListObjects (v1) and ListObjectsV2.
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
 use cloud::types::ObjectListing;
 use s3s::dto::*;
 use s3s::{s3_error, S3Request, S3Response, S3Result};
@@ -114,18 +112,12 @@ pub async fn list_objects_v2(
     let max_keys = page_size(input.max_keys)?;
     let prefix = input.prefix.clone().unwrap_or_default();
     let resume_after = match input.continuation_token.as_deref() {
-        Some(token) => Some(
-            URL_SAFE_NO_PAD
-                .decode(token)
-                .ok()
-                .and_then(|bytes| String::from_utf8(bytes).ok())
-                .ok_or_else(|| {
-                    s3_error!(
-                        InvalidArgument,
-                        "The continuation token provided is incorrect"
-                    )
-                })?,
-        ),
+        Some(token) => Some(crate::page_token::last_key(token).ok_or_else(|| {
+            s3_error!(
+                InvalidArgument,
+                "The continuation token provided is incorrect"
+            )
+        })?),
         None => input.start_after.clone(),
     };
     let listing = s3
@@ -149,7 +141,7 @@ pub async fn list_objects_v2(
     let key_count = (objects.len() + prefixes.len()) as i32;
     let next = listing
         .is_truncated
-        .then(|| listing.last.as_ref().map(|l| URL_SAFE_NO_PAD.encode(l)))
+        .then(|| listing.last.as_deref().map(crate::page_token::token))
         .flatten();
     Ok(S3Response::new(ListObjectsV2Output {
         name: Some(input.bucket),

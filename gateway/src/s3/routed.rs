@@ -90,17 +90,7 @@ impl RoutedS3 {
         source: &CopySource,
         dest_target: Option<&str>,
     ) -> S3Result<CopyRoute> {
-        let CopySource::Bucket {
-            bucket,
-            key,
-            version_id,
-        } = source
-        else {
-            return Err(s3_error!(
-                NotImplemented,
-                "access point copy sources are not supported"
-            ));
-        };
+        let (bucket, key, version_id) = super::copy::bucket_source(source)?;
         let home = self
             .federation
             .bucket_home(bucket)
@@ -117,8 +107,8 @@ impl RoutedS3 {
                     .ok_or_else(|| s3_error!(NoSuchBucket))?;
                 CopyRoute::SameTarget(CopySource::Bucket {
                     bucket: name.into(),
-                    key: key.clone(),
-                    version_id: version_id.clone(),
+                    key: key.into(),
+                    version_id: version_id.map(Into::into),
                 })
             }
             _ => CopyRoute::Across,
