@@ -37,13 +37,7 @@ impl QueryCall {
         body: &Bytes,
         service: &str,
     ) -> Result<Option<Principal>, AuthError> {
-        let signed = SignedRequest {
-            method: parts.method.as_str(),
-            path: parts.uri.path(),
-            query,
-            headers: &parts.headers,
-            body,
-        };
+        let signed = SignedRequest::of(parts, query, body);
         let principal =
             auth::authenticate(&gateway.federation, &signed, &self.all, service).await?;
         tracing::Span::current().record("tenant", principal.tenant.name.as_str());

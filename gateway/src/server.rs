@@ -393,13 +393,7 @@ async fn admin_auth(
     body: &[u8],
     query: &[(String, String)],
 ) -> Result<(), Response<ResponseBody>> {
-    let signed = SignedRequest {
-        method: parts.method.as_str(),
-        path: parts.uri.path(),
-        query,
-        headers: &parts.headers,
-        body,
-    };
+    let signed = SignedRequest::of(parts, query, body);
     match auth::authenticate(&gateway.federation, &signed, query, ADMIN_SERVICE).await {
         Ok(principal) if principal.is_site_admin() && principal.tenant.name == "admin" => Ok(()),
         Ok(_) => Err(admin_error(

@@ -23,6 +23,24 @@ pub struct SignedRequest<'a> {
     pub body: &'a [u8],
 }
 
+impl<'a> SignedRequest<'a> {
+    /// What a signature of this HTTP request covers: its method, raw path,
+    /// headers, the decoded `query` and `body`.
+    pub fn of(
+        parts: &'a http::request::Parts,
+        query: &'a [(String, String)],
+        body: &'a [u8],
+    ) -> Self {
+        SignedRequest {
+            method: parts.method.as_str(),
+            path: parts.uri.path(),
+            query,
+            headers: &parts.headers,
+            body,
+        }
+    }
+}
+
 /// Why a request was not authenticated; mapped to wire codes in `error.rs`.
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {

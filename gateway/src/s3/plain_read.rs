@@ -92,13 +92,7 @@ pub async fn serve(
         let info = ctx.federation.public_object(bucket, &key).await.ok()?;
         (info, None)
     } else {
-        let signed = SignedRequest {
-            method: parts.method.as_str(),
-            path: parts.uri.path(),
-            query,
-            headers: &parts.headers,
-            body: b"",
-        };
+        let signed = SignedRequest::of(parts, query, b"");
         let principal = auth::authenticate(ctx.federation, &signed, query, "s3")
             .await
             .ok()?;

@@ -138,9 +138,22 @@ fn set_path_and_query(uri: &mut http::Uri, path_and_query: String) {
 /// Sorts a query that repeats a parameter name into SigV4's canonical order
 /// (by encoded name, then encoded value); other queries stay as they are.
 fn order_repeated_parameters(uri: &mut http::Uri) {
-    let Some(raw) = uri.query().map(str::to_owned) else {
+    let Some(raw) = uri.query() else {
         return;
     };
+    // Names decoded (borrowed unless they hold a `%`): most queries repeat
+    // none, and are left as they are without encoding anything.
+    let decoded = |text| percent_encoding::percent_decode_str(text).decode_utf8_lossy();
+    let mut names: Vec<_> = raw
+        .split('&')
+        .filter(|segment| !segment.is_empty())
+        .map(|segment| decoded(segment.split_once('=').map_or(segment, |(name, _)| name)))
+        .collect();
+    names.sort_unstable();
+    if !names.windows(2).any(|two| two[0] == two[1]) {
+        return;
+    }
+    let raw = raw.to_owned();
     let canonical = |text: &str| {
         crate::auth::percent_encode_strict(
             &percent_encoding::percent_decode_str(text).decode_utf8_lossy(),
@@ -154,11 +167,6 @@ fn order_repeated_parameters(uri: &mut http::Uri) {
             (canonical(name), canonical(value), segment)
         })
         .collect();
-    let mut names: Vec<&str> = pairs.iter().map(|(name, _, _)| name.as_str()).collect();
-    names.sort_unstable();
-    if !names.windows(2).any(|two| two[0] == two[1]) {
-        return;
-    }
     pairs.sort();
     let query: Vec<&str> = pairs.iter().map(|(_, _, segment)| *segment).collect();
     let rewritten = format!("{}?{}", uri.path(), query.join("&"));

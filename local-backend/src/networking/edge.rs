@@ -8,13 +8,13 @@
 //! What lies beyond the pool (an uplink, a masquerade rule) the operator
 //! adds inside this namespace (docs/networking.md).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use cloud::Result;
 use ipnet::Ipv4Net;
 
 use super::command::{run, run_quietly, Netns};
-use super::links::links;
+use super::links::{links, Link};
 use super::{names, router};
 
 /// Makes the edge exist with `pool`'s first address on its bridge.
@@ -50,9 +50,12 @@ pub async fn remove(site: i64, existing: &HashSet<String>) -> bool {
 /// in the network node's own namespace. Removes it and the router links on
 /// it, so the next pass plugs the routers into the edge instead; whether
 /// there was one.
-pub async fn remove_old_public_bridge(node: Netns<'_>, site: i64) -> Result<bool> {
+pub async fn remove_old_public_bridge(
+    node: Netns<'_>,
+    node_links: &HashMap<String, Link>,
+    site: i64,
+) -> Result<bool> {
     let bridge = names::public_bridge(site);
-    let node_links = links(node).await?;
     if !node_links.contains_key(&bridge) {
         return Ok(false);
     }

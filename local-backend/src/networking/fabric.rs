@@ -225,7 +225,10 @@ impl Fabric {
             run(host.netns(), "sysctl", &["-qw", &on]).await?;
         }
         let node = &self.hosts[0];
-        edge::remove_old_public_bridge(node.netns(), self.site()).await?;
+        let mut node_links = links(node.netns()).await?;
+        if edge::remove_old_public_bridge(node.netns(), &node_links, self.site()).await? {
+            node_links = links(node.netns()).await?;
+        }
         let existing = router::namespaces().await?;
         match plan.public_pool {
             Some(pool) => edge::ensure(self.site(), &pool, &existing).await?,
@@ -233,7 +236,6 @@ impl Fabric {
                 edge::remove(self.site(), &existing).await;
             }
         }
-        let node_links = links(node.netns()).await?;
         let edge_ns = names::edge_ns(self.site());
         let public_bridge = names::public_bridge(self.site());
         for vpc in &plan.vpcs {
