@@ -27,6 +27,13 @@ target="${CARGO_TARGET_DIR:-$repo/target}"
 say "Rust tests (unit + integration)"
 cargo test --locked --workspace
 
+say "A gateway built without libvirt (storage and remote targets only) needs no libvirt at all"
+cargo check --locked -p gateway --no-default-features
+if cargo tree --locked -p gateway --no-default-features -e normal | grep -q virt; then
+    echo "a --no-default-features build still links libvirt" >&2
+    exit 1
+fi
+
 say "Python end-to-end tests (boto3, awscli, boto 2)"
 SKYPORT_BIN="$target/debug/skyport" tests/e2e/run.sh
 

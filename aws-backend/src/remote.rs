@@ -1,4 +1,4 @@
-//! [`AwsTarget`] as federation sees it: a [`cloud::RemoteTarget`].
+//! [`AwsTarget`] as accounts sees it: a [`cloud::RemoteTarget`].
 
 use async_trait::async_trait;
 

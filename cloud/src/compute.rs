@@ -1,6 +1,6 @@
 //! Compute as a backend sees it: the [`Compute`] trait and the values it trades.
 //!
-//! IDs here are the *target's* IDs (`remote_id`); federation maps them to the
+//! IDs here are the *target's* IDs (`remote_id`); accounts maps them to the
 //! IDs Skyport shows its tenants. A backend never sees a tenant's Skyport IDs.
 
 use async_trait::async_trait;
@@ -69,7 +69,7 @@ impl InstanceState {
 }
 
 /// What to launch. `key_name` and `security_group_ids` are already the target's
-/// names (federation imports keys first).
+/// names (accounts imports keys first).
 #[derive(Debug, Clone, Default)]
 pub struct LaunchSpec {
     pub image_id: String,

@@ -2,7 +2,7 @@
 //!
 //! A store keeps *blobs*: immutable byte sequences written once, durably, under
 //! an ID the store picks. Which key maps to which blobs, ownership, ETags and
-//! metadata are the account layer's business (`federation`), so a put is: write
+//! metadata are the account layer's business (`accounts`), so a put is: write
 //! the blob (durable when this returns), then commit the record; a crash in
 //! between leaves an unreferenced blob that [`ObjectStore::remove_unreferenced`]
 //! clears at the next start.
@@ -20,6 +20,19 @@ use crate::error::Result;
 /// mismatch, a client that went away) yields an `io::Error` whose inner error
 /// is a [`crate::Error`]; stores pass that error through unchanged.
 pub type ByteStream = Pin<Box<dyn Stream<Item = std::io::Result<Bytes>> + Send>>;
+
+/// The domain error behind a [`ByteStream`]'s failure: the one its producer
+/// chose (a digest mismatch), or the client going away (`IncompleteBody`).
+pub fn body_error(error: std::io::Error) -> crate::Error {
+    match error
+        .into_inner()
+        .map(|inner| inner.downcast::<crate::Error>())
+    {
+        Some(Ok(domain)) => *domain,
+        Some(Err(other)) => crate::Error::IncompleteBody(other.to_string()),
+        None => crate::Error::IncompleteBody("connection closed".into()),
+    }
+}
 
 /// A blob that is safely on disk.
 #[derive(Debug, Clone, PartialEq, Eq)]

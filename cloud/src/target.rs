@@ -1,5 +1,5 @@
 //! A remote cloud Skyport places resources on: AWS, an EC2/S3-compatible cloud, or a
-//! peer Skyport. Federation holds these as trait objects, so it never depends on the
+//! peer Skyport. Accounts holds these as trait objects, so it never depends on the
 //! backend crate that implements them.
 
 use async_trait::async_trait;

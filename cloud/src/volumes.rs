@@ -1,7 +1,7 @@
 //! Block storage as a backend sees it: the [`BlockStorage`] trait, EBS-style
 //! volumes and their snapshots.
 //!
-//! As with compute, IDs here are the *target's* (`remote_id`); federation maps
+//! As with compute, IDs here are the *target's* (`remote_id`); accounts maps
 //! them to the `vol-`/`snap-` IDs tenants see.
 
 use async_trait::async_trait;

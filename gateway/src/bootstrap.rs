@@ -4,9 +4,9 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use accounts::Placement;
+use accounts::{Accounts, Db, Role, SecretBox};
 use aws_backend::AwsTarget;
-use federation::placement::Placement;
-use federation::{Db, Federation, Role, SecretBox};
 use local_backend::{Fabric, FsObjectStore, LibvirtCompute};
 
 use crate::config::Config;
@@ -23,7 +23,7 @@ fn fail(what: &str, error: impl std::fmt::Display) -> BootstrapError {
 
 /// An opened site: the account layer and the remote targets it places on.
 pub struct Site {
-    pub federation: Federation,
+    pub accounts: Accounts,
     /// Remote clouds by policy name; the S3 proxy streams remote buckets' objects through them.
     pub targets: BTreeMap<String, Arc<AwsTarget>>,
     /// This site's libvirt compute, or why there is none.
@@ -114,7 +114,7 @@ pub async fn open(config: &Config) -> Result<Site, BootstrapError> {
         .map_err(|e| fail("opening the object store", e))?;
     // A database whose objects live in another store would answer reads it
     // cannot serve: refuse to start instead, saying why.
-    federation::store_identity::ensure(&db, store.root())
+    object_index::store_identity::ensure(&db, store.root())
         .await
         .map_err(|e| BootstrapError(e.to_string()))?;
     // Before anything is made on this machine: no other site may clash.
@@ -136,7 +136,7 @@ pub async fn open(config: &Config) -> Result<Site, BootstrapError> {
     let settings = config
         .network_settings(data_plane)
         .map_err(|e| fail("reading [network]", e))?;
-    let federation = Federation::new(db, secrets, Arc::new(store), config.region.clone())
+    let mut accounts = Accounts::new(db, secrets, Arc::new(store), config.region.clone())
         .with_placement(placement)
         .with_network(
             settings,
@@ -145,8 +145,11 @@ pub async fn open(config: &Config) -> Result<Site, BootstrapError> {
                 .ok()
                 .map(|n| Arc::clone(n) as Arc<dyn cloud::network_plan::DataPlane>),
         );
+    if let Ok(compute) = &compute {
+        accounts = accounts.with_image_files(Arc::new(compute.images().clone()));
+    }
     if let Ok(networks) = &networks {
-        let answering = federation.clone();
+        let answering = accounts.clone();
         networks.attach(Arc::new(move |listener, vpc| {
             Box::pin(crate::metadata::serve(
                 listener,
@@ -156,7 +159,7 @@ pub async fn open(config: &Config) -> Result<Site, BootstrapError> {
         }));
     }
     Ok(Site {
-        federation,
+        accounts,
         targets,
         compute,
         networks,
@@ -172,21 +175,21 @@ pub struct AdminKey {
 
 /// Creates the `admin` tenant and key when the database has no tenant yet.
 pub async fn ensure_admin(
-    federation: &Federation,
+    accounts: &Accounts,
     config: &Config,
 ) -> Result<Option<AdminKey>, BootstrapError> {
-    let tenants = federation
+    let tenants = accounts
         .list_tenants()
         .await
         .map_err(|e| fail("listing tenants", e))?;
     if !tenants.is_empty() {
         return Ok(None);
     }
-    federation
+    accounts
         .create_tenant("admin")
         .await
         .map_err(|e| fail("creating the admin tenant", e))?;
-    let key = federation
+    let key = accounts
         .create_access_key("admin", "admin", Role::Admin)
         .await
         .map_err(|e| fail("creating the admin key", e))?;
@@ -196,7 +199,7 @@ pub async fn ensure_admin(
     );
     let path = config.data_dir.join("aws/credentials");
     let _ = std::fs::remove_file(&path);
-    federation::sealing::write_private_file(&path, credentials.as_bytes())
+    accounts::write_private_file(&path, credentials.as_bytes())
         .map_err(|e| fail("writing the credentials file", e))?;
     Ok(Some(AdminKey {
         access_key_id: key.access_key_id,

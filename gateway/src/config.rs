@@ -188,12 +188,12 @@ impl Config {
     pub fn network_settings(
         &self,
         data_plane: Result<Option<u32>, String>,
-    ) -> cloud::Result<federation::networks::NetworkSettings> {
+    ) -> cloud::Result<accounts::NetworkSettings> {
         let (mtu, data_plane_missing) = match data_plane {
             Ok(mtu) => (mtu, None),
             Err(reason) => (None, Some(reason)),
         };
-        Ok(federation::networks::NetworkSettings {
+        Ok(accounts::NetworkSettings {
             segments: self.network.segments()?,
             public_pool: self.network.pool()?,
             zones: self.zones(),

@@ -37,15 +37,15 @@ use crate::server::Gateway;
 
 /// Builds the shared state of a gateway over an opened site.
 pub fn build_gateway(site: &bootstrap::Site, config: &Config) -> Gateway {
-    let federation = site.federation.clone();
+    let accounts = site.accounts.clone();
     let limits = Arc::new(RateLimits::new(&config.rate_limit));
     let remotes = site
         .targets
         .iter()
         .map(|(name, target)| (name.clone(), target.s3_service()));
-    let mut builder = S3ServiceBuilder::new(s3::routed::RoutedS3::new(federation.clone(), remotes));
+    let mut builder = S3ServiceBuilder::new(s3::routed::RoutedS3::new(accounts.clone(), remotes));
     builder.set_auth(s3::auth::KeyLookup {
-        federation: federation.clone(),
+        accounts: accounts.clone(),
         limits: limits.clone(),
     });
     builder.set_access(s3::auth::RequireSignature);
@@ -53,12 +53,8 @@ pub fn build_gateway(site: &bootstrap::Site, config: &Config) -> Gateway {
         builder.set_host(s3::host::BaseDomain::new(&config.s3_base_domain));
     }
     Gateway {
-        admin: admin::api::router(
-            federation.clone(),
-            site.compute.as_ref().ok().map(|c| c.images().clone()),
-            site.networks.as_ref().ok().cloned(),
-        ),
-        federation,
+        admin: admin::api::router(accounts.clone(), site.networks.as_ref().ok().cloned()),
+        accounts,
         s3: builder.build(),
         limits,
         metrics: metrics::install(),
@@ -67,19 +63,19 @@ pub fn build_gateway(site: &bootstrap::Site, config: &Config) -> Gateway {
             .s3_base_domain
             .trim_end_matches('.')
             .to_ascii_lowercase(),
-        images: site.compute.as_ref().ok().map(|c| c.images().clone()),
     }
 }
 
 /// Opens the site, binds, prints the endpoint (and first-start credentials), and serves until Ctrl-C.
 pub async fn serve(config: Config) -> Result<(), String> {
     let site = bootstrap::open(&config).await.map_err(|e| e.to_string())?;
-    let federation = site.federation.clone();
-    let admin_key = bootstrap::ensure_admin(&federation, &config)
+    let accounts = site.accounts.clone();
+    let admin_key = bootstrap::ensure_admin(&accounts, &config)
         .await
         .map_err(|e| e.to_string())?;
     // Before serving: drop what interrupted writes left behind.
-    federation
+    accounts
+        .objects()
         .recover_object_store()
         .await
         .map_err(|e| format!("recovering the object store: {e}"))?;
@@ -93,7 +89,7 @@ pub async fn serve(config: Config) -> Result<(), String> {
                 Ok(listener) => {
                     background.spawn(
                         "metadata service",
-                        metadata::serve(listener, federation.clone(), None),
+                        metadata::serve(listener, accounts.clone(), None),
                     );
                 }
                 Err(e) => {
@@ -163,6 +159,6 @@ pub async fn serve(config: Config) -> Result<(), String> {
     let served = server::run(listener, gateway, config.connection_threads, shutdown).await;
     background.shutdown().await;
     served.map_err(|e| e.to_string())?;
-    federation.db().close().await;
+    accounts.db().close().await;
     Ok(())
 }

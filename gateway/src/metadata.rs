@@ -10,14 +10,14 @@
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
+use accounts::Accounts;
+use accounts::InstanceMetadata;
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
 use axum::Router;
 use base64::Engine;
-use federation::metadata::InstanceMetadata;
-use federation::Federation;
 use hmac::{Hmac, Mac};
 use http::Request;
 use hyper::body::Incoming;
@@ -32,7 +32,7 @@ const TTL_HEADER: &str = "x-aws-ec2-metadata-token-ttl-seconds";
 const MAX_TTL_SECS: u64 = 21_600;
 
 struct Service {
-    federation: Federation,
+    accounts: Accounts,
     /// The VPC whose router this service listens in; `None` = the site's network.
     vpc: Option<String>,
     tokens: Tokens,
@@ -44,7 +44,7 @@ struct Tokens {
 }
 
 /// The metadata service's routes for guests of `vpc` (`None` = the site's network).
-pub fn router(federation: Federation, vpc: Option<String>) -> Router {
+pub fn router(accounts: Accounts, vpc: Option<String>) -> Router {
     let mut key = [0u8; 32];
     rand::thread_rng().fill_bytes(&mut key);
     Router::new()
@@ -56,15 +56,15 @@ pub fn router(federation: Federation, vpc: Option<String>) -> Router {
         .route("/latest/meta-data/", get(meta_data_root))
         .route("/latest/meta-data/{*path}", get(meta_data))
         .with_state(Arc::new(Service {
-            federation,
+            accounts,
             vpc,
             tokens: Tokens { key },
         }))
 }
 
 /// Serves the metadata service on `listener` until the process ends (or the task is aborted).
-pub async fn serve(listener: tokio::net::TcpListener, federation: Federation, vpc: Option<String>) {
-    let app = router(federation, vpc);
+pub async fn serve(listener: tokio::net::TcpListener, accounts: Accounts, vpc: Option<String>) {
+    let app = router(accounts, vpc);
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(accepted) => accepted,
@@ -151,7 +151,7 @@ impl Service {
             }
         }
         match self
-            .federation
+            .accounts
             .instance_metadata(self.vpc.as_deref(), &peer.ip().to_string())
             .await
         {
@@ -322,7 +322,7 @@ mod tests {
         let site = crate::bootstrap::open(&config).await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
-        tokio::spawn(serve(listener, site.federation.clone(), None));
+        tokio::spawn(serve(listener, site.accounts.clone(), None));
         for (attempt, request) in [
             "GET /latest/meta-data/instance-id HTTP/1.0\r\nHost: 169.254.169.254\r\n\r\n",
             "PUT /latest/api/token HTTP/1.0\r\nHost: 169.254.169.254\r\nX-aws-ec2-metadata-token-ttl-seconds: 300\r\nContent-Length: 0\r\n\r\n",

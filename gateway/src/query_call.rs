@@ -2,8 +2,8 @@
 //! their action runs: merge the query with the form body, name the action,
 //! authenticate for the service's credential scope and apply the rate limits.
 
+use accounts::Principal;
 use bytes::Bytes;
-use federation::Principal;
 
 use crate::auth::{self, AuthError, SignedRequest};
 use crate::server::Gateway;
@@ -38,8 +38,7 @@ impl QueryCall {
         service: &str,
     ) -> Result<Option<Principal>, AuthError> {
         let signed = SignedRequest::of(parts, query, body);
-        let principal =
-            auth::authenticate(&gateway.federation, &signed, &self.all, service).await?;
+        let principal = auth::authenticate(&gateway.accounts, &signed, &self.all, service).await?;
         tracing::Span::current().record("tenant", principal.tenant.name.as_str());
         let allowed = gateway
             .limits

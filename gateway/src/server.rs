@@ -10,8 +10,8 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Instant;
 
+use accounts::Accounts;
 use bytes::Bytes;
-use federation::Federation;
 use http::{HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
@@ -40,7 +40,7 @@ const MAX_FORM_BODY: usize = 1024 * 1024;
 
 /// Everything the request handlers share.
 pub struct Gateway {
-    pub federation: Federation,
+    pub accounts: Accounts,
     pub s3: s3s::service::S3Service,
     pub admin: axum::Router,
     pub limits: Arc<RateLimits>,
@@ -48,8 +48,6 @@ pub struct Gateway {
     pub zones: Vec<String>,
     /// Base domain of virtual-host-style buckets (empty: path style only).
     pub s3_base_domain: String,
-    /// The local image store, when this site has compute.
-    pub images: Option<local_backend::ImageStore>,
 }
 
 fn new_request_id() -> String {
@@ -209,7 +207,7 @@ async fn route(
     let has_action = query.iter().any(|(k, _)| k == "Action");
     let (mut parts, mut query) = (parts, query);
     if !has_action {
-        crate::s3::services_path::unprefix(&gateway.federation, &mut parts, &mut query).await;
+        crate::s3::services_path::unprefix(&gateway.accounts, &mut parts, &mut query).await;
     }
     let scope = credential_service(&parts, &query);
     if has_action && scope.as_deref() == Some("sts") && parts.method == Method::GET {
@@ -224,7 +222,7 @@ async fn route(
     }
     if !has_action && (parts.method == Method::GET || parts.method == Method::HEAD) {
         let plain = PlainRead {
-            federation: &gateway.federation,
+            accounts: &gateway.accounts,
             limits: &gateway.limits,
             base_domain: &gateway.s3_base_domain,
         };
@@ -351,12 +349,11 @@ async fn ec2(
             }
         })?;
         let call = Ec2Call {
-            federation: &gateway.federation,
+            accounts: &gateway.accounts,
             principal: &principal,
             params: Params::from_pairs(all),
             request_id,
             availability_zones: &gateway.zones,
-            images: gateway.images.as_ref(),
             host: parts
                 .headers
                 .get(http::header::HOST)
@@ -394,7 +391,7 @@ async fn admin_auth(
     query: &[(String, String)],
 ) -> Result<(), Response<ResponseBody>> {
     let signed = SignedRequest::of(parts, query, body);
-    match auth::authenticate(&gateway.federation, &signed, query, ADMIN_SERVICE).await {
+    match auth::authenticate(&gateway.accounts, &signed, query, ADMIN_SERVICE).await {
         Ok(principal) if principal.is_site_admin() && principal.tenant.name == "admin" => Ok(()),
         Ok(_) => Err(admin_error(
             StatusCode::FORBIDDEN,
@@ -424,8 +421,7 @@ async fn admin(
         if let Err(response) = admin_auth(gateway, &parts, b"", &query).await {
             return response;
         }
-        return crate::admin::upload::receive(gateway.images.as_ref(), parts.uri.path(), body)
-            .await;
+        return crate::admin::upload::receive(&gateway.accounts, parts.uri.path(), body).await;
     }
     let Ok(collected) = Limited::new(body, MAX_FORM_BODY).collect().await else {
         return admin_error(

@@ -2,8 +2,8 @@
 //! Terraform's AWS provider and many scripts call first to learn who they
 //! are. Requests are recognised by their SigV4 credential scope (`…/sts/…`).
 
+use accounts::Principal;
 use bytes::Bytes;
-use federation::Principal;
 use http::{Response, StatusCode};
 
 use crate::ec2::xml::escape;
@@ -135,7 +135,7 @@ pub fn error_document(error: &StsError, request_id: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use federation::{Role, Tenant};
+    use accounts::{Role, Tenant};
 
     fn principal() -> Principal {
         Principal {

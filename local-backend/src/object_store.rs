@@ -49,16 +49,6 @@ fn io_error(what: &str, path: &Path, error: std::io::Error) -> Error {
     Error::internal(format!("{what} {}: {error}", path.display()))
 }
 
-/// An error from the body stream: either one the producer chose (a digest
-/// mismatch) or the client going away.
-fn body_error(error: std::io::Error) -> Error {
-    match error.into_inner().map(|inner| inner.downcast::<Error>()) {
-        Some(Ok(domain)) => *domain,
-        Some(Err(other)) => Error::IncompleteBody(other.to_string()),
-        None => Error::IncompleteBody("connection closed".into()),
-    }
-}
-
 /// Reads the first `len` bytes of a file in one go.
 fn read_prefix(path: &Path, len: u64) -> Result<Bytes> {
     use std::io::Read;
@@ -214,7 +204,7 @@ impl ObjectStore for FsObjectStore {
                     }
                 }
                 Err(error) => {
-                    body_failure = Some(body_error(error));
+                    body_failure = Some(cloud::object_store::body_error(error));
                     break;
                 }
             }

@@ -2,14 +2,13 @@
 
 use std::sync::Arc;
 
+use accounts::{Accounts, Quotas, Role};
+use accounts::{Image, NewImage};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, put};
 use axum::{Json, Router};
-use federation::images::{Image, NewImage};
-use federation::{Federation, Quotas, Role};
-use local_backend::ImageStore;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -27,14 +26,27 @@ impl From<cloud::Error> for AdminError {
 
 impl IntoResponse for AdminError {
     fn into_response(self) -> Response {
-        let (status, code) = admin_status(&self.0);
-        let message = if status == StatusCode::INTERNAL_SERVER_ERROR {
-            "internal error".to_string()
-        } else {
-            self.0.to_string()
-        };
-        (status, Json(json!({ "error": code, "message": message }))).into_response()
+        let (status, body) = error_body(&self.0);
+        (status, Json(body)).into_response()
     }
+}
+
+/// The admin API's error document: `{"error": code, "message": …}`, with
+/// internal detail kept to the log.
+fn error_body(error: &cloud::Error) -> (StatusCode, serde_json::Value) {
+    let (status, code) = admin_status(error);
+    let message = if status == StatusCode::INTERNAL_SERVER_ERROR {
+        "internal error".to_string()
+    } else {
+        error.to_string()
+    };
+    (status, json!({ "error": code, "message": message }))
+}
+
+/// [`error_body`] for routes served outside axum (image uploads).
+pub fn error_response(error: &cloud::Error) -> http::Response<crate::http::ResponseBody> {
+    let (status, body) = error_body(error);
+    crate::http::json_response(status, body)
 }
 
 type AdminResult<T> = Result<Json<T>, AdminError>;
@@ -73,15 +85,9 @@ struct ImageImport {
 /// Turns an upload into an image (files checked, moved into place in one
 /// rename) and registers it.
 async fn import_image(
-    State(f): State<Federation>,
-    axum::Extension(images): axum::Extension<Option<ImageStore>>,
+    State(f): State<Accounts>,
     Json(body): Json<ImageImport>,
 ) -> AdminResult<Image> {
-    let images = images.ok_or_else(|| {
-        cloud::Error::Unavailable(
-            "this site has no local compute: images cannot be imported".into(),
-        )
-    })?;
     let tenant = f.tenant_by_name(&body.tenant).await?;
     let image = NewImage {
         id: cloud::ResourceKind::Image.new_id(),
@@ -91,27 +97,21 @@ async fn import_image(
         boot_mode: String::new(),
         public: body.public,
     };
-    let registered = crate::ec2::images::register_upload(
-        &f,
-        &images,
-        &tenant,
-        &body.upload,
-        body.cmdline,
-        image,
-    )
-    .await?;
+    let registered = f
+        .register_image_upload(&tenant, &body.upload, body.cmdline, image)
+        .await?;
     Ok(Json(registered))
 }
 
 /// Remote targets' images shared with tenants (beyond the targets' public ones).
 async fn list_image_shares(
-    State(f): State<Federation>,
-) -> AdminResult<Vec<federation::remote_images::RemoteImageShare>> {
+    State(f): State<Accounts>,
+) -> AdminResult<Vec<accounts::RemoteImageShare>> {
     Ok(Json(f.remote_image_shares().await?))
 }
 
 async fn share_image(
-    State(f): State<Federation>,
+    State(f): State<Accounts>,
     Path((target, image, tenant)): Path<(String, String, String)>,
 ) -> AdminResult<serde_json::Value> {
     let tenant = f.tenant_by_name(&tenant).await?;
@@ -122,7 +122,7 @@ async fn share_image(
 }
 
 async fn unshare_image(
-    State(f): State<Federation>,
+    State(f): State<Accounts>,
     Path((target, image, tenant)): Path<(String, String, String)>,
 ) -> AdminResult<serde_json::Value> {
     let tenant = f.tenant_by_name(&tenant).await?;
@@ -135,11 +135,7 @@ fn default_user() -> String {
 }
 
 /// The admin router; callers have already been authenticated as site admins.
-pub fn router(
-    federation: Federation,
-    images: Option<ImageStore>,
-    networks: Option<Arc<TenantNetworks>>,
-) -> Router {
+pub fn router(accounts: Accounts, networks: Option<Arc<TenantNetworks>>) -> Router {
     Router::new()
         .route(
             "/_skyport/admin/tenants",
@@ -173,31 +169,30 @@ pub fn router(
             put(share_image).delete(unshare_image),
         )
         .route("/_skyport/admin/networks/{vpc}", get(show_network))
-        .layer(axum::Extension(images))
         .layer(axum::Extension(networks))
-        .with_state(federation)
+        .with_state(accounts)
 }
 
-async fn list_tenants(State(f): State<Federation>) -> AdminResult<Vec<federation::Tenant>> {
+async fn list_tenants(State(f): State<Accounts>) -> AdminResult<Vec<accounts::Tenant>> {
     Ok(Json(f.list_tenants().await?))
 }
 
 async fn create_tenant(
-    State(f): State<Federation>,
+    State(f): State<Accounts>,
     Json(body): Json<NewTenant>,
-) -> AdminResult<federation::Tenant> {
+) -> AdminResult<accounts::Tenant> {
     Ok(Json(f.create_tenant(&body.name).await?))
 }
 
 async fn show_tenant(
-    State(f): State<Federation>,
+    State(f): State<Accounts>,
     Path(tenant): Path<String>,
-) -> AdminResult<federation::Tenant> {
+) -> AdminResult<accounts::Tenant> {
     Ok(Json(f.tenant_by_name(&tenant).await?))
 }
 
 async fn delete_tenant(
-    State(f): State<Federation>,
+    State(f): State<Accounts>,
     Path(tenant): Path<String>,
 ) -> AdminResult<serde_json::Value> {
     f.delete_tenant(&tenant).await?;
@@ -205,25 +200,25 @@ async fn delete_tenant(
 }
 
 async fn set_quotas(
-    State(f): State<Federation>,
+    State(f): State<Accounts>,
     Path(tenant): Path<String>,
     Json(quotas): Json<Quotas>,
-) -> AdminResult<federation::Tenant> {
+) -> AdminResult<accounts::Tenant> {
     Ok(Json(f.set_quotas(&tenant, &quotas).await?))
 }
 
 async fn list_users(
-    State(f): State<Federation>,
+    State(f): State<Accounts>,
     Path(tenant): Path<String>,
-) -> AdminResult<Vec<federation::tenants::User>> {
+) -> AdminResult<Vec<accounts::User>> {
     Ok(Json(f.list_users(&tenant).await?))
 }
 
 async fn create_user(
-    State(f): State<Federation>,
+    State(f): State<Accounts>,
     Path(tenant): Path<String>,
     Json(body): Json<NewUser>,
-) -> AdminResult<federation::tenants::User> {
+) -> AdminResult<accounts::User> {
     let role = if body.admin {
         Role::Admin
     } else {
@@ -233,7 +228,7 @@ async fn create_user(
 }
 
 async fn delete_user(
-    State(f): State<Federation>,
+    State(f): State<Accounts>,
     Path((tenant, user)): Path<(String, String)>,
 ) -> AdminResult<serde_json::Value> {
     f.delete_user(&tenant, &user).await?;
@@ -241,17 +236,17 @@ async fn delete_user(
 }
 
 async fn list_keys(
-    State(f): State<Federation>,
+    State(f): State<Accounts>,
     Path(tenant): Path<String>,
-) -> AdminResult<Vec<federation::access_keys::AccessKeyInfo>> {
+) -> AdminResult<Vec<accounts::AccessKeyInfo>> {
     Ok(Json(f.list_access_keys(&tenant).await?))
 }
 
 async fn create_key(
-    State(f): State<Federation>,
+    State(f): State<Accounts>,
     Path(tenant): Path<String>,
     Json(body): Json<NewKey>,
-) -> AdminResult<federation::access_keys::NewAccessKey> {
+) -> AdminResult<accounts::NewAccessKey> {
     Ok(Json(
         f.create_access_key(&tenant, &body.user, Role::Member)
             .await?,
@@ -259,7 +254,7 @@ async fn create_key(
 }
 
 async fn revoke_key(
-    State(f): State<Federation>,
+    State(f): State<Accounts>,
     Path(key): Path<String>,
 ) -> AdminResult<serde_json::Value> {
     f.revoke_access_key(&key).await?;
@@ -267,9 +262,9 @@ async fn revoke_key(
 }
 
 async fn show_placement(
-    State(f): State<Federation>,
+    State(f): State<Accounts>,
     Path(id): Path<String>,
-) -> AdminResult<federation::placement::PlacementRecord> {
+) -> AdminResult<accounts::PlacementRecord> {
     Ok(Json(f.placement_of(&id).await?))
 }
 
@@ -281,7 +276,7 @@ struct NetworkView {
 }
 
 async fn show_network(
-    State(f): State<Federation>,
+    State(f): State<Accounts>,
     axum::Extension(networks): axum::Extension<Option<Arc<TenantNetworks>>>,
     Path(vpc): Path<String>,
 ) -> AdminResult<NetworkView> {
@@ -301,13 +296,11 @@ async fn show_network(
     Ok(Json(NetworkView { vpc, plumbing }))
 }
 
-async fn policy_status(
-    State(f): State<Federation>,
-) -> AdminResult<federation::placement::PolicyStatus> {
+async fn policy_status(State(f): State<Accounts>) -> AdminResult<accounts::PolicyStatus> {
     Ok(Json(f.placement().status()))
 }
 
-async fn list_targets(State(f): State<Federation>) -> AdminResult<serde_json::Value> {
+async fn list_targets(State(f): State<Accounts>) -> AdminResult<serde_json::Value> {
     let placement = f.placement();
     let mut targets =
         vec![json!({ "name": placement.local_target(), "kind": "local", "healthy": true })];

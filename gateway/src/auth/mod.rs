@@ -6,7 +6,7 @@ pub mod dates;
 pub mod sigv2;
 pub mod sigv4;
 
-use federation::{Federation, Principal};
+use accounts::{Accounts, Principal};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
 /// AWS allows 15 minutes between the signer's clock and ours.
@@ -117,7 +117,7 @@ pub fn claimed_access_key(
 /// query and form body parameters together (SigV2 signs both alike); a SigV4
 /// credential scope must name `service`.
 pub async fn authenticate(
-    federation: &Federation,
+    accounts: &Accounts,
     request: &SignedRequest<'_>,
     params: &[(String, String)],
     service: &str,
@@ -161,7 +161,7 @@ pub async fn authenticate(
         Scheme::V4(sig) => sig.access_key.clone(),
         Scheme::V2(key) => key.clone(),
     };
-    let (secret, principal) = federation
+    let (secret, principal) = accounts
         .authenticate(&access_key)
         .await
         .map_err(AuthError::Lookup)?

@@ -45,7 +45,7 @@ pub async fn describe_regions(call: Ec2Call<'_>) -> Result<String, Ec2Error> {
     call.params
         .expect_only(&["RegionName", "Filter", "AllRegions"])?;
     call.dry_run()?;
-    let region = call.federation.region();
+    let region = call.accounts.region();
     let names = call.params.list("RegionName");
     if let Some(unknown) = names.iter().find(|n| n.as_str() != region) {
         return Err(Ec2Error::bad_request(
@@ -74,7 +74,7 @@ pub async fn describe_availability_zones(call: Ec2Call<'_>) -> Result<String, Ec
     call.params
         .expect_only(&["ZoneName", "ZoneId", "Filter", "AllAvailabilityZones"])?;
     call.dry_run()?;
-    let region = call.federation.region();
+    let region = call.accounts.region();
     let mut wanted = call.params.list("ZoneName");
     wanted.extend(call.params.list("ZoneId"));
     if let Some(unknown) = wanted.iter().find(|w| !call.availability_zones.contains(w)) {

@@ -57,7 +57,7 @@ pub async fn allocate_address(call: Ec2Call<'_>) -> Result<String, Ec2Error> {
     let tags = tag_specifications(&call.params, "elastic-ip")?;
     call.dry_run()?;
     let address = call
-        .federation
+        .accounts
         .allocate_address(&call.principal.tenant, &tags)
         .await?;
     apply_tag_specifications(&call, &address.allocation_id, &tags).await?;
@@ -66,7 +66,7 @@ pub async fn allocate_address(call: Ec2Call<'_>) -> Result<String, Ec2Error> {
         .leaf("domain", "vpc")
         .leaf("allocationId", &address.allocation_id)
         .leaf("publicIpv4Pool", "skyport")
-        .leaf("networkBorderGroup", call.federation.region());
+        .leaf("networkBorderGroup", call.accounts.region());
     Ok(x.finish("AllocateAddress"))
 }
 
@@ -75,10 +75,7 @@ pub async fn describe_addresses(call: Ec2Call<'_>) -> Result<String, Ec2Error> {
         .expect_only(&["PublicIp", "AllocationId", "Filter"])?;
     call.dry_run()?;
     let filters = filter::parse_filters::<Shown>(&call.params)?;
-    let all = call
-        .federation
-        .list_addresses(&call.principal.tenant)
-        .await?;
+    let all = call.accounts.list_addresses(&call.principal.tenant).await?;
     let by_ip = filter::select_ids(
         all,
         &call.params.list("PublicIp"),
@@ -93,7 +90,7 @@ pub async fn describe_addresses(call: Ec2Call<'_>) -> Result<String, Ec2Error> {
     )?;
     let mut x = XmlWriter::response("DescribeAddresses", call.request_id);
     x.start("addressesSet");
-    let region = call.federation.region();
+    let region = call.accounts.region();
     let shown = selected
         .into_iter()
         .map(|address| Shown {
@@ -114,7 +111,7 @@ pub async fn describe_addresses(call: Ec2Call<'_>) -> Result<String, Ec2Error> {
                 address.instance_id.as_ref().map(|_| &address.owner_id),
             )
             .leaf("publicIpv4Pool", "skyport")
-            .leaf("networkBorderGroup", call.federation.region())
+            .leaf("networkBorderGroup", call.accounts.region())
             .tag_set(&address.tags)
             .end();
     }
@@ -137,7 +134,7 @@ pub async fn associate_address(call: Ec2Call<'_>) -> Result<String, Ec2Error> {
     let reassociate = call.params.bool("AllowReassociation")?;
     call.dry_run()?;
     let association = call
-        .federation
+        .accounts
         .associate_address(&call.principal.tenant, address, instance, reassociate)
         .await?;
     let mut x = XmlWriter::response("AssociateAddress", call.request_id);
@@ -153,7 +150,7 @@ pub async fn disassociate_address(call: Ec2Call<'_>) -> Result<String, Ec2Error>
         .or(call.params.get("PublicIp"))
         .ok_or_else(|| Ec2Error::missing("AssociationId"))?;
     call.dry_run()?;
-    call.federation
+    call.accounts
         .disassociate_address(&call.principal.tenant, association)
         .await?;
     Ok(returned_true("DisassociateAddress", call.request_id))
@@ -167,7 +164,7 @@ pub async fn release_address(call: Ec2Call<'_>) -> Result<String, Ec2Error> {
         .or(call.params.get("PublicIp"))
         .ok_or_else(|| Ec2Error::missing("AllocationId"))?;
     call.dry_run()?;
-    call.federation
+    call.accounts
         .release_address(&call.principal.tenant, address)
         .await?;
     Ok(returned_true("ReleaseAddress", call.request_id))

@@ -1,7 +1,7 @@
 //! DescribeImageAttribute and ModifyImageAttribute: launch permissions (by
 //! account ID, or the group `all`) and the description of the caller's images.
 
-use federation::image_attributes::LaunchPermissionChange;
+use accounts::LaunchPermissionChange;
 
 use super::params::Params;
 use super::xml::{returned_true, XmlWriter};
@@ -31,7 +31,7 @@ pub async fn describe_image_attribute(call: Ec2Call<'_>) -> Result<String, Ec2Er
     x.leaf("imageId", id);
     match attribute {
         "launchPermission" => {
-            let permissions = call.federation.image_launch_permissions(tenant, id).await?;
+            let permissions = call.accounts.image_launch_permissions(tenant, id).await?;
             x.start("launchPermission");
             if permissions.public {
                 x.start("item").leaf("group", "all").end();
@@ -42,15 +42,15 @@ pub async fn describe_image_attribute(call: Ec2Call<'_>) -> Result<String, Ec2Er
             x.end();
         }
         "description" => {
-            let description = call.federation.image_description(tenant, id).await?;
+            let description = call.accounts.image_description(tenant, id).await?;
             x.start("description").leaf_opt("value", description).end();
         }
         "bootMode" => {
-            call.federation.image_description(tenant, id).await?;
+            call.accounts.image_description(tenant, id).await?;
             x.start("bootMode").leaf("value", "legacy-bios").end();
         }
         "deregistrationProtection" => {
-            call.federation.image_description(tenant, id).await?;
+            call.accounts.image_description(tenant, id).await?;
             x.start("deregistrationProtection")
                 .leaf("value", "disabled")
                 .end();
@@ -61,7 +61,7 @@ pub async fn describe_image_attribute(call: Ec2Call<'_>) -> Result<String, Ec2Er
                     "Value ({other}) for parameter attribute is invalid. Unknown attribute."
                 )));
             };
-            call.federation.image_description(tenant, id).await?;
+            call.accounts.image_description(tenant, id).await?;
             x.start(element).end();
         }
     }
@@ -183,12 +183,12 @@ pub async fn modify_image_attribute(call: Ec2Call<'_>) -> Result<String, Ec2Erro
     call.dry_run()?;
     let tenant = &call.principal.tenant;
     if let Some(change) = &permissions {
-        call.federation
+        call.accounts
             .modify_image_launch_permissions(tenant, id, change)
             .await?;
     }
     if let Some(description) = description {
-        call.federation
+        call.accounts
             .set_image_description(tenant, id, description)
             .await?;
     }

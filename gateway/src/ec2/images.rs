@@ -1,11 +1,10 @@
 //! DescribeImages, RegisterImage and DeregisterImage over the site's image
 //! catalogue. Images enter it through `skyport admin image import` (kernel,
-//! initrd and/or disk files) or RegisterImage (a disk stored in S3 here).
+//! initrd and/or disk files) or RegisterImage (a disk stored in S3 here,
+//! copied by `Accounts::register_image_from_object`).
 
+use accounts::{Image, NewImage};
 use cloud::types::Tag;
-use federation::images::{Image, NewImage};
-use federation::{Federation, Tenant};
-use local_backend::ImageStore;
 
 use super::filter::{self, absent, field, one, opt, FilterField, Filterable};
 use super::page::paginate;
@@ -27,7 +26,7 @@ impl Listed {
             image.targets.join(",")
         };
         tags.push(Tag {
-            key: federation::placement::PLACEMENT_TAG.into(),
+            key: accounts::PLACEMENT_TAG.into(),
             value: targets,
         });
         Listed(image, tags)
@@ -125,11 +124,11 @@ pub async fn describe_images(call: Ec2Call<'_>) -> Result<String, Ec2Error> {
     let owners = call.params.list("Owner");
     let filters = filter::parse_filters::<Listed>(&call.params)?;
     let images = call
-        .federation
+        .accounts
         .describe_images(&call.principal.tenant, &ids, &owners)
         .await?;
-    let local_target = call.federation.placement().local_target();
-    let mut tags = call.federation.image_tags(&call.principal.tenant).await?;
+    let local_target = call.accounts.placement().local_target();
+    let mut tags = call.accounts.image_tags(&call.principal.tenant).await?;
     let listed = images
         .into_iter()
         .map(|image| {
@@ -170,17 +169,9 @@ pub async fn deregister_image(call: Ec2Call<'_>) -> Result<String, Ec2Error> {
         .expect_only(&["ImageId", "DeleteAssociatedSnapshots"])?;
     let id = call.params.required("ImageId")?.to_string();
     call.dry_run()?;
-    let unused = call
-        .federation
+    call.accounts
         .deregister_image(&call.principal.tenant, &id)
         .await?;
-    if unused {
-        if let Some(images) = call.images {
-            if let Err(error) = images.remove(&id) {
-                tracing::warn!(%error, image = %id, "removing the image's files failed");
-            }
-        }
-    }
     let mut x = XmlWriter::response("DeregisterImage", call.request_id);
     x.leaf("return", "true");
     Ok(x.finish("DeregisterImage"))
@@ -225,101 +216,28 @@ pub async fn register_image(call: Ec2Call<'_>) -> Result<String, Ec2Error> {
         .ok_or_else(|| {
             Ec2Error::invalid_value(format!("ImageLocation '{location}' is not bucket/key"))
         })?;
-    let images = call.images.ok_or_else(|| {
-        Ec2Error::bad_request(
+    if !call.accounts.keeps_image_files() {
+        return Err(Ec2Error::bad_request(
             "Unsupported",
             "this site has no local compute to register images for",
-        )
-    })?;
+        ));
+    }
     call.dry_run()?;
-    let tenant = &call.principal.tenant;
-    let info = call
-        .federation
-        .head_object(tenant, bucket, key)
-        .await
-        .map_err(|_| {
-            Ec2Error::invalid_value(format!(
-                "ImageLocation '{location}': no such object in your buckets"
-            ))
-        })?;
-    let image_id = cloud::ResourceKind::Image.new_id();
-    let upload = format!("register-{}", &image_id[4..]);
-    let target = images.upload_path(&upload, "disk")?;
-    let mut body = call
-        .federation
-        .object_body(bucket, &info, 0..info.size)
-        .await?;
-    let copied: std::io::Result<()> = async {
-        use futures::StreamExt;
-        use tokio::io::AsyncWriteExt;
-        let mut out = tokio::fs::File::create(&target).await?;
-        while let Some(chunk) = body.next().await {
-            out.write_all(&chunk?).await?;
-        }
-        out.sync_all().await
-    }
-    .await;
-    if let Err(error) = copied {
-        images.discard_upload(&upload);
-        return Err(cloud::Error::internal(format!("copying {location}: {error}")).into());
-    }
     let image = NewImage {
-        id: image_id.clone(),
+        id: cloud::ResourceKind::Image.new_id(),
         name,
         description: call.params.get("Description").map(str::to_string),
         architecture,
         boot_mode: String::new(),
         public: false,
     };
-    register_upload(call.federation, images, tenant, &upload, None, image)
-        .await
-        .map_err(|error| match error {
-            cloud::Error::InvalidParameter { message, .. } => {
-                Ec2Error::invalid_value(format!("ImageLocation '{location}': {message}"))
-            }
-            other => other.into(),
-        })?;
+    let image_id = call
+        .accounts
+        .register_image_from_object(&call.principal.tenant, bucket, key, image)
+        .await?
+        .id;
     apply_tag_specifications(&call, &image_id, &tags).await?;
     let mut x = XmlWriter::response("RegisterImage", call.request_id);
     x.leaf("imageId", &image_id);
     Ok(x.finish("RegisterImage"))
-}
-
-/// Turns upload `upload` into image `image.id` (files checked, moved into
-/// place in one rename; `boot_mode` follows from the files) and records it.
-/// On any failure nothing is left behind: neither the upload nor the files.
-pub(crate) async fn register_upload(
-    federation: &Federation,
-    images: &ImageStore,
-    owner: &Tenant,
-    upload: &str,
-    cmdline: Option<String>,
-    mut image: NewImage,
-) -> cloud::Result<Image> {
-    let (store, upload, id, architecture) = (
-        images.clone(),
-        upload.to_string(),
-        image.id.clone(),
-        image.architecture.clone(),
-    );
-    let manifest = tokio::task::spawn_blocking(move || {
-        let committed = store.commit(&upload, &id, cmdline, &architecture);
-        if committed.is_err() {
-            store.discard_upload(&upload);
-        }
-        committed
-    })
-    .await
-    .map_err(cloud::Error::internal)??;
-    image.boot_mode = if manifest.has_kernel {
-        "direct-kernel"
-    } else {
-        "disk"
-    }
-    .into();
-    let registered = federation.register_image(owner, &image).await;
-    if registered.is_err() {
-        let _ = images.remove(&image.id);
-    }
-    registered
 }

@@ -21,7 +21,7 @@ pub async fn describe_instance_attribute(call: Ec2Call<'_>) -> Result<String, Ec
     match attribute.as_str() {
         "instanceType" => {
             let instance = call
-                .federation
+                .accounts
                 .describe_instances(tenant, std::slice::from_ref(&id))
                 .await?
                 .pop()
@@ -31,7 +31,7 @@ pub async fn describe_instance_attribute(call: Ec2Call<'_>) -> Result<String, Ec
                 .end();
         }
         "userData" => {
-            let user_data = call.federation.instance_user_data(tenant, &id).await?;
+            let user_data = call.accounts.instance_user_data(tenant, &id).await?;
             x.start("userData");
             if let Some(value) = user_data {
                 x.leaf("value", value);
@@ -39,7 +39,7 @@ pub async fn describe_instance_attribute(call: Ec2Call<'_>) -> Result<String, Ec
             x.end();
         }
         "disableApiTermination" => {
-            let protected = call.federation.termination_protected(tenant, &id).await?;
+            let protected = call.accounts.termination_protected(tenant, &id).await?;
             x.start("disableApiTermination")
                 .leaf("value", protected)
                 .end();
@@ -47,7 +47,7 @@ pub async fn describe_instance_attribute(call: Ec2Call<'_>) -> Result<String, Ec
         // Fixed on this site: stop is always allowed, and a shutdown from
         // inside the guest stops it.
         fixed @ ("disableApiStop" | "instanceInitiatedShutdownBehavior") => {
-            call.federation.instance_user_data(tenant, &id).await?;
+            call.accounts.instance_user_data(tenant, &id).await?;
             let (element, value) = if fixed == "disableApiStop" {
                 ("disableApiStop", "false")
             } else {
@@ -127,16 +127,16 @@ pub async fn modify_instance_attribute(call: Ec2Call<'_>) -> Result<String, Ec2E
     call.dry_run()?;
     let tenant = &call.principal.tenant;
     if let Some(instance_type) = &instance_type {
-        call.federation
+        call.accounts
             .modify_instance_type(tenant, &id, instance_type)
             .await?;
     }
     if let Some(user_data) = &user_data {
         let value = (!user_data.is_empty()).then_some(user_data.as_str());
-        call.federation.modify_user_data(tenant, &id, value).await?;
+        call.accounts.modify_user_data(tenant, &id, value).await?;
     }
     if let Some(protected) = protection {
-        call.federation
+        call.accounts
             .set_termination_protection(tenant, &id, protected)
             .await?;
     }

@@ -4,9 +4,9 @@
 
 use std::sync::Arc;
 
+use accounts::interface_id;
+use accounts::Instance;
 use cloud::types::Tag;
-use federation::instances::Instance;
-use federation::network_interfaces::interface_id;
 
 use super::filter::{absent, field, one, opt, FilterField, Filterable};
 use super::xml::timestamp;

@@ -3,9 +3,9 @@
 
 use std::collections::HashMap;
 
+use accounts::{Instance, InstanceStateChange, LaunchRequest};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use federation::instances::{Instance, InstanceStateChange, LaunchRequest};
 
 use super::filter;
 use super::instance_filters::{Status, OWNER_FILTERS};
@@ -203,7 +203,7 @@ pub async fn run_instances(call: Ec2Call<'_>) -> Result<String, Ec2Error> {
     };
     call.dry_run()?;
     let instances = call
-        .federation
+        .accounts
         .run_instances(&call.principal.tenant, &launch)
         .await?;
     let mut x = XmlWriter::response("RunInstances", call.request_id);
@@ -247,11 +247,11 @@ pub async fn describe_instances(call: Ec2Call<'_>) -> Result<String, Ec2Error> {
     let owned = filter::settle_constant(&mut filters, OWNER_FILTERS, &tenant.account_id);
     let mut instances = match exact_ids {
         Some(wanted) if ids.is_empty() => {
-            call.federation
+            call.accounts
                 .describe_instances_among(tenant, &wanted)
                 .await?
         }
-        _ => call.federation.describe_instances(tenant, &ids).await?,
+        _ => call.accounts.describe_instances(tenant, &ids).await?,
     };
     if !owned {
         instances.clear();
@@ -304,7 +304,7 @@ pub async fn describe_instance_status(call: Ec2Call<'_>) -> Result<String, Ec2Er
     call.dry_run()?;
     let ids = call.params.list("InstanceId");
     let mut instances = call
-        .federation
+        .accounts
         .describe_instances(&call.principal.tenant, &ids)
         .await?;
     instances.retain(|i| all || i.state == cloud::InstanceState::Running);
@@ -360,7 +360,7 @@ pub async fn start_instances(call: Ec2Call<'_>) -> Result<String, Ec2Error> {
     let ids = instance_ids(&call)?;
     call.dry_run()?;
     let changes = call
-        .federation
+        .accounts
         .start_instances(&call.principal.tenant, &ids)
         .await?;
     Ok(state_changes("StartInstances", call.request_id, &changes))
@@ -373,7 +373,7 @@ pub async fn stop_instances(call: Ec2Call<'_>) -> Result<String, Ec2Error> {
     let force = call.params.bool("Force")?;
     call.dry_run()?;
     let changes = call
-        .federation
+        .accounts
         .stop_instances(&call.principal.tenant, &ids, force)
         .await?;
     Ok(state_changes("StopInstances", call.request_id, &changes))
@@ -384,7 +384,7 @@ pub async fn terminate_instances(call: Ec2Call<'_>) -> Result<String, Ec2Error> 
     let ids = instance_ids(&call)?;
     call.dry_run()?;
     let changes = call
-        .federation
+        .accounts
         .terminate_instances(&call.principal.tenant, &ids)
         .await?;
     Ok(state_changes(
@@ -398,7 +398,7 @@ pub async fn reboot_instances(call: Ec2Call<'_>) -> Result<String, Ec2Error> {
     call.params.expect_only(&["InstanceId"])?;
     let ids = instance_ids(&call)?;
     call.dry_run()?;
-    call.federation
+    call.accounts
         .reboot_instances(&call.principal.tenant, &ids)
         .await?;
     let mut x = XmlWriter::response("RebootInstances", call.request_id);
@@ -411,14 +411,14 @@ pub async fn get_console_output(call: Ec2Call<'_>) -> Result<String, Ec2Error> {
     let id = call.params.required("InstanceId")?.to_string();
     call.dry_run()?;
     let (output, captured) = call
-        .federation
+        .accounts
         .console_output(&call.principal.tenant, &id)
         .await?;
     let mut x = XmlWriter::response("GetConsoleOutput", call.request_id);
     x.leaf("instanceId", &id)
         .leaf(
             "timestamp",
-            captured.unwrap_or_else(|| timestamp(federation::db::now())),
+            captured.unwrap_or_else(|| timestamp(datastore::now())),
         )
         .leaf("output", STANDARD.encode(output));
     Ok(x.finish("GetConsoleOutput"))

@@ -45,7 +45,7 @@ pub async fn create_internet_gateway(call: Ec2Call<'_>) -> Result<String, Ec2Err
     let tags = tag_specifications(&call.params, "internet-gateway")?;
     call.dry_run()?;
     let mut gateway = call
-        .federation
+        .accounts
         .create_internet_gateway(&call.principal.tenant)
         .await?;
     apply_tag_specifications(&call, &gateway.id, &tags).await?;
@@ -61,7 +61,7 @@ pub async fn describe_internet_gateways(call: Ec2Call<'_>) -> Result<String, Ec2
         .expect_only(&["InternetGatewayId", "Filter", "MaxResults", "NextToken"])?;
     call.dry_run()?;
     let all = call
-        .federation
+        .accounts
         .list_internet_gateways(&call.principal.tenant)
         .await?;
     let page = describe(
@@ -87,7 +87,7 @@ pub async fn attach_internet_gateway(call: Ec2Call<'_>) -> Result<String, Ec2Err
     let id = call.params.required("InternetGatewayId")?;
     let vpc = call.params.required("VpcId")?;
     call.dry_run()?;
-    call.federation
+    call.accounts
         .attach_internet_gateway(&call.principal.tenant, id, vpc)
         .await?;
     Ok(returned_true("AttachInternetGateway", call.request_id))
@@ -98,7 +98,7 @@ pub async fn detach_internet_gateway(call: Ec2Call<'_>) -> Result<String, Ec2Err
     let id = call.params.required("InternetGatewayId")?;
     let vpc = call.params.required("VpcId")?;
     call.dry_run()?;
-    call.federation
+    call.accounts
         .detach_internet_gateway(&call.principal.tenant, id, vpc)
         .await?;
     Ok(returned_true("DetachInternetGateway", call.request_id))
@@ -108,7 +108,7 @@ pub async fn delete_internet_gateway(call: Ec2Call<'_>) -> Result<String, Ec2Err
     call.params.expect_only(&["InternetGatewayId"])?;
     let id = call.params.required("InternetGatewayId")?;
     call.dry_run()?;
-    call.federation
+    call.accounts
         .delete_internet_gateway(&call.principal.tenant, id)
         .await?;
     Ok(returned_true("DeleteInternetGateway", call.request_id))

@@ -44,7 +44,7 @@ pub async fn create_key_pair(call: Ec2Call<'_>) -> Result<String, Ec2Error> {
     call.dry_run()?;
     let tenant = &call.principal.tenant;
     let (pair, private_pem) = call
-        .federation
+        .accounts
         .create_key_pair(tenant, name, key_type)
         .await?;
     apply_tag_specifications(&call, &pair.id, &tags).await?;
@@ -71,7 +71,7 @@ pub async fn import_key_pair(call: Ec2Call<'_>) -> Result<String, Ec2Error> {
     let tags = tag_specifications(&call.params, "key-pair")?;
     call.dry_run()?;
     let pair = call
-        .federation
+        .accounts
         .import_key_pair(&call.principal.tenant, name, &material)
         .await?;
     apply_tag_specifications(&call, &pair.id, &tags).await?;
@@ -91,10 +91,7 @@ pub async fn describe_key_pairs(call: Ec2Call<'_>) -> Result<String, Ec2Error> {
     let ids = call.params.list("KeyPairId");
     let include_public = call.params.bool("IncludePublicKey")?;
     let filters = filter::parse_filters::<KeyPair>(&call.params)?;
-    let all = call
-        .federation
-        .list_key_pairs(&call.principal.tenant)
-        .await?;
+    let all = call.accounts.list_key_pairs(&call.principal.tenant).await?;
     for wanted in names.iter().chain(&ids) {
         if !all.iter().any(|p| &p.name == wanted || &p.id == wanted) {
             return Err(
@@ -136,7 +133,7 @@ pub async fn delete_key_pair(call: Ec2Call<'_>) -> Result<String, Ec2Error> {
         .ok_or_else(|| Ec2Error::missing("KeyName"))?;
     call.dry_run()?;
     let deleted = call
-        .federation
+        .accounts
         .delete_key_pair(&call.principal.tenant, target)
         .await?;
     let mut x = XmlWriter::response("DeleteKeyPair", call.request_id);

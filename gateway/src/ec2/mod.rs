@@ -26,23 +26,21 @@ pub mod volumes;
 pub mod vpcs;
 pub mod xml;
 
+use accounts::{Accounts, Principal};
 use cloud::types::Direction;
-use federation::{Federation, Principal};
 
 use crate::error::Ec2Error;
 use params::Params;
 
 /// Everything an action handler needs.
 pub struct Ec2Call<'a> {
-    pub federation: &'a Federation,
+    pub accounts: &'a Accounts,
     pub principal: &'a Principal,
     pub params: Params,
     pub request_id: &'a str,
     pub availability_zones: &'a [String],
     /// The Host the client addressed (reported as the region endpoint).
     pub host: &'a str,
-    /// The local image store, when this site has compute.
-    pub images: Option<&'a local_backend::ImageStore>,
 }
 
 impl Ec2Call<'_> {

@@ -133,7 +133,7 @@ pub async fn describe_network_interfaces(call: Ec2Call<'_>) -> Result<String, Ec
         .expect_only(&["NetworkInterfaceId", "Filter", "MaxResults", "NextToken"])?;
     call.dry_run()?;
     let all = call
-        .federation
+        .accounts
         .list_network_interfaces(&call.principal.tenant)
         .await?;
     let page = describe(

@@ -144,7 +144,7 @@ fn write_table(x: &mut XmlWriter, table: &RouteTable, attached: &[String]) {
 /// Gateways attached to some VPC of the tenant, for route states.
 async fn attached_gateways(call: &Ec2Call<'_>) -> Result<Vec<(String, String)>, Ec2Error> {
     Ok(call
-        .federation
+        .accounts
         .list_internet_gateways(&call.principal.tenant)
         .await?
         .into_iter()
@@ -166,7 +166,7 @@ pub async fn describe_route_tables(call: Ec2Call<'_>) -> Result<String, Ec2Error
     call.dry_run()?;
     let attached = attached_gateways(&call).await?;
     let all = call
-        .federation
+        .accounts
         .list_route_tables(&call.principal.tenant)
         .await?
         .into_iter()
@@ -202,7 +202,7 @@ pub async fn create_route_table(call: Ec2Call<'_>) -> Result<String, Ec2Error> {
     let tags = tag_specifications(&call.params, "route-table")?;
     call.dry_run()?;
     let mut table = call
-        .federation
+        .accounts
         .create_route_table(&call.principal.tenant, vpc)
         .await?;
     apply_tag_specifications(&call, &table.id, &tags).await?;
@@ -217,7 +217,7 @@ pub async fn delete_route_table(call: Ec2Call<'_>) -> Result<String, Ec2Error> {
     call.params.expect_only(&["RouteTableId"])?;
     let id = call.params.required("RouteTableId")?;
     call.dry_run()?;
-    call.federation
+    call.accounts
         .delete_route_table(&call.principal.tenant, id)
         .await?;
     Ok(returned_true("DeleteRouteTable", call.request_id))
@@ -230,7 +230,7 @@ pub async fn create_route(call: Ec2Call<'_>) -> Result<String, Ec2Error> {
     let destination = call.params.required("DestinationCidrBlock")?;
     let gateway = call.params.required("GatewayId")?;
     call.dry_run()?;
-    call.federation
+    call.accounts
         .create_route(&call.principal.tenant, table, destination, gateway)
         .await?;
     Ok(returned_true("CreateRoute", call.request_id))
@@ -242,7 +242,7 @@ pub async fn delete_route(call: Ec2Call<'_>) -> Result<String, Ec2Error> {
     let table = call.params.required("RouteTableId")?;
     let destination = call.params.required("DestinationCidrBlock")?;
     call.dry_run()?;
-    call.federation
+    call.accounts
         .delete_route(&call.principal.tenant, table, destination)
         .await?;
     Ok(returned_true("DeleteRoute", call.request_id))
@@ -254,7 +254,7 @@ pub async fn associate_route_table(call: Ec2Call<'_>) -> Result<String, Ec2Error
     let subnet = call.params.required("SubnetId")?;
     call.dry_run()?;
     let association = call
-        .federation
+        .accounts
         .associate_route_table(&call.principal.tenant, table, subnet)
         .await?;
     let mut x = XmlWriter::response("AssociateRouteTable", call.request_id);
@@ -268,7 +268,7 @@ pub async fn disassociate_route_table(call: Ec2Call<'_>) -> Result<String, Ec2Er
     call.params.expect_only(&["AssociationId"])?;
     let association = call.params.required("AssociationId")?;
     call.dry_run()?;
-    call.federation
+    call.accounts
         .disassociate_route_table(&call.principal.tenant, association)
         .await?;
     Ok(returned_true("DisassociateRouteTable", call.request_id))
@@ -281,7 +281,7 @@ pub async fn replace_route(call: Ec2Call<'_>) -> Result<String, Ec2Error> {
     let destination = call.params.required("DestinationCidrBlock")?;
     let gateway = call.params.required("GatewayId")?;
     call.dry_run()?;
-    call.federation
+    call.accounts
         .replace_route(&call.principal.tenant, table, destination, gateway)
         .await?;
     Ok(returned_true("ReplaceRoute", call.request_id))
@@ -294,7 +294,7 @@ pub async fn replace_route_table_association(call: Ec2Call<'_>) -> Result<String
     let table = call.params.required("RouteTableId")?;
     call.dry_run()?;
     let new_id = call
-        .federation
+        .accounts
         .replace_route_table_association(&call.principal.tenant, association, table)
         .await?;
     let mut x = XmlWriter::response("ReplaceRouteTableAssociation", call.request_id);

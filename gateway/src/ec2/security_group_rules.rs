@@ -1,10 +1,10 @@
 //! DescribeSecurityGroupRules and ModifySecurityGroupRules: rules by their
 //! `sgr-` IDs, in the shape Authorize* also answers with.
 
+use accounts::RuleSpec;
+use accounts::{GroupRule, RuleChange};
 use cloud::types::{Direction, Rule, RulePeer, Tag};
 use cloud::ResourceKind;
-use federation::security_group_rules::{GroupRule, RuleChange};
-use federation::security_groups::RuleSpec;
 
 use super::filter::{field, one, FilterField, Filterable};
 use super::page::describe;
@@ -74,7 +74,7 @@ pub async fn describe_security_group_rules(call: Ec2Call<'_>) -> Result<String, 
         .expect_only(&["SecurityGroupRuleId", "Filter", "MaxResults", "NextToken"])?;
     call.dry_run()?;
     let all = call
-        .federation
+        .accounts
         .list_security_group_rules(&call.principal.tenant)
         .await?;
     let page = describe(
@@ -84,7 +84,7 @@ pub async fn describe_security_group_rules(call: Ec2Call<'_>) -> Result<String, 
         ResourceKind::SecurityGroupRule,
         |r| &r.rule.id,
     )?;
-    let region = call.federation.region();
+    let region = call.accounts.region();
     let mut x = XmlWriter::response("DescribeSecurityGroupRules", call.request_id);
     x.start("securityGroupRuleSet");
     for item in &page.items {
@@ -170,7 +170,7 @@ pub async fn modify_security_group_rules(call: Ec2Call<'_>) -> Result<String, Ec
         return Err(Ec2Error::missing("SecurityGroupRule"));
     }
     call.dry_run()?;
-    call.federation
+    call.accounts
         .modify_security_group_rules(&call.principal.tenant, group, changes)
         .await?;
     Ok(returned_true("ModifySecurityGroupRules", call.request_id))

@@ -1,8 +1,8 @@
 //! CreateSecurityGroup, DescribeSecurityGroups, Authorize/Revoke Ingress/Egress,
 //! DeleteSecurityGroup.
 
+use accounts::{GroupRef, RuleSpec};
 use cloud::types::{Direction, Rule, RulePeer, SecurityGroup, Tag};
-use federation::security_groups::{GroupRef, RuleSpec};
 
 use super::filter::{self, absent, field, one, opt, FilterField, Filterable};
 use super::page::paginate;
@@ -62,7 +62,7 @@ async fn rule_specs(call: &Ec2Call<'_>) -> Result<Vec<RuleSpec>, Ec2Error> {
             let group_id = match (pair.get("GroupId"), pair.get("GroupName")) {
                 (Some(id), _) => id.to_string(),
                 (None, Some(name)) => {
-                    call.federation
+                    call.accounts
                         .security_group(&call.principal.tenant, &GroupRef::Name(name.to_string()))
                         .await?
                         .id
@@ -218,7 +218,7 @@ pub async fn create_security_group(call: Ec2Call<'_>) -> Result<String, Ec2Error
     let tags = tag_specifications(&call.params, "security-group")?;
     call.dry_run()?;
     let id = call
-        .federation
+        .accounts
         .create_security_group(
             &call.principal.tenant,
             name,
@@ -303,8 +303,8 @@ pub async fn describe_security_groups(call: Ec2Call<'_>) -> Result<String, Ec2Er
     let ids = call.params.list("GroupId");
     let filters = filter::parse_filters::<SecurityGroup>(&call.params)?;
     let tenant = &call.principal.tenant;
-    let default_vpc = Some(call.federation.ensure_default_vpc(tenant).await?);
-    let all = call.federation.list_security_groups(tenant).await?;
+    let default_vpc = Some(call.accounts.ensure_default_vpc(tenant).await?);
+    let all = call.accounts.list_security_groups(tenant).await?;
     // Names pick groups of the default VPC, as on AWS.
     let named = |g: &SecurityGroup, name: &String| &g.name == name && g.vpc_id == default_vpc;
     for wanted in names.iter().chain(&ids) {
@@ -382,14 +382,14 @@ pub async fn authorize(
     call.dry_run()?;
     let tenant = &call.principal.tenant;
     let rules = call
-        .federation
+        .accounts
         .authorize_rules(tenant, &group, direction, specs)
         .await?;
-    let group = call.federation.security_group(tenant, &group).await?;
+    let group = call.accounts.security_group(tenant, &group).await?;
     for rule in &rules {
         apply_tag_specifications(&call, &rule.id, &tags).await?;
     }
-    let region = call.federation.region();
+    let region = call.accounts.region();
     let mut x = XmlWriter::response(action.name(), call.request_id);
     x.leaf("return", "true").start("securityGroupRuleSet");
     for rule in &rules {
@@ -413,7 +413,7 @@ pub async fn revoke(
         return Err(Ec2Error::missing("IpPermissions"));
     }
     call.dry_run()?;
-    call.federation
+    call.accounts
         .revoke_rules(&call.principal.tenant, &group, direction, specs, &rule_ids)
         .await?;
     let mut x = XmlWriter::response(action.name(), call.request_id);
@@ -426,7 +426,7 @@ pub async fn delete_security_group(call: Ec2Call<'_>) -> Result<String, Ec2Error
     let group = group_ref(&call.params)?;
     call.dry_run()?;
     let id = call
-        .federation
+        .accounts
         .delete_security_group(&call.principal.tenant, &group)
         .await?;
     let mut x = XmlWriter::response("DeleteSecurityGroup", call.request_id);

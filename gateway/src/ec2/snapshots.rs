@@ -1,8 +1,8 @@
 //! CreateSnapshot, DescribeSnapshots, DeleteSnapshot.
 
+use accounts::Snapshot;
 use cloud::types::Tag;
 use cloud::ResourceKind;
-use federation::snapshots::Snapshot;
 
 use super::filter::{absent, field, one, opt, FilterField, Filterable};
 use super::page::describe;
@@ -59,7 +59,7 @@ pub async fn create_snapshot(call: Ec2Call<'_>) -> Result<String, Ec2Error> {
     call.dry_run()?;
     let tenant = &call.principal.tenant;
     let snapshot = call
-        .federation
+        .accounts
         .create_snapshot(tenant, volume, call.params.get("Description"), &tags)
         .await?;
     let mut x = XmlWriter::response("CreateSnapshot", call.request_id);
@@ -87,7 +87,7 @@ pub async fn describe_snapshots(call: Ec2Call<'_>) -> Result<String, Ec2Error> {
             .any(|owner| owner == "self" || *owner == tenant.account_id);
     let ids = call.params.list("SnapshotId");
     let all = if own {
-        call.federation.describe_snapshots(tenant, &ids).await?
+        call.accounts.describe_snapshots(tenant, &ids).await?
     } else {
         Vec::new()
     };
@@ -120,7 +120,7 @@ pub async fn delete_snapshot(call: Ec2Call<'_>) -> Result<String, Ec2Error> {
     call.params.expect_only(&["SnapshotId"])?;
     let id = call.params.required("SnapshotId")?;
     call.dry_run()?;
-    call.federation
+    call.accounts
         .delete_snapshot(&call.principal.tenant, id)
         .await?;
     Ok(returned_true("DeleteSnapshot", call.request_id))

@@ -99,7 +99,7 @@ pub async fn create_subnet(call: Ec2Call<'_>) -> Result<String, Ec2Error> {
     let tags = tag_specifications(&call.params, "subnet")?;
     call.dry_run()?;
     let mut subnet = call
-        .federation
+        .accounts
         .create_subnet(
             &call.principal.tenant,
             vpc_id,
@@ -111,7 +111,7 @@ pub async fn create_subnet(call: Ec2Call<'_>) -> Result<String, Ec2Error> {
     subnet.tags = tags;
     let mut x = XmlWriter::response("CreateSubnet", call.request_id);
     x.start("subnet");
-    write_subnet(&mut x, &subnet, call.federation.region());
+    write_subnet(&mut x, &subnet, call.accounts.region());
     Ok(x.finish("CreateSubnet"))
 }
 
@@ -119,9 +119,9 @@ pub async fn describe_subnets(call: Ec2Call<'_>) -> Result<String, Ec2Error> {
     call.params
         .expect_only(&["SubnetId", "Filter", "MaxResults", "NextToken"])?;
     call.dry_run()?;
-    let region = call.federation.region();
+    let region = call.accounts.region();
     let all = call
-        .federation
+        .accounts
         .list_subnets(&call.principal.tenant)
         .await?
         .into_iter()
@@ -148,7 +148,7 @@ pub async fn delete_subnet(call: Ec2Call<'_>) -> Result<String, Ec2Error> {
     call.params.expect_only(&["SubnetId"])?;
     let id = call.params.required("SubnetId")?;
     call.dry_run()?;
-    call.federation
+    call.accounts
         .delete_subnet(&call.principal.tenant, id)
         .await?;
     Ok(returned_true("DeleteSubnet", call.request_id))
@@ -165,7 +165,7 @@ pub async fn modify_subnet_attribute(call: Ec2Call<'_>) -> Result<String, Ec2Err
         }
     };
     call.dry_run()?;
-    call.federation
+    call.accounts
         .set_map_public_ip(&call.principal.tenant, id, on)
         .await?;
     Ok(returned_true("ModifySubnetAttribute", call.request_id))

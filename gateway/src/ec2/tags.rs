@@ -1,7 +1,7 @@
 //! CreateTags, DeleteTags, DescribeTags, and TagSpecification on create calls.
 
+use accounts::TagRemoval;
 use cloud::types::{ResourceTag, Tag};
-use federation::tags::TagRemoval;
 
 use super::filter::{self, field, one, FilterField, Filterable};
 use super::page::paginate;
@@ -50,7 +50,7 @@ pub async fn apply_tag_specifications(
     tags: &[Tag],
 ) -> Result<(), Ec2Error> {
     if !tags.is_empty() {
-        call.federation
+        call.accounts
             .create_tags(&call.principal.tenant, &[resource_id.to_string()], tags)
             .await?;
     }
@@ -68,7 +68,7 @@ pub async fn create_tags(call: Ec2Call<'_>) -> Result<String, Ec2Error> {
         return Err(Ec2Error::missing("Tag"));
     }
     call.dry_run()?;
-    call.federation
+    call.accounts
         .create_tags(&call.principal.tenant, &resources, &tags)
         .await?;
     let mut x = XmlWriter::response("CreateTags", call.request_id);
@@ -95,7 +95,7 @@ pub async fn delete_tags(call: Ec2Call<'_>) -> Result<String, Ec2Error> {
         })
         .collect::<Result<Vec<_>, Ec2Error>>()?;
     call.dry_run()?;
-    call.federation
+    call.accounts
         .delete_tags(&call.principal.tenant, &resources, &removals)
         .await?;
     let mut x = XmlWriter::response("DeleteTags", call.request_id);
@@ -126,7 +126,7 @@ pub async fn describe_tags(call: Ec2Call<'_>) -> Result<String, Ec2Error> {
     call.dry_run()?;
     let filters = filter::parse_filters::<TagRow>(&call.params)?;
     let rows = call
-        .federation
+        .accounts
         .list_tags(&call.principal.tenant)
         .await?
         .into_iter()

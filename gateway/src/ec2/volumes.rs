@@ -1,8 +1,8 @@
 //! CreateVolume, DescribeVolumes, DeleteVolume, AttachVolume, DetachVolume.
 
+use accounts::{Attachment, Volume, VolumeRequest};
 use cloud::types::Tag;
 use cloud::ResourceKind;
-use federation::volumes::{Attachment, Volume, VolumeRequest};
 
 use super::filter::{absent, field, one, opt, FilterField, Filterable};
 use super::page::describe;
@@ -116,7 +116,7 @@ pub async fn create_volume(call: Ec2Call<'_>) -> Result<String, Ec2Error> {
     };
     call.dry_run()?;
     let volume = call
-        .federation
+        .accounts
         .create_volume(&call.principal.tenant, &request)
         .await?;
     let mut x = XmlWriter::response("CreateVolume", call.request_id);
@@ -130,7 +130,7 @@ pub async fn describe_volumes(call: Ec2Call<'_>) -> Result<String, Ec2Error> {
     call.dry_run()?;
     let ids = call.params.list("VolumeId");
     let all = call
-        .federation
+        .accounts
         .describe_volumes(&call.principal.tenant, &ids)
         .await?;
     let page = describe(&call.params, all, "VolumeId", ResourceKind::Volume, |v| {
@@ -151,7 +151,7 @@ pub async fn delete_volume(call: Ec2Call<'_>) -> Result<String, Ec2Error> {
     call.params.expect_only(&["VolumeId"])?;
     let id = call.params.required("VolumeId")?;
     call.dry_run()?;
-    call.federation
+    call.accounts
         .delete_volume(&call.principal.tenant, id)
         .await?;
     Ok(returned_true("DeleteVolume", call.request_id))
@@ -165,7 +165,7 @@ pub async fn attach_volume(call: Ec2Call<'_>) -> Result<String, Ec2Error> {
     let device = call.params.required("Device")?;
     call.dry_run()?;
     let attachment = call
-        .federation
+        .accounts
         .attach_volume(&call.principal.tenant, volume, instance, device)
         .await?;
     let mut x = XmlWriter::response("AttachVolume", call.request_id);
@@ -180,7 +180,7 @@ pub async fn detach_volume(call: Ec2Call<'_>) -> Result<String, Ec2Error> {
     let force = call.params.bool("Force")?;
     call.dry_run()?;
     let attachment = call
-        .federation
+        .accounts
         .detach_volume(
             &call.principal.tenant,
             volume,

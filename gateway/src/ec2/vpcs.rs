@@ -1,9 +1,9 @@
 //! CreateVpc, DescribeVpcs, DeleteVpc, DescribeVpcAttribute, ModifyVpcAttribute.
 
+use accounts::VpcAttribute;
 use cloud::network::Vpc;
 use cloud::types::Tag;
 use cloud::ResourceKind;
-use federation::vpc_attributes::VpcAttribute;
 
 use super::filter::{absent, field, one, FilterField, Filterable};
 use super::page::describe;
@@ -82,7 +82,7 @@ pub async fn create_vpc(call: Ec2Call<'_>) -> Result<String, Ec2Error> {
     let tags = tag_specifications(&call.params, "vpc")?;
     call.dry_run()?;
     let mut vpc = call
-        .federation
+        .accounts
         .create_vpc(&call.principal.tenant, cidr)
         .await?;
     apply_tag_specifications(&call, &vpc.id, &tags).await?;
@@ -97,7 +97,7 @@ pub async fn describe_vpcs(call: Ec2Call<'_>) -> Result<String, Ec2Error> {
     call.params
         .expect_only(&["VpcId", "Filter", "MaxResults", "NextToken"])?;
     call.dry_run()?;
-    let all = call.federation.list_vpcs(&call.principal.tenant).await?;
+    let all = call.accounts.list_vpcs(&call.principal.tenant).await?;
     let page = describe(&call.params, all, "VpcId", ResourceKind::Vpc, |v| &v.id)?;
     let mut x = XmlWriter::response("DescribeVpcs", call.request_id);
     x.start("vpcSet");
@@ -114,9 +114,7 @@ pub async fn delete_vpc(call: Ec2Call<'_>) -> Result<String, Ec2Error> {
     call.params.expect_only(&["VpcId"])?;
     let id = call.params.required("VpcId")?;
     call.dry_run()?;
-    call.federation
-        .delete_vpc(&call.principal.tenant, id)
-        .await?;
+    call.accounts.delete_vpc(&call.principal.tenant, id).await?;
     Ok(returned_true("DeleteVpc", call.request_id))
 }
 
@@ -153,7 +151,7 @@ pub async fn describe_vpc_attribute(call: Ec2Call<'_>) -> Result<String, Ec2Erro
         })?;
     call.dry_run()?;
     let attributes = call
-        .federation
+        .accounts
         .vpc_attributes(&call.principal.tenant, id)
         .await?;
     let value = match attribute {
@@ -192,7 +190,7 @@ pub async fn modify_vpc_attribute(call: Ec2Call<'_>) -> Result<String, Ec2Error>
         }
     };
     call.dry_run()?;
-    call.federation
+    call.accounts
         .modify_vpc_attribute(&call.principal.tenant, id, attribute, value)
         .await?;
     Ok(returned_true("ModifyVpcAttribute", call.request_id))

@@ -5,7 +5,7 @@
 use std::cell::RefCell;
 use std::sync::Arc;
 
-use federation::Federation;
+use accounts::Accounts;
 use s3s::access::{S3Access, S3AccessContext};
 use s3s::auth::{S3Auth, SecretKey};
 use s3s::{s3_error, S3Result};
@@ -16,7 +16,7 @@ use crate::ratelimit::RateLimits;
 
 /// Looks secrets up in the account layer.
 pub struct KeyLookup {
-    pub federation: Federation,
+    pub accounts: Accounts,
     pub limits: Arc<RateLimits>,
 }
 
@@ -24,7 +24,7 @@ pub struct KeyLookup {
 impl S3Auth for KeyLookup {
     async fn get_secret_key(&self, access_key: &str) -> S3Result<SecretKey> {
         let Some((secret, principal)) = self
-            .federation
+            .accounts
             .authenticate(access_key)
             .await
             .map_err(s3_error)?

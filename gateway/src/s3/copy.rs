@@ -77,18 +77,18 @@ pub(super) fn as_copy_precondition(error: s3s::S3Error) -> s3s::S3Error {
 /// The source object of a copy, after its `x-amz-copy-source-if-*` checks.
 pub async fn copy_source(
     s3: &SkyportS3,
-    tenant: &federation::Tenant,
+    tenant: &accounts::Tenant,
     request: &impl CopyRequest,
 ) -> S3Result<(String, ObjectInfo)> {
     let source = request.source();
     let (if_match, if_none_match, if_modified_since, if_unmodified_since) = request.conditions();
     let (bucket, key, version_id) = bucket_source(source)?;
     let info = match version_id {
-        Some(version) => match s3.federation.object_version(tenant, bucket, key, version).await.map_err(s3_error)? {
+        Some(version) => match s3.accounts.objects().object_version(tenant, bucket, key, version).await.map_err(s3_error)? {
             (_, true) => return Err(s3_error!(InvalidRequest, "The source of a copy request may not specifically refer to a delete marker by version id.")),
             (info, false) => info,
         },
-        None => s3.federation.head_object(tenant, bucket, key).await.map_err(s3_error)?,
+        None => s3.accounts.objects().head_object(tenant, bucket, key).await.map_err(s3_error)?,
     };
     check_read_conditions(
         &info,
@@ -143,13 +143,15 @@ pub async fn copy_object(
             .map(|a| (a, digest::Expected::Compute)),
     };
     let source_body = s3
-        .federation
+        .accounts
+        .objects()
         .object_body(&source_bucket, &source, 0..source.size)
         .await
         .map_err(s3_error)?;
     let (body, slot) = digest::hashing(source_body, expectations);
     let info = s3
-        .federation
+        .accounts
+        .objects()
         .put_object(
             &principal.tenant,
             &input.bucket,

@@ -2,8 +2,8 @@
 //! `Access-Control-*` headers to actual requests, from the bucket's rules.
 //! Runs outside s3s (which has no notion of CORS), before and after it.
 
+use accounts::Accounts;
 use cloud::types::CorsRule;
-use federation::Federation;
 use http::{HeaderMap, HeaderValue, StatusCode};
 
 /// The bucket a request addresses: `bucket.<base domain>` or the first path segment.
@@ -102,7 +102,7 @@ fn refused(status: StatusCode, code: &'static str, message: &'static str) -> Pre
 
 /// Answers an `OPTIONS` preflight for `bucket`.
 pub async fn preflight(
-    federation: &Federation,
+    accounts: &Accounts,
     bucket: Option<String>,
     headers: &HeaderMap,
 ) -> Preflight {
@@ -127,7 +127,7 @@ pub async fn preflight(
                 .collect()
         })
         .unwrap_or_default();
-    let rules = match federation.bucket_cors(&bucket).await {
+    let rules = match accounts.objects().bucket_cors(&bucket).await {
         Ok(Some(rules)) => rules,
         Ok(None) => {
             return refused(
@@ -168,13 +168,13 @@ pub async fn preflight(
 
 /// Adds CORS headers to the response of an actual (non-preflight) request.
 pub async fn decorate(
-    federation: &Federation,
+    accounts: &Accounts,
     bucket: &str,
     origin: &str,
     method: &str,
     response: &mut HeaderMap,
 ) {
-    if let Ok(Some(rules)) = federation.bucket_cors(bucket).await {
+    if let Ok(Some(rules)) = accounts.objects().bucket_cors(bucket).await {
         if let Some(rule) = find_rule(&rules, origin, method, &[]) {
             allow_headers(rule, origin, response);
         }

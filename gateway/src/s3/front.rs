@@ -34,7 +34,7 @@ pub(crate) async fn serve(
     }
     if parts.method == Method::OPTIONS {
         let bucket = super::cors::bucket_of(&parts, &gateway.s3_base_domain);
-        let answer = super::cors::preflight(&gateway.federation, bucket, &parts.headers).await;
+        let answer = super::cors::preflight(&gateway.accounts, bucket, &parts.headers).await;
         let body = answer.refusal.map_or_else(String::new, |(code, message)| {
             crate::error::s3_error_document(code, message, request_id)
         });
@@ -59,7 +59,7 @@ pub(crate) async fn serve(
     }
     if let (Some(origin), Some(bucket)) = (origin, bucket) {
         super::cors::decorate(
-            &gateway.federation,
+            &gateway.accounts,
             &bucket,
             &origin,
             &method,

@@ -70,7 +70,8 @@ pub async fn list_objects(
     let max_keys = page_size(input.max_keys)?;
     let prefix = input.prefix.clone().unwrap_or_default();
     let listing = s3
-        .federation
+        .accounts
+        .objects()
         .list_objects(
             &tenant,
             &input.bucket,
@@ -121,7 +122,8 @@ pub async fn list_objects_v2(
         None => input.start_after.clone(),
     };
     let listing = s3
-        .federation
+        .accounts
+        .objects()
         .list_objects(
             &tenant,
             &input.bucket,

@@ -1,6 +1,6 @@
 //! The S3 REST API, served by the `s3s` crate (protocol, XML, SigV4/SigV2 and
 //! streaming-signature checks) over Skyport's domain. This module only
-//! translates: s3s types in, one federation call, s3s types out.
+//! translates: s3s types in, one accounts call, s3s types out.
 
 pub mod auth;
 pub mod convert;
@@ -25,7 +25,7 @@ pub mod versioning;
 
 use std::cell::RefCell;
 
-use federation::{Federation, Principal};
+use accounts::{Accounts, Principal};
 use s3s::dto::*;
 use s3s::{s3_error, S3Request, S3Response, S3Result, S3};
 
@@ -38,13 +38,13 @@ tokio::task_local! {
 
 /// Skyport's implementation of the S3 trait.
 pub struct SkyportS3 {
-    federation: Federation,
+    accounts: Accounts,
 }
 
 impl SkyportS3 {
     /// Serves S3 over the given account layer.
-    pub fn new(federation: Federation) -> SkyportS3 {
-        SkyportS3 { federation }
+    pub fn new(accounts: Accounts) -> SkyportS3 {
+        SkyportS3 { accounts }
     }
 
     /// The signed caller, or `None` for an anonymous request (reads of public objects).
@@ -61,11 +61,12 @@ impl SkyportS3 {
         &self,
         request: &S3Request<T>,
         bucket: &str,
-    ) -> S3Result<federation::Tenant> {
+    ) -> S3Result<accounts::Tenant> {
         match self.reader(request).await? {
             Some(principal) => Ok(principal.tenant),
             None => self
-                .federation
+                .accounts
+                .objects()
                 .public_bucket_owner(bucket)
                 .await
                 .map_err(s3_error),
@@ -78,7 +79,7 @@ impl SkyportS3 {
             .as_ref()
             .ok_or_else(|| s3_error!(AccessDenied, "Access Denied"))?;
         match self
-            .federation
+            .accounts
             .authenticate(&credentials.access_key)
             .await
             .map_err(s3_error)?
@@ -95,7 +96,7 @@ fn timestamp(unix: i64) -> Timestamp {
     )
 }
 
-pub(crate) fn owner(tenant: &federation::Tenant) -> Owner {
+pub(crate) fn owner(tenant: &accounts::Tenant) -> Owner {
     Owner {
         display_name: Some(tenant.name.clone()),
         id: Some(tenant.account_id.clone()),
@@ -110,7 +111,8 @@ impl S3 for SkyportS3 {
     ) -> S3Result<S3Response<ListBucketsOutput>> {
         let principal = self.principal(&req).await?;
         let buckets = self
-            .federation
+            .accounts
+            .objects()
             .list_buckets(&principal.tenant)
             .await
             .map_err(s3_error)?;
@@ -171,13 +173,13 @@ impl S3 for SkyportS3 {
         let location_constraint = requested.filter(|l| !l.is_empty());
         // Without placement policies every bucket is here: only this site's region makes sense.
         if let Some(location) = &location_constraint {
-            if self.federation.placement().remotes().next().is_none()
-                && *location != self.federation.region()
+            if self.accounts.placement().remotes().next().is_none()
+                && *location != self.accounts.region()
             {
                 return Err(s3_error!(
                     InvalidLocationConstraint,
                     "The specified location-constraint is not valid: this site serves {}",
-                    self.federation.region()
+                    self.accounts.region()
                 ));
             }
         }
@@ -186,18 +188,19 @@ impl S3 for SkyportS3 {
             .get::<create_bucket_tags::CreateBucketTags>()
             .map(|t| t.0.clone())
             .unwrap_or_default();
-        let placing = federation::buckets::BucketPlacing {
+        let placing = accounts::BucketPlacing {
             location_constraint,
             tags,
         };
         let acl = convert::canned_acl(req.input.acl.as_ref().map(|a| a.as_str()))?;
         let bucket = self
-            .federation
+            .accounts
             .create_bucket(&principal.tenant, &req.input.bucket, &placing)
             .await
             .map_err(s3_error)?;
         if acl != cloud::types::CannedAcl::Private {
-            self.federation
+            self.accounts
+                .objects()
                 .set_bucket_acl(&principal.tenant, &bucket.name, acl)
                 .await
                 .map_err(s3_error)?;
@@ -213,7 +216,8 @@ impl S3 for SkyportS3 {
     ) -> S3Result<S3Response<HeadBucketOutput>> {
         let principal = self.principal(&req).await?;
         let bucket = self
-            .federation
+            .accounts
+            .objects()
             .bucket(&principal.tenant, &req.input.bucket)
             .await
             .map_err(s3_error)?;
@@ -228,7 +232,7 @@ impl S3 for SkyportS3 {
         req: S3Request<DeleteBucketInput>,
     ) -> S3Result<S3Response<DeleteBucketOutput>> {
         let principal = self.principal(&req).await?;
-        self.federation
+        self.accounts
             .delete_bucket(&principal.tenant, &req.input.bucket)
             .await
             .map_err(s3_error)?;
@@ -241,7 +245,8 @@ impl S3 for SkyportS3 {
     ) -> S3Result<S3Response<GetBucketLocationOutput>> {
         let principal = self.principal(&req).await?;
         let bucket = self
-            .federation
+            .accounts
+            .objects()
             .bucket(&principal.tenant, &req.input.bucket)
             .await
             .map_err(s3_error)?;

@@ -33,7 +33,8 @@ pub async fn create(
     meta.tags = super::object_tags::tagging_header(input.tagging.as_deref())?;
     let algorithm = input.checksum_algorithm.map(|a| a.as_str().to_string());
     let upload = s3
-        .federation
+        .accounts
+        .objects()
         .create_multipart_upload(
             &principal.tenant,
             &input.bucket,
@@ -66,7 +67,8 @@ pub async fn upload_part(
     let number = part_number(input.part_number)?;
     let (body, slot) = digest::hashing(convert::body_stream(input.body), expectations);
     let part = s3
-        .federation
+        .accounts
+        .objects()
         .upload_part(
             &principal.tenant,
             &input.bucket,
@@ -125,7 +127,8 @@ pub async fn upload_part_copy(
     let (source_bucket, source) = copy_source(s3, &principal.tenant, &input).await?;
     let range = copy_range(input.copy_source_range.as_deref(), source.size)?;
     let source_body = s3
-        .federation
+        .accounts
+        .objects()
         .object_body(&source_bucket, &source, range)
         .await
         .map_err(s3_error)?;
@@ -137,7 +140,8 @@ pub async fn upload_part_copy(
         },
     );
     let part = s3
-        .federation
+        .accounts
+        .objects()
         .upload_part(
             &principal.tenant,
             &input.bucket,
@@ -181,14 +185,15 @@ pub async fn complete(
         requested.push((part_number(number)?, tag.value().to_string()));
     }
     let condition = match (input.if_match, input.if_none_match) {
-        (_, Some(ETagCondition::Any)) => Some(federation::objects::WriteCondition::Absent),
-        (Some(ETagCondition::ETag(tag)), _) => Some(federation::objects::WriteCondition::ETagIs(
+        (_, Some(ETagCondition::Any)) => Some(object_index::WriteCondition::Absent),
+        (Some(ETagCondition::ETag(tag)), _) => Some(object_index::WriteCondition::ETagIs(
             tag.value().to_string(),
         )),
         _ => None,
     };
     let info = s3
-        .federation
+        .accounts
+        .objects()
         .complete_multipart_upload(
             &principal.tenant,
             &input.bucket,
@@ -215,7 +220,8 @@ pub async fn abort(
 ) -> S3Result<S3Response<AbortMultipartUploadOutput>> {
     let principal = s3.principal(&req).await?;
     let input = req.input;
-    s3.federation
+    s3.accounts
+        .objects()
         .abort_multipart_upload(
             &principal.tenant,
             &input.bucket,
@@ -234,7 +240,8 @@ pub async fn list_parts(
     let principal = s3.principal(&req).await?;
     let input = req.input;
     let (upload, parts) = s3
-        .federation
+        .accounts
+        .objects()
         .list_parts(
             &principal.tenant,
             &input.bucket,
@@ -298,7 +305,8 @@ pub async fn list_uploads(
     let input = req.input;
     let prefix = input.prefix.clone().unwrap_or_default();
     let uploads = s3
-        .federation
+        .accounts
+        .objects()
         .list_multipart_uploads(&principal.tenant, &input.bucket, &prefix)
         .await
         .map_err(s3_error)?;

@@ -1,7 +1,7 @@
 //! S3 object tagging on this site's buckets: the `x-amz-tagging` header of
 //! writes, and Get/Put/DeleteObjectTagging (tags of one version, replaced whole).
 
-use federation::object_tags::validate_object_tags;
+use object_index::validate_object_tags;
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result};
 
@@ -29,7 +29,8 @@ pub async fn get(
     let principal = s3.principal(&req).await?;
     let input = req.input;
     let info = s3
-        .federation
+        .accounts
+        .objects()
         .object_tags(
             &principal.tenant,
             &input.bucket,
@@ -67,13 +68,14 @@ pub async fn put(
 /// Sets the tags of a version (the current one unless `version_id`); returns its ID.
 async fn replace(
     s3: &SkyportS3,
-    principal: &federation::Principal,
+    principal: &accounts::Principal,
     bucket: &str,
     key: &str,
     version_id: Option<String>,
     tags: &[cloud::types::Tag],
 ) -> S3Result<Option<String>> {
-    s3.federation
+    s3.accounts
+        .objects()
         .set_object_tags(&principal.tenant, bucket, key, version_id.as_deref(), tags)
         .await
         .map_err(s3_error)

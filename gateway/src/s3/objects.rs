@@ -1,7 +1,7 @@
 //! S3 object operations: PUT, GET, HEAD, DELETE, DeleteObjects, CopyObject.
 
 use cloud::types::ObjectInfo;
-use federation::objects::{WriteCondition, Written};
+use object_index::{WriteCondition, Written};
 use s3s::dto::*;
 use s3s::{s3_error, S3Request, S3Response, S3Result};
 
@@ -131,7 +131,8 @@ pub async fn put_object(
     let condition = write_condition(input.if_match, input.if_none_match)?;
     let (body, slot) = digest::hashing(convert::body_stream(input.body), expectations);
     let info = s3
-        .federation
+        .accounts
+        .objects()
         .put_object(
             &principal.tenant,
             &input.bucket,
@@ -166,7 +167,7 @@ struct Selected {
 #[allow(clippy::too_many_arguments)]
 async fn select(
     s3: &SkyportS3,
-    tenant: Option<&federation::Tenant>,
+    tenant: Option<&accounts::Tenant>,
     bucket: &str,
     key: &str,
     if_match: Option<&ETagCondition>,
@@ -180,7 +181,8 @@ async fn select(
     let info = match (tenant, version_id) {
         (Some(tenant), Some(version)) => {
             let (info, is_marker) = s3
-                .federation
+                .accounts
+                .objects()
                 .object_version(tenant, bucket, key, version)
                 .await
                 .map_err(s3_error)?;
@@ -194,13 +196,14 @@ async fn select(
             }
             Ok(info)
         }
-        (Some(tenant), None) => s3.federation.head_object(tenant, bucket, key).await,
+        (Some(tenant), None) => s3.accounts.objects().head_object(tenant, bucket, key).await,
         (None, Some(version)) => {
-            s3.federation
+            s3.accounts
+                .objects()
                 .public_object_version(bucket, key, version)
                 .await
         }
-        (None, None) => s3.federation.public_object(bucket, key).await,
+        (None, None) => s3.accounts.objects().public_object(bucket, key).await,
     };
     let info = match info {
         Ok(info) => info,
@@ -212,7 +215,8 @@ async fn select(
                     ..
                 }
             ) && s3
-                .federation
+                .accounts
+                .objects()
                 .latest_is_delete_marker(bucket, key)
                 .await
                 .unwrap_or(false);
@@ -320,7 +324,8 @@ pub async fn get_object(
     let selected = select_for!(s3, principal, input).await?;
     // Opened before the answer starts: a body that cannot be read is an error document.
     let body = s3
-        .federation
+        .accounts
+        .objects()
         .object_body(&input.bucket, &selected.info, selected.range.clone())
         .await
         .map_err(s3_error)?;
@@ -350,18 +355,24 @@ pub async fn head_object(
 
 async fn delete_one(
     s3: &SkyportS3,
-    tenant: &federation::Tenant,
+    tenant: &accounts::Tenant,
     bucket: &str,
     key: &str,
     version: Option<&str>,
 ) -> cloud::Result<cloud::types::DeleteOutcome> {
     match version {
         Some(version) => {
-            s3.federation
+            s3.accounts
+                .objects()
                 .delete_object_version(tenant, bucket, key, version)
                 .await
         }
-        None => s3.federation.delete_object(tenant, bucket, key).await,
+        None => {
+            s3.accounts
+                .objects()
+                .delete_object(tenant, bucket, key)
+                .await
+        }
     }
 }
 
@@ -399,7 +410,8 @@ pub async fn delete_objects(
             "A DeleteObjects request may name at most 1000 keys"
         ));
     }
-    s3.federation
+    s3.accounts
+        .objects()
         .bucket(&principal.tenant, &input.bucket)
         .await
         .map_err(s3_error)?;

@@ -14,8 +14,8 @@
 //! unusual case keeps exactly one implementation. `tests/api/plain_read.rs`
 //! compares this path's answers with s3s's header by header.
 
+use accounts::Accounts;
 use cloud::types::ObjectInfo;
-use federation::Federation;
 use futures::StreamExt;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, Response};
@@ -60,7 +60,7 @@ const CHECKSUM_MODE: &str = "x-amz-checksum-mode";
 
 /// What the short path needs from the gateway.
 pub struct PlainRead<'a> {
-    pub federation: &'a Federation,
+    pub accounts: &'a Accounts,
     pub limits: &'a RateLimits,
     /// Virtual-host base domain (empty: path style only).
     pub base_domain: &'a str,
@@ -89,15 +89,21 @@ pub async fn serve(
     let bucket = bucket.as_str();
     let (info, caller) = if anonymous {
         // Public-read buckets and objects only; s3s answers every refusal.
-        let info = ctx.federation.public_object(bucket, &key).await.ok()?;
+        let info = ctx
+            .accounts
+            .objects()
+            .public_object(bucket, &key)
+            .await
+            .ok()?;
         (info, None)
     } else {
         let signed = SignedRequest::of(parts, query, b"");
-        let principal = auth::authenticate(ctx.federation, &signed, query, "s3")
+        let principal = auth::authenticate(ctx.accounts, &signed, query, "s3")
             .await
             .ok()?;
         let info = ctx
-            .federation
+            .accounts
+            .objects()
             .owned_local_object(&principal.tenant, bucket, &key)
             .await
             .ok()??;
@@ -111,7 +117,8 @@ pub async fn serve(
         // Opened before any header is written. A body that cannot be read
         // goes to s3s, which answers (and logs) 500 InternalError.
         let stream = match ctx
-            .federation
+            .accounts
+            .objects()
             .object_body(bucket, &info, 0..info.size)
             .await
         {

@@ -4,15 +4,16 @@
 //! through).
 //!
 //! Bucket-level calls that change the registry (create, delete, head, list,
-//! location) always go to [`SkyportS3`]: federation places and records buckets.
-//! Everything addressed to a remote bucket is checked here (signed caller, owner)
-//! and forwarded under the bucket's name on the target.
+//! location) always go to [`SkyportS3`]: accounts places and records buckets.
+//! Everything addressed to a remote bucket needs a signed caller, whom the
+//! bucket registry lets through only as the owner (`RemoteHome::owned_by`),
+//! and is forwarded under the bucket's name on the target.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use cloud::types::RemoteBucket;
-use federation::Federation;
+use accounts::Accounts;
+use object_index::RemoteHome;
 use s3s::dto::*;
 use s3s::{s3_error, S3Request, S3Response, S3Result, S3};
 
@@ -25,21 +26,18 @@ type Proxy = Arc<dyn S3>;
 /// The S3 service: local buckets to [`SkyportS3`], remote ones to their target.
 pub struct RoutedS3 {
     local: SkyportS3,
-    federation: Federation,
+    accounts: Accounts,
     proxies: HashMap<String, Proxy>,
 }
 
 impl RoutedS3 {
     /// Routes over the site's account layer and its remote targets' S3
     /// services, by target name.
-    pub fn new(
-        federation: Federation,
-        targets: impl IntoIterator<Item = (String, Proxy)>,
-    ) -> RoutedS3 {
+    pub fn new(accounts: Accounts, targets: impl IntoIterator<Item = (String, Proxy)>) -> RoutedS3 {
         let proxies = targets.into_iter().collect();
         RoutedS3 {
-            local: SkyportS3::new(federation.clone()),
-            federation,
+            local: SkyportS3::new(accounts.clone()),
+            accounts,
             proxies,
         }
     }
@@ -52,8 +50,9 @@ impl RoutedS3 {
         bucket: &str,
     ) -> S3Result<Option<(&Proxy, String)>> {
         let home = self
-            .federation
-            .bucket_home(bucket)
+            .accounts
+            .objects()
+            .remote_home(bucket)
             .await
             .map_err(s3_error)?;
         self.owned_remote(req, home).await
@@ -63,15 +62,13 @@ impl RoutedS3 {
     async fn owned_remote<T>(
         &self,
         req: &S3Request<T>,
-        home: Option<(String, Option<RemoteBucket>)>,
+        home: Option<RemoteHome>,
     ) -> S3Result<Option<(&Proxy, String)>> {
-        let Some((owner, Some(remote))) = home else {
+        let Some(home) = home else {
             return Ok(None);
         };
         let principal = self.local.principal(req).await?;
-        if principal.tenant.id != owner {
-            return Err(s3_error!(AccessDenied, "Access Denied"));
-        }
+        let remote = home.owned_by(&principal.tenant).map_err(s3_error)?;
         let proxy = self.proxies.get(&remote.target).ok_or_else(|| {
             s3_error!(
                 ServiceUnavailable,
@@ -92,11 +89,12 @@ impl RoutedS3 {
     ) -> S3Result<CopyRoute> {
         let (bucket, key, version_id) = super::copy::bucket_source(source)?;
         let home = self
-            .federation
-            .bucket_home(bucket)
+            .accounts
+            .objects()
+            .remote_home(bucket)
             .await
             .map_err(s3_error)?;
-        let from = target_of(&home);
+        let from = home.as_ref().map(|home| home.target().to_string());
         Ok(match (from.as_deref(), dest_target) {
             (None, None) => CopyRoute::Local,
             (Some(from), Some(to)) if from == to => {
@@ -114,13 +112,6 @@ impl RoutedS3 {
             _ => CopyRoute::Across,
         })
     }
-}
-
-/// The remote target of a bucket home; `None` for this site's (or unknown) buckets.
-fn target_of(home: &Option<(String, Option<RemoteBucket>)>) -> Option<String> {
-    home.as_ref()
-        .and_then(|(_, remote)| remote.as_ref())
-        .map(|remote| remote.target.clone())
 }
 
 /// How a copy is served.
@@ -158,8 +149,8 @@ macro_rules! routed_s3 {
         )*
         $(
             async fn $cop(&self, req: S3Request<$cinput>) -> S3Result<S3Response<$coutput>> {
-                let home = self.federation.bucket_home(&req.input.bucket).await.map_err(s3_error)?;
-                let dest_target = target_of(&home);
+                let home = self.accounts.objects().remote_home(&req.input.bucket).await.map_err(s3_error)?;
+                let dest_target = home.as_ref().map(|home| home.target().to_string());
                 let remote = self.owned_remote(&req, home).await?;
                 match self.copy_route(&req, &req.input.copy_source, dest_target.as_deref()).await? {
                     CopyRoute::Local => self.local.$cop(req).await,

@@ -9,7 +9,7 @@
 //! signature into streamed chunks, which cannot be re-signed: SigV4 clients
 //! address S3 at the root path.
 
-use federation::Federation;
+use accounts::Accounts;
 use http::uri::PathAndQuery;
 
 use crate::auth::sigv2::sign_sha1;
@@ -153,7 +153,7 @@ fn sigv2_of(
 /// trailing slash) and re-signs a SigV2 signature that holds for the path as sent.
 /// `query` (decoded) follows the rewritten URI.
 pub async fn unprefix(
-    federation: &Federation,
+    accounts: &Accounts,
     parts: &mut http::request::Parts,
     query: &mut [(String, String)],
 ) {
@@ -180,7 +180,7 @@ pub async fn unprefix(
             &parts.headers,
             presigned,
         );
-        let secret = match federation.authenticate(&key).await {
+        let secret = match accounts.authenticate(&key).await {
             Ok(Some((secret, _))) => Some(secret),
             _ => None,
         };

@@ -86,7 +86,8 @@ pub async fn put_bucket_acl(
         input.acl.as_ref().map(|a| a.as_str()),
         input.access_control_policy.as_ref(),
     )?;
-    s3.federation
+    s3.accounts
+        .objects()
         .set_bucket_acl(&principal.tenant, &input.bucket, acl)
         .await
         .map_err(s3_error)?;
@@ -99,7 +100,8 @@ pub async fn get_bucket_acl(
 ) -> S3Result<S3Response<GetBucketAclOutput>> {
     let principal = s3.principal(&req).await?;
     let acl = s3
-        .federation
+        .accounts
+        .objects()
         .bucket_acl(&principal.tenant, &req.input.bucket)
         .await
         .map_err(s3_error)?;
@@ -120,7 +122,8 @@ pub async fn put_object_acl(
         input.acl.as_ref().map(|a| a.as_str()),
         input.access_control_policy.as_ref(),
     )?;
-    s3.federation
+    s3.accounts
+        .objects()
         .set_object_acl(&principal.tenant, &input.bucket, &input.key, acl)
         .await
         .map_err(s3_error)?;
@@ -133,7 +136,8 @@ pub async fn get_object_acl(
 ) -> S3Result<S3Response<GetObjectAclOutput>> {
     let principal = s3.principal(&req).await?;
     let info = s3
-        .federation
+        .accounts
+        .objects()
         .head_object(&principal.tenant, &req.input.bucket, &req.input.key)
         .await
         .map_err(s3_error)?;
@@ -179,7 +183,8 @@ pub async fn put_bucket_cors(
             max_age_seconds: rule.max_age_seconds,
         });
     }
-    s3.federation
+    s3.accounts
+        .objects()
         .set_bucket_cors(&principal.tenant, &input.bucket, Some(&rules))
         .await
         .map_err(s3_error)?;
@@ -191,12 +196,14 @@ pub async fn get_bucket_cors(
     req: S3Request<GetBucketCorsInput>,
 ) -> S3Result<S3Response<GetBucketCorsOutput>> {
     let principal = s3.principal(&req).await?;
-    s3.federation
+    s3.accounts
+        .objects()
         .bucket(&principal.tenant, &req.input.bucket)
         .await
         .map_err(s3_error)?;
     let rules = s3
-        .federation
+        .accounts
+        .objects()
         .bucket_cors(&req.input.bucket)
         .await
         .map_err(s3_error)?
@@ -227,7 +234,8 @@ pub async fn delete_bucket_cors(
     req: S3Request<DeleteBucketCorsInput>,
 ) -> S3Result<S3Response<DeleteBucketCorsOutput>> {
     let principal = s3.principal(&req).await?;
-    s3.federation
+    s3.accounts
+        .objects()
         .set_bucket_cors(&principal.tenant, &req.input.bucket, None)
         .await
         .map_err(s3_error)?;
@@ -296,7 +304,8 @@ pub async fn put_bucket_lifecycle(
             abort_incomplete_days,
         });
     }
-    s3.federation
+    s3.accounts
+        .objects()
         .set_bucket_lifecycle(&principal.tenant, &input.bucket, Some(&rules))
         .await
         .map_err(s3_error)?;
@@ -311,7 +320,8 @@ pub async fn get_bucket_lifecycle(
 ) -> S3Result<S3Response<GetBucketLifecycleConfigurationOutput>> {
     let principal = s3.principal(&req).await?;
     let rules = s3
-        .federation
+        .accounts
+        .objects()
         .bucket_lifecycle(&principal.tenant, &req.input.bucket)
         .await
         .map_err(s3_error)?
@@ -358,7 +368,8 @@ pub async fn delete_bucket_lifecycle(
     req: S3Request<DeleteBucketLifecycleInput>,
 ) -> S3Result<S3Response<DeleteBucketLifecycleOutput>> {
     let principal = s3.principal(&req).await?;
-    s3.federation
+    s3.accounts
+        .objects()
         .set_bucket_lifecycle(&principal.tenant, &req.input.bucket, None)
         .await
         .map_err(s3_error)?;
@@ -375,7 +386,8 @@ pub async fn get_bucket_tagging(
 ) -> S3Result<S3Response<GetBucketTaggingOutput>> {
     let principal = s3.principal(&req).await?;
     let tags = s3
-        .federation
+        .accounts
+        .objects()
         .bucket_tags(&principal.tenant, &req.input.bucket)
         .await
         .map_err(s3_error)?;
@@ -405,7 +417,8 @@ pub async fn put_bucket_tagging(
             "Cannot provide multiple Tags with the same key"
         ));
     }
-    s3.federation
+    s3.accounts
+        .objects()
         .set_bucket_tags(&principal.tenant, &input.bucket, &tags)
         .await
         .map_err(|e| match e {
@@ -421,7 +434,8 @@ pub async fn delete_bucket_tagging(
     req: S3Request<DeleteBucketTaggingInput>,
 ) -> S3Result<S3Response<DeleteBucketTaggingOutput>> {
     let principal = s3.principal(&req).await?;
-    s3.federation
+    s3.accounts
+        .objects()
         .set_bucket_tags(&principal.tenant, &req.input.bucket, &[])
         .await
         .map_err(s3_error)?;

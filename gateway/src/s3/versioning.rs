@@ -36,7 +36,8 @@ pub async fn put(
     {
         return Err(s3_error!(NotImplemented, "MFA delete is not supported"));
     }
-    s3.federation
+    s3.accounts
+        .objects()
         .set_bucket_versioning(&principal.tenant, &input.bucket, enabled)
         .await
         .map_err(s3_error)?;
@@ -49,7 +50,8 @@ pub async fn get(
 ) -> S3Result<S3Response<GetBucketVersioningOutput>> {
     let principal = s3.principal(&req).await?;
     let state = s3
-        .federation
+        .accounts
+        .objects()
         .bucket_versioning(&principal.tenant, &req.input.bucket)
         .await
         .map_err(s3_error)?;
@@ -81,7 +83,8 @@ pub async fn list(
     let max = input.max_keys.unwrap_or(1000).clamp(0, 1000) as usize;
     let prefix = input.prefix.clone().unwrap_or_default();
     let listing = s3
-        .federation
+        .accounts
+        .objects()
         .list_object_versions(
             &principal.tenant,
             &input.bucket,

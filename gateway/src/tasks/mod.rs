@@ -53,37 +53,37 @@ impl Tasks {
 /// to probe or sync; libvirt lifecycle events and network repair where local
 /// compute and tenant networks run.
 pub fn start(site: &Site, config: &Config, tasks: &mut Tasks) {
-    let federation = &site.federation;
+    let accounts = &site.accounts;
     tasks.spawn(
         "hourly sweeps",
-        sweeps::hourly(federation.clone(), config.multipart_expiry_hours),
+        sweeps::hourly(accounts.clone(), config.multipart_expiry_hours),
     );
     tasks.spawn(
         "lifecycle rules",
         sweeps::lifecycle_rules(
-            federation.clone(),
+            accounts.clone(),
             Duration::from_secs(config.lifecycle_interval_secs.max(1)),
         ),
     );
     tasks.spawn(
         "policy reload",
-        placement::watch_policies(federation.clone(), secs(config.policy_reload_secs)),
+        placement::watch_policies(accounts.clone(), secs(config.policy_reload_secs)),
     );
     if !site.targets.is_empty() {
         tasks.spawn(
             "target probes",
-            placement::probe_targets(federation.clone(), secs(config.target_probe_secs)),
+            placement::probe_targets(accounts.clone(), secs(config.target_probe_secs)),
         );
     }
     if !site.targets.is_empty() || site.compute.is_ok() {
         tasks.spawn(
             "instance sync",
-            instances::sync(federation.clone(), secs(config.instance_sync_secs)),
+            instances::sync(accounts.clone(), secs(config.instance_sync_secs)),
         );
         tasks.spawn(
             "reconciler",
             sweeps::reconcile(
-                federation.clone(),
+                accounts.clone(),
                 secs(config.reconcile_interval_secs),
                 config.orphan_grace_secs,
             ),
@@ -93,12 +93,12 @@ pub fn start(site: &Site, config: &Config, tasks: &mut Tasks) {
         if let Some(events) = compute.take_lifecycle_events() {
             tasks.spawn(
                 "lifecycle events",
-                instances::follow_lifecycle_events(federation.clone(), events),
+                instances::follow_lifecycle_events(accounts.clone(), events),
             );
         }
     }
     if site.networks.is_ok() {
-        tasks.spawn("network repair", networks::repair(federation.clone()));
+        tasks.spawn("network repair", networks::repair(accounts.clone()));
     }
 }
 

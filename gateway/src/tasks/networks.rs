@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use federation::Federation;
+use accounts::Accounts;
 
 use super::ticker;
 
@@ -12,11 +12,11 @@ use super::ticker;
 const REPAIR_SECS: u64 = 30;
 
 /// Makes the hosts match the records: at start, then every 30 s.
-pub(super) async fn repair(federation: Federation) {
+pub(super) async fn repair(accounts: Accounts) {
     let mut tick = ticker(Duration::from_secs(REPAIR_SECS));
     loop {
         tick.tick().await;
-        if let Err(e) = federation.sync_network().await {
+        if let Err(e) = accounts.sync_network().await {
             tracing::warn!(error = %e, "tenant networks: pass failed");
         }
     }

@@ -4,35 +4,36 @@
 
 use std::time::Duration;
 
-use federation::Federation;
+use accounts::Accounts;
 
 use super::ticker;
 
 /// Hourly: aborts multipart uploads left unfinished for longer than `hours`
 /// and forgets instances terminated over an hour ago.
-pub(super) async fn hourly(federation: Federation, hours: u64) {
+pub(super) async fn hourly(accounts: Accounts, hours: u64) {
     let mut tick = ticker(Duration::from_secs(3600));
     loop {
         tick.tick().await;
-        let cutoff = federation::db::now_ms() - (hours as i64) * 3_600_000;
-        match federation.expire_multipart_uploads(cutoff).await {
+        let cutoff = datastore::now_ms() - (hours as i64) * 3_600_000;
+        match accounts.objects().expire_multipart_uploads(cutoff).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(aborted = n, "aborted abandoned multipart uploads"),
             Err(e) => tracing::warn!(error = %e, "expiring multipart uploads failed"),
         }
-        if let Err(e) = federation.purge_terminated_instances().await {
+        if let Err(e) = accounts.purge_terminated_instances().await {
             tracing::warn!(error = %e, "purging terminated instances failed");
         }
     }
 }
 
 /// Applies buckets' lifecycle rules every `period`.
-pub(super) async fn lifecycle_rules(federation: Federation, period: Duration) {
+pub(super) async fn lifecycle_rules(accounts: Accounts, period: Duration) {
     let mut tick = ticker(period);
     loop {
         tick.tick().await;
-        if let Err(e) = federation
-            .apply_lifecycle(federation::bucket_settings::lifecycle_now(), 1000)
+        if let Err(e) = accounts
+            .objects()
+            .apply_lifecycle(object_index::lifecycle_now(), 1000)
             .await
         {
             tracing::warn!(error = %e, "applying lifecycle rules failed");
@@ -41,13 +42,13 @@ pub(super) async fn lifecycle_rules(federation: Federation, period: Duration) {
 }
 
 /// Repairs drift between the instance and volume records and the clouds (see
-/// `Federation::reconcile_instances`, `Federation::reconcile_volumes`): at
+/// `Accounts::reconcile_instances`, `Accounts::reconcile_volumes`): at
 /// start, then every `period`.
-pub(super) async fn reconcile(federation: Federation, period: Duration, grace_secs: u64) {
+pub(super) async fn reconcile(accounts: Accounts, period: Duration, grace_secs: u64) {
     let mut tick = ticker(period);
     loop {
         tick.tick().await;
-        match federation.reconcile_instances(grace_secs as i64).await {
+        match accounts.reconcile_instances(grace_secs as i64).await {
             Ok(0) => {}
             Ok(n) => tracing::warn!(
                 repaired = n,
@@ -55,7 +56,7 @@ pub(super) async fn reconcile(federation: Federation, period: Duration, grace_se
             ),
             Err(e) => tracing::warn!(error = %e, "reconcile: sweep failed"),
         }
-        match federation.reconcile_volumes(grace_secs as i64).await {
+        match accounts.reconcile_volumes(grace_secs as i64).await {
             Ok(0) => {}
             Ok(n) => tracing::warn!(deleted = n, "reconcile: deleted orphaned volumes"),
             Err(e) => tracing::warn!(error = %e, "reconcile: volume sweep failed"),

@@ -3,7 +3,8 @@
 
 use cloud::{Error, ResourceKind, Result};
 
-use super::{pool, Inner};
+use super::libvirt::Inner;
+use super::pool;
 
 /// GetConsoleOutput returns at most the latest 64 KiB, as EC2 does.
 const CONSOLE_TAIL: u64 = 64 * 1024;

@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use cloud::{Error, ResourceKind, Result};
+use cloud::{ByteStream, Error, ResourceKind, Result};
 use serde::{Deserialize, Serialize};
 
 /// The files an upload may hold.
@@ -186,6 +186,74 @@ impl ImageStore {
             }
             _ => Ok(()),
         }
+    }
+}
+
+/// The account layer's view of the store: blocking file work runs on
+/// tokio's blocking pool, bodies stream to disk in chunks.
+#[async_trait::async_trait]
+impl cloud::ImageFiles for ImageStore {
+    async fn write_upload(&self, upload: &str, file: &str, mut body: ByteStream) -> Result<u64> {
+        use futures::StreamExt;
+        use tokio::io::AsyncWriteExt;
+        let path = self.upload_path(upload, file)?;
+        let mut out = tokio::fs::File::create(&path)
+            .await
+            .map_err(|e| io("creating", &path, e))?;
+        let mut written = 0u64;
+        let copied: Result<()> = async {
+            while let Some(chunk) = body.next().await {
+                let chunk = chunk.map_err(cloud::object_store::body_error)?;
+                out.write_all(&chunk)
+                    .await
+                    .map_err(|e| io("writing", &path, e))?;
+                written += chunk.len() as u64;
+            }
+            out.sync_all().await.map_err(|e| io("syncing", &path, e))
+        }
+        .await;
+        if copied.is_err() {
+            let _ = tokio::fs::remove_file(&path).await;
+        }
+        copied.map(|()| written)
+    }
+
+    async fn commit(
+        &self,
+        upload: &str,
+        image_id: &str,
+        cmdline: Option<String>,
+        architecture: &str,
+    ) -> Result<cloud::CommittedImage> {
+        let (store, upload, id, architecture) = (
+            self.clone(),
+            upload.to_string(),
+            image_id.to_string(),
+            architecture.to_string(),
+        );
+        tokio::task::spawn_blocking(move || {
+            let committed = store.commit(&upload, &id, cmdline, &architecture);
+            if committed.is_err() {
+                store.discard_upload(&upload);
+            }
+            committed.map(|manifest| cloud::CommittedImage {
+                has_kernel: manifest.has_kernel,
+            })
+        })
+        .await
+        .map_err(Error::internal)?
+    }
+
+    async fn discard_upload(&self, upload: &str) {
+        let (store, upload) = (self.clone(), upload.to_string());
+        let _ = tokio::task::spawn_blocking(move || store.discard_upload(&upload)).await;
+    }
+
+    async fn remove(&self, image_id: &str) -> Result<()> {
+        let (store, id) = (self.clone(), image_id.to_string());
+        tokio::task::spawn_blocking(move || store.remove(&id))
+            .await
+            .map_err(Error::internal)?
     }
 }
 

@@ -16,9 +16,21 @@ use virt::network::Network;
 use super::console::console_log_name;
 use super::domain::{self, Boot, DomainSpec, InstanceMeta, Plug};
 use super::host::Host;
+use super::libvirt::{virt_error, Inner};
 use super::network::{self, Lease};
 use super::scheduler::{self, Ratios};
-use super::{images, pool, virt_error, Inner, InstanceType, StoredImage};
+use super::{images, pool, InstanceType, StoredImage};
+
+/// One launch on its chosen host: what every step of it reads.
+#[derive(Clone, Copy)]
+struct OnHost<'a> {
+    conn: &'a Connect,
+    network: &'a Network,
+    host: &'a Host,
+    spec: &'a LaunchSpec,
+    image: &'a StoredImage,
+    size: InstanceType,
+}
 
 /// The kernel command line when an image names none.
 const DEFAULT_CMDLINE: &str = "console=ttyS0 quiet panic=-1";
@@ -113,7 +125,15 @@ impl Inner {
                     },
                     _ => Address::Site(&mut used),
                 };
-                self.launch_one(conn, &network, host, spec, &image, size, address)
+                let on = OnHost {
+                    conn,
+                    network: &network,
+                    host,
+                    spec,
+                    image: &image,
+                    size,
+                };
+                self.launch_one(&on, address)
             });
             match result {
                 Ok(view) => launched.push(view),
@@ -129,17 +149,7 @@ impl Inner {
         Ok(launched)
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn launch_one(
-        &self,
-        conn: &Connect,
-        network: &Network,
-        host: &Host,
-        spec: &LaunchSpec,
-        image: &StoredImage,
-        size: InstanceType,
-        address: Address<'_>,
-    ) -> Result<InstanceView> {
+    fn launch_one(&self, on: &OnHost<'_>, address: Address<'_>) -> Result<InstanceView> {
         let name = format!("skyport-{:016x}", rand::thread_rng().gen::<u64>());
         let (ip, mac, plug) = match address {
             Address::Site(used) => {
@@ -175,29 +185,29 @@ impl Inner {
                 (ip, interface.mac.clone(), plug)
             }
         };
-        let result = self.create_domain(
-            conn, network, host, spec, image, size, &name, &mac, ip, plug,
-        );
+        let result = self.create_domain(on, &name, &mac, ip, plug);
         if result.is_err() {
-            self.remove_instance(conn, host, network, &name);
+            self.remove_instance(on.conn, on.host, on.network, &name);
         }
         result
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn create_domain(
         &self,
-        conn: &Connect,
-        network: &Network,
-        host: &Host,
-        spec: &LaunchSpec,
-        image: &StoredImage,
-        size: InstanceType,
+        on: &OnHost<'_>,
         name: &str,
         mac: &str,
         ip: Ipv4Addr,
         plug: Plug,
     ) -> Result<InstanceView> {
+        let OnHost {
+            conn,
+            network,
+            host,
+            spec,
+            image,
+            size,
+        } = *on;
         let files = match &host.pool {
             None => self.local_files(image, name)?,
             Some((pool, path)) => self.pooled_files(conn, pool, path, spec, image, name)?,

@@ -11,7 +11,8 @@ use virt::sys;
 use super::console::console_log_name;
 use super::domain::{self, METADATA_URI};
 use super::host::Host;
-use super::{network, pool, virt_error, Inner};
+use super::libvirt::{virt_error, Inner};
+use super::{network, pool};
 
 impl Inner {
     /// Removes every trace of an instance: domain, lease, files. Tolerates

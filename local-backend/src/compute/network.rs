@@ -16,8 +16,8 @@ use virt::network::Network;
 use virt::sys;
 
 use super::config::ComputeConfig;
+use super::libvirt::virt_error;
 use super::subnet::Subnet;
-use super::virt_error;
 
 /// A fixed lease: which MAC gets which address, named after its domain.
 #[derive(Debug, Clone, PartialEq, Eq)]

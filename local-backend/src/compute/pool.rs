@@ -15,7 +15,7 @@ use virt::storage_pool::StoragePool;
 use virt::storage_vol::StorageVol;
 use virt::stream::Stream;
 
-use super::virt_error;
+use super::libvirt::virt_error;
 
 /// How much is sent or received per stream call.
 const CHUNK: usize = 1024 * 1024;

@@ -12,8 +12,8 @@ use virt::sys;
 
 use super::config::ComputeConfig;
 use super::domain::{parse_meta, METADATA_URI};
+use super::libvirt::virt_error;
 use super::network::metadata_table;
-use super::virt_error;
 
 /// This site's domains on one connection: (name, running).
 fn site_domains(conn: &Connect, site: &str) -> Result<Vec<(Domain, String, bool)>> {
