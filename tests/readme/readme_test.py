@@ -92,18 +92,31 @@ def fresh_checkout(root: Path) -> Path:
     """A clone of HEAD whose files are older than any build, so cargo (sharing
     CARGO_TARGET_DIR) reuses what the checkout under test built instead of
     building it again, and never leaves artifacts newer than that checkout's
-    own files."""
+    own files.
+
+    Cargo judges a workspace crate fresh by the mtimes of the files its last
+    build read, so an artifact the copy's build would reuse must come from
+    these very sources: the checkout under test first runs the build
+    scripts/setup.sh runs (an earlier copy's artifact for a crate that has
+    since gained a file would otherwise look fresh). A dirty checkout's build
+    is not HEAD's, so then the copy keeps its clone-time mtimes and builds
+    everything it differs in itself."""
     head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], check=True,
                           capture_output=True, text=True).stdout.strip()
     dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no"],
                            capture_output=True, text=True).stdout.strip()
     if dirty:
         say("note: testing HEAD; uncommitted changes are not in the copy")
+    else:
+        build = next(line.strip() for line in (REPO / "scripts" / "setup.sh").read_text().splitlines()
+                     if line.startswith("cargo build"))
+        subprocess.run(build, shell=True, cwd=REPO, check=True)
     checkout = root / "skyport"
     subprocess.run(["git", "clone", "--quiet", "--no-checkout", str(REPO), str(checkout)], check=True)
     subprocess.run(["git", "-C", str(checkout), "checkout", "--quiet", "--detach", head], check=True)
-    subprocess.run(["find", str(checkout), "-path", str(checkout / ".git"), "-prune", "-o",
-                    "-exec", "touch", "-h", "-d", "@1", "{}", "+"], check=True)
+    if not dirty:
+        subprocess.run(["find", str(checkout), "-path", str(checkout / ".git"), "-prune", "-o",
+                        "-exec", "touch", "-h", "-d", "@1", "{}", "+"], check=True)
     image = os.environ.get("SKYPORT_TEST_IMAGE_DIR")
     if image and Path(image, "vmlinuz").exists():
         # The test guest scripts/test.sh built: the README's build-test-image.sh then finds it done.
